@@ -1,0 +1,104 @@
+"""The user: email is the login, unique in any letter case (R-AUTH-1)."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("%(value)s is not a known time zone."), code="invalid_time_zone", params={"value": value}
+        )
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """Strip spaces and lower-case the domain; the local part keeps its case (RFC 5321)."""
+        return super().normalize_email((email or "").strip())
+
+    def get_by_natural_key(self, email: str):
+        # Login in any letter case: the database guarantees at most one match.
+        return self.get(email__iexact=self.normalize_email(email))
+
+    def _create_user(self, email: str, password: str | None, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        extra_fields.setdefault("email_verified", True)
+        if extra_fields.get("is_staff") is not True or extra_fields.get("is_superuser") is not True:
+            raise ValueError("A superuser must have is_staff=True and is_superuser=True.")
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+    phone = models.CharField(
+        _("phone number"), max_length=20, blank=True, help_text=_("International format, e.g. +79161234567.")
+    )
+    phone_verified_at = models.DateTimeField(_("phone verified at"), null=True, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
+    email_verified = models.BooleanField(_("email verified"), default=False)
+    is_blocked = models.BooleanField(_("blocked"), default=False, db_index=True)
+    blocked_at = models.DateTimeField(_("blocked at"), null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        "self",
+        verbose_name=_("blocked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    blocked_reason = models.CharField(_("reason for blocking"), max_length=255, blank=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email)
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = type(self).objects.normalize_email(self.email)
+        super().save(*args, **kwargs)

@@ -1,0 +1,307 @@
+"""Mailer settings: one module, every value read from the environment (12-factor).
+
+Nothing is set only for production: production turns features on through variables
+(see `.env.example`). A `.env` file next to `manage.py` is read when present, except
+under pytest, so a developer's local `.env` never changes what the tests see.
+"""
+
+import os
+import zoneinfo
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+# pytest (>= 8.2) exports PYTEST_VERSION before anything imports Django.
+TESTING = "PYTEST_VERSION" in os.environ
+
+env = environ.Env()
+ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
+if not TESTING and ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
+
+
+def setting(kind: str, name: str, default=None):
+    """Read one variable; an empty value counts as unset, a malformed one stops start-up clearly."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if kind == "bool":
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off (got {raw!r}).")
+    if kind == "list":
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    try:
+        return getattr(env, kind)(name)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"{name} has an invalid value for a {kind}: {exc}") from exc
+
+
+DEBUG = setting("bool", "DEBUG", False)
+
+# A fixed key is acceptable only where nothing real is signed: a DEBUG run or the tests.
+_DEV_SECRET_KEY = "dev-insecure-only-for-debug-and-tests-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = setting("str", "SECRET_KEY", "")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment or .env "
+            "(DEBUG is off, so no development key is used)."
+        )
+    SECRET_KEY = _DEV_SECRET_KEY
+
+SITE_URL = setting("str", "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_SITE_IS_HTTPS = SITE_URL.startswith("https://")
+
+ALLOWED_HOSTS = setting(
+    "list", "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG or TESTING else []
+)
+CSRF_TRUSTED_ORIGINS = setting("list", "CSRF_TRUSTED_ORIGINS", [])
+
+# --- Applications -------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "backend.accounts",
+    "backend.mailings",
+    "backend.web",
+    "cms",
+    # Wagtail (the blog's CMS, admin at /cms/)
+    "wagtail.contrib.redirects",
+    "wagtail.sites",
+    "wagtail.users",
+    "wagtail.snippets",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.search",
+    "wagtail.admin",
+    "wagtail",
+    "modelcluster",
+    "taggit",
+    # Scheduler job store
+    "django_apscheduler",
+    # Django
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.web.middleware.UserTimezoneMiddleware",
+    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+]
+
+ROOT_URLCONF = "backend.urls"
+WSGI_APPLICATION = "backend.wsgi.application"
+ASGI_APPLICATION = "backend.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data ---------------------------------------------------------------------------
+
+VAR_DIR.mkdir(exist_ok=True)
+
+
+def _database_from_env() -> dict:
+    url = setting("str", "DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for a malformed URL
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+    engine = config.get("ENGINE", "")
+    if engine not in {
+        "django.db.backends.sqlite3",
+        "django.db.backends.postgresql",
+    }:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must use sqlite:// or postgres:// (got {url.split(':', 1)[0]!r})."
+        )
+    if engine == "django.db.backends.sqlite3":
+        # Wait for a writer instead of failing with "database is locked" (web + scheduler share it).
+        config.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    else:
+        config["CONN_MAX_AGE"] = setting("int", "CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database_from_env()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = setting("str", "REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mailer",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # A Redis outage degrades to uncached pages instead of a 500.
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "mailer",
+            "KEY_PREFIX": "mailer",
+        }
+    }
+
+# --- Accounts -----------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["backend.accounts.backends.EmailBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:home"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    # Hashing is the slowest part of creating users; tests create many.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
+DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")
+
+# --- Email --------------------------------------------------------------------------
+
+EMAIL_HOST = setting("str", "EMAIL_HOST", "")
+EMAIL_PORT = setting("int", "EMAIL_PORT", 25)
+EMAIL_HOST_USER = setting("str", "EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = setting("str", "EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = setting("bool", "EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = setting("bool", "EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set only one.")
+EMAIL_TIMEOUT = setting("float", "EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = setting("str", "DEFAULT_FROM_EMAIL", "Mailer <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    # No server configured: every sent message lands as a file a newcomer can open.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "outbox"
+
+# --- Internationalisation and time --------------------------------------------------
+
+LANGUAGE_CODE = setting("str", "LANGUAGE_CODE", "en")
+LANGUAGES = [("en", _("English")), ("ru", _("Russian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = setting("str", "TIME_ZONE", "UTC")
+if TIME_ZONE not in zoneinfo.available_timezones():
+    raise ImproperlyConfigured(f"TIME_ZONE {TIME_ZONE!r} is not an IANA time zone name.")
+
+# --- Static and media files ---------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(setting("str", "MEDIA_ROOT", str(BASE_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # The manifest needs `collectstatic` first, which a production release runs (Procfile);
+        # DEBUG runs and tests serve straight from the source folders.
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG or TESTING
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Security (switched on from the environment; defaults follow SITE_URL's scheme) -
+
+_secure = _SITE_IS_HTTPS and not DEBUG
+SECURE_SSL_REDIRECT = setting("bool", "SECURE_SSL_REDIRECT", _secure)
+SESSION_COOKIE_SECURE = setting("bool", "SESSION_COOKIE_SECURE", _secure)
+CSRF_COOKIE_SECURE = setting("bool", "CSRF_COOKIE_SECURE", _secure)
+SECURE_HSTS_SECONDS = setting("int", "SECURE_HSTS_SECONDS", 31_536_000 if _secure else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = setting("bool", "SECURE_HSTS_INCLUDE_SUBDOMAINS", _secure)
+SECURE_HSTS_PRELOAD = setting("bool", "SECURE_HSTS_PRELOAD", _secure)
+if setting("bool", "USE_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets the header itself; otherwise clients could spoof HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # Wagtail previews override this per view
+
+# --- Wagtail ------------------------------------------------------------------------
+
+WAGTAIL_SITE_NAME = "Mailer"
+WAGTAILADMIN_BASE_URL = SITE_URL
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# --- Scheduler ----------------------------------------------------------------------
+
+APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
+APSCHEDULER_RUN_NOW_TIMEOUT = 25
+# How often the scheduler looks for due mailings (seconds).
+SCHEDULER_TICK_SECONDS = setting("int", "SCHEDULER_TICK_SECONDS", 5)
+
+# --- Logging ------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": setting("str", "LOG_LEVEL", "INFO")},
+    "loggers": {
+        "apscheduler": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,50 @@
+"""The base page and its offline static assets (issue 2, item 6)."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+ASSETS = [
+    "vendor/bootstrap/css/bootstrap.min.css",
+    "vendor/bootstrap/js/bootstrap.bundle.min.js",
+    "vendor/bootstrap-icons/bootstrap-icons.min.css",
+    "vendor/bootstrap-icons/fonts/bootstrap-icons.woff2",
+    "css/mailer.css",
+]
+
+
+def test_home_renders_with_navbar_and_local_assets(client):
+    response = client.get(reverse("web:home"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="navbar' in html
+    assert "Log in" in html
+    linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert {f"/static/{a}" for a in ASSETS if not a.endswith("woff2")} <= set(linked)
+    assert "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("asset", ASSETS)
+def test_static_assets_are_served(client, asset):
+    path = finders.find(asset)
+    assert path, asset
+    response = client.get(f"/static/{asset}")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == Path(path).read_bytes()
+
+
+def test_russian_interface(client):
+    response = client.get(reverse("web:home"), headers={"accept-language": "ru"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Прогревающие рассылки" in html
+    assert "Войти" in html
+
+
+def test_unknown_page_is_a_404_not_a_500(client):
+    assert client.get("/no/such/page/").status_code == 404
