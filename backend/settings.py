@@ -301,6 +301,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": setting("str", "LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own; don't print twice.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "apscheduler": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
     },
