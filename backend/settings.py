@@ -290,7 +290,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25
 # How often the scheduler looks for due mailings (seconds).
-SCHEDULER_TICK_SECONDS = setting("int", "SCHEDULER_TICK_SECONDS", 5)
+MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
 
 # --- Logging ------------------------------------------------------------------------
 

@@ -1,0 +1,104 @@
+"""The one validation for clients, messages and mailings: pages render these forms, GraphQL mutations and
+the services run them. Every form takes its owner; every choice is limited to that owner's objects."""
+
+import zoneinfo
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from backend.accounts.models import User
+
+from . import selectors
+from .models import Client, Mailing, Message
+
+
+class OwnedModelForm(forms.ModelForm):
+    """A ModelForm bound to an owner; naive date-times are read in the owner's time zone."""
+
+    def __init__(self, *args, owner: User, **kwargs):
+        self.owner = owner
+        super().__init__(*args, **kwargs)
+
+    def _clean_fields(self) -> None:
+        try:
+            tz = zoneinfo.ZoneInfo(self.owner.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = timezone.get_default_timezone()
+        with timezone.override(tz):
+            super()._clean_fields()
+
+    def save(self, commit: bool = True):
+        self.instance.owner = self.owner
+        return super().save(commit=commit)
+
+
+class ClientForm(OwnedModelForm):
+    class Meta:
+        model = Client
+        fields = ["email", "full_name", "comment"]
+        widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        others = selectors.clients_for(self.owner).filter(email__iexact=email)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(
+                _("You already have a client with this email."), code="duplicate_email"
+            )
+        return email
+
+
+class MessageForm(OwnedModelForm):
+    class Meta:
+        model = Message
+        fields = ["subject", "body", "html_body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 8}), "html_body": forms.Textarea(attrs={"rows": 6})}
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class MailingForm(OwnedModelForm):
+    class Meta:
+        model = Mailing
+        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        widgets = {
+            "start_at": DateTimeInput(),
+            "end_at": DateTimeInput(),
+            "clients": forms.CheckboxSelectMultiple,
+        }
+        help_texts = {
+            "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
+            "end_at": _("In your time zone. No occurrence at or after this moment."),
+        }
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        # Another owner's message or clients are not even valid choices ("Select a valid choice").
+        self.fields["message"].queryset = selectors.messages_for(owner)
+        self.fields["clients"].queryset = selectors.clients_for(owner)
+        self.fields["clients"].required = True
+        self.fields["start_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        self.fields["end_at"].input_formats = self.fields["start_at"].input_formats
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_at"), cleaned.get("end_at")
+        if start and end:
+            if end <= start:
+                self.add_error(
+                    "end_at",
+                    forms.ValidationError(_("The end must be after the start."), code="end_before_start"),
+                )
+            elif end <= timezone.now() and ("end_at" in self.changed_data or not self.instance.pk):
+                self.add_error(
+                    "end_at", forms.ValidationError(_("The end is already in the past."), code="end_in_past")
+                )
+        return cleaned

@@ -1,0 +1,280 @@
+"""Clients, messages, mailings and the delivery log (R-DATA). Data and invariants only."""
+
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from backend.accounts.models import default_time_zone, validate_time_zone
+
+from . import schedule
+
+
+def new_unsubscribe_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Client(models.Model):
+    """A recipient in one owner's list (R-DATA-1): email unique per owner in any letter case."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="clients"
+    )
+    email = models.EmailField(_("email"))
+    full_name = models.CharField(_("full name"), max_length=255)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    unsubscribe_token = models.CharField(
+        _("unsubscribe token"), max_length=64, unique=True, default=new_unsubscribe_token, editable=False
+    )
+
+    class Meta:
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+        ordering = ["full_name", "email"]
+        constraints = [
+            models.UniqueConstraint(F("owner"), Lower("email"), name="mailings_client_owner_email_ci_unique"),
+        ]
+        indexes = [models.Index(fields=["owner", "created_at"], name="mailings_client_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+    @property
+    def is_subscribed(self) -> bool:
+        return self.unsubscribed_at is None
+
+
+class Message(models.Model):
+    """What a mailing sends (R-DATA-2)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="messages"
+    )
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("body"), help_text=_("Plain text."))
+    html_body = models.TextField(_("HTML body"), blank=True, help_text=_("Optional HTML version."))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-updated_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class Mailing(models.Model):
+    """A schedule that sends one message to a set of clients (R-DATA-3)."""
+
+    class Periodicity(models.TextChoices):
+        ONCE = schedule.ONCE, _("once")
+        DAILY = schedule.DAILY, _("daily")
+        WEEKLY = schedule.WEEKLY, _("weekly")
+        MONTHLY = schedule.MONTHLY, _("monthly")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("created")
+        STARTED = "started", _("started")
+        COMPLETED = "completed", _("completed")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="mailings"
+    )
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
+    )
+    clients = models.ManyToManyField(Client, verbose_name=_("clients"), related_name="mailings", blank=True)
+    start_at = models.DateTimeField(_("start"))
+    end_at = models.DateTimeField(_("end"))
+    periodicity = models.CharField(
+        _("periodicity"), max_length=10, choices=Periodicity.choices, default=Periodicity.ONCE
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("Occurrences keep the start's local time in this zone (the owner's, when created)."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.CREATED, db_index=True
+    )
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("A manager can disable a mailing; it is then never sent.")
+    )
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("disabled by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    next_run_at = models.DateTimeField(
+        _("next occurrence"), null=True, blank=True, db_index=True, help_text=_("Empty when nothing is left.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_at__gt=F("start_at")), name="mailings_mailing_end_after_start"
+            ),
+        ]
+        indexes = [
+            # The scheduler's claim: active, not completed, due.
+            models.Index(
+                fields=["next_run_at"],
+                name="mailings_mailing_due",
+                condition=Q(is_active=True) & ~Q(status="completed"),
+            ),
+            models.Index(fields=["owner", "-created_at"], name="mailings_mailing_owner_created"),
+        ]
+        permissions = [
+            ("view_all_mailings", _("Can view every user's mailings")),
+            ("disable_mailing", _("Can disable and re-enable any mailing")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message.subject}" if self.message_id else f"#{self.pk}"
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def upcoming(self, *, after, limit: int = 5) -> list:
+        """The next `limit` occurrences strictly after `after` (for the admin and the pages)."""
+        result = []
+        for moment in schedule.occurrences(
+            self.start_at, self.end_at, self.periodicity, self.tz, after=after
+        ):
+            result.append(moment)
+            if len(result) == limit:
+                break
+        return result
+
+
+class Occurrence(models.Model):
+    """One firing of a mailing: a scheduled occurrence, or a manual send from the command line."""
+
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="occurrences"
+    )
+    scheduled_for = models.DateTimeField(_("scheduled for"))
+    is_manual = models.BooleanField(_("manual"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(
+        _("finished at"), null=True, blank=True, help_text=_("Set when every delivery is final.")
+    )
+
+    class Meta:
+        verbose_name = _("occurrence")
+        verbose_name_plural = _("occurrences")
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "scheduled_for"], name="mailings_occurrence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_id} @ {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
+class Delivery(models.Model):
+    """One recipient of one occurrence (R-DATA-4): the latest state; its attempts hold the history."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RETRYING = "retrying", _("retrying")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+
+    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SKIPPED)
+
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    occurrence = models.ForeignKey(
+        Occurrence, verbose_name=_("occurrence"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # SET_NULL keeps the report when a client is deleted; `email` keeps who it was.
+    client = models.ForeignKey(
+        Client,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    email = models.EmailField(_("email"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_response = models.TextField(_("last server answer"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # No recipient gets the same occurrence twice (R-SEND-7).
+            models.UniqueConstraint(fields=["occurrence", "client"], name="mailings_delivery_unique"),
+        ]
+        indexes = [
+            # The sender's work queue: pending now, or retries that are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="mailings_delivery_queue",
+                condition=Q(status__in=["pending", "retrying"]),
+            ),
+            models.Index(fields=["mailing", "status"], name="mailings_delivery_report"),
+            models.Index(fields=["occurrence", "status"], name="mailings_delivery_occ_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_status_display()}"
+
+
+class DeliveryAttempt(models.Model):
+    """One SMTP attempt for one delivery, with the server's answer or the connection error (R-DATA-4)."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", _("accepted")
+        TEMPORARY = "temporary", _("temporary failure")
+        PERMANENT = "permanent", _("permanent failure")
+
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    attempted_at = models.DateTimeField(_("time"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    smtp_code = models.PositiveSmallIntegerField(_("SMTP code"), null=True, blank=True)
+    response = models.TextField(_("server answer or error"), blank=True)
+
+    class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
+        ordering = ["-attempted_at", "-id"]
+        indexes = [
+            models.Index(fields=["delivery", "attempted_at"], name="mailings_attempt_delivery"),
+            models.Index(fields=["attempted_at"], name="mailings_attempt_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.outcome} {self.smtp_code or ''}".strip()

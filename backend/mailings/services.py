@@ -1,0 +1,218 @@
+"""Writes. Each service checks its actor (R-AUTH-4, R-AUTH-5) and is atomic.
+
+Rules:
+- an owner (active, not blocked) creates, edits and deletes their own clients, messages and mailings;
+- a manager (`view_all_mailings`) edits nothing of anyone's, themselves included; with `disable_mailing`
+  they disable and re-enable any mailing;
+- a superuser may do everything; edits of another owner's objects stay within that owner's lists;
+- a blocked or inactive user may do nothing.
+Refusals raise `PermissionDenied`; invalid input raises `FormInvalid` carrying the bound form, so a page can
+re-render it and GraphQL can return its errors per field.
+"""
+
+import datetime as dt
+import enum
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from backend.accounts.models import User
+from backend.accounts.services import user_can_act
+
+from . import schedule, selectors
+from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
+from .models import Client, Delivery, Mailing, Message
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable codes the API and pages can rely on."""
+
+    FORBIDDEN = "forbidden"
+    INVALID = "invalid"
+    MESSAGE_IN_USE = "message_in_use"
+
+
+class FormInvalid(ValidationError):
+    def __init__(self, form: OwnedModelForm):
+        self.form = form
+        super().__init__(form.errors.as_data())
+        self.code = ErrorCode.INVALID
+
+
+# --- permission checks --------------------------------------------------------------
+
+
+def _require_can_act(actor: User) -> None:
+    if not user_can_act(actor):
+        raise PermissionDenied(_("Your account cannot do this (signed out, inactive or blocked)."))
+
+
+def _require_can_edit(actor: User, obj: Client | Message | Mailing | None = None) -> None:
+    _require_can_act(actor)
+    if actor.is_superuser:
+        return
+    if selectors.is_manager(actor):
+        raise PermissionDenied(_("Managers oversee mailings but cannot edit clients, messages or mailings."))
+    if obj is not None and obj.owner_id != actor.pk:
+        raise PermissionDenied(_("This belongs to another user."))
+
+
+def _require_can_disable(actor: User) -> None:
+    _require_can_act(actor)
+    if not actor.has_perm(selectors.DISABLE_MAILING):
+        raise PermissionDenied(_("Only managers can disable or re-enable mailings."))
+
+
+def _validated(form: OwnedModelForm) -> OwnedModelForm:
+    if not form.is_valid():
+        raise FormInvalid(form)
+    return form
+
+
+# --- clients ------------------------------------------------------------------------
+
+
+def client_create(*, actor: User, data: dict) -> Client:
+    _require_can_edit(actor)
+    form = _validated(ClientForm(data=data, owner=actor))
+    with transaction.atomic():
+        return form.save()
+
+
+def client_update(*, actor: User, client: Client, data: dict) -> Client:
+    _require_can_edit(actor, client)
+    form = _validated(ClientForm(data=data, instance=client, owner=client.owner))
+    with transaction.atomic():
+        return form.save()
+
+
+def client_delete(*, actor: User, client: Client) -> None:
+    _require_can_edit(actor, client)
+    with transaction.atomic():
+        # Deliveries keep the address (SET_NULL + email copy), so reports survive the deletion.
+        client.delete()
+
+
+# --- messages -----------------------------------------------------------------------
+
+
+def message_create(*, actor: User, data: dict) -> Message:
+    _require_can_edit(actor)
+    form = _validated(MessageForm(data=data, owner=actor))
+    with transaction.atomic():
+        return form.save()
+
+
+def message_update(*, actor: User, message: Message, data: dict) -> Message:
+    _require_can_edit(actor, message)
+    form = _validated(MessageForm(data=data, instance=message, owner=message.owner))
+    with transaction.atomic():
+        return form.save()
+
+
+def message_delete(*, actor: User, message: Message) -> None:
+    _require_can_edit(actor, message)
+    try:
+        with transaction.atomic():
+            message.delete()
+    except ProtectedError as exc:
+        raise ValidationError(
+            _("This message is used by %(count)d mailing(s); delete or change them first."),
+            code=ErrorCode.MESSAGE_IN_USE,
+            params={"count": len(exc.protected_objects)},
+        ) from exc
+
+
+# --- mailings -----------------------------------------------------------------------
+
+
+def mailing_reschedule(mailing: Mailing, *, now: dt.datetime | None = None) -> None:
+    """Recompute the next due time from the schedule (R-SEND-1..3) and save it.
+
+    A start in the past and an end in the future make the mailing due now: the scheduler picks it up
+    within one tick; nothing is sent inline.
+    """
+    now = now or timezone.now()
+    mailing.next_run_at = schedule.current_occurrence(
+        mailing.start_at, mailing.end_at, mailing.periodicity, mailing.tz, now=now
+    )
+    if mailing.next_run_at is None:
+        if not mailing_has_unfinished_deliveries(mailing):
+            mailing.status = Mailing.Status.COMPLETED
+    elif mailing.status == Mailing.Status.COMPLETED:
+        mailing.status = Mailing.Status.STARTED if mailing.occurrences.exists() else Mailing.Status.CREATED
+    mailing.save(update_fields=["next_run_at", "status", "updated_at"])
+
+
+def mailing_has_unfinished_deliveries(mailing: Mailing) -> bool:
+    if mailing.pk is None:
+        return False
+    return mailing.deliveries.exclude(status__in=Delivery.FINAL_STATUSES).exists()
+
+
+def mailing_complete_if_finished(mailing: Mailing) -> bool:
+    """Mark the mailing completed when no occurrence is left and every delivery is final (R-SEND-3)."""
+    if mailing.next_run_at is not None or mailing.status == Mailing.Status.COMPLETED:
+        return False
+    if mailing_has_unfinished_deliveries(mailing):
+        return False
+    mailing.status = Mailing.Status.COMPLETED
+    mailing.save(update_fields=["status", "updated_at"])
+    return True
+
+
+def mailing_create(*, actor: User, data: dict) -> Mailing:
+    _require_can_edit(actor)
+    form = _validated(MailingForm(data=data, owner=actor))
+    with transaction.atomic():
+        mailing = form.save(commit=False)
+        mailing.time_zone = actor.time_zone
+        mailing.save()
+        form.save_m2m()
+        mailing_reschedule(mailing)
+    return mailing
+
+
+def mailing_update(*, actor: User, mailing: Mailing, data: dict) -> Mailing:
+    _require_can_edit(actor, mailing)
+    form = _validated(MailingForm(data=data, instance=mailing, owner=mailing.owner))
+    with transaction.atomic():
+        mailing = form.save()
+        mailing_reschedule(mailing)
+    return mailing
+
+
+def mailing_delete(*, actor: User, mailing: Mailing) -> None:
+    _require_can_edit(actor, mailing)
+    with transaction.atomic():
+        mailing.delete()
+
+
+def mailing_disable(*, actor: User, mailing: Mailing) -> Mailing:
+    """A manager's switch (R-AUTH-5): a disabled mailing is never sent (R-SEND-8)."""
+    _require_can_disable(actor)
+    with transaction.atomic():
+        mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if mailing.is_active:
+            mailing.is_active = False
+            mailing.disabled_at = timezone.now()
+            mailing.disabled_by = actor
+            mailing.save(update_fields=["is_active", "disabled_at", "disabled_by", "updated_at"])
+    return mailing
+
+
+def mailing_enable(*, actor: User, mailing: Mailing) -> Mailing:
+    _require_can_disable(actor)
+    with transaction.atomic():
+        mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if not mailing.is_active:
+            mailing.is_active = True
+            mailing.disabled_at = None
+            mailing.disabled_by = None
+            mailing.save(update_fields=["is_active", "disabled_at", "disabled_by", "updated_at"])
+            # Of the occurrences missed while disabled only the current period's is sent, not a backlog.
+            mailing_reschedule(mailing)
+    return mailing
