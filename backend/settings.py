@@ -161,6 +161,9 @@ def _database_from_env() -> dict:
 
 
 DATABASES = {"default": _database_from_env()}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: tests start real sender processes that must see the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = setting("str", "REDIS_URL", "")
@@ -291,6 +294,19 @@ APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25
 # How often the scheduler looks for due mailings (seconds).
 MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
+# The sending engine (backend/mailings/sending/): see .env.example for each.
+MAILER_SEND_WORKERS = setting("int", "MAILER_SEND_WORKERS", 4)
+MAILER_MAX_ATTEMPTS = setting("int", "MAILER_MAX_ATTEMPTS", 5)
+MAILER_RETRY_BASE_SECONDS = setting("float", "MAILER_RETRY_BASE_SECONDS", 60.0)
+MAILER_RETRY_MAX_SECONDS = setting("float", "MAILER_RETRY_MAX_SECONDS", 6 * 3600.0)
+MAILER_RATE_LIMIT = setting("float", "MAILER_RATE_LIMIT", 0.0)
+MAILER_CLAIM_BATCH = setting("int", "MAILER_CLAIM_BATCH", 20)
+MAILER_CLAIM_LEASE_SECONDS = setting("float", "MAILER_CLAIM_LEASE_SECONDS", 300.0)
+MAILER_BREAKER_THRESHOLD = setting("int", "MAILER_BREAKER_THRESHOLD", 5)
+MAILER_BREAKER_COOLDOWN_SECONDS = setting("float", "MAILER_BREAKER_COOLDOWN_SECONDS", 60.0)
+for _name in ("MAILER_SEND_WORKERS", "MAILER_MAX_ATTEMPTS", "MAILER_CLAIM_BATCH", "MAILER_TICK_SECONDS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
 
 # --- Logging ------------------------------------------------------------------------
 

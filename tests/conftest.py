@@ -17,3 +17,22 @@ def pytest_report_header(config):
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     return f"mailer: database={db} cache={cache}"
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on loopback, with Django's EMAIL_* settings pointing at it (the fast path)."""
+    from tests.fakes.smtp import FakeSMTPServer
+
+    server = FakeSMTPServer().start()
+    settings.EMAIL_HOST = server.host
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_TIMEOUT = 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.MAILER_SEND_WORKERS = 1  # in the test's own thread and transaction; multi-worker tests raise it
+    settings.MAILER_RETRY_BASE_SECONDS = 0
+    settings.MAILER_BREAKER_THRESHOLD = 3
+    settings.SITE_URL = "https://mailer.example.com"
+    yield server
+    server.stop()

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
 
-from . import selectors
+from . import personalize, selectors
 from .models import Client, Mailing, Message
 
 
@@ -56,6 +56,37 @@ class MessageForm(OwnedModelForm):
         model = Message
         fields = ["subject", "body", "html_body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 8}), "html_body": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        names = ", ".join(f"{{{name}}}" for name in personalize.PLACEHOLDERS)
+        self.fields["body"].help_text = _("Plain text. Placeholders: %(names)s.") % {"names": names}
+
+    def _check_placeholders(self, field: str) -> str:
+        value = self.cleaned_data.get(field, "")
+        unknown = personalize.unknown_placeholders(value)
+        if unknown:
+            raise forms.ValidationError(
+                _("Unknown placeholder(s): %(names)s. Known: %(known)s; write {{ and }} for literal braces."),
+                code="unknown_placeholder",
+                params={
+                    "names": ", ".join(f"{{{name}}}" for name in unknown),
+                    "known": ", ".join(f"{{{name}}}" for name in personalize.PLACEHOLDERS),
+                },
+            )
+        return value
+
+    def clean_subject(self) -> str:
+        subject = self._check_placeholders("subject")
+        if "\n" in subject or "\r" in subject:
+            raise forms.ValidationError(_("The subject must be a single line."), code="multiline_subject")
+        return subject
+
+    def clean_body(self) -> str:
+        return self._check_placeholders("body")
+
+    def clean_html_body(self) -> str:
+        return self._check_placeholders("html_body")
 
 
 class DateTimeInput(forms.DateTimeInput):

@@ -201,6 +201,12 @@ def mailing_disable(*, actor: User, mailing: Mailing) -> Mailing:
             mailing.disabled_at = timezone.now()
             mailing.disabled_by = actor
             mailing.save(update_fields=["is_active", "disabled_at", "disabled_by", "updated_at"])
+            # What was still waiting is dropped, not sent weeks later when someone re-enables it.
+            mailing.deliveries.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]).update(
+                status=Delivery.Status.SKIPPED,
+                next_attempt_at=None,
+                last_response="mailing disabled by a manager",
+            )
     return mailing
 
 
@@ -216,3 +222,16 @@ def mailing_enable(*, actor: User, mailing: Mailing) -> Mailing:
             # Of the occurrences missed while disabled only the current period's is sent, not a backlog.
             mailing_reschedule(mailing)
     return mailing
+
+
+# --- unsubscribing (R-SEND-8) ----------------------------------------------------------
+
+
+def client_unsubscribe(*, client: Client) -> Client:
+    """The recipient's own choice, through the signed link in every message: idempotent."""
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.unsubscribed_at is None:
+            client.unsubscribed_at = timezone.now()
+            client.save(update_fields=["unsubscribed_at"])
+    return client

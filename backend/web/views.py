@@ -1,5 +1,31 @@
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from backend.mailings.models import Client
+from backend.mailings.sending.compose import unsubscribe_token_from
+from backend.mailings.services import client_unsubscribe
 
 
 def home(request):
     return render(request, "web/home.html")
+
+
+# RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" without any CSRF token; the signed,
+# unguessable link is the credential.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, signed: str) -> HttpResponse:
+    """GET asks for confirmation (link scanners must not unsubscribe anyone); POST unsubscribes."""
+    try:
+        client = Client.objects.select_related("owner").get(unsubscribe_token=unsubscribe_token_from(signed))
+    except (signing.BadSignature, Client.DoesNotExist):
+        return render(request, "web/unsubscribe.html", {"invalid": True}, status=404)
+    if request.method == "POST":
+        client = client_unsubscribe(client=client)
+        return render(request, "web/unsubscribe.html", {"client": client, "done": True})
+    return render(
+        request, "web/unsubscribe.html", {"client": client, "done": client.unsubscribed_at is not None}
+    )

@@ -5,6 +5,7 @@ import signal
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -12,9 +13,19 @@ from django_apscheduler import util
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJobExecution
 
+from backend.mailings.sending import send_due
+
 logger = logging.getLogger(__name__)
 
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
+
+
+@util.close_old_connections
+def send_due_job() -> None:
+    summary = send_due()
+    busy = summary.occurrences or summary.sent or summary.failed or summary.retrying or summary.skipped
+    if busy or summary.breaker or summary.errors:
+        logger.info("send pass: %s", summary)
 
 
 @util.close_old_connections
@@ -30,6 +41,15 @@ class Command(BaseCommand):
         close_old_connections()
         scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
         scheduler.add_jobstore(DjangoJobStore(), "default")
+        tick = settings.MAILER_TICK_SECONDS
+        scheduler.add_job(
+            send_due_job,
+            trigger=IntervalTrigger(seconds=tick),
+            id="send_due",
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
         scheduler.add_job(
             delete_old_job_executions,
             trigger=CronTrigger(day_of_week="mon", hour="00", minute="00"),
@@ -42,10 +62,8 @@ class Command(BaseCommand):
             scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, stop)
-        jobs = ", ".join(job.id for job in scheduler.get_jobs())
-        self.stdout.write(
-            f"Scheduler started; jobs: {jobs}. No sending job yet (it arrives with the sending engine)."
-        )
+        signal.signal(signal.SIGINT, stop)
+        self.stdout.write(f"Scheduler started: sending pass every {tick} s, weekly clean-up of job history.")
         try:
             scheduler.start()
         except KeyboardInterrupt:

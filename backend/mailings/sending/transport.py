@@ -1,0 +1,214 @@
+"""How a message leaves: straight SMTP (the fast path whenever EMAIL_HOST is set) or Django's configured
+email backend (the file backend in development, locmem in unit tests).
+
+A connection sends one recipient at a time and turns every outcome into a `SendResult`; it never raises.
+Classification (R-SEND-5): 2xx accepted; 4xx, a dropped or timed-out connection, a refused connection and
+a reply that is not SMTP are temporary; 5xx is permanent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+
+from .compose import PreparedMessage
+
+SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str
+    code: int | None
+    text: str
+    # The connection itself failed (refused, dropped, timed out, not SMTP): counts for the circuit breaker.
+    connection_failed: bool = False
+
+
+def _decode(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:1000]
+
+
+def classify(code: int | None, text: str, *, connection_failed: bool = False) -> SendResult:
+    if code is not None and 200 <= code < 300:
+        return SendResult(SENT, code, text)
+    if code is not None and 500 <= code < 600:
+        return SendResult(PERMANENT, code, text, connection_failed)
+    return SendResult(TEMPORARY, code if code and code > 0 else None, text, connection_failed)
+
+
+class Connection(Protocol):
+    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+class SMTPConnection:
+    """One SMTP session reused for many messages; reconnects after any connection-level failure."""
+
+    def __init__(self) -> None:
+        self.host = settings.EMAIL_HOST
+        self.port = settings.EMAIL_PORT
+        self.timeout = settings.EMAIL_TIMEOUT
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if settings.EMAIL_USE_SSL:
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if settings.EMAIL_USE_TLS:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.EMAIL_HOST_USER:
+                smtp.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+            smtp.ehlo_or_helo_if_needed()
+        except BaseException:
+            _close_quietly(smtp)
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                _close_quietly(self._smtp)
+            self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            _close_quietly(self._smtp)
+            self._smtp = None
+
+    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult:
+        data = prepared.render_bytes(email=email, full_name=full_name, token=token)
+        try:
+            return self._transaction(prepared.envelope_from, email, data)
+        except smtplib.SMTPResponseException as exc:  # connect/helo/auth/DATA-start refusals, with a code
+            self._drop()
+            return classify(exc.smtp_code, _decode(exc.smtp_error), connection_failed=True)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            if isinstance(exc.__context__, TimeoutError):  # smtplib wraps a read timeout
+                return classify(None, f"timed out after {self.timeout:g} s", connection_failed=True)
+            lost = f"connection lost: {exc or 'server closed the connection'}"
+            return classify(None, lost, connection_failed=True)
+        except TimeoutError:
+            self._drop()
+            return classify(None, f"timed out after {self.timeout:g} s", connection_failed=True)
+        except (OSError, smtplib.SMTPException) as exc:  # refused, reset, TLS errors, unexpected replies
+            self._drop()
+            return classify(None, f"{type(exc).__name__}: {exc}", connection_failed=True)
+
+    def _transaction(self, envelope_from: str, email: str, data: bytes) -> SendResult:
+        reused = self._smtp is not None
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        try:
+            code, reply = smtp.mail(envelope_from)
+        except smtplib.SMTPServerDisconnected as exc:
+            if not reused or isinstance(exc.__context__, TimeoutError):
+                raise
+            # The server closed our idle connection before this message began: reconnect once; nothing
+            # was sent, so this is not an attempt for the recipient.
+            self._drop()
+            smtp = self._smtp = self._connect()
+            code, reply = smtp.mail(envelope_from)
+        if code != 250:
+            return self._refused(code, reply)
+        code, reply = smtp.rcpt(email)
+        if code not in (250, 251):
+            return self._refused(code, reply)
+        code, reply = smtp.data(data)
+        if code == 421:
+            self._drop()
+        return classify(code, _decode(reply), connection_failed=code == 421)
+
+    def _refused(self, code: int, reply: bytes) -> SendResult:
+        result = classify(code, _decode(reply), connection_failed=code == 421)
+        if code == 421:  # the server is closing the channel
+            self._drop()
+            return result
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+        return result
+
+
+class DjangoBackendConnection:
+    """Django's configured backend: slower, but shows every message in var/outbox/ or mail.outbox."""
+
+    def __init__(self) -> None:
+        self._connection = get_connection(fail_silently=False)
+        self._backend_name = type(self._connection).__module__.rsplit(".", 1)[-1]
+
+    def close(self) -> None:
+        # Closing must never fail a pass, whatever the backend raises.
+        with contextlib.suppress(Exception):
+            self._connection.close()
+
+    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult:
+        parts = prepared.parts(email=email, full_name=full_name, token=token)
+        message = EmailMultiAlternatives(
+            subject=parts.subject,
+            body=parts.text,
+            from_email=prepared.from_email,
+            to=[parts.to],
+            headers=parts.headers,
+            connection=self._connection,
+        )
+        if parts.html:
+            message.attach_alternative(parts.html, "text/html")
+        try:
+            message.send()
+        except smtplib.SMTPResponseException as exc:
+            return classify(exc.smtp_code, _decode(exc.smtp_error))
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            return classify(code, _decode(reply))
+        except Exception as exc:  # any backend failure is a temporary, logged one
+            return classify(None, f"{type(exc).__name__}: {exc}", connection_failed=True)
+        return SendResult(SENT, None, f"accepted by Django's {self._backend_name} email backend")
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        smtp.close()
+
+
+def open_connection() -> Connection:
+    return SMTPConnection() if settings.EMAIL_HOST else DjangoBackendConnection()
+
+
+class RateLimiter:
+    """Spaces sends evenly so that all workers together stay under `rate` messages per second."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            time.sleep(delay)
