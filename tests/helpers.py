@@ -38,3 +38,38 @@ def run_manage(*args: str, timeout: float = 120, **env: str) -> subprocess.Compl
         text=True,
         timeout=timeout,
     )
+
+
+def database_url() -> str:
+    """A URL for the database the running test uses, so a child process works on the same data."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def sender_env(smtp, **extra: str) -> dict[str, str]:
+    env = {
+        "DEBUG": "1",
+        "DATABASE_URL": database_url(),
+        "EMAIL_HOST": smtp.host,
+        "EMAIL_PORT": str(smtp.port),
+        "EMAIL_TIMEOUT": "5",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(extra)
+    return clean_env(**env)
+
+
+def start_manage(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

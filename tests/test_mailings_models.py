@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 from django.utils import timezone
 
 from backend.mailings.models import Client, Delivery, Mailing, Occurrence
@@ -64,8 +64,21 @@ def test_occurrence_unique_per_mailing_and_time():
 
 def test_message_in_use_is_protected():
     mailing = MailingFactory()
-    with pytest.raises(ProtectedError), transaction.atomic():
+    with pytest.raises(RestrictedError), transaction.atomic():
         mailing.message.delete()
+    assert Mailing.objects.filter(pk=mailing.pk).exists()
+
+
+def test_deleting_an_owner_deletes_their_whole_domain():
+    """Account deletion: clients, messages, mailings and the log go with the owner; others stay."""
+    other = MailingFactory()
+    client = ClientFactory()
+    mailing = MailingFactory(owner=client.owner, clients=[client])
+    occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
+    Delivery.objects.create(mailing=mailing, occurrence=occurrence, client=client, email=client.email)
+    client.owner.delete()
+    assert list(Mailing.objects.all()) == [other]
+    assert not Delivery.objects.exists() and not Client.objects.exists()
 
 
 def test_deleting_a_client_keeps_the_delivery_log():

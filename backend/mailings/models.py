@@ -88,8 +88,10 @@ class Mailing(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="mailings"
     )
+    # RESTRICT, not PROTECT: a message in use cannot be deleted on its own, but deleting the owner (account
+    # deletion) takes messages and mailings together, which PROTECT would refuse.
     message = models.ForeignKey(
-        Message, verbose_name=_("message"), on_delete=models.PROTECT, related_name="mailings"
+        Message, verbose_name=_("message"), on_delete=models.RESTRICT, related_name="mailings"
     )
     clients = models.ManyToManyField(Client, verbose_name=_("clients"), related_name="mailings", blank=True)
     start_at = models.DateTimeField(_("start"))
@@ -203,6 +205,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("skipped")
 
     FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SKIPPED)
+    PENDING_STATUSES = (Status.PENDING, Status.RETRYING)
 
     mailing = models.ForeignKey(
         Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="deliveries"
@@ -243,8 +246,8 @@ class Delivery(models.Model):
                 name="mailings_delivery_queue",
                 condition=Q(status__in=["pending", "retrying"]),
             ),
+            # Reports; per-occurrence lookups use the unique (occurrence, client) index.
             models.Index(fields=["mailing", "status"], name="mailings_delivery_report"),
-            models.Index(fields=["occurrence", "status"], name="mailings_delivery_occ_status"),
         ]
 
     def __str__(self) -> str:

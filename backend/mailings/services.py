@@ -15,7 +15,7 @@ import enum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -118,11 +118,11 @@ def message_delete(*, actor: User, message: Message) -> None:
     try:
         with transaction.atomic():
             message.delete()
-    except ProtectedError as exc:
+    except RestrictedError as exc:
         raise ValidationError(
             _("This message is used by %(count)d mailing(s); delete or change them first."),
             code=ErrorCode.MESSAGE_IN_USE,
-            params={"count": len(exc.protected_objects)},
+            params={"count": len(exc.restricted_objects)},
         ) from exc
 
 

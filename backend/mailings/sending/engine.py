@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -32,7 +33,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import schedule, selectors, services
-from ..models import Delivery, DeliveryAttempt, Mailing, Occurrence
+from ..models import Delivery, Mailing, Occurrence
+from . import recorder
 from .compose import PreparedMessage
 from .transport import PERMANENT, SENT, RateLimiter, SendResult, open_connection
 
@@ -131,9 +133,13 @@ def start_due_occurrences(now: dt.datetime, summary: PassSummary) -> None:
             for mailing in mailings:
                 try:
                     with transaction.atomic():
-                        occurrence, _ = Occurrence.objects.get_or_create(
+                        occurrence, created = Occurrence.objects.get_or_create(
                             mailing=mailing, scheduled_for=_occurrence_time(mailing, now)
                         )
+                        if not created and occurrence.finished_at is not None:
+                            # Edited mid-period: clients added since get this occurrence too.
+                            occurrence.finished_at = None
+                            occurrence.save(update_fields=["finished_at"])
                         summary.queued += materialise(occurrence, now)
                         mailing.status = Mailing.Status.STARTED
                         mailing.next_run_at = schedule.next_occurrence(
@@ -221,17 +227,30 @@ class Delivering:
     def _clock(self) -> dt.datetime:
         return max(timezone.now(), self.now)
 
-    def claim(self) -> list[Job]:
-        now = self.now
-        queue = Delivery.objects.filter(
-            status__in=(Delivery.Status.PENDING, Delivery.Status.RETRYING),
-            next_attempt_at__lte=now,
+    def sendable_occurrences(self) -> list[int]:
+        """Occurrences with work left whose mailing may be sent now (R-SEND-8). Asked before every claim, so
+        a mailing disabled or an owner blocked mid-pass stops within one batch."""
+        occurrences = Occurrence.objects.filter(
+            finished_at__isnull=True,
             mailing__is_active=True,
             mailing__owner__is_active=True,
             mailing__owner__is_blocked=False,
         )
         if self.occurrence_ids is not None:
-            queue = queue.filter(occurrence_id__in=self.occurrence_ids)
+            occurrences = occurrences.filter(pk__in=self.occurrence_ids)
+        return list(occurrences.values_list("pk", flat=True))
+
+    def claim(self) -> list[Job]:
+        now = self.now
+        sendable = self.sendable_occurrences()
+        if not sendable:
+            return []
+        # No joins to mailings or users here: the queue's partial index answers this on its own.
+        queue = Delivery.objects.filter(
+            occurrence_id__in=sendable,
+            status__in=(Delivery.Status.PENDING, Delivery.Status.RETRYING),
+            next_attempt_at__lte=now,
+        )
         with transaction.atomic():
             rows = list(
                 _lock_rows(queue.order_by("next_attempt_at", "pk")).values_list(
@@ -276,23 +295,20 @@ class Delivering:
             status, next_at, sent_at = Delivery.Status.FAILED, None, None
         else:
             status, next_at, sent_at = Delivery.Status.RETRYING, now + backoff(attempts), None
-        with transaction.atomic():
-            Delivery.objects.filter(pk=job.pk).update(
-                status=status,
-                attempts=attempts,
-                last_attempt_at=now,
-                next_attempt_at=next_at,
-                last_response=answer,
-                sent_at=sent_at,
-            )
-            DeliveryAttempt.objects.create(
-                delivery_id=job.pk,
-                attempted_at=now,
-                outcome=result.outcome,
-                smtp_code=result.code,
-                response=result.text,
-            )
+        row = recorder.Row(
+            job.pk, status, attempts, now, next_at, answer, sent_at, result.outcome, result.code, result.text
+        )
+        recorder.write([row])
         self.summary.count({"sent": "sent", "failed": "failed", "retrying": "retrying"}[status])
+
+    def renew(self, jobs: list[Job]) -> None:
+        """Extend the lease of deliveries still in hand: a slow server must not let another pass take them."""
+        if jobs:
+            lease = dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS)
+            in_hand = Delivery.objects.filter(
+                pk__in=[job.pk for job in jobs], status__in=Delivery.PENDING_STATUSES
+            )
+            in_hand.update(next_attempt_at=self._clock() + lease)
 
     def release(self, jobs: list[Job]) -> None:
         """Give back deliveries taken but not tried (the breaker tripped): due again after the cooldown."""
@@ -302,16 +318,22 @@ class Delivering:
         Delivery.objects.filter(pk__in=[job.pk for job in jobs]).update(next_attempt_at=again)
 
     def work(self) -> None:
+        _tune_connection()
         transport = open_connection()
         try:
+            renew_every = settings.MAILER_CLAIM_LEASE_SECONDS / 2
             while not self.stop.is_set():
                 jobs = self.claim()
                 if not jobs:
                     return
+                leased_at = time.monotonic()
                 for index, job in enumerate(jobs):
                     if self.stop.is_set():
                         self.release(jobs[index:])
                         return
+                    if time.monotonic() - leased_at > renew_every:
+                        self.renew(jobs[index:])
+                        leased_at = time.monotonic()
                     self.limiter.wait()
                     try:
                         result = transport.send(
@@ -356,6 +378,14 @@ def deliver(
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def _tune_connection() -> None:
+    if connection.vendor == "postgresql" and not settings.MAILER_SYNCHRONOUS_COMMIT:
+        # See MAILER_SYNCHRONOUS_COMMIT: a killed sender loses nothing either way; with it off, only a crash
+        # of PostgreSQL itself can forget the last fraction of a second of "sent" marks.
+        with connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
 
 
 def _guarded(delivering: Delivering, summary: PassSummary, in_thread: bool) -> None:
