@@ -76,7 +76,9 @@ def main() -> None:
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
 
-    os.environ.setdefault("DEBUG", "1")
+    # Production mode: DEBUG would keep a log of every SQL query in memory.
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
     os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     if not os.environ.get("DATABASE_URL"):
@@ -95,7 +97,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
-    from django.db.models import Max
+    from django.db.models import Max, Min
     from django.utils import timezone
 
     from backend.accounts.models import User
@@ -149,15 +151,19 @@ def main() -> None:
             sink.terminate()
             sink_out = sink.communicate(timeout=30)[0].strip()
         occurrence = Occurrence.objects.get(mailing=mailing)
-        last = DeliveryAttempt.objects.filter(delivery__occurrence=occurrence).aggregate(
-            last=Max("attempted_at")
-        )["last"]
+        span = DeliveryAttempt.objects.filter(delivery__occurrence=occurrence).aggregate(
+            first=Min("attempted_at"), last=Max("attempted_at")
+        )
+        first, last = span["first"], span["last"]
         sent = occurrence.deliveries.filter(status="sent").count()
         engine = sent / max((last - occurrence.created_at).total_seconds(), 1e-6)
         peak_mib = peak_kib / 1024  # the only child reaped so far is the sender
         ratio = engine / raw
         workers = settings.MAILER_SEND_WORKERS
         print(f"sink: {sink_out}; engine sent {sent} of {args.messages}")
+        queueing = (first - occurrence.created_at).total_seconds()
+        sending = (last - first).total_seconds()
+        print(f"engine timeline: {queueing:.1f} s creating the deliveries, then {sending:.1f} s sending")
         print(f"engine ({workers} workers, every attempt logged): {engine:,.0f} msgs/s")
         print(f"ratio engine/raw: {ratio:.2f}; sender peak RSS: {peak_mib:.0f} MiB")
         print(

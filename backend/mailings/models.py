@@ -240,9 +240,10 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["occurrence", "client"], name="mailings_delivery_unique"),
         ]
         indexes = [
-            # The sender's work queue: pending now, or retries that are due.
+            # The sender's work queue: pending now, or retries that are due, in claim order (the id breaks
+            # ties, so a claim reads 100 index entries instead of sorting every queued row).
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 name="mailings_delivery_queue",
                 condition=Q(status__in=["pending", "retrying"]),
             ),
