@@ -5,6 +5,7 @@ Nothing is set only for production: production turns features on through variabl
 under pytest, so a developer's local `.env` never changes what the tests see.
 """
 
+import datetime as dt
 import os
 import zoneinfo
 from pathlib import Path
@@ -86,6 +87,8 @@ INSTALLED_APPS = [
     "taggit",
     # Scheduler job store
     "django_apscheduler",
+    # Login throttling
+    "axes",
     # Django
     "django.contrib.admin",
     "django.contrib.auth",
@@ -106,8 +109,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.accounts.middleware.LogoutBlockedUsersMiddleware",
     "backend.web.middleware.UserTimezoneMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -202,7 +208,11 @@ else:
 # --- Accounts -----------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["backend.accounts.backends.EmailBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses locked-out emails and addresses before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "backend.accounts.backends.EmailBackend",
+]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:home"
@@ -216,6 +226,41 @@ AUTH_PASSWORD_VALIDATORS = [
 if TESTING:
     # Hashing is the slowest part of creating users; tests create many.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Phone verification by SMS (R-AUTH-8): "console" prints the code; "smsru" sends it through sms.ru.
+SMS_BACKEND = setting("str", "SMS_BACKEND", "console")
+if SMS_BACKEND not in {"console", "smsru"}:
+    raise ImproperlyConfigured(f"SMS_BACKEND must be console or smsru (got {SMS_BACKEND!r}).")
+SMSRU_API_ID = setting("str", "SMSRU_API_ID", "")
+if SMS_BACKEND == "smsru" and not SMSRU_API_ID:
+    raise ImproperlyConfigured("SMS_BACKEND=smsru needs SMSRU_API_ID.")
+SMSRU_URL = setting("str", "SMSRU_URL", "https://sms.ru/sms/send")
+SMS_TIMEOUT = setting("float", "SMS_TIMEOUT", 5.0)
+
+# The emailed sign-up link stays valid this long (and works once).
+EMAIL_VERIFICATION_DAYS = setting("float", "EMAIL_VERIFICATION_DAYS", 3.0)
+PASSWORD_RESET_TIMEOUT = setting("int", "PASSWORD_RESET_TIMEOUT", 3 * 3600)
+# A phone verification code: its lifetime in seconds and how many wrong tries it allows.
+PHONE_CODE_SECONDS = setting("int", "PHONE_CODE_SECONDS", 600)
+PHONE_CODE_TRIES = setting("int", "PHONE_CODE_TRIES", 5)
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one email OR from one address,
+# refuse logins for the cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap);
+# otherwise in the database, since a local-memory cache would count per process.
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = setting("int", "AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=setting("float", "AXES_COOLOFF_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "backend.accounts.throttling.login_key"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+if setting("bool", "USE_X_FORWARDED_PROTO", False):
+    # Behind a proxy the client's address is the first X-Forwarded-For entry.
+    AXES_IPWARE_PROXY_COUNT = 1
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
 DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")

@@ -11,6 +11,13 @@ User = get_user_model()
 pytestmark = pytest.mark.django_db
 
 
+def request():
+    """A real request: django-axes (login throttling) needs one to count attempts."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/accounts/login/")
+
+
 def test_email_is_normalised_on_create_and_save():
     user = User.objects.create_user("  Ann.Smith@Example.COM ", "pw-1234-xyz")
     assert user.email == "Ann.Smith@example.com"
@@ -48,17 +55,20 @@ def test_bulk_create_cannot_bypass_the_constraint():
 
 def test_authenticate_by_email_in_any_letter_case():
     user = UserFactory(email="Mixed.Case@example.com")
-    assert authenticate(username="mixed.case@EXAMPLE.COM", password=DEFAULT_PASSWORD) == user
-    assert authenticate(username="MIXED.CASE@example.com", password=DEFAULT_PASSWORD) == user
-    assert authenticate(username="mixed.case@example.com", password="wrong") is None
-    assert authenticate(username="nobody@example.com", password=DEFAULT_PASSWORD) is None
+    assert authenticate(request(), username="mixed.case@EXAMPLE.COM", password=DEFAULT_PASSWORD) == user
+    assert authenticate(request(), username="MIXED.CASE@example.com", password=DEFAULT_PASSWORD) == user
+    assert authenticate(request(), username="mixed.case@example.com", password="wrong") is None
+    assert authenticate(request(), username="nobody@example.com", password=DEFAULT_PASSWORD) is None
 
 
-def test_blocked_or_inactive_user_cannot_authenticate():
-    blocked = UserFactory(is_blocked=True)
-    inactive = UserFactory(is_active=False)
-    assert authenticate(username=blocked.email, password=DEFAULT_PASSWORD) is None
-    assert authenticate(username=inactive.email, password=DEFAULT_PASSWORD) is None
+def test_blocked_inactive_or_unverified_user_cannot_authenticate():
+    """R-AUTH-2, R-AUTH-5."""
+    for user in (
+        UserFactory(is_blocked=True),
+        UserFactory(is_active=False),
+        UserFactory(email_verified=False),
+    ):
+        assert authenticate(request(), username=user.email, password=DEFAULT_PASSWORD) is None
 
 
 def test_login_page_logs_in_by_email_in_any_case(client):

@@ -1,9 +1,154 @@
+"""Account forms: sign-up, login, profile, phone, deletion."""
+
+import zoneinfo
+
+import phonenumbers
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
+
+from .models import User
 
 
 class EmailAuthenticationForm(AuthenticationForm):
+    """Login by email in any letter case; says why when the password is right but the login is refused."""
+
     username = forms.EmailField(
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "unverified": _(
+            "Confirm your email address first: follow the link we sent you, or ask for a new one."
+        ),
+        "blocked": _("Your account is blocked. Contact the service's managers."),
+    }
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            user = User.objects.filter(email__iexact=self.cleaned_data.get("username", "")).first()
+            password = self.cleaned_data.get("password") or ""
+            if user is not None and user.is_active and user.check_password(password):
+                if user.is_blocked:
+                    raise forms.ValidationError(self.error_messages["blocked"], code="blocked") from None
+                if not user.email_verified:
+                    raise forms.ValidationError(
+                        self.error_messages["unverified"], code="unverified"
+                    ) from None
+            raise
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    full_name = forms.CharField(label=_("Full name"), max_length=150, required=False)
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error(
+                "password2", forms.ValidationError(_("The two passwords differ."), code="mismatch")
+            )
+        elif password1 and cleaned.get("email"):
+            candidate = User(email=cleaned["email"], first_name=cleaned.get("full_name", ""))
+            try:
+                password_validation.validate_password(password1, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(label=_("Email"))
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=_time_zone_choices)
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "time_zone"]
+
+
+class PhoneForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Phone number"),
+        max_length=32,
+        help_text=_("International format with the country code, e.g. +79161234567."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        raw = self.cleaned_data["phone"]
+        try:
+            number = phonenumbers.parse(raw, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            raise forms.ValidationError(
+                _("Enter a valid phone number with its country code, e.g. +79161234567."),
+                code="invalid_phone",
+            )
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class PhoneCodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("Code from the SMS"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("The code is 6 digits.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class DeleteAccountForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that my clients, messages, mailings and their logs are deleted for good.")
+    )
+
+
+class SafePasswordResetForm(PasswordResetForm):
+    """Django's reset form, but a mail server that is down is reported, never a 500."""
+
+    delivery_failed = False
+
+    def send_mail(self, *args, **kwargs) -> None:
+        import logging
+        import smtplib
+
+        try:
+            super().send_mail(*args, **kwargs)
+        except (smtplib.SMTPException, OSError) as exc:
+            logging.getLogger(__name__).warning("could not send a password reset email: %s", exc)
+            self.delivery_failed = True
+
+
+class VerifyingSetPasswordForm(SetPasswordForm):
+    """Setting a password through an emailed link also proves the address."""
+
+    def save(self, commit: bool = True):
+        self.user.email_verified = True
+        return super().save(commit=commit)

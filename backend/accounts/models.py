@@ -91,6 +91,10 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
+        permissions = [
+            ("view_all_users", _("Can view the list of all users")),
+            ("block_user", _("Can block and unblock users")),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -102,3 +106,21 @@ class User(AbstractUser):
     def save(self, *args, **kwargs) -> None:
         self.email = type(self).objects.normalize_email(self.email)
         super().save(*args, **kwargs)
+
+
+class PhoneVerification(models.Model):
+    """A pending SMS code for a phone number (R-AUTH-8). Only the code's hash is stored."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="phone_verification")
+    phone = models.CharField(_("phone number"), max_length=20)
+    code_hash = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    tries_left = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("phone verification")
+        verbose_name_plural = _("phone verifications")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.phone}"

@@ -1,0 +1,181 @@
+"""Account pages (R-AUTH-1..3, R-AUTH-8): thin adapters over accounts.services."""
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from . import services
+from .forms import (
+    DeleteAccountForm,
+    EmailForm,
+    PhoneCodeForm,
+    PhoneForm,
+    ProfileForm,
+    SafePasswordResetForm,
+    SignUpForm,
+    VerifyingSetPasswordForm,
+)
+from .models import PhoneVerification
+from .sms import SMSError
+from .tokens import ExpiredToken, InvalidToken
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        sent = services.user_register(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+            full_name=form.cleaned_data["full_name"],
+        )
+        # The same page for a new and an already registered address: nothing tells who is registered.
+        return render(
+            request, "accounts/signup_done.html", {"email": form.cleaned_data["email"], "sent": sent}
+        )
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+def verify(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        user, already = services.verify_email(token=token)
+    except ExpiredToken:
+        return render(request, "accounts/verify.html", {"state": "expired"}, status=400)
+    except InvalidToken:
+        return render(request, "accounts/verify.html", {"state": "invalid"}, status=400)
+    return render(
+        request, "accounts/verify.html", {"state": "already" if already else "done", "email": user.email}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def resend(request: HttpRequest) -> HttpResponse:
+    form = EmailForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    if request.method == "POST" and form.is_valid():
+        if services.resend_verification(email=form.cleaned_data["email"]):
+            messages.success(
+                request,
+                _("If %(email)s has an unconfirmed account, a new link is on its way.") % form.cleaned_data,
+            )
+            return redirect("accounts:login")
+        messages.error(
+            request, _("The email could not be sent right now. Please try again in a few minutes.")
+        )
+    return render(request, "accounts/resend.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_form_class(self):
+        from .forms import EmailAuthenticationForm
+
+        return EmailAuthenticationForm
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset_body.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    form_class = SafePasswordResetForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if form.delivery_failed:
+            messages.error(
+                self.request, _("The email could not be sent right now. Please try again in a few minutes.")
+            )
+            return redirect("accounts:password_reset")
+        return response
+
+    def get_extra_email_context(self):
+        from django.conf import settings
+
+        return {"site_url": settings.SITE_URL}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = VerifyingSetPasswordForm
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your profile is saved."))
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form):
+        messages.success(self.request, _("Your password is changed."))
+        return super().form_valid(form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def phone(request: HttpRequest) -> HttpResponse:
+    pending = PhoneVerification.objects.filter(user=request.user).first()
+    phone_form, code_form = PhoneForm(), PhoneCodeForm()
+    if request.method == "POST" and "send" in request.POST:
+        phone_form = PhoneForm(request.POST)
+        if phone_form.is_valid():
+            try:
+                pending = services.phone_start(user=request.user, phone=phone_form.cleaned_data["phone"])
+            except ValidationError as exc:
+                phone_form.add_error(None, exc)
+            except SMSError as exc:
+                phone_form.add_error(None, str(exc))
+            else:
+                messages.info(request, _("We sent a 6-digit code to %(phone)s.") % {"phone": pending.phone})
+                return redirect("accounts:phone")
+    elif request.method == "POST" and "confirm" in request.POST:
+        code_form = PhoneCodeForm(request.POST)
+        if code_form.is_valid():
+            try:
+                services.phone_confirm(user=request.user, code=code_form.cleaned_data["code"])
+            except ValidationError as exc:
+                code_form.add_error("code", exc)
+                pending = PhoneVerification.objects.filter(user=request.user).first()
+            else:
+                messages.success(request, _("Your phone number is verified."))
+                return redirect("accounts:profile")
+    return render(
+        request, "accounts/phone.html", {"phone_form": phone_form, "code_form": code_form, "pending": pending}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        try:
+            services.account_delete(user=user, password=form.cleaned_data["password"])
+        except ValidationError as exc:
+            form.add_error("password", exc)
+        else:
+            logout(request)
+            messages.success(request, _("Your account and all its data are deleted."))
+            return redirect("web:home")
+    return render(request, "accounts/delete.html", {"form": form})
