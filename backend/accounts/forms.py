@@ -1,14 +1,20 @@
 """Account forms: sign-up, login, profile, phone, deletion."""
 
+import logging
+import smtplib
 import zoneinfo
 
 import phonenumbers
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+
+logger = logging.getLogger(__name__)
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -135,14 +141,22 @@ class SafePasswordResetForm(PasswordResetForm):
 
     delivery_failed = False
 
-    def send_mail(self, *args, **kwargs) -> None:
-        import logging
-        import smtplib
-
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ) -> None:
+        # Django's own version logs and swallows the error, so the page would claim the email is on its way.
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
         try:
-            super().send_mail(*args, **kwargs)
+            EmailMultiAlternatives(subject, body, from_email, [to_email]).send()
         except (smtplib.SMTPException, OSError) as exc:
-            logging.getLogger(__name__).warning("could not send a password reset email: %s", exc)
+            logger.warning("could not send a password reset email: %s", exc)
             self.delivery_failed = True
 
 

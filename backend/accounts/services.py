@@ -200,27 +200,35 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
 
 
 def phone_confirm(*, user: User, code: str) -> User:
-    """Check the code; on success the number becomes the user's verified phone."""
+    """Check the code; on success the number becomes the user's verified phone. A wrong try is counted
+    (and committed) before the error is raised."""
+    error: ValidationError | None = None
     with transaction.atomic():
         verification = PhoneVerification.objects.select_for_update().filter(user=user).first()
         if verification is None:
-            raise ValidationError(_("Ask for a code first."), code="no_code")
-        if verification.expires_at <= timezone.now():
+            error = ValidationError(_("Ask for a code first."), code="no_code")
+        elif verification.expires_at <= timezone.now():
             verification.delete()
-            raise ValidationError(_("The code has expired; ask for a new one."), code="expired")
-        if not constant_time_compare(
+            error = ValidationError(_("The code has expired; ask for a new one."), code="expired")
+        elif not constant_time_compare(
             verification.code_hash, _code_hash(user, verification.phone, code.strip())
         ):
             verification.tries_left -= 1
             if verification.tries_left <= 0:
                 verification.delete()
-                raise ValidationError(_("Too many wrong codes; ask for a new one."), code="no_tries_left")
-            verification.save(update_fields=["tries_left"])
-            raise ValidationError(
-                _("Wrong code; %(n)d tries left."), code="wrong_code", params={"n": verification.tries_left}
-            )
-        user.phone = verification.phone
-        user.phone_verified_at = timezone.now()
-        user.save(update_fields=["phone", "phone_verified_at"])
-        verification.delete()
+                error = ValidationError(_("Too many wrong codes; ask for a new one."), code="no_tries_left")
+            else:
+                verification.save(update_fields=["tries_left"])
+                error = ValidationError(
+                    _("Wrong code; %(n)d tries left."),
+                    code="wrong_code",
+                    params={"n": verification.tries_left},
+                )
+        else:
+            user.phone = verification.phone
+            user.phone_verified_at = timezone.now()
+            user.save(update_fields=["phone", "phone_verified_at"])
+            verification.delete()
+    if error is not None:
+        raise error
     return user

@@ -1,5 +1,6 @@
 """Account pages (R-AUTH-1..3, R-AUTH-8): thin adapters over accounts.services."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
@@ -99,9 +100,8 @@ class PasswordResetView(auth_views.PasswordResetView):
             return redirect("accounts:password_reset")
         return response
 
-    def get_extra_email_context(self):
-        from django.conf import settings
-
+    @property
+    def extra_email_context(self):
         return {"site_url": settings.SITE_URL}
 
 
@@ -154,8 +154,11 @@ def phone(request: HttpRequest) -> HttpResponse:
             try:
                 services.phone_confirm(user=request.user, code=code_form.cleaned_data["code"])
             except ValidationError as exc:
-                code_form.add_error("code", exc)
                 pending = PhoneVerification.objects.filter(user=request.user).first()
+                if pending is None:  # expired or out of tries: the code is gone, say so above the form
+                    messages.error(request, " ".join(exc.messages))
+                    return redirect("accounts:phone")
+                code_form.add_error("code", exc)
             else:
                 messages.success(request, _("Your phone number is verified."))
                 return redirect("accounts:profile")

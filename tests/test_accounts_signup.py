@@ -1,0 +1,170 @@
+"""Sign-up, email verification and the resend page, through the real views (R-AUTH-1, R-AUTH-2, R-AUTH-3)."""
+
+import re
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail, signing
+from django.urls import reverse
+
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "plum-Orchard-47-lantern"
+
+
+def sign_up(client, email="new.user@example.com", password=PASSWORD, **extra):
+    return client.post(
+        reverse("accounts:signup"),
+        {"email": email, "full_name": "Ann Lee", "password1": password, "password2": password, **extra},
+    )
+
+
+def link_in(message) -> str:
+    found = re.search(r"https?://\S+/accounts/verify/\S+/", message.body)
+    assert found, message.body
+    return found.group(0).split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def login(client, email, password=PASSWORD):
+    return client.post(reverse("accounts:login"), {"username": email, "password": password})
+
+
+def test_sign_up_verify_then_log_in(client, settings):
+    settings.SITE_URL = "https://mailer.example.com"
+    response = sign_up(client)
+    assert response.status_code == 200
+    assert "Check your email" in response.content.decode()
+    user = User.objects.get(email="new.user@example.com")
+    assert (user.email_verified, user.first_name, user.last_name) == (False, "Ann", "Lee")
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["new.user@example.com"]
+    assert "https://mailer.example.com/accounts/verify/" in mail.outbox[0].body
+
+    refused = login(client, "new.user@example.com")
+    assert refused.status_code == 200
+    assert "Confirm your email address first" in refused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    verified = client.get(link_in(mail.outbox[0]))
+    assert "Your email is confirmed" in verified.content.decode()
+    user.refresh_from_db()
+    assert user.email_verified
+
+    assert login(client, "NEW.USER@example.com").status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_the_link_works_once(client):
+    sign_up(client)
+    link = link_in(mail.outbox[0])
+    client.get(link)
+    again = client.get(link)
+    assert "Already confirmed" in again.content.decode()
+
+
+def test_an_expired_link_is_refused_with_a_way_forward(client, settings, monkeypatch):
+    settings.EMAIL_VERIFICATION_DAYS = 3
+    real_time = time.time
+    monkeypatch.setattr(signing.time, "time", lambda: real_time() - 3 * 24 * 3600 - 60)
+    sign_up(client)
+    monkeypatch.setattr(signing.time, "time", real_time)
+    response = client.get(link_in(mail.outbox[0]))
+    assert response.status_code == 400
+    assert "This link has expired" in response.content.decode()
+    assert reverse("accounts:resend") in response.content.decode()
+    assert not User.objects.get().email_verified
+
+
+@pytest.mark.parametrize(
+    "mangle", [lambda link: link[:-5] + "xxxx/", lambda link: "/accounts/verify/garbage/"]
+)
+def test_a_tampered_link_verifies_nothing(client, mangle):
+    sign_up(client)
+    response = client.get(mangle(link_in(mail.outbox[0])))
+    assert response.status_code == 400
+    assert "This link does not work" in response.content.decode()
+    assert not User.objects.get().email_verified
+
+
+def test_a_link_for_an_old_address_does_not_verify_a_new_one(client):
+    sign_up(client)
+    user = User.objects.get()
+    user.email = "changed@example.com"
+    user.save()
+    response = client.get(link_in(mail.outbox[0]))
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert not user.email_verified
+
+
+def test_an_existing_address_gets_a_neutral_page_and_no_second_account(client):
+    existing = UserFactory(email="Taken@example.com")
+    response = sign_up(client, email="taken@EXAMPLE.com")
+    page = response.content.decode()
+    assert "Check your email" in page
+    assert "already" not in page.lower()
+    assert User.objects.count() == 1
+    # The owner learns of it by email, with the way back in.
+    assert mail.outbox[0].to == [existing.email]
+    assert "/accounts/password-reset/" in mail.outbox[0].body
+    existing.refresh_from_db()
+    assert existing.check_password(DEFAULT_PASSWORD)
+
+
+def test_signing_up_again_while_unverified_resends_the_link(client):
+    sign_up(client)
+    sign_up(client)
+    assert User.objects.count() == 1
+    assert len(mail.outbox) == 2
+    assert "/accounts/verify/" in mail.outbox[1].body
+
+
+def test_weak_or_mismatched_passwords_are_field_errors(client):
+    weak = sign_up(client, password="12345678")
+    assert weak.status_code == 200
+    assert "password1" in weak.context["form"].errors
+    mismatch = client.post(
+        reverse("accounts:signup"),
+        {"email": "a@example.com", "password1": PASSWORD, "password2": PASSWORD + "x"},
+    )
+    assert "password2" in mismatch.context["form"].errors
+    bad_email = sign_up(client, email="not-an-email")
+    assert "email" in bad_email.context["form"].errors
+    assert not User.objects.exists()
+
+
+def test_mail_server_down_keeps_the_account_and_offers_a_resend(client, settings):
+    """Never a 500: the account is saved, the page says the email could not be sent."""
+    from tests.fakes.smtp import closed_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
+    response = sign_up(client)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The email could not be sent" in page
+    assert reverse("accounts:resend") in page
+    assert User.objects.filter(email="new.user@example.com", email_verified=False).exists()
+
+    resend = client.post(reverse("accounts:resend"), {"email": "new.user@example.com"})
+    assert resend.status_code == 200
+    assert "could not be sent right now" in resend.content.decode()
+
+
+def test_resend_page_is_neutral_and_sends_only_to_unverified_accounts(client):
+    unverified = UserFactory(email="wait@example.com", email_verified=False)
+    UserFactory(email="done@example.com")
+    for email in ("wait@example.com", "done@example.com", "nobody@example.com"):
+        response = client.post(reverse("accounts:resend"), {"email": email}, follow=True)
+        assert "a new link is on its way" in response.content.decode()
+    assert [m.to for m in mail.outbox] == [[unverified.email]]
+
+
+def test_signed_in_users_are_sent_home_from_sign_up(client):
+    client.force_login(UserFactory())
+    assert client.get(reverse("accounts:signup")).status_code == 302
