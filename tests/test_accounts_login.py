@@ -188,3 +188,21 @@ def test_admin_user_list_filters_for_superusers(client):
     member = UserFactory(is_staff=False)
     client.force_login(member)
     assert client.get(reverse("admin:accounts_user_changelist")).status_code == 302
+
+
+def test_admin_block_action_goes_through_the_service_and_records_who(client):
+    root = UserFactory(is_superuser=True, is_staff=True)
+    member, other_root = UserFactory(), UserFactory(is_superuser=True)
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "block_users", "_selected_action": [member.pk, root.pk]},
+        follow=True,
+    )
+    assert "Blocked 1 user(s)." in response.content.decode()
+    assert "cannot block or unblock yourself" in response.content.decode()
+    member.refresh_from_db()
+    root.refresh_from_db()
+    assert (member.is_blocked, member.blocked_by) == (True, root)
+    assert not root.is_blocked
+    assert not User.objects.get(pk=other_root.pk).is_blocked

@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .models import User
 
 
@@ -19,7 +21,16 @@ class UserAdmin(DjangoUserAdmin):
     ]
     list_filter = ["is_active", "email_verified", "is_blocked", "is_staff", "is_superuser", "groups"]
     search_fields = ["email", "first_name", "last_name", "phone"]
-    readonly_fields = ["last_login", "date_joined", "blocked_at", "blocked_by"]
+    # Blocking goes through the actions below (the service records who, when and why), not the checkbox.
+    readonly_fields = [
+        "last_login",
+        "date_joined",
+        "is_blocked",
+        "blocked_at",
+        "blocked_by",
+        "blocked_reason",
+    ]
+    actions = ["block_users", "unblock_users"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (
@@ -43,3 +54,23 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def _apply(self, request, queryset, service, done_message):
+        done = 0
+        for user in queryset:
+            try:
+                service(actor=request.user, user=user)
+            except PermissionDenied as exc:
+                self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Block the selected users"), permissions=["change"])
+    def block_users(self, request, queryset):
+        self._apply(request, queryset, services.user_block, _("Blocked %(count)d user(s)."))
+
+    @admin.action(description=_("Unblock the selected users"), permissions=["change"])
+    def unblock_users(self, request, queryset):
+        self._apply(request, queryset, services.user_unblock, _("Unblocked %(count)d user(s)."))
