@@ -2,15 +2,22 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.documents import urls as wagtaildocs_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("cms/", include(wagtailadmin_urls)),
     path("accounts/", include("backend.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("documents/", include(wagtaildocs_urls)),
     path("", include("backend.web.urls")),
 ]
 
 if settings.DEBUG:
+    # Uploaded images in development; in production the reverse proxy serves MEDIA_ROOT at /media/.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Last: Wagtail serves the page tree (the blog at /blog/); "/" above stays the Django home page.
+urlpatterns.append(path("", include(wagtail_urls)))

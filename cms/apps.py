@@ -6,3 +6,6 @@ class CmsConfig(AppConfig):
     name = "cms"
     label = "cms"
     verbose_name = _("Blog")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the cache invalidation receivers

@@ -6,3 +6,8 @@ class WebConfig(AppConfig):
     name = "backend.web"
     label = "web"
     verbose_name = _("Web pages")
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()

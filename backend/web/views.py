@@ -1,3 +1,5 @@
+import random
+
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -7,10 +9,19 @@ from django.views.decorators.http import require_http_methods
 from backend.mailings.models import Client
 from backend.mailings.sending.compose import unsubscribe_token_from
 from backend.mailings.services import client_unsubscribe
+from cms.cache import article_cards
+
+from .stats import home_stats
 
 
-def home(request):
-    return render(request, "web/home.html")
+def home(request: HttpRequest) -> HttpResponse:
+    """Public: live counts and three random articles (R-HOME-1); a warm cache makes it query-free."""
+    cards = article_cards()
+    return render(
+        request,
+        "web/home.html",
+        {"stats": home_stats(), "articles": random.sample(cards, min(3, len(cards)))},
+    )
 
 
 # RFC 8058 one-click: mail providers POST "List-Unsubscribe=One-Click" without any CSRF token; the signed,
