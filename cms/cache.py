@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-CARDS_KEY = "blog:cards"
-VERSION_KEY = "blog:version"
-KEY_VERSION = 1
+# The suffix is the format version of what is stored: change it when the stored shape changes.
+CARDS_KEY = "blog:cards:v1"
+VERSION_KEY = "blog:version:v1"
 CARDS_TTL = 6 * 3600
 CARD_RENDITION = "fill-640x360"
 
 
 def article_cards() -> list[dict]:
-    cards = cache.get(CARDS_KEY, version=KEY_VERSION)
+    cards = cache.get(CARDS_KEY)
     if cards is None:
         cards = _build_cards()
-        cache.set(CARDS_KEY, cards, CARDS_TTL, version=KEY_VERSION)
+        cache.set(CARDS_KEY, cards, CARDS_TTL)
     return cards
 
 
@@ -52,17 +52,17 @@ def _build_cards() -> list[dict]:
 
 
 def blog_version() -> int:
-    version = cache.get(VERSION_KEY, version=KEY_VERSION)
+    version = cache.get(VERSION_KEY)
     if version is None:
         version = 1
-        cache.add(VERSION_KEY, version, None, version=KEY_VERSION)
+        cache.add(VERSION_KEY, version, None)
     return version
 
 
 def invalidate_blog() -> None:
     """Any change to what readers see of the blog: drop the cards and move every listing fragment on."""
-    cache.delete(CARDS_KEY, version=KEY_VERSION)
+    cache.delete(CARDS_KEY)
     try:
-        cache.incr(VERSION_KEY, version=KEY_VERSION)
+        cache.incr(VERSION_KEY)
     except ValueError:  # not set yet (or the cache was flushed): start a new series
-        cache.set(VERSION_KEY, 2, None, version=KEY_VERSION)
+        cache.set(VERSION_KEY, 2, None)

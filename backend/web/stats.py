@@ -11,16 +11,15 @@ from django.db.models.functions import Lower
 
 from backend.mailings.models import Client, Mailing
 
-STATS_KEY = "home:stats"
-KEY_VERSION = 1
+STATS_KEY = "home:stats:v1"  # the suffix is the stored format's version
 STATS_TTL = 60
 
 
 def home_stats() -> dict[str, int]:
-    stats = cache.get(STATS_KEY, version=KEY_VERSION)
+    stats = cache.get(STATS_KEY)
     if stats is None:
         stats = compute_home_stats()
-        cache.set(STATS_KEY, stats, STATS_TTL, version=KEY_VERSION)
+        cache.set(STATS_KEY, stats, STATS_TTL)
     return stats
 
 
@@ -38,4 +37,4 @@ def compute_home_stats() -> dict[str, int]:
 
 
 def invalidate_home_stats(**kwargs) -> None:
-    cache.delete(STATS_KEY, version=KEY_VERSION)
+    cache.delete(STATS_KEY)
