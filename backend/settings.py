@@ -335,6 +335,7 @@ X_FRAME_OPTIONS = "DENY"  # Wagtail previews override this per view
 # --- Wagtail ------------------------------------------------------------------------
 
 WAGTAIL_SITE_NAME = "Mailer"
+WAGTAIL_GRAVATAR_PROVIDER_URL = None  # no requests to gravatar.com: the admin works offline
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]

@@ -43,7 +43,7 @@ def _build_cards() -> list[dict]:
                 "title": article.title,
                 "url": article.url,
                 "intro": article.intro,
-                "date": date.isoformat() if date else "",
+                "date": date,
                 "image_url": rendition.url if rendition else "",
                 "image_alt": (image.default_alt_text if image else "") or article.title,
             }
