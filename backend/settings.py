@@ -175,8 +175,9 @@ def _database_from_env() -> dict:
 
 DATABASES = {"default": _database_from_env()}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A file, not memory: tests start real sender processes that must see the same test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    # A file, not memory: tests start real sender processes that must see the same test database. One file
+    # per test run, so two runs at once (or a developer's and an editor's) never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = setting("str", "REDIS_URL", "")

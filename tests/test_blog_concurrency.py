@@ -8,7 +8,8 @@ import requests
 from cms.models import ArticlePage
 from tests.blog_helpers import publish_article
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
 
 def test_fifty_parallel_views_count_fifty(live_server, settings, tmp_path):
