@@ -7,6 +7,8 @@ PIP := $(VENV)/bin/pip --disable-pip-version-check
 .PHONY: run test lint format bench install install-dev migrate messages clean
 
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || \
+		{ echo "Mailer needs Python 3.11 or newer (found: $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.11"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: $(PY) requirements.txt

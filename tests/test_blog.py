@@ -64,7 +64,7 @@ def test_each_view_counts_once_also_when_the_body_comes_from_the_cache(client):
     assert article.views == 3
     from django.core.cache.utils import make_template_fragment_key
 
-    body_key = make_template_fragment_key("article_body", [article.pk, article.latest_revision_id, "en"])
+    body_key = make_template_fragment_key("article_body", [article.pk, article.live_revision_id, "en"])
     assert cache.get(body_key) is not None  # the body is served from the cache from now on
     html = client.get(article.url, headers=BROWSER).content.decode()
     assert "4 views" in html
@@ -270,3 +270,18 @@ def test_the_warm_blog_index_skips_the_listing_queries(client):
         assert client.get("/blog/", headers=BROWSER).status_code == 200
     assert len(warm) < len(cold)
     assert not any("wagtailimages_rendition" in q["sql"] for q in warm.captured_queries)
+
+
+def test_a_previewed_draft_never_reaches_readers(client):
+    """Found in review: only the live revision is cached, so a previewed draft stays with the editor."""
+    article = publish_article("Stable", body=[("paragraph", "<p>Published words.</p>")])
+    article.body = [("paragraph", "<p>Secret draft words.</p>")]
+    article.save_revision()  # a draft, not published
+    editor = UserFactory(is_superuser=True, is_staff=True)
+    client.force_login(editor)
+    preview = client.get(reverse("wagtailadmin_pages:view_draft", args=[article.pk]), headers=BROWSER)
+    assert "Secret draft words." in preview.content.decode()
+    client.logout()
+    public = client.get(article.url, headers=BROWSER).content.decode()
+    assert "Published words." in public
+    assert "Secret draft words." not in public

@@ -76,3 +76,7 @@ def test_seed_demo_is_re_runnable_and_gives_the_demo_account_a_mailing():
     assert (mailing.periodicity, mailing.clients.count()) == ("weekly", 3)
     assert Client.objects.filter(owner=demo).count() == 3
     assert mailing.next_run_at > mailing.created_at
+    mailing.delete()  # the demo mailing deleted by hand: the next run makes a new one from the same clients
+    call_command("seed_demo")
+    assert Mailing.objects.filter(owner=demo).count() == 1
+    assert Client.objects.filter(owner=demo).count() == 3

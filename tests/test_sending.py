@@ -353,3 +353,16 @@ def test_rate_limit_spaces_the_sends(smtp, settings):
     started = time.monotonic()
     assert send_due().sent == 6
     assert time.monotonic() - started >= 0.45  # 6 sends at 10/s: at least 5 gaps of 0.1 s
+
+
+def test_a_refused_sender_address_fails_no_recipient_for_good(smtp):
+    """Found in review: a 5xx to MAIL FROM is about us, not the recipients: temporary; the breaker trips."""
+    mailing = due_mailing(clients=5)
+    smtp.set(mode="reject_sender")
+    summary = send_due()
+    assert summary.failed == 0
+    assert summary.retrying == 3 and "3 connection failures in a row" in summary.breaker
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"retrying", "pending"}
+    assert DeliveryAttempt.objects.first().smtp_code == 553
+    mailing.refresh_from_db()
+    assert mailing.status != Mailing.Status.COMPLETED

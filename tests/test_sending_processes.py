@@ -15,7 +15,8 @@ from tests.fakes.smtp import FakeSMTPServer
 from tests.helpers import sender_env, start_manage
 from tests.sending_helpers import due_mailing
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:

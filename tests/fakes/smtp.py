@@ -49,7 +49,7 @@ class Received:
 
 @dataclass
 class Behaviour:
-    mode: str = "accept"  # accept | slow | tempfail_421 | tempfail_451 | drop
+    mode: str = "accept"  # accept | slow | tempfail_421 | tempfail_451 | drop | reject_sender
     delay: float = 0.0  # seconds to stall in DATA when mode == "slow"
     reject: set[str] = field(default_factory=set)  # recipients answered 550
     fail_first: int = 0  # the first N messages get 451, then accept
@@ -62,6 +62,8 @@ class _Handler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.server.behaviour.mode == "tempfail_421":
             return "421 4.3.2 Service not available, closing channel"
+        if self.server.behaviour.mode == "reject_sender":
+            return f"553 5.7.1 <{address}>: Sender address rejected: not owned by user"
         envelope.mail_from = address
         return "250 OK"
 

@@ -96,9 +96,16 @@ class SMTPConnection:
         data = prepared.render_bytes(email=email, full_name=full_name, token=token)
         try:
             return self._transaction(prepared.envelope_from, email, data)
-        except smtplib.SMTPResponseException as exc:  # connect/helo/auth/DATA-start refusals, with a code
+        except (
+            smtplib.SMTPDataError
+        ) as exc:  # DATA refused after the recipient was accepted: about this message
             self._drop()
-            return classify(exc.smtp_code, _decode(exc.smtp_error), connection_failed=True)
+            return classify(exc.smtp_code, _decode(exc.smtp_error))
+        except smtplib.SMTPResponseException as exc:
+            # Greeting, HELO, STARTTLS or AUTH refused: about us or the server, never this recipient's fault,
+            # so never a permanent failure for them; it counts for the circuit breaker.
+            self._drop()
+            return _server_side(exc.smtp_code, _decode(exc.smtp_error))
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
             if isinstance(exc.__context__, TimeoutError):  # smtplib wraps a read timeout
@@ -128,7 +135,10 @@ class SMTPConnection:
             smtp = self._smtp = self._connect()
             code, reply = smtp.mail(envelope_from)
         if code != 250:
-            return self._refused(code, reply)
+            # The sender address refused: the same for every recipient, so temporary and a breaker count.
+            result = _server_side(code, _decode(reply))
+            self._reset_or_drop(code)
+            return result
         code, reply = smtp.rcpt(email)
         if code not in (250, 251):
             return self._refused(code, reply)
@@ -139,14 +149,17 @@ class SMTPConnection:
 
     def _refused(self, code: int, reply: bytes) -> SendResult:
         result = classify(code, _decode(reply), connection_failed=code == 421)
+        self._reset_or_drop(code)
+        return result
+
+    def _reset_or_drop(self, code: int) -> None:
         if code == 421:  # the server is closing the channel
             self._drop()
-            return result
+            return
         try:
             self._smtp.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
-        return result
 
 
 class DjangoBackendConnection:
@@ -183,6 +196,10 @@ class DjangoBackendConnection:
         except Exception as exc:  # any backend failure is a temporary, logged one
             return classify(None, f"{type(exc).__name__}: {exc}", connection_failed=True)
         return SendResult(SENT, None, f"accepted by Django's {self._backend_name} email backend")
+
+
+def _server_side(code: int | None, text: str) -> SendResult:
+    return SendResult(TEMPORARY, code if code and code > 0 else None, text, connection_failed=True)
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:

@@ -33,16 +33,20 @@ class Command(BaseCommand):
 
         from backend.mailings import services
 
-        if user.mailings.exists():
+        if user.mailings.exists() or user.is_blocked:
             return
-        clients = [
-            services.client_create(actor=user, data={"email": email, "full_name": name})
-            for email, name in (
-                ("anna.petrova@example.org", "Анна Петрова"),
-                ("john.smith@example.org", "John Smith"),
-                ("maria.garcia@example.org", "María García"),
+        from backend.mailings.models import Client
+
+        clients = []
+        for email, name in (
+            ("anna.petrova@example.org", "Анна Петрова"),
+            ("john.smith@example.org", "John Smith"),
+            ("maria.garcia@example.org", "María García"),
+        ):
+            existing = Client.objects.filter(owner=user, email__iexact=email).first()
+            clients.append(
+                existing or services.client_create(actor=user, data={"email": email, "full_name": name})
             )
-        ]
         message = services.message_create(
             actor=user,
             data={
