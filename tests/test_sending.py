@@ -366,3 +366,13 @@ def test_a_refused_sender_address_fails_no_recipient_for_good(smtp):
     assert DeliveryAttempt.objects.first().smtp_code == 553
     mailing.refresh_from_db()
     assert mailing.status != Mailing.Status.COMPLETED
+
+
+def test_raw_sql_stores_dates_as_the_orm_does(smtp):
+    """Found in review: on SQLite a raw datetime parameter was stored with '+00:00', which compares wrongly
+    with the ORM's format; a pass given an explicit `now` must send what it has just queued."""
+    now = timezone.now()
+    mailing = due_mailing(clients=2, start_at=now - dt.timedelta(minutes=1))
+    assert send_due(now=now).sent == 2
+    delivery = mailing.deliveries.first()
+    assert delivery.sent_at is not None and abs(delivery.sent_at - timezone.now()) < dt.timedelta(minutes=1)

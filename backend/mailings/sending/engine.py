@@ -111,8 +111,9 @@ def materialise(occurrence: Occurrence, now: dt.datetime) -> int:
     A single INSERT ... SELECT: the rows never pass through Python, so 50,000 recipients cost one statement
     and no memory in the sender. Returns how many deliveries the occurrence has.
     """
+    at = connection.ops.adapt_datetimefield_value(now)  # raw SQL: store dates exactly as the ORM does
     with connection.cursor() as cursor:
-        cursor.execute(_MATERIALISE, [occurrence.mailing_id, occurrence.pk, now, now, occurrence.mailing_id])
+        cursor.execute(_MATERIALISE, [occurrence.mailing_id, occurrence.pk, at, at, occurrence.mailing_id])
     return occurrence.deliveries.count()
 
 

@@ -62,6 +62,10 @@ _INSERT = (
 
 def write(rows: Sequence[Row]) -> None:
     """Record `rows` (normally one) in one transaction."""
+    adapt = connection.ops.adapt_datetimefield_value  # raw SQL: store dates exactly as the ORM does
+    rows = [
+        row._replace(at=adapt(row.at), next_at=adapt(row.next_at), sent_at=adapt(row.sent_at)) for row in rows
+    ]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             execute_values(cursor.cursor, _RECORD_PG, rows, template=_TEMPLATE_PG, page_size=MAX_BATCH)
