@@ -206,3 +206,25 @@ def test_admin_block_action_goes_through_the_service_and_records_who(client):
     assert (member.is_blocked, member.blocked_by) == (True, root)
     assert not root.is_blocked
     assert not User.objects.get(pk=other_root.pk).is_blocked
+
+
+def test_look_alike_spellings_of_a_locked_email_are_locked_too(client, throttle):
+    """Found in review: the lock follows the account, not the typed text; PostgreSQL matches a long s
+    (U+017F) with "s", so that spelling logged in while "sam" was locked."""
+    UserFactory(email="sam@example.com")
+    for spelling in ("sam@example.com", "SAM@example.com", "Sam@Example.com"):
+        login(client, spelling, "guess", REMOTE_ADDR="10.0.1.1")
+    for spelling in ("\u017fam@example.com", "sam@EXAMPLE.COM"):
+        assert login(client, spelling, REMOTE_ADDR="10.0.1.2").status_code in (200, 429)
+        assert "_auth_user_id" not in client.session
+
+
+def test_login_key_follows_the_account():
+    from django.test import RequestFactory
+
+    from backend.accounts.throttling import login_key
+
+    user = UserFactory(email="Key@example.com")
+    request = RequestFactory().post("/accounts/login/")
+    assert login_key(request, {"username": "KEY@example.com"}) == f"user:{user.pk}"
+    assert login_key(request, {"username": "Nobody@Example.com"}) == "nobody@example.com"

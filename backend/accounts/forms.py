@@ -37,7 +37,10 @@ class EmailAuthenticationForm(AuthenticationForm):
         except forms.ValidationError:
             user = User.objects.filter(email__iexact=self.cleaned_data.get("username", "")).first()
             password = self.cleaned_data.get("password") or ""
-            if user is not None and user.is_active and user.check_password(password):
+            if user is None:
+                # Hash once anyway, so an unknown address takes as long as a known one (no enumeration).
+                User().set_password(password)
+            elif user.is_active and user.check_password(password):
                 if user.is_blocked:
                     raise forms.ValidationError(self.error_messages["blocked"], code="blocked") from None
                 if not user.email_verified:

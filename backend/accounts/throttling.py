@@ -1,9 +1,18 @@
-"""What django-axes counts failed logins by: the email as the database compares it (any letter case)."""
+"""What django-axes counts failed logins by (R-AUTH, login throttling).
+
+An email that belongs to an account counts by the account, exactly as the database matches it (any letter
+case, and Unicode look-alikes the database folds the same way, such as a long s for "s"); an unknown email
+counts by its case-folded text.
+"""
 
 from django.http import HttpRequest
+
+from .models import User
 
 
 def login_key(request: HttpRequest, credentials: dict | None) -> str:
     credentials = credentials or {}
-    value = credentials.get("username") or credentials.get("email") or request.POST.get("username", "")
-    return str(value).strip().lower()
+    value = str(credentials.get("username") or credentials.get("email") or request.POST.get("username", ""))
+    email = User.objects.normalize_email(value)
+    user_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first() if email else None
+    return f"user:{user_id}" if user_id else email.casefold()
