@@ -244,6 +244,7 @@ PASSWORD_RESET_TIMEOUT = setting("int", "PASSWORD_RESET_TIMEOUT", 3 * 3600)
 # A phone verification code: its lifetime in seconds and how many wrong tries it allows.
 PHONE_CODE_SECONDS = setting("int", "PHONE_CODE_SECONDS", 600)
 PHONE_CODE_TRIES = setting("int", "PHONE_CODE_TRIES", 5)
+PHONE_CODES_PER_DAY = setting("int", "PHONE_CODES_PER_DAY", 5)  # per user and per number: SMS cost money
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one email OR from one address,
 # refuse logins for the cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap);

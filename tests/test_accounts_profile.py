@@ -196,6 +196,9 @@ def test_code_runs_out_of_tries_and_expires(client, caplog, settings):
     assert "Ask for a code first" in response.content.decode()
     user.refresh_from_db()
     assert user.phone == ""
+    # Found in review: using up the tries must not reset the one-minute pace between SMS.
+    again = client.post(reverse("accounts:phone"), {"send": "1", "phone": "+79161234567"})
+    assert "less than a minute ago" in again.content.decode()
 
     PhoneVerification.objects.all().delete()
     client.post(reverse("accounts:phone"), {"send": "1", "phone": "+79161234567"})
@@ -239,3 +242,16 @@ def test_sms_ru_success_sends_the_code_to_the_number(client, settings):
     assert smsru.requests[0]["to"] == "79161234567"
     assert re.fullmatch(r"Mailer code: \d{6}", smsru.requests[0]["msg"])
     assert PhoneVerification.objects.filter(phone="+79161234567").exists()
+
+
+def test_codes_per_day_are_capped(client, settings, caplog):
+    settings.PHONE_CODES_PER_DAY = 2
+    client.force_login(UserFactory())
+    caplog.set_level("WARNING", logger="backend.accounts.sms")
+    for _ in range(2):
+        PhoneVerification.objects.all().delete()  # skip the one-minute pace
+        client.post(reverse("accounts:phone"), {"send": "1", "phone": "+79161234567"})
+    PhoneVerification.objects.all().delete()
+    response = client.post(reverse("accounts:phone"), {"send": "1", "phone": "+79161234567"})
+    assert "Too many codes today" in response.content.decode()
+    assert caplog.text.count("SMS to +79161234567") == 2

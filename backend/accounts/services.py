@@ -9,6 +9,7 @@ import smtplib
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -181,11 +182,19 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
     from .sms import get_sms_backend
 
     now = timezone.now()
+    # The row outlives a used-up or expired code, so its send time keeps the pace (no "5 wrong, resend").
     previous = PhoneVerification.objects.filter(user=user).first()
     if previous and (now - previous.sent_at).total_seconds() < PHONE_RESEND_SECONDS:
         raise ValidationError(_("A code was sent less than a minute ago; wait a little."), code="too_soon")
+    day = now.date().isoformat()
+    counters = [f"sms:user:{user.pk}:{day}", f"sms:phone:{phone}:{day}"]
+    if any((cache.get(key) or 0) >= settings.PHONE_CODES_PER_DAY for key in counters):
+        raise ValidationError(_("Too many codes today; try again tomorrow."), code="daily_limit")
     code = f"{secrets.randbelow(10**6):06d}"
     get_sms_backend().send(phone, _("Mailer code: %(code)s") % {"code": code})
+    for key in counters:
+        cache.add(key, 0, 2 * 24 * 3600)
+        cache.incr(key)
     with transaction.atomic():
         verification, _created = PhoneVerification.objects.update_or_create(
             user=user,
@@ -199,23 +208,30 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
     return verification
 
 
+def _spend(verification: PhoneVerification) -> None:
+    """The code can no longer be used; the row stays for its send time (the resend pace)."""
+    verification.code_hash = ""
+    verification.tries_left = 0
+    verification.save(update_fields=["code_hash", "tries_left"])
+
+
 def phone_confirm(*, user: User, code: str) -> User:
     """Check the code; on success the number becomes the user's verified phone. A wrong try is counted
     (and committed) before the error is raised."""
     error: ValidationError | None = None
     with transaction.atomic():
         verification = PhoneVerification.objects.select_for_update().filter(user=user).first()
-        if verification is None:
+        if verification is None or not verification.code_hash:
             error = ValidationError(_("Ask for a code first."), code="no_code")
         elif verification.expires_at <= timezone.now():
-            verification.delete()
+            _spend(verification)
             error = ValidationError(_("The code has expired; ask for a new one."), code="expired")
         elif not constant_time_compare(
             verification.code_hash, _code_hash(user, verification.phone, code.strip())
         ):
             verification.tries_left -= 1
             if verification.tries_left <= 0:
-                verification.delete()
+                _spend(verification)
                 error = ValidationError(_("Too many wrong codes; ask for a new one."), code="no_tries_left")
             else:
                 verification.save(update_fields=["tries_left"])

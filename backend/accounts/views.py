@@ -134,7 +134,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @login_required
 @require_http_methods(["GET", "POST"])
 def phone(request: HttpRequest) -> HttpResponse:
-    pending = PhoneVerification.objects.filter(user=request.user).first()
+    pending = PhoneVerification.objects.filter(user=request.user).exclude(code_hash="").first()
     phone_form, code_form = PhoneForm(), PhoneCodeForm()
     if request.method == "POST" and "send" in request.POST:
         phone_form = PhoneForm(request.POST)
@@ -154,7 +154,7 @@ def phone(request: HttpRequest) -> HttpResponse:
             try:
                 services.phone_confirm(user=request.user, code=code_form.cleaned_data["code"])
             except ValidationError as exc:
-                pending = PhoneVerification.objects.filter(user=request.user).first()
+                pending = PhoneVerification.objects.filter(user=request.user).exclude(code_hash="").first()
                 if pending is None:  # expired or out of tries: the code is gone, say so above the form
                     messages.error(request, " ".join(exc.messages))
                     return redirect("accounts:phone")
