@@ -376,3 +376,30 @@ def test_raw_sql_stores_dates_as_the_orm_does(smtp):
     assert send_due(now=now).sent == 2
     delivery = mailing.deliveries.first()
     assert delivery.sent_at is not None and abs(delivery.sent_at - timezone.now()) < dt.timedelta(minutes=1)
+
+
+def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_holder(smtp):
+    """Found in review (R-SEND-7): a stalled worker must not renew or record deliveries another pass took."""
+    from backend.mailings.sending.engine import Delivering, PassSummary, start_due_occurrences
+    from backend.mailings.sending.transport import SendResult
+
+    mailing = due_mailing(clients=3)
+    start_due_occurrences(timezone.now(), PassSummary())
+    stalled = Delivering(PassSummary(), None)
+    jobs = stalled.claim()
+    assert len(jobs) == 3
+    # The stalled worker's lease ends; another pass takes the same deliveries.
+    Delivery.objects.update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+    other = Delivering(PassSummary(), None)
+    taken = other.claim()
+    assert {job.pk for job in taken} == {job.pk for job in jobs}
+
+    assert stalled.renew(jobs[1:]) == []  # not ours any more: dropped unsent
+    stalled.record(jobs[0], SendResult("sent", 250, "late"))
+    assert stalled.summary.sent == 0
+    assert not DeliveryAttempt.objects.exists()
+    assert mailing.deliveries.get(pk=jobs[0].pk).status == "pending"
+
+    other.record(taken[0], SendResult("sent", 250, "ok"))
+    assert mailing.deliveries.get(pk=taken[0].pk).status == "sent"
+    assert DeliveryAttempt.objects.count() == 1

@@ -229,6 +229,8 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     last_response = models.TextField(_("last server answer"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Which claim holds the delivery now: renewing and recording only touch rows that still carry it.
+    claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

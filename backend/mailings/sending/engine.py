@@ -24,6 +24,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -47,8 +48,8 @@ _THROUGH = Mailing.clients.through._meta.db_table
 _MATERIALISE = f"""
 INSERT INTO {Delivery._meta.db_table}
     (mailing_id, occurrence_id, client_id, email, status, attempts, next_attempt_at, last_response,
-     created_at)
-SELECT %s, %s, c.id, c.email, 'pending', 0, %s, '', %s
+     claim_token, created_at)
+SELECT %s, %s, c.id, c.email, 'pending', 0, %s, '', '', %s
 FROM {_THROUGH} AS mc JOIN {Client._meta.db_table} AS c ON c.id = mc.client_id
 WHERE mc.mailing_id = %s AND c.unsubscribed_at IS NULL
 ON CONFLICT DO NOTHING
@@ -163,6 +164,7 @@ class Job:
     full_name: str
     token: str
     attempts: int
+    lease: str  # this claim's token: renewing and recording only touch rows that still carry it
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -261,8 +263,10 @@ class Delivering:
             )
             if not rows:
                 return []
+            lease = uuid.uuid4().hex
             Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
-                next_attempt_at=self._clock() + dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS)
+                next_attempt_at=self._clock() + dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS),
+                claim_token=lease,
             )
             gone = [row[0] for row in rows if row[5] is not None or row[7] is None]
             if gone:
@@ -274,7 +278,13 @@ class Delivering:
                     self.summary.count("skipped")
         return [
             Job(
-                pk=row[0], occurrence_id=row[1], email=row[2], full_name=row[3], token=row[4], attempts=row[6]
+                pk=row[0],
+                occurrence_id=row[1],
+                email=row[2],
+                full_name=row[3],
+                token=row[4],
+                attempts=row[6],
+                lease=lease,
             )
             for row in rows
             if row[5] is None and row[7] is not None
@@ -291,26 +301,47 @@ class Delivering:
         else:
             status, next_at, sent_at = Delivery.Status.RETRYING, now + backoff(attempts), None
         row = recorder.Row(
-            job.pk, status, attempts, now, next_at, answer, sent_at, result.outcome, result.code, result.text
+            job.pk,
+            job.lease,
+            status,
+            attempts,
+            now,
+            next_at,
+            answer,
+            sent_at,
+            result.outcome,
+            result.code,
+            result.text,
         )
-        recorder.write([row])
+        if not recorder.write([row]):
+            # Our lease ran out while this message was in flight and another pass took the delivery: it
+            # records its own attempt; we count nothing twice.
+            logger.warning("delivery %s was taken over by another pass while being sent", job.pk)
+            return
         self.summary.count({"sent": "sent", "failed": "failed", "retrying": "retrying"}[status])
 
-    def renew(self, jobs: list[Job]) -> None:
-        """Extend the lease of deliveries still in hand: a slow server must not let another pass take them."""
-        if jobs:
-            lease = dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS)
-            in_hand = Delivery.objects.filter(
-                pk__in=[job.pk for job in jobs], status__in=Delivery.PENDING_STATUSES
-            )
-            in_hand.update(next_attempt_at=self._clock() + lease)
+    def renew(self, jobs: list[Job]) -> list[Job]:
+        """Extend the lease of the deliveries still in hand (a slow server must not let another pass take
+        them) and return those that are still ours; any whose lease already ran out is dropped, unsent."""
+        if not jobs:
+            return jobs
+        lease = dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS)
+        ours = Delivery.objects.filter(
+            pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease, status__in=Delivery.PENDING_STATUSES
+        )
+        if ours.update(next_attempt_at=self._clock() + lease) == len(jobs):
+            return jobs
+        kept = set(ours.values_list("pk", flat=True))
+        return [job for job in jobs if job.pk in kept]
 
     def release(self, jobs: list[Job]) -> None:
         """Give back deliveries taken but not tried (the breaker tripped): due again after the cooldown."""
         if not jobs:
             return
         again = self._clock() + dt.timedelta(seconds=settings.MAILER_BREAKER_COOLDOWN_SECONDS)
-        Delivery.objects.filter(pk__in=[job.pk for job in jobs]).update(next_attempt_at=again)
+        Delivery.objects.filter(pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease).update(
+            next_attempt_at=again
+        )
 
     def work(self) -> None:
         _tune_connection()
@@ -322,13 +353,16 @@ class Delivering:
                 if not jobs:
                     return
                 leased_at = time.monotonic()
-                for index, job in enumerate(jobs):
+                while jobs:
                     if self.stop.is_set():
-                        self.release(jobs[index:])
+                        self.release(jobs)
                         return
                     if time.monotonic() - leased_at > renew_every:
-                        self.renew(jobs[index:])
+                        jobs = self.renew(jobs)
                         leased_at = time.monotonic()
+                        if not jobs:
+                            break
+                    job = jobs.pop(0)
                     self.limiter.wait()
                     try:
                         result = transport.send(

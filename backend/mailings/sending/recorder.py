@@ -24,6 +24,7 @@ MAX_BATCH = 256
 
 class Row(NamedTuple):
     delivery_id: int
+    lease: str
     status: str
     attempts: int
     at: object
@@ -37,22 +38,22 @@ class Row(NamedTuple):
 
 # PostgreSQL: the deliveries' new states and their attempts in one statement, atomic by itself.
 _RECORD_PG = f"""
-WITH v (id, status, attempts, at, next_at, answer, sent_at, outcome, code, text) AS (VALUES %s),
+WITH v (id, lease, status, attempts, at, next_at, answer, sent_at, outcome, code, text) AS (VALUES %s),
 u AS (
     UPDATE {_DELIVERY} AS d SET status = v.status, attempts = v.attempts, last_attempt_at = v.at,
-        next_attempt_at = v.next_at, last_response = v.answer, sent_at = v.sent_at
-    FROM v WHERE d.id = v.id RETURNING d.id
+        next_attempt_at = v.next_at, last_response = v.answer, sent_at = v.sent_at, claim_token = ''
+    FROM v WHERE d.id = v.id AND d.claim_token = v.lease RETURNING d.id
 )
 INSERT INTO {_ATTEMPT} (delivery_id, attempted_at, outcome, smtp_code, response)
 SELECT v.id, v.at, v.outcome, v.code, v.text FROM v JOIN u ON u.id = v.id
 """
 _TEMPLATE_PG = (
-    "(%s::bigint, %s::varchar, %s::smallint, %s::timestamptz, %s::timestamptz, %s::text, %s::timestamptz, "
-    "%s::varchar, %s::smallint, %s::text)"
+    "(%s::bigint, %s::varchar, %s::varchar, %s::smallint, %s::timestamptz, %s::timestamptz, %s::text, "
+    "%s::timestamptz, %s::varchar, %s::smallint, %s::text)"
 )
 _UPDATE = (
     f"UPDATE {_DELIVERY} SET status = %s, attempts = %s, last_attempt_at = %s, next_attempt_at = %s, "
-    "last_response = %s, sent_at = %s WHERE id = %s"
+    "last_response = %s, sent_at = %s, claim_token = '' WHERE id = %s AND claim_token = %s"
 )
 _INSERT = (
     f"INSERT INTO {_ATTEMPT} (delivery_id, attempted_at, outcome, smtp_code, response) "
@@ -60,17 +61,28 @@ _INSERT = (
 )
 
 
-def write(rows: Sequence[Row]) -> None:
-    """Record `rows` (normally one) in one transaction."""
+def write(rows: Sequence[Row]) -> int:
+    """Record `rows` (normally one) in one transaction; returns how many were still held by their lease
+    (a row whose lease another pass took over is left to that pass)."""
     adapt = connection.ops.adapt_datetimefield_value  # raw SQL: store dates exactly as the ORM does
     rows = [
         row._replace(at=adapt(row.at), next_at=adapt(row.next_at), sent_at=adapt(row.sent_at)) for row in rows
     ]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            execute_values(cursor.cursor, _RECORD_PG, rows, template=_TEMPLATE_PG, page_size=MAX_BATCH)
-        return
+            execute_values(
+                cursor.cursor,
+                _RECORD_PG + " RETURNING delivery_id",
+                rows,
+                template=_TEMPLATE_PG,
+                page_size=MAX_BATCH,
+            )
+            return cursor.cursor.rowcount
+    written = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(_UPDATE, [(*row[1:7], row.delivery_id) for row in rows])
-        attempts = [(row.delivery_id, row.at, row.outcome, row.code, row.text) for row in rows]
-        cursor.executemany(_INSERT, attempts)
+        for row in rows:
+            cursor.execute(_UPDATE, [*row[2:8], row.delivery_id, row.lease])
+            if cursor.rowcount == 1:
+                cursor.execute(_INSERT, [row.delivery_id, row.at, row.outcome, row.code, row.text])
+                written += 1
+    return written
