@@ -183,3 +183,22 @@ def test_known_placeholders_and_literal_braces_are_valid():
         owner=UserFactory(),
     )
     assert form.is_valid(), form.errors
+
+
+def test_deleting_and_re_adding_an_unsubscribed_address_does_not_resubscribe_it(smtp, client):
+    """Found in review (R-SEND-8): the recipient's choice outlives the client row."""
+    from backend.mailings import services
+
+    mailing = due_mailing(clients=1)
+    leaving = mailing.clients.get()
+    client.post(unsubscribe_path(leaving))
+    services.client_delete(actor=mailing.owner, client=leaving)
+    again = services.client_create(
+        actor=mailing.owner, data={"email": leaving.email.upper(), "full_name": "Back"}
+    )
+    assert again.unsubscribed_at is not None
+    mailing.clients.add(again)
+    # Even a client row forced back to subscribed (admin, shell) is not sent to.
+    type(again).objects.filter(pk=again.pk).update(unsubscribed_at=None)
+    run("send_due")
+    assert smtp.received == []

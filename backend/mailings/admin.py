@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
 from .services import mailing_reschedule
 
 
@@ -141,3 +141,9 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
     list_filter = ["outcome", "smtp_code", "attempted_at"]
     search_fields = ["delivery__email", "response"]
     list_select_related = ["delivery"]
+
+
+@admin.register(Unsubscription)
+class UnsubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["email", "owner", "created_at"]
+    search_fields = ["email", "owner__email"]

@@ -50,6 +50,30 @@ class Client(models.Model):
         return self.unsubscribed_at is None
 
 
+class Unsubscription(models.Model):
+    """An address that unsubscribed from an owner's mailings (R-SEND-8). It outlives the client row, so
+    deleting the client and adding the same address again cannot undo the recipient's choice."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="unsubscriptions",
+    )
+    email = models.EmailField(_("email"), help_text=_("Lower-cased."))
+    created_at = models.DateTimeField(_("unsubscribed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("unsubscribed address")
+        verbose_name_plural = _("unsubscribed addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "email"], name="mailings_unsubscription_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
 class Message(models.Model):
     """What a mailing sends (R-DATA-2)."""
 

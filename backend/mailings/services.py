@@ -24,7 +24,7 @@ from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
-from .models import Client, Delivery, Mailing, Message
+from .models import Client, Delivery, Mailing, Message, Unsubscription
 
 
 class ErrorCode(enum.StrEnum):
@@ -79,7 +79,13 @@ def client_create(*, actor: User, data: dict) -> Client:
     _require_can_edit(actor)
     form = _validated(ClientForm(data=data, owner=actor))
     with transaction.atomic():
-        return form.save()
+        client = form.save(commit=False)
+        # An address that unsubscribed from this owner stays unsubscribed when it is added again.
+        left = Unsubscription.objects.filter(owner=actor, email=client.email.lower()).first()
+        if left is not None:
+            client.unsubscribed_at = left.created_at
+        client.save()
+        return client
 
 
 def client_update(*, actor: User, client: Client, data: dict) -> Client:
@@ -234,4 +240,5 @@ def client_unsubscribe(*, client: Client) -> Client:
         if client.unsubscribed_at is None:
             client.unsubscribed_at = timezone.now()
             client.save(update_fields=["unsubscribed_at"])
+        Unsubscription.objects.get_or_create(owner_id=client.owner_id, email=client.email.lower())
     return client

@@ -34,7 +34,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import schedule, selectors, services
-from ..models import Client, Delivery, Mailing, Occurrence
+from ..models import Client, Delivery, Mailing, Occurrence, Unsubscription
 from . import recorder
 from .compose import PreparedMessage
 from .transport import PERMANENT, SENT, RateLimiter, SendResult, open_connection
@@ -52,6 +52,10 @@ INSERT INTO {Delivery._meta.db_table}
 SELECT %s, %s, c.id, c.email, 'pending', 0, %s, '', '', %s
 FROM {_THROUGH} AS mc JOIN {Client._meta.db_table} AS c ON c.id = mc.client_id
 WHERE mc.mailing_id = %s AND c.unsubscribed_at IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM {Unsubscription._meta.db_table} AS u
+    WHERE u.owner_id = c.owner_id AND u.email = LOWER(c.email)
+  )
 ON CONFLICT DO NOTHING
 """
 
