@@ -260,9 +260,7 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 if setting("bool", "USE_X_FORWARDED_PROTO", False):
-    # Behind a proxy the client's address is the first X-Forwarded-For entry.
-    AXES_IPWARE_PROXY_COUNT = 1
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_CLIENT_IP_CALLABLE = "backend.accounts.throttling.client_ip"
 
 DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")

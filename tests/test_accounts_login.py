@@ -228,3 +228,16 @@ def test_login_key_follows_the_account():
     request = RequestFactory().post("/accounts/login/")
     assert login_key(request, {"username": "KEY@example.com"}) == f"user:{user.pk}"
     assert login_key(request, {"username": "Nobody@Example.com"}) == "nobody@example.com"
+
+
+def test_behind_a_proxy_the_lock_is_per_client_not_per_proxy():
+    """Found in review: with every request coming from the proxy, REMOTE_ADDR would lock everyone at once."""
+    from django.test import RequestFactory
+
+    from backend.accounts.throttling import client_ip
+
+    request = RequestFactory().post(
+        "/accounts/login/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.7"
+    )
+    assert client_ip(request) == "203.0.113.7"
+    assert client_ip(RequestFactory().post("/", REMOTE_ADDR="198.51.100.2")) == "198.51.100.2"

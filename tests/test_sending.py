@@ -403,3 +403,22 @@ def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_
     other.record(taken[0], SendResult("sent", 250, "ok"))
     assert mailing.deliveries.get(pk=taken[0].pk).status == "sent"
     assert DeliveryAttempt.objects.count() == 1
+
+
+def test_an_occurrence_marked_finished_while_deliveries_were_added_is_reopened(smtp):
+    """Found in review: with two schedulers, `finish` could close an occurrence another pass was filling."""
+    from backend.mailings.sending.engine import PassSummary, finish
+
+    mailing = due_mailing(clients=1, periodicity="weekly")
+    send_due()
+    occurrence = Occurrence.objects.get()
+    assert occurrence.finished_at is not None
+    late = ClientFactory(owner=mailing.owner)
+    Delivery.objects.create(
+        mailing=mailing, occurrence=occurrence, client=late, email=late.email, next_attempt_at=timezone.now()
+    )
+    finish(PassSummary())
+    occurrence.refresh_from_db()
+    assert occurrence.finished_at is None
+    assert send_due().sent == 1
+    assert late.email in smtp.recipients()

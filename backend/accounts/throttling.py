@@ -16,3 +16,12 @@ def login_key(request: HttpRequest, credentials: dict | None) -> str:
     email = User.objects.normalize_email(value)
     user_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first() if email else None
     return f"user:{user_id}" if user_id else email.casefold()
+
+
+def client_ip(request: HttpRequest) -> str:
+    """Behind a reverse proxy (USE_X_FORWARDED_PROTO=1) the client is the last X-Forwarded-For entry, the one
+    our own proxy appended; counting REMOTE_ADDR there would put every visitor under one lock."""
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if forwarded:
+        return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "")
