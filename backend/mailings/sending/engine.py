@@ -441,6 +441,9 @@ def finish(summary: PassSummary) -> None:
         status__in=Delivery.FINAL_STATUSES
     )
     Occurrence.objects.filter(finished_at__isnull=True).exclude(Exists(unfinished)).update(finished_at=now)
+    # Another pass may have added deliveries to an occurrence just as it was marked finished (two schedulers,
+    # a mailing edited mid-period): reopen it, or those deliveries would never be claimed.
+    Occurrence.objects.filter(finished_at__isnull=False).filter(Exists(unfinished)).update(finished_at=None)
     for mailing in Mailing.objects.filter(next_run_at__isnull=True).exclude(status=Mailing.Status.COMPLETED):
         if services.mailing_complete_if_finished(mailing):
             summary.completed += 1
