@@ -160,6 +160,9 @@ def test_env_file_is_read_when_present(tmp_path):
         ({"DEBUG": "1", "EMAIL_PORT": "smtp"}, "EMAIL_PORT has an invalid value"),
         ({"DEBUG": "1", "TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE 'Mars/Olympus' is not an IANA time zone"),
         ({"DEBUG": "1", "EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "exclusive"),
+        ({"DEBUG": "1", "SMS_BACKEND": "pigeon"}, "SMS_BACKEND must be console or smsru"),
+        ({"DEBUG": "1", "SMS_BACKEND": "smsru"}, "SMS_BACKEND=smsru needs SMSRU_API_ID"),
+        ({"DEBUG": "1", "MAILER_SEND_WORKERS": "0"}, "MAILER_SEND_WORKERS must be at least 1"),
     ],
 )
 def test_bad_configuration_is_refused_with_a_clear_error(env, message):
