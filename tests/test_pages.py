@@ -48,3 +48,20 @@ def test_russian_interface(client):
 
 def test_unknown_page_is_a_404_not_a_500(client):
     assert client.get("/no/such/page/").status_code == 404
+
+
+def test_unknown_page_has_a_friendly_404_in_production(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Page not found" in html
+    assert 'class="navbar' in html
+
+
+def test_server_error_page_renders_standalone(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.content.decode()
