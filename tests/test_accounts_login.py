@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
+from backend.accounts import selectors as account_selectors
 from backend.accounts import services
 from backend.mailings import selectors as mailing_selectors
 from backend.mailings import services as mailing_services
@@ -132,8 +133,8 @@ def test_superuser_may_block_anyone_but_themselves():
 
 def test_user_list_only_for_managers():
     boss, member = manager(), UserFactory()
-    assert set(services.users_for(boss)) == {boss, member}
-    assert not services.users_for(member).exists()
+    assert set(account_selectors.users_for(boss)) == {boss, member}
+    assert not account_selectors.users_for(member).exists()
 
 
 # --- roles (data migration) ---------------------------------------------------------
@@ -175,7 +176,7 @@ def test_content_editor_has_no_mailing_powers():
     assert not mailing_selectors.can_view_all_mailings(editor)
     with pytest.raises(PermissionDenied):
         mailing_services.mailing_disable(actor=editor, mailing=MailingFactory())
-    assert not services.users_for(editor).exists()
+    assert not account_selectors.users_for(editor).exists()
 
 
 def test_admin_user_list_filters_for_superusers(client):

@@ -31,6 +31,24 @@ def test_owner_sees_only_their_own(world):
     assert selectors.occurrences_for(alice).count() == 1
 
 
+def test_attempt_log_is_scoped_like_the_mailings(world):
+    from django.utils import timezone
+
+    from backend.mailings.models import DeliveryAttempt
+
+    alice, bob, data = world
+    for user in (alice, bob):
+        delivery = Delivery.objects.get(mailing=data[user][1])
+        DeliveryAttempt.objects.create(
+            delivery=delivery, attempted_at=timezone.now(), outcome="sent", smtp_code=250
+        )
+    assert [a.delivery.mailing for a in selectors.attempts_for(alice)] == [data[alice][1]]
+    assert selectors.attempts_for(make_manager()).count() == 2
+    alice.is_blocked = True
+    alice.save()
+    assert not selectors.attempts_for(alice).exists()
+
+
 def test_another_owners_object_looks_missing(world):
     alice, bob, data = world
     with pytest.raises(Mailing.DoesNotExist):

@@ -25,7 +25,6 @@ from .tokens import make_verification_token, user_from_verification_token
 logger = logging.getLogger(__name__)
 
 BLOCK_USER = "accounts.block_user"
-VIEW_ALL_USERS = "accounts.view_all_users"
 PHONE_RESEND_SECONDS = 60
 
 
@@ -125,14 +124,7 @@ def account_delete(*, user: User, password: str) -> None:
         user.delete()
 
 
-# --- managers: the user list and blocking (R-AUTH-5) -----------------------------------
-
-
-def users_for(actor: User):
-    """Every user, for those allowed to see the list; nobody else sees it."""
-    if not (user_can_act(actor) and actor.has_perm(VIEW_ALL_USERS)):
-        return User.objects.none()
-    return User.objects.all()
+# --- managers: blocking (R-AUTH-5); the user list is in selectors.py --------------------
 
 
 def _require_can_block(actor: User, user: User) -> None:

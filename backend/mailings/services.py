@@ -30,7 +30,6 @@ from .models import Client, Delivery, Mailing, Message, Unsubscription
 class ErrorCode(enum.StrEnum):
     """Stable codes the API and pages can rely on."""
 
-    FORBIDDEN = "forbidden"
     INVALID = "invalid"
     MESSAGE_IN_USE = "message_in_use"
 
