@@ -7,13 +7,14 @@ sees every mailing and its log, read-only, but no one else's client list or mess
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
 
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
 
 VIEW_ALL_MAILINGS = "mailings.view_all_mailings"
 DISABLE_MAILING = "mailings.disable_mailing"
@@ -88,14 +89,31 @@ def mailings_with_stats(user: User) -> QuerySet[Mailing]:
     )
 
 
+# --- what is sent, and to whom (R-SEND-8): the one definition every sending path uses ---------------
+
+
+def sendable_mailings() -> QuerySet[Mailing]:
+    """Mailings that may be sent at all: active (not disabled by a manager), not completed, and owned by a
+    user who can act (active, not blocked). The scheduler's start step, the engine's claim before every
+    batch, `mailing_send_now` and the dry-run all ask this, so none of them can disagree."""
+    return Mailing.objects.filter(is_active=True, owner__is_active=True, owner__is_blocked=False).exclude(
+        status=Mailing.Status.COMPLETED
+    )
+
+
+def recipients_of(mailing: Mailing) -> QuerySet[Client]:
+    """The clients an occurrence of `mailing` goes to: chosen for it, in its owner's own list (a client
+    moved to another owner leaves the mailing), subscribed, and not an address that unsubscribed from this
+    owner before (the per-owner list outlives a deleted client)."""
+    left = Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
+    return (
+        Client.objects.filter(mailings=mailing, owner_id=mailing.owner_id, unsubscribed_at__isnull=True)
+        .exclude(Exists(left))
+        .order_by("pk")
+    )
+
+
 def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
-    """Mailings the scheduler must start now (R-SEND-1, R-SEND-2, R-SEND-8): active, owner able to
-    receive service (active, not blocked), not completed, next occurrence reached."""
+    """Sendable mailings whose next occurrence has come (R-SEND-1, R-SEND-2, R-SEND-8)."""
     now = now or timezone.now()
-    return Mailing.objects.filter(
-        is_active=True,
-        owner__is_active=True,
-        owner__is_blocked=False,
-        next_run_at__isnull=False,
-        next_run_at__lte=now,
-    ).exclude(status=Mailing.Status.COMPLETED)
+    return sendable_mailings().filter(next_run_at__isnull=False, next_run_at__lte=now)
