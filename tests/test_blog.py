@@ -1,6 +1,7 @@
 """The Wagtail blog, the home page and their caches (R-BLOG-1/2, R-HOME-1, R-CACHE-1, R-AUTH-6)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -113,6 +114,44 @@ def test_home_counts_match_hand_computed_numbers(client):
     assert 'data-testid="mailings">3<' in html
     assert 'data-testid="active-mailings">1<' in html
     assert 'data-testid="unique-clients">2<' in html
+
+
+HOME_LABELS = {
+    # n: (mailings, active mailings, unique clients) as Russian agrees them with n
+    1: ("рассылка", "активная рассылка", "уникальный клиент"),
+    2: ("рассылки", "активные рассылки", "уникальных клиента"),
+    5: ("рассылок", "активных рассылок", "уникальных клиентов"),
+    21: ("рассылка", "активная рассылка", "уникальный клиент"),
+}
+
+
+def home_counter(html: str, testid: str) -> tuple[str, str]:
+    number = re.search(rf'data-testid="{testid}">([^<]*)<', html).group(1)
+    label = re.search(rf'data-testid="{testid}-label">([^<]*)<', html).group(1)
+    return number, label
+
+
+@pytest.mark.parametrize("n", sorted(HOME_LABELS))
+def test_home_counter_labels_agree_with_their_number_in_russian(client, n):
+    """Issue 9 §6: every count shown goes through plural-aware translation, not "1 активных рассылок"."""
+    owner = UserFactory()
+    for _ in range(n):
+        MailingFactory(owner=owner, clients=[ClientFactory(owner=owner)], status=Mailing.Status.STARTED)
+    html = client.get("/", headers={"accept-language": "ru"}).content.decode()
+    mailings, active, unique = HOME_LABELS[n]
+    assert home_counter(html, "mailings") == (str(n), mailings)
+    assert home_counter(html, "active-mailings") == (str(n), active)
+    assert home_counter(html, "unique-clients") == (str(n), unique)
+
+
+def test_home_counter_labels_agree_with_their_number_in_english(client):
+    """Issue 9 §6: "1 active mailing", "0 unique clients"."""
+    owner = UserFactory()
+    MailingFactory(owner=owner, status=Mailing.Status.STARTED)
+    html = client.get("/", headers={"accept-language": "en"}).content.decode()
+    assert home_counter(html, "mailings") == ("1", "mailing")
+    assert home_counter(html, "active-mailings") == ("1", "active mailing")
+    assert home_counter(html, "unique-clients") == ("0", "unique clients")
 
 
 def test_home_shows_three_random_published_articles(client):
