@@ -1,6 +1,7 @@
 """The Wagtail blog, the home page and their caches (R-BLOG-1/2, R-HOME-1, R-CACHE-1, R-AUTH-6)."""
 
 import datetime as dt
+import importlib
 import re
 
 import pytest
@@ -9,6 +10,14 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from wagtail.models import (
+    GroupApprovalTask,
+    TaskState,
+    Workflow,
+    WorkflowPage,
+    WorkflowState,
+    WorkflowTask,
+)
 
 from backend.mailings.models import Mailing
 from cms.models import ArticlePage, BlogIndexPage, is_bot
@@ -298,6 +307,84 @@ def test_content_editor_is_refused_outside_the_blog(client, editor):
     from backend.mailings.selectors import mailings_for
 
     assert not mailings_for(editor).exists()
+
+
+# --- no moderation step: content editors publish (issue 9 §6) --------------------------
+
+
+def run_remove_stock_moderation():
+    from django.apps import apps
+
+    migration = importlib.import_module("cms.migrations.0004_remove_stock_moderation")
+    migration.remove_stock_moderation(apps, None)
+
+
+def stock_moderation(*, moderator=None):
+    """What Wagtail's own migrations create: two groups and a workflow on the root page."""
+    moderators, _ = Group.objects.get_or_create(name="Moderators")
+    Group.objects.get_or_create(name="Editors")
+    if moderator is not None:
+        moderator.groups.add(moderators)
+    task = GroupApprovalTask.objects.create(name="Moderators approval")
+    task.groups.set([moderators])
+    workflow = Workflow.objects.create(name="Moderators approval")
+    WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+    WorkflowPage.objects.create(workflow=workflow, page=blog().get_parent())
+    return workflow
+
+
+def test_after_migrate_only_the_projects_groups_exist_and_no_workflow():
+    """Issue 9 §6: Wagtail's stock Editors/Moderators and "Moderators approval" are removed."""
+    assert set(Group.objects.values_list("name", flat=True)) == {"Content editors", "Managers"}
+    assert not Workflow.objects.exists()
+    assert not GroupApprovalTask.objects.exists()
+    assert blog().get_workflow() is None
+
+
+def test_content_editors_edit_view_offers_publish_not_submit_to_moderators(client, editor):
+    """Issue 9 §6: no "Submit to Moderators approval" that nobody would approve."""
+    article = publish_article("Editable")
+    client.force_login(editor)
+    html = client.get(reverse("wagtailadmin_pages:edit", args=[article.pk])).content.decode()
+    assert 'name="action-publish"' in html
+    assert "Submit to" not in html
+    assert 'name="action-submit"' not in html
+
+
+def test_stock_groups_with_members_and_their_workflow_are_kept():
+    """Issue 9 §6: someone who put people in Moderators chose to moderate; only empty groups go."""
+    workflow = stock_moderation(moderator=UserFactory())
+    run_remove_stock_moderation()
+    assert set(Group.objects.values_list("name", flat=True)) == {"Content editors", "Managers", "Moderators"}
+    workflow.refresh_from_db()
+    assert workflow.active
+    assert blog().get_workflow() == workflow
+
+
+def test_a_stock_workflow_used_before_is_disabled_and_its_history_kept():
+    """Issue 9 §6: an article waiting for approval is released (cancelled), not deleted with its history."""
+    workflow = stock_moderation()
+    article = publish_article("Waiting")
+    article.save_revision()
+    state = workflow.start(article, UserFactory())
+    run_remove_stock_moderation()
+    assert not Group.objects.filter(name__in=["Editors", "Moderators"]).exists()
+    workflow.refresh_from_db()
+    state.refresh_from_db()
+    assert not workflow.active
+    assert state.status == WorkflowState.STATUS_CANCELLED
+    assert state.current_task_state.status == TaskState.STATUS_CANCELLED
+    article.refresh_from_db()
+    assert article.get_workflow() is None
+    assert not article.workflow_in_progress
+
+
+def test_a_stock_workflow_never_used_is_deleted():
+    stock_moderation()
+    run_remove_stock_moderation()
+    assert not Workflow.objects.exists()
+    assert not GroupApprovalTask.objects.exists()
+    assert set(Group.objects.values_list("name", flat=True)) == {"Content editors", "Managers"}
 
 
 def test_the_warm_blog_index_skips_the_listing_queries(client):
