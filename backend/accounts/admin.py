@@ -1,14 +1,33 @@
+"""Users in the Django admin (superusers only, backend/admin_site.py). Blocking and unblocking go through the
+services after an intermediate page that asks for the reason (issue 9 §2)."""
+
+from functools import partial
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from backend.admin_site import DeletesItsLogMixin
 
 from . import services
 from .models import User
 
 
+class BlockReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=User._meta.get_field("blocked_reason").max_length,
+        help_text=_("Kept with the block; the user's managers and superusers see it."),
+    )
+
+
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DeletesItsLogMixin, DjangoUserAdmin):
     ordering = ["email"]
     list_display = [
         "email",
@@ -55,7 +74,7 @@ class UserAdmin(DjangoUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
-    def _apply(self, request, queryset, service, done_message):
+    def _apply(self, request, queryset, service, done_message) -> None:
         done = 0
         for user in queryset:
             try:
@@ -65,12 +84,46 @@ class UserAdmin(DjangoUserAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+            self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Block the selected users"), permissions=["change"])
+    def _confirmation(self, request, queryset, action: str, form: forms.Form | None) -> TemplateResponse:
+        """The intermediate page: what is about to happen to whom, and for a block, why."""
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Block users") if action == "block_users" else _("Unblock users"),
+            "opts": opts,
+            "queryset": queryset,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "form": form,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/accounts/user/block_confirmation.html", context)
+
+    @admin.action(description=_("Block the selected users…"), permissions=["change"])
     def block_users(self, request, queryset):
-        self._apply(request, queryset, services.user_block, _("Blocked %(count)d user(s)."))
+        form = BlockReasonForm(request.POST if request.POST.get("confirm") else None)
+        if not form.is_valid():
+            return self._confirmation(request, queryset, "block_users", form)
+        block = partial(services.user_block, reason=form.cleaned_data["reason"])
+        self._apply(
+            request,
+            queryset,
+            block,
+            lambda n: ngettext("Blocked %(count)d user.", "Blocked %(count)d users.", n),
+        )
+        return None
 
-    @admin.action(description=_("Unblock the selected users"), permissions=["change"])
+    @admin.action(description=_("Unblock the selected users…"), permissions=["change"])
     def unblock_users(self, request, queryset):
-        self._apply(request, queryset, services.user_unblock, _("Unblocked %(count)d user(s)."))
+        if not request.POST.get("confirm"):
+            return self._confirmation(request, queryset, "unblock_users", None)
+        self._apply(
+            request,
+            queryset,
+            services.user_unblock,
+            lambda n: ngettext("Unblocked %(count)d user.", "Unblocked %(count)d users.", n),
+        )
+        return None

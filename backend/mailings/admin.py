@@ -1,60 +1,224 @@
-"""Django admin: until the pages exist a superuser can build and inspect everything here."""
+"""Django admin for superusers: a thin adapter like the pages and the API (issue 9 §2).
+
+Clients, messages and mailings are edited with the DOMAIN forms and saved, disabled and deleted through the
+services, so every rule and every message is the domain's. Creating asks first for whose list the object
+goes into (a superuser works on anyone's behalf); the domain form is then built for that owner. The delivery
+log is read-only.
+"""
+
+import zoneinfo
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts.models import User
+from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
+
+from . import services
+from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
-from .services import mailing_reschedule
+
+
+class OwnerChoiceForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        label=_("Owner"),
+        queryset=User.objects.order_by("email"),
+        help_text=_("The user whose list the new object goes into."),
+    )
+
+    def __init__(self, *args, admin_site: admin.AdminSite, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["owner"]
+        field.widget = AutocompleteSelect(Client._meta.get_field("owner"), admin_site)
+        field.widget.choices = field.choices
+
+
+def _zone_of(owner: User) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(owner.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_default_timezone()
+
+
+class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
+    """The domain form validates, the service saves. The owner is never a form field: on "add" it comes
+    from `?owner=<id>` (asked for on an intermediate page), on "change" it is the object's."""
+
+    form: type[OwnedModelForm]
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        # The admin's split date/time field posts two values; the service re-reads the post with the domain
+        # form, which takes one (its datetime-local input).
+        self.formfield_overrides.pop(models.DateTimeField, None)
+
+    def _create(self, request: HttpRequest, owner: User, form: forms.ModelForm):
+        raise NotImplementedError
+
+    def _update(self, request: HttpRequest, obj, form: forms.ModelForm):
+        raise NotImplementedError
+
+    def _delete(self, request: HttpRequest, obj) -> None:
+        raise NotImplementedError
+
+    def _chosen_owner(self, request: HttpRequest) -> User | None:
+        form = OwnerChoiceForm(request.GET, admin_site=self.admin_site)
+        return form.cleaned_data["owner"] if form.is_valid() else None
+
+    def _new_instance(self, owner: User):
+        return self.model(owner=owner)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        for field in form_class.base_fields.values():
+            # No "+" popups: a new message or client goes through its own add page (owner first).
+            if isinstance(field.widget, RelatedFieldWidgetWrapper):
+                field.widget.can_add_related = False
+        owner = obj.owner if obj is not None else self._chosen_owner(request)
+        new_instance = self._new_instance
+
+        def __init__(form, *args, **form_kwargs):
+            if form_kwargs.get("instance") is None:
+                # The new object already shows whose it is (the read-only "owner" on the page).
+                form_kwargs["instance"] = new_instance(owner)
+            form_class.__init__(form, *args, owner=owner, **form_kwargs)
+
+        return type(form_class.__name__, (form_class,), {"__init__": __init__})
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None:
+            owner = self._chosen_owner(request)
+            if owner is None:
+                return self._owner_choice_view(request)
+            extra_context = {
+                "subtitle": gettext("For %(owner)s") % {"owner": owner.email},
+                **(extra_context or {}),
+            }
+        else:
+            obj = self.get_object(request, unquote(object_id))
+            owner = obj.owner if obj is not None else request.user
+        # The domain form reads date-times in the owner's zone; the page shows them (and compares them, for
+        # "changed") in the same zone, whoever the superuser is.
+        with timezone.override(_zone_of(owner)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()
+        return response
+
+    def _owner_choice_view(self, request: HttpRequest) -> HttpResponse:
+        if "owner" in request.GET:
+            form = OwnerChoiceForm(request.GET, admin_site=self.admin_site)
+        else:
+            form = OwnerChoiceForm(initial={"owner": request.user.pk}, admin_site=self.admin_site)
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Add %(name)s") % {"name": opts.verbose_name},
+            "opts": opts,
+            "form": form,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/owner_choice.html", context)
+
+    # The service saves; the admin's own save steps are replaced, not added to.
+    def save_form(self, request, form, change):
+        if change:
+            # form.instance was already changed in memory by the admin form: the service starts from the row.
+            return self._update(request, self.model._default_manager.get(pk=form.instance.pk), form)
+        return self._create(request, form.owner, form)
+
+    def save_model(self, request, obj, form, change):
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def delete_model(self, request, obj):
+        self._delete(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._delete(request, obj)
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(OwnedAdmin):
+    form = ClientForm
+    fields = ["owner", "email", "full_name", "comment", "created_at", "unsubscribed_at", "unsubscribe_token"]
+    readonly_fields = ["owner", "created_at", "unsubscribed_at", "unsubscribe_token"]
     list_display = ["email", "full_name", "owner", "created_at", "unsubscribed_at"]
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["email", "full_name", "owner__email"]
-    autocomplete_fields = ["owner"]
-    readonly_fields = ["created_at", "unsubscribe_token"]
+    list_select_related = ["owner"]
+
+    def _create(self, request, owner, form):
+        return services.client_create(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return services.client_update(actor=request.user, client=obj, data=form.data)
+
+    def _delete(self, request, obj):
+        services.client_delete(actor=request.user, client=obj)
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(OwnedAdmin):
+    form = MessageForm
+    fields = ["owner", "subject", "body", "html_body", "created_at", "updated_at"]
+    readonly_fields = ["owner", "created_at", "updated_at"]
     list_display = ["subject", "owner", "updated_at"]
     search_fields = ["subject", "body", "owner__email"]
-    autocomplete_fields = ["owner"]
+    list_select_related = ["owner"]
 
+    def _create(self, request, owner, form):
+        return services.message_create(actor=request.user, owner=owner, data=form.data)
 
-class MailingAdminForm(forms.ModelForm):
-    class Meta:
-        model = Mailing
-        fields = [
-            "owner",
-            "message",
-            "clients",
-            "start_at",
-            "end_at",
-            "periodicity",
-            "time_zone",
-            "is_active",
-        ]
+    def _update(self, request, obj, form):
+        return services.message_update(actor=request.user, message=obj, data=form.data)
 
-    def clean(self):
-        cleaned = super().clean()
-        owner, message, clients = cleaned.get("owner"), cleaned.get("message"), cleaned.get("clients")
-        if owner and message and message.owner_id != owner.pk:
-            self.add_error("message", _("The message must belong to the mailing's owner."))
-        if owner and clients is not None and clients.exclude(owner=owner).exists():
-            self.add_error("clients", _("Every client must belong to the mailing's owner."))
-        if owner and not cleaned.get("time_zone"):
-            cleaned["time_zone"] = owner.time_zone
-        return cleaned
+    def _delete(self, request, obj):
+        services.message_delete(actor=request.user, message=obj)
 
 
 @admin.register(Mailing)
-class MailingAdmin(admin.ModelAdmin):
-    form = MailingAdminForm
+class MailingAdmin(OwnedAdmin):
+    form = MailingForm
+    fields = [
+        "owner",
+        "message",
+        "clients",
+        "start_at",
+        "end_at",
+        "periodicity",
+        "time_zone",
+        "is_active",
+        "status",
+        "next_run_at",
+        "upcoming_occurrences",
+        "disabled_at",
+        "disabled_by",
+        "created_at",
+    ]
+    readonly_fields = [
+        "owner",
+        "time_zone",
+        "status",
+        "next_run_at",
+        "upcoming_occurrences",
+        "disabled_at",
+        "disabled_by",
+        "created_at",
+    ]
     list_display = [
         "id",
         "message",
@@ -68,16 +232,39 @@ class MailingAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "periodicity", "is_active"]
     search_fields = ["message__subject", "owner__email"]
-    autocomplete_fields = ["owner", "message"]
-    filter_horizontal = ["clients"]
-    readonly_fields = [
-        "status",
-        "next_run_at",
-        "upcoming_occurrences",
-        "disabled_at",
-        "disabled_by",
-        "created_at",
-    ]
+    list_select_related = ["message", "owner"]
+
+    def _new_instance(self, owner):
+        return Mailing(owner=owner, time_zone=owner.time_zone)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        # The domain's help says "your time zone"; here the superuser edits someone else's mailing.
+        for name in ("start_at", "end_at"):
+            if name in form_class.base_fields:
+                form_class.base_fields[name].help_text = _("In the owner's time zone.")
+        if "is_active" in form_class.base_fields:
+            form_class.base_fields["is_active"].help_text = _(
+                "Unticking disables the mailing: it records who and when, and drops what was still waiting."
+            )
+        return form_class
+
+    def _set_active(self, request, mailing: Mailing, active: bool) -> Mailing:
+        if active == mailing.is_active:
+            return mailing
+        switch = services.mailing_enable if active else services.mailing_disable
+        return switch(actor=request.user, mailing=mailing)
+
+    def _create(self, request, owner, form):
+        mailing = services.mailing_create(actor=request.user, owner=owner, data=form.data)
+        return self._set_active(request, mailing, form.cleaned_data["is_active"])
+
+    def _update(self, request, obj, form):
+        mailing = services.mailing_update(actor=request.user, mailing=obj, data=form.data)
+        return self._set_active(request, mailing, form.cleaned_data["is_active"])
+
+    def _delete(self, request, obj):
+        services.mailing_delete(actor=request.user, mailing=obj)
 
     @admin.display(description=_("Next occurrences"))
     def upcoming_occurrences(self, obj: Mailing) -> str:
@@ -94,29 +281,31 @@ class MailingAdmin(admin.ModelAdmin):
             "", "<div>{}</div>", ((m.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),) for m in moments)
         )
 
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        initial.setdefault("time_zone", request.user.time_zone)
-        return initial
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        mailing_reschedule(form.instance)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Occurrence)
 class OccurrenceAdmin(ReadOnlyAdmin):
     list_display = ["mailing", "scheduled_for", "is_manual", "created_at", "finished_at"]
     list_filter = ["is_manual", "scheduled_for"]
     search_fields = ["mailing__message__subject"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    """Each attempt with its OWN outcome, answer and time (issue 9 §4), not the delivery's current state."""
+
+    model = DeliveryAttempt
+    fields = ["attempted_at", "outcome", "smtp_code", "response"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Delivery)
@@ -133,14 +322,21 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "last_attempt_at"]
     search_fields = ["email", "mailing__message__subject", "last_response"]
     list_select_related = ["mailing__message", "occurrence"]
+    inlines = [DeliveryAttemptInline]
 
 
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["attempted_at", "delivery", "outcome", "smtp_code", "response"]
+    # The recipient, not the delivery itself: a delivery reads "address: current status", which beside an
+    # old attempt said "sent" next to that attempt's 451 "temporary failure" (issue 9 §4).
+    list_display = ["attempted_at", "recipient", "outcome", "smtp_code", "response"]
     list_filter = ["outcome", "smtp_code", "attempted_at"]
     search_fields = ["delivery__email", "response"]
     list_select_related = ["delivery"]
+
+    @admin.display(description=_("recipient"), ordering="delivery__email")
+    def recipient(self, obj: DeliveryAttempt) -> str:
+        return obj.delivery.email
 
 
 @admin.register(Unsubscription)
