@@ -90,7 +90,7 @@ INSTALLED_APPS = [
     # Login throttling
     "axes",
     # Django
-    "django.contrib.admin",
+    "backend.apps.MailerAdminConfig",  # django.contrib.admin with the superusers-only site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

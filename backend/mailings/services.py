@@ -65,6 +65,16 @@ def _require_can_disable(actor: User) -> None:
         raise PermissionDenied(_("Only managers can disable or re-enable mailings."))
 
 
+def _owner_for_create(actor: User, owner: User | None) -> User:
+    """Whose list a new object goes into: the actor's own, or any user's when a superuser chooses (the admin)."""
+    _require_can_edit(actor)
+    if owner is None or owner.pk == actor.pk:
+        return actor
+    if not actor.is_superuser:
+        raise PermissionDenied(_("Only a superuser can create something for another user."))
+    return owner
+
+
 def _validated(form: OwnedModelForm) -> OwnedModelForm:
     if not form.is_valid():
         raise FormInvalid(form)
@@ -74,13 +84,13 @@ def _validated(form: OwnedModelForm) -> OwnedModelForm:
 # --- clients ------------------------------------------------------------------------
 
 
-def client_create(*, actor: User, data: dict) -> Client:
-    _require_can_edit(actor)
-    form = _validated(ClientForm(data=data, owner=actor))
+def client_create(*, actor: User, data: dict, owner: User | None = None) -> Client:
+    owner = _owner_for_create(actor, owner)
+    form = _validated(ClientForm(data=data, owner=owner))
     with transaction.atomic():
         client = form.save(commit=False)
         # An address that unsubscribed from this owner stays unsubscribed when it is added again.
-        left = Unsubscription.objects.filter(owner=actor, email=client.email.lower()).first()
+        left = Unsubscription.objects.filter(owner=owner, email=client.email.lower()).first()
         if left is not None:
             client.unsubscribed_at = left.created_at
         client.save()
@@ -104,9 +114,9 @@ def client_delete(*, actor: User, client: Client) -> None:
 # --- messages -----------------------------------------------------------------------
 
 
-def message_create(*, actor: User, data: dict) -> Message:
-    _require_can_edit(actor)
-    form = _validated(MessageForm(data=data, owner=actor))
+def message_create(*, actor: User, data: dict, owner: User | None = None) -> Message:
+    owner = _owner_for_create(actor, owner)
+    form = _validated(MessageForm(data=data, owner=owner))
     with transaction.atomic():
         return form.save()
 
@@ -169,12 +179,12 @@ def mailing_complete_if_finished(mailing: Mailing) -> bool:
     return True
 
 
-def mailing_create(*, actor: User, data: dict) -> Mailing:
-    _require_can_edit(actor)
-    form = _validated(MailingForm(data=data, owner=actor))
+def mailing_create(*, actor: User, data: dict, owner: User | None = None) -> Mailing:
+    owner = _owner_for_create(actor, owner)
+    form = _validated(MailingForm(data=data, owner=owner))
     with transaction.atomic():
         mailing = form.save(commit=False)
-        mailing.time_zone = actor.time_zone
+        mailing.time_zone = owner.time_zone
         mailing.save()
         form.save_m2m()
         mailing_reschedule(mailing)
