@@ -24,7 +24,7 @@ from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
-from .models import Client, Delivery, Mailing, Message, Unsubscription
+from .models import Client, Delivery, Mailing, Message, Occurrence, Unsubscription
 
 
 class ErrorCode(enum.StrEnum):
@@ -32,6 +32,11 @@ class ErrorCode(enum.StrEnum):
 
     INVALID = "invalid"
     MESSAGE_IN_USE = "message_in_use"
+    MAILING_DISABLED = "mailing_disabled"
+    MAILING_COMPLETED = "mailing_completed"
+    OWNER_CANNOT_ACT = "owner_cannot_act"
+    NO_RECIPIENTS = "no_recipients"
+    SEND_IN_PROGRESS = "send_in_progress"
 
 
 class FormInvalid(ValidationError):
@@ -148,12 +153,26 @@ def mailing_reschedule(mailing: Mailing, *, now: dt.datetime | None = None) -> N
     """Recompute the next due time from the schedule (R-SEND-1..3) and save it.
 
     A start in the past and an end in the future make the mailing due now: the scheduler picks it up
-    within one tick; nothing is sent inline.
+    within one tick; nothing is sent inline. The schedule never goes backwards: an occurrence the scheduler
+    has already started (or any earlier slot) is not due again after an edit or a re-enable; the next slot
+    after it is.
     """
     now = now or timezone.now()
-    mailing.next_run_at = schedule.current_occurrence(
+    next_run = schedule.current_occurrence(
         mailing.start_at, mailing.end_at, mailing.periodicity, mailing.tz, now=now
     )
+    last_started = (
+        mailing.occurrences.filter(is_manual=False).order_by("-scheduled_for").first() if mailing.pk else None
+    )
+    if next_run is not None and last_started is not None and next_run <= last_started.scheduled_for:
+        next_run = schedule.next_occurrence(
+            mailing.start_at,
+            mailing.end_at,
+            mailing.periodicity,
+            mailing.tz,
+            after=last_started.scheduled_for,
+        )
+    mailing.next_run_at = next_run
     if mailing.next_run_at is None:
         if not mailing_has_unfinished_deliveries(mailing):
             mailing.status = Mailing.Status.COMPLETED
@@ -237,6 +256,59 @@ def mailing_enable(*, actor: User, mailing: Mailing) -> Mailing:
             # Of the occurrences missed while disabled only the current period's is sent, not a backlog.
             mailing_reschedule(mailing)
     return mailing
+
+
+def mailing_check_send_now(*, actor: User | None, mailing: Mailing) -> None:
+    """May `actor` send `mailing` now, outside its schedule? Raises PermissionDenied for the wrong actor and
+    a ValidationError with an `ErrorCode` for the mailing's state. The dry-run asks this too, so it refuses
+    exactly what a real send refuses. `actor=None` is the operator at the command line (shell access to
+    the server): only the mailing's state decides."""
+    if actor is not None:
+        _require_can_edit(actor, mailing)
+    if not selectors.sendable_mailings().filter(pk=mailing.pk).exists():
+        current = Mailing.objects.select_related("owner").get(pk=mailing.pk)
+        if not current.is_active:
+            raise ValidationError(
+                _("This mailing is disabled by a manager; it cannot be sent until it is enabled again."),
+                code=ErrorCode.MAILING_DISABLED,
+            )
+        if not user_can_act(current.owner):
+            raise ValidationError(
+                _("The owner of this mailing is blocked or inactive; nothing is sent for them."),
+                code=ErrorCode.OWNER_CANNOT_ACT,
+            )
+        raise ValidationError(
+            _("This mailing is completed; move its end later to send it again."),
+            code=ErrorCode.MAILING_COMPLETED,
+        )
+    if not selectors.recipients_of(mailing).exists():
+        raise ValidationError(
+            _("This mailing has no subscribed clients to send to."), code=ErrorCode.NO_RECIPIENTS
+        )
+
+
+def mailing_send_now(*, actor: User | None, mailing: Mailing) -> Occurrence:
+    """Queue a manual occurrence of `mailing` for now (R-SEND-6): one delivery per recipient, sent by the
+    scheduler's next pass (or at once by `send_mailing`); the schedule is left as it was. Nothing is sent
+    here, so a page or an API call returns at once. A second request while a manual send of the mailing is
+    still going is refused, so a double click never doubles a send."""
+    from .sending.occurrences import materialise
+
+    with transaction.atomic():
+        mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        mailing_check_send_now(actor=actor, mailing=mailing)
+        if mailing.occurrences.filter(is_manual=True, finished_at__isnull=True).exists():
+            raise ValidationError(
+                _("A manual send of this mailing is still in progress; wait until it finishes."),
+                code=ErrorCode.SEND_IN_PROGRESS,
+            )
+        now = timezone.now()
+        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=now, is_manual=True)
+        materialise(occurrence, now)
+        if mailing.status == Mailing.Status.CREATED:
+            mailing.status = Mailing.Status.STARTED
+            mailing.save(update_fields=["status", "updated_at"])
+    return occurrence
 
 
 # --- unsubscribing (R-SEND-8) ----------------------------------------------------------

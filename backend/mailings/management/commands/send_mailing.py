@@ -1,10 +1,15 @@
-"""Send one mailing now, as a manual occurrence (R-SEND-6)."""
+"""Send one mailing now, as a manual occurrence (R-SEND-6). The command parses arguments and prints; whether
+the mailing may be sent, and to whom, is the domain's decision (`services.mailing_send_now`,
+`selectors.recipients_of`)."""
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from backend.accounts.services import user_can_act
+from backend.mailings import selectors, services
 from backend.mailings.models import Mailing
-from backend.mailings.sending import send_mailing_now
+from backend.mailings.sending import send_occurrence
+
+SHOWN = 20
 
 
 class Command(BaseCommand):
@@ -18,22 +23,24 @@ class Command(BaseCommand):
         mailing = Mailing.objects.select_related("owner", "message").filter(pk=mailing_id).first()
         if mailing is None:
             raise CommandError(f"No mailing with id {mailing_id}.")
-        if not mailing.is_active:
-            raise CommandError(f"Mailing {mailing_id} is disabled by a manager; enable it first.")
-        if mailing.status == Mailing.Status.COMPLETED:
-            raise CommandError(f"Mailing {mailing_id} is completed; move its end later to send it again.")
-        if not user_can_act(mailing.owner):
-            raise CommandError(f"The owner of mailing {mailing_id} is blocked or inactive.")
-        recipients = mailing.clients.filter(unsubscribed_at__isnull=True)
+        # actor=None: the operator at the shell; the mailing's state (and its owner's) decides.
+        try:
+            if dry_run:
+                services.mailing_check_send_now(actor=None, mailing=mailing)
+            else:
+                occurrence = services.mailing_send_now(actor=None, mailing=mailing)
+        except (PermissionDenied, ValidationError) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            raise CommandError(f"Mailing {mailing_id} cannot be sent: {text}") from exc
         if dry_run:
+            recipients = selectors.recipients_of(mailing)
             count = recipients.count()
             self.stdout.write(
                 f"Dry run: mailing {mailing_id} ({mailing.message.subject!r}) would go to {count} client(s):"
             )
-            for email in recipients.values_list("email", flat=True)[:20]:
+            for email in recipients.values_list("email", flat=True)[:SHOWN]:
                 self.stdout.write(f"  {email}")
-            if count > 20:
-                self.stdout.write(f"  ... and {count - 20} more")
+            if count > SHOWN:
+                self.stdout.write(f"  ... and {count - SHOWN} more")
             return
-        summary = send_mailing_now(mailing)
-        self.stdout.write(str(summary))
+        self.stdout.write(str(send_occurrence(occurrence)))
