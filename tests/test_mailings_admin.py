@@ -337,3 +337,20 @@ def test_attempts_list_shows_each_attempts_own_outcome(admin_client, log):
         reverse("admin:mailings_delivery_change", args=[log["delivery"].pk])
     ).content.decode()
     assert "temporary failure" in inline and "try later" in inline
+
+
+def test_only_a_superuser_creates_in_another_users_list():
+    """The services' `owner=` (used by the admin) is a superuser's power; anyone else creates their own."""
+    from django.core.exceptions import PermissionDenied
+
+    from tests.factories import make_manager
+
+    owner = UserFactory()
+    data = {"email": "x@example.org", "full_name": "X"}
+    for actor in (UserFactory(), make_manager()):
+        with pytest.raises(PermissionDenied):
+            services.client_create(actor=actor, owner=owner, data=data)
+    member = UserFactory()
+    assert services.client_create(actor=member, owner=member, data=data).owner == member
+    root = UserFactory(is_superuser=True, is_staff=True)
+    assert services.message_create(actor=root, owner=owner, data={"subject": "s", "body": "b"}).owner == owner
