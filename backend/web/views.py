@@ -7,8 +7,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from backend.mailings.models import Client
-from backend.mailings.sending.compose import unsubscribe_token_from
 from backend.mailings.services import client_unsubscribe
+from backend.mailings.unsubscribe import unsubscribe_token_from
 from cms.cache import article_cards
 
 from .stats import home_stats

@@ -15,24 +15,11 @@ from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 from django.conf import settings
-from django.core import signing
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .. import personalize
 from ..models import Message
-
-UNSUBSCRIBE_SALT = "mailer.unsubscribe"
-
-
-def unsubscribe_url(token: str) -> str:
-    signed = signing.Signer(salt=UNSUBSCRIBE_SALT).sign(token)
-    return settings.SITE_URL + reverse("web:unsubscribe", args=[signed])
-
-
-def unsubscribe_token_from(signed: str) -> str:
-    """The client's token from a signed link; raises `signing.BadSignature` for a forged or broken one."""
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(signed)
+from ..unsubscribe import unsubscribe_url
 
 
 @dataclass(frozen=True)
