@@ -7,9 +7,9 @@ from email.header import decode_header, make_header
 import pytest
 from django.utils import timezone
 
-from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
+from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Occurrence
 from backend.mailings.sending import send_due
-from backend.mailings.sending.engine import BREAKER_CACHE_KEY
+from backend.mailings.sending.breaker import CACHE_KEY as BREAKER_CACHE_KEY
 from tests.factories import ClientFactory, MessageFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
@@ -88,16 +88,22 @@ def test_periodic_mailing_repeats_then_completes(smtp):
     assert mailing.status == Mailing.Status.COMPLETED
 
 
-def test_new_clients_added_mid_period_get_the_current_occurrence(smtp):
-    mailing = due_mailing(clients=1, periodicity="weekly")
-    send_due()
-    newcomer = ClientFactory(owner=mailing.owner)
-    mailing.clients.add(newcomer)
+def test_a_client_added_mid_period_gets_the_next_occurrence_and_nothing_goes_backwards(smtp):
+    """Issue 9 §4: rescheduling after an edit never returns to an occurrence already started, so the
+    newcomer waits for the next one and nobody gets the current one twice."""
     from backend.mailings.services import mailing_reschedule
 
-    mailing_reschedule(mailing)
-    send_due()
-    assert sorted(smtp.recipients()) == sorted(mailing.clients.values_list("email", flat=True))
+    now = timezone.now()
+    mailing = due_mailing(clients=1, periodicity="weekly", start_at=now - dt.timedelta(minutes=1))
+    first = mailing.clients.get()
+    send_due(now=now)
+    newcomer = ClientFactory(owner=mailing.owner)
+    mailing.clients.add(newcomer)
+    mailing_reschedule(mailing, now=now)
+    assert send_due(now=now).sent == 0
+    next_week = now + dt.timedelta(days=7)
+    assert send_due(now=next_week).sent == 2
+    assert sorted(smtp.recipients()) == sorted([first.email, first.email, newcomer.email])
 
 
 # --- what is never sent (R-SEND-8) ----------------------------------------------------
@@ -117,9 +123,7 @@ def test_unsubscribed_clients_disabled_mailings_and_blocked_owners_are_never_sen
 
 def test_client_who_unsubscribes_after_the_occurrence_started_is_skipped(smtp, settings):
     mailing = due_mailing(clients=2)
-    from backend.mailings.sending.engine import PassSummary, start_due_occurrences
-
-    start_due_occurrences(timezone.now(), PassSummary())
+    start_occurrences()
     leaving = mailing.clients.first()
     leaving.unsubscribed_at = timezone.now()
     leaving.save()
@@ -127,6 +131,74 @@ def test_client_who_unsubscribes_after_the_occurrence_started_is_skipped(smtp, s
     assert (summary.sent, summary.skipped) == (1, 1)
     assert mailing.deliveries.get(client=leaving).status == Delivery.Status.SKIPPED
     assert leaving.email not in smtp.recipients()
+
+
+def start_occurrences() -> None:
+    """Step 1 of a pass alone: occurrences and deliveries exist, nothing is sent yet."""
+    from backend.mailings.sending.engine import PassSummary
+    from backend.mailings.sending.occurrences import start_due
+
+    start_due(timezone.now(), PassSummary())
+
+
+def test_a_client_moved_to_another_owner_is_not_sent_the_first_owners_mailing(smtp):
+    """Issue 9 §1, R-SEND-8: materialising picks only clients of the mailing's own owner."""
+    mailing = due_mailing(clients=2)
+    moved, kept = mailing.clients.all()
+    moved.owner = UserFactory(is_superuser=False)  # a superuser moved it to another owner's list
+    moved.save()
+    summary = send_due()
+    assert (summary.queued, summary.sent) == (1, 1)
+    assert smtp.recipients() == [kept.email]
+
+
+def test_a_client_moved_to_another_owner_after_the_occurrence_started_is_skipped(smtp):
+    """Issue 9 §1: the claim applies the same rule as materialising (`selectors.recipients_of`)."""
+    mailing = due_mailing(clients=2)
+    start_occurrences()
+    moved, kept = mailing.clients.all()
+    moved.owner = UserFactory()
+    moved.save()
+    summary = send_due()
+    assert (summary.sent, summary.skipped) == (1, 1)
+    assert smtp.recipients() == [kept.email]
+    assert mailing.deliveries.get(client=moved).status == Delivery.Status.SKIPPED
+
+
+def test_an_address_that_unsubscribed_was_deleted_and_re_added_is_skipped_at_materialise_and_claim(smtp):
+    """Issue 9 §1, R-SEND-8: the per-owner unsubscribe list outlives the client row, at both steps."""
+    from backend.mailings.sending.occurrences import materialise
+    from backend.mailings.services import client_unsubscribe
+
+    mailing = due_mailing(clients=2, periodicity="weekly")
+    start_occurrences()
+    leaving, staying = mailing.clients.all()
+    client_unsubscribe(client=leaving)
+    leaving.delete()
+    # Re-added by a path that does not carry the unsubscribe over (the ORM, an import): row subscribed.
+    again = ClientFactory(owner=mailing.owner, email=leaving.email.upper())
+    mailing.clients.add(again)
+    occurrence = Occurrence.objects.get(mailing=mailing)
+    assert materialise(occurrence, timezone.now()) == 2  # materialise: the re-added row gets no delivery
+    summary = send_due()
+    assert (summary.sent, summary.skipped) == (1, 1)  # claim: the deleted row's delivery is skipped
+    assert smtp.recipients() == [staying.email]
+
+
+def test_a_delivery_whose_address_is_on_the_owners_unsubscribe_list_is_skipped_at_claim(smtp):
+    """Issue 9 §1: the claim checks the per-owner Unsubscription table, not only the row's flag (which a
+    superuser's edit or an import may have cleared since the occurrence started)."""
+    from backend.mailings.services import client_unsubscribe
+
+    mailing = due_mailing(clients=2)
+    start_occurrences()
+    leaving, staying = mailing.clients.all()
+    client_unsubscribe(client=leaving)
+    Client.objects.filter(pk=leaving.pk).update(unsubscribed_at=None)
+    summary = send_due()
+    assert (summary.sent, summary.skipped) == (1, 1)
+    assert smtp.recipients() == [staying.email]
+    assert mailing.deliveries.get(client=leaving).status == Delivery.Status.SKIPPED
 
 
 def test_blocked_owner_resumes_after_unblocking(smtp):
@@ -270,18 +342,18 @@ def test_server_down_opens_the_breaker_and_the_next_pass_waits(smtp, settings):
 
 
 def test_one_broken_mailing_does_not_stop_the_others(smtp, monkeypatch):
-    from backend.mailings.sending import engine
+    from backend.mailings.sending import occurrences
 
     good = due_mailing(clients=1)
     broken = due_mailing(clients=1)
-    original = engine.materialise
+    original = occurrences.materialise
 
     def fail_for_broken(occurrence, now):
         if occurrence.mailing_id == broken.pk:
             raise RuntimeError("simulated bug")
         return original(occurrence, now)
 
-    monkeypatch.setattr(engine, "materialise", fail_for_broken)
+    monkeypatch.setattr(occurrences, "materialise", fail_for_broken)
     summary = send_due()
     assert summary.sent == 1
     assert smtp.recipients() == [good.clients.get().email]
@@ -380,17 +452,19 @@ def test_raw_sql_stores_dates_as_the_orm_does(smtp):
 
 def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_holder(smtp):
     """Found in review (R-SEND-7): a stalled worker must not renew or record deliveries another pass took."""
-    from backend.mailings.sending.engine import Delivering, PassSummary, start_due_occurrences
+    from backend.mailings.sending.engine import PassSummary
+    from backend.mailings.sending.occurrences import start_due
     from backend.mailings.sending.transport import SendResult
+    from backend.mailings.sending.worker import Workers
 
     mailing = due_mailing(clients=3)
-    start_due_occurrences(timezone.now(), PassSummary())
-    stalled = Delivering(PassSummary(), None)
+    start_due(timezone.now(), PassSummary())
+    stalled = Workers(PassSummary())
     jobs = stalled.claim()
     assert len(jobs) == 3
     # The stalled worker's lease ends; another pass takes the same deliveries.
     Delivery.objects.update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
-    other = Delivering(PassSummary(), None)
+    other = Workers(PassSummary())
     taken = other.claim()
     assert {job.pk for job in taken} == {job.pk for job in jobs}
 
@@ -407,13 +481,15 @@ def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_
 
 def test_an_occurrence_marked_finished_while_deliveries_were_added_is_reopened(smtp):
     """Found in review: with two schedulers, `finish` could close an occurrence another pass was filling."""
-    from backend.mailings.sending.engine import PassSummary, finish
+    from backend.mailings.sending.engine import PassSummary
+    from backend.mailings.sending.occurrences import finish
 
     mailing = due_mailing(clients=1, periodicity="weekly")
     send_due()
     occurrence = Occurrence.objects.get()
     assert occurrence.finished_at is not None
     late = ClientFactory(owner=mailing.owner)
+    mailing.clients.add(late)  # a recipient: the claim skips a delivery whose client is not (R-SEND-8)
     Delivery.objects.create(
         mailing=mailing, occurrence=occurrence, client=late, email=late.email, next_attempt_at=timezone.now()
     )

@@ -1,5 +1,6 @@
 """The sending engine; see engine.py for how a pass works."""
 
-from .engine import PassSummary, send_due, send_mailing_now
+from .engine import PassSummary, send_due, send_mailing_now, send_occurrence
+from .occurrences import materialise
 
-__all__ = ["PassSummary", "send_due", "send_mailing_now"]
+__all__ = ["PassSummary", "materialise", "send_due", "send_mailing_now", "send_occurrence"]

@@ -11,22 +11,22 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-import threading
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from ..models import DeliveryAttempt
 from .compose import PreparedMessage
 
-SENT, TEMPORARY, PERMANENT = "sent", "temporary", "permanent"
+# The one outcome enum: what the transport returns is what the attempt log stores.
+Outcome = DeliveryAttempt.Outcome
 
 
 @dataclass(frozen=True)
 class SendResult:
-    outcome: str
+    outcome: Outcome
     code: int | None
     text: str
     # The connection itself failed (refused, dropped, timed out, not SMTP): counts for the circuit breaker.
@@ -40,10 +40,10 @@ def _decode(reply: bytes | str) -> str:
 
 def classify(code: int | None, text: str, *, connection_failed: bool = False) -> SendResult:
     if code is not None and 200 <= code < 300:
-        return SendResult(SENT, code, text)
+        return SendResult(Outcome.SENT, code, text)
     if code is not None and 500 <= code < 600:
-        return SendResult(PERMANENT, code, text, connection_failed)
-    return SendResult(TEMPORARY, code if code and code > 0 else None, text, connection_failed)
+        return SendResult(Outcome.PERMANENT, code, text, connection_failed)
+    return SendResult(Outcome.TEMPORARY, code if code and code > 0 else None, text, connection_failed)
 
 
 class Connection(Protocol):
@@ -195,11 +195,11 @@ class DjangoBackendConnection:
             return classify(code, _decode(reply))
         except Exception as exc:  # any backend failure is a temporary, logged one
             return classify(None, f"{type(exc).__name__}: {exc}", connection_failed=True)
-        return SendResult(SENT, None, f"accepted by Django's {self._backend_name} email backend")
+        return SendResult(Outcome.SENT, None, f"accepted by Django's {self._backend_name} email backend")
 
 
 def _server_side(code: int | None, text: str) -> SendResult:
-    return SendResult(TEMPORARY, code if code and code > 0 else None, text, connection_failed=True)
+    return SendResult(Outcome.TEMPORARY, code if code and code > 0 else None, text, connection_failed=True)
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:
@@ -209,23 +209,3 @@ def _close_quietly(smtp: smtplib.SMTP) -> None:
 
 def open_connection() -> Connection:
     return SMTPConnection() if settings.EMAIL_HOST else DjangoBackendConnection()
-
-
-class RateLimiter:
-    """Spaces sends evenly so that all workers together stay under `rate` messages per second."""
-
-    def __init__(self, rate: float):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            time.sleep(delay)

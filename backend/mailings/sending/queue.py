@@ -1,0 +1,216 @@
+"""The lease protocol (R-SEND-7), all of it: claim, renew, release and record.
+
+A claim locks a small batch of due deliveries (`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so any
+number of passes share the queue; SQLite serialises writers), marks them with a fresh lease token and moves
+their `next_attempt_at` past the lease. Renewing, releasing and recording only touch rows that still carry
+that token, so a worker that stalled past its lease can neither send on nor record over the pass that took
+its deliveries over. A killed sender's deliveries are due again when its lease ends.
+
+Recording runs for every message and is committed before the worker sends the next one, so with W workers
+at most W messages are ever accepted by the server and not yet marked sent: what a crash can repeat. It
+skips the ORM: on PostgreSQL one statement writes the delivery's new state and its attempt (an UPDATE ...
+RETURNING feeding the INSERT); elsewhere two statements in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+
+from .. import selectors
+from ..models import Delivery, DeliveryAttempt, Mailing, Occurrence
+from .policy import NextState
+
+_DELIVERY = Delivery._meta.db_table
+_ATTEMPT = DeliveryAttempt._meta.db_table
+# PostgreSQL: the delivery's new state and its attempt in one statement, atomic by itself.
+_RECORD_PG = f"""
+WITH u AS (
+    UPDATE {_DELIVERY} SET status = %s, attempts = %s, last_attempt_at = %s, next_attempt_at = %s,
+        last_response = %s, sent_at = %s, claim_token = ''
+    WHERE id = %s AND claim_token = %s RETURNING id
+)
+INSERT INTO {_ATTEMPT} (delivery_id, attempted_at, outcome, smtp_code, response)
+SELECT u.id, %s, %s, %s, %s FROM u
+"""
+_UPDATE = (
+    f"UPDATE {_DELIVERY} SET status = %s, attempts = %s, last_attempt_at = %s, next_attempt_at = %s, "
+    "last_response = %s, sent_at = %s, claim_token = '' WHERE id = %s AND claim_token = %s"
+)
+_INSERT = (
+    f"INSERT INTO {_ATTEMPT} (delivery_id, attempted_at, outcome, smtp_code, response) "
+    "VALUES (%s, %s, %s, %s, %s)"
+)
+SKIPPED_RESPONSE = (
+    "not sent: no longer a recipient (unsubscribed, removed from the mailing or its owner's list)"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery: who to send to, and the lease under which its result may be recorded."""
+
+    pk: int
+    occurrence_id: int
+    email: str
+    full_name: str
+    token: str
+    attempts: int
+    lease: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    jobs: list[Job]
+    skipped: int  # deliveries found no longer a recipient and marked skipped
+
+
+def lock_rows(queryset: QuerySet) -> QuerySet:
+    """Row locks that other passes skip instead of waiting for (PostgreSQL); SQLite serialises writers."""
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, of=("self",))
+    return queryset
+
+
+def _sendable_occurrences(occurrence_ids: list[int] | None) -> dict[int, Mailing]:
+    """Occurrences with work left whose mailing may be sent now (R-SEND-8: `sendable_mailings`, the one
+    definition), each with a stand-in for its mailing (pk and owner) to ask `recipients_of`."""
+    occurrences = Occurrence.objects.filter(
+        finished_at__isnull=True, mailing__in=selectors.sendable_mailings().values("pk")
+    )
+    if occurrence_ids is not None:
+        occurrences = occurrences.filter(pk__in=occurrence_ids)
+    return {
+        pk: Mailing(pk=mailing_id, owner_id=owner_id)
+        for pk, mailing_id, owner_id in occurrences.values_list("pk", "mailing_id", "mailing__owner_id")
+    }
+
+
+def _still_recipients(rows: list[dict], mailings: dict[int, Mailing]) -> set[int]:
+    """The claimed clients that are still recipients of their mailing: the same rule as materialising
+    (`selectors.recipients_of`), so a client who unsubscribed, left the mailing, was moved to another owner,
+    or whose address unsubscribed from this owner since the occurrence started is not sent to."""
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        if row["client_id"] is not None:
+            wanted[row["occurrence_id"]].append(row["client_id"])
+    by_mailing: dict[int, tuple[Mailing, set[int]]] = {}
+    for occurrence_id, client_ids in wanted.items():
+        mailing = mailings[occurrence_id]
+        by_mailing.setdefault(mailing.pk, (mailing, set()))[1].update(client_ids)
+    kept: set[int] = set()
+    for mailing, client_ids in by_mailing.values():
+        kept.update(selectors.recipients_of(mailing).filter(pk__in=client_ids).values_list("pk", flat=True))
+    return kept
+
+
+def claim(
+    *, now: dt.datetime, occurrence_ids: list[int] | None, batch: int, lease_until: dt.datetime
+) -> Claim:
+    """Lease up to `batch` deliveries due at `now` (of `occurrence_ids` only, when given)."""
+    mailings = _sendable_occurrences(occurrence_ids)
+    if not mailings:
+        return Claim([], 0)
+    # No joins to mailings or users here: the queue's partial index answers this on its own.
+    queue = Delivery.objects.filter(
+        occurrence_id__in=list(mailings),
+        status__in=Delivery.PENDING_STATUSES,
+        next_attempt_at__lte=now,
+    )
+    with transaction.atomic():
+        rows = list(
+            lock_rows(queue.order_by("next_attempt_at", "pk")).values(
+                "pk",
+                "occurrence_id",
+                "client_id",
+                "email",
+                "attempts",
+                full_name=F("client__full_name"),
+                token=F("client__unsubscribe_token"),
+            )[:batch]
+        )
+        if not rows:
+            return Claim([], 0)
+        lease = uuid.uuid4().hex
+        Delivery.objects.filter(pk__in=[row["pk"] for row in rows]).update(
+            next_attempt_at=lease_until, claim_token=lease
+        )
+        kept = _still_recipients(rows, mailings)
+        gone = [row["pk"] for row in rows if row["client_id"] not in kept]
+        if gone:
+            Delivery.objects.filter(pk__in=gone).update(
+                status=Delivery.Status.SKIPPED,
+                next_attempt_at=None,
+                claim_token="",
+                last_response=SKIPPED_RESPONSE,
+            )
+    jobs = [
+        Job(
+            pk=row["pk"],
+            occurrence_id=row["occurrence_id"],
+            email=row["email"],
+            full_name=row["full_name"],
+            token=row["token"],
+            attempts=row["attempts"],
+            lease=lease,
+        )
+        for row in rows
+        if row["client_id"] in kept
+    ]
+    return Claim(jobs, len(gone))
+
+
+def renew(jobs: list[Job], *, lease_until: dt.datetime) -> list[Job]:
+    """Extend the lease of the deliveries still in hand (a slow server must not let another pass take
+    them) and return those that are still ours; any whose lease already ran out is dropped, unsent."""
+    if not jobs:
+        return jobs
+    ours = Delivery.objects.filter(
+        pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease, status__in=Delivery.PENDING_STATUSES
+    )
+    if ours.update(next_attempt_at=lease_until) == len(jobs):
+        return jobs
+    kept = set(ours.values_list("pk", flat=True))
+    return [job for job in jobs if job.pk in kept]
+
+
+def release(jobs: list[Job], *, due_at: dt.datetime) -> None:
+    """Give back deliveries taken but not tried (the breaker opened): due again at `due_at`."""
+    if not jobs:
+        return
+    Delivery.objects.filter(pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease).update(
+        next_attempt_at=due_at
+    )
+
+
+def record(job: Job, state: NextState, *, at: dt.datetime, outcome: str, code: int | None, text: str) -> bool:
+    """Write one attempt and the delivery's new state in one transaction. False when the lease was lost
+    (another pass took the delivery over while it was in flight): that pass records its own attempt."""
+    adapt = connection.ops.adapt_datetimefield_value  # raw SQL: store dates exactly as the ORM does
+    at_db = adapt(at)
+    answer = f"{code} {text}" if code else text
+    update = [
+        state.status,
+        state.attempts,
+        at_db,
+        adapt(state.next_attempt_at),
+        answer,
+        adapt(state.sent_at),
+        job.pk,
+        job.lease,
+    ]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORD_PG, [*update, at_db, outcome, code, text])
+            return cursor.rowcount == 1
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_UPDATE, update)
+        if cursor.rowcount != 1:
+            return False
+        cursor.execute(_INSERT, [job.pk, at_db, outcome, code, text])
+    return True
