@@ -4,11 +4,18 @@ Everything that is the same for every recipient (sender, encoded static headers,
 computed once; per recipient only the placeholders, the signed unsubscribe link (R-SEND-9) and the
 Message-ID change. Building a full `email.message.EmailMessage` per recipient is several times slower and
 would make the sender, not the mail server, the bottleneck.
+
+Whatever path wrote the message or the client (form, admin, import, the ORM directly), what leaves here is
+safe on the wire (issue 9 §5.7): every line of a body ends in CRLF, so no bare CR or LF can end SMTP DATA
+early on any server (SMTP smuggling); a header value is always one line (CR, LF and other control
+characters become a space), so no text can add a header; an address that would break the SMTP command is
+refused (`UnsafeRecipient`).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from dataclasses import dataclass
 from email.header import Header
@@ -20,6 +27,24 @@ from django.utils.translation import gettext as _
 from .. import personalize
 from ..models import Message
 from ..unsubscribe import unsubscribe_url
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # every ASCII control character but TAB
+_NOT_IN_ADDRESS = re.compile(r"[\x00-\x20\x7f]")
+
+
+class UnsafeRecipient(ValueError):
+    """An address with a line break, a control character or a space: not sendable, whoever stored it."""
+
+
+def one_line(value: str) -> str:
+    """A header value on one line: runs of CR, LF and other control characters become one space."""
+    return _CONTROL.sub(" ", value)
+
+
+def normalise_newlines(text: str) -> str:
+    """Every line break (CRLF, bare CR, bare LF) as "\\n"; the wire form turns them into CRLF."""
+    return _LINE_BREAK.sub("\n", text)
 
 
 @dataclass(frozen=True)
@@ -34,15 +59,17 @@ class Parts:
 
 
 def _encode_header(value: str) -> str:
+    value = one_line(value)
     if value.isascii():
         return value
     return Header(value, "utf-8").encode(linesep="\r\n")
 
 
 def _body_part(text: str, subtype: str) -> bytes:
+    text = text.replace("\n", "\r\n")  # `parts` left only "\n" breaks: CRLF only, never a bare CR or LF
     if text.isascii():
         head = f'Content-Type: text/{subtype}; charset="us-ascii"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
-        return head.encode() + text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+        return head.encode() + text.encode()
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'.encode()
         + base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
@@ -56,8 +83,10 @@ class PreparedMessage:
         self.from_email = from_email or settings.DEFAULT_FROM_EMAIL
         self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
         self.subject = message.subject
-        self.body = message.body
-        self.html_body = message.html_body
+        # Line breaks normalised once here; no placeholder value can add one (names and links are one line,
+        # addresses are checked), so every recipient's text has "\n" breaks only.
+        self.body = normalise_newlines(message.body)
+        self.html_body = normalise_newlines(message.html_body)
         self.footer_text = _("You receive this because you are on the sender's list. Unsubscribe: %(url)s")
         self.footer_html = _(
             'You receive this because you are on the sender\'s list. <a href="%(url)s">Unsubscribe</a>'
@@ -67,14 +96,16 @@ class PreparedMessage:
         self._domain = self.envelope_from.rpartition("@")[2] or "localhost"
 
     def _format_from(self) -> str:
-        name, address = parseaddr(self.from_email)
-        return formataddr((name, address), charset="utf-8") if name else address
+        name, address = parseaddr(one_line(self.from_email))
+        return one_line(formataddr((name, address), charset="utf-8") if name else address)
 
     def parts(self, *, email: str, full_name: str, token: str) -> Parts:
+        if _NOT_IN_ADDRESS.search(email):
+            raise UnsafeRecipient(f"the address {email!r} contains a line break, control character or space")
         # A name goes into headers: collapse any line break a user typed, so no header can be injected.
         full_name = " ".join(full_name.split())
         values = personalize.values_for(full_name=full_name, email=email)
-        url = unsubscribe_url(token)
+        url = one_line(unsubscribe_url(token))
         text = personalize.render(self.body, values) + "\n\n-- \n" + self.footer_text % {"url": url}
         html = ""
         if self.html_body:
@@ -83,7 +114,7 @@ class PreparedMessage:
             )
         return Parts(
             to=formataddr((full_name, email), charset="utf-8") if full_name else email,
-            subject=personalize.render(self.subject, values),
+            subject=one_line(personalize.render(self.subject, values)),
             text=text,
             html=html,
             headers={

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from ..models import DeliveryAttempt
-from .compose import PreparedMessage
+from .compose import PreparedMessage, UnsafeRecipient
 
 # The one outcome enum: what the transport returns is what the attempt log stores.
 Outcome = DeliveryAttempt.Outcome
@@ -93,7 +93,10 @@ class SMTPConnection:
             self._smtp = None
 
     def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult:
-        data = prepared.render_bytes(email=email, full_name=full_name, token=token)
+        try:
+            data = prepared.render_bytes(email=email, full_name=full_name, token=token)
+        except UnsafeRecipient as exc:
+            return _refused_before_sending(exc)
         try:
             return self._transaction(prepared.envelope_from, email, data)
         except (
@@ -175,7 +178,10 @@ class DjangoBackendConnection:
             self._connection.close()
 
     def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult:
-        parts = prepared.parts(email=email, full_name=full_name, token=token)
+        try:
+            parts = prepared.parts(email=email, full_name=full_name, token=token)
+        except UnsafeRecipient as exc:
+            return _refused_before_sending(exc)
         message = EmailMultiAlternatives(
             subject=parts.subject,
             body=parts.text,
@@ -200,6 +206,12 @@ class DjangoBackendConnection:
 
 def _server_side(code: int | None, text: str) -> SendResult:
     return SendResult(Outcome.TEMPORARY, code if code and code > 0 else None, text, connection_failed=True)
+
+
+def _refused_before_sending(exc: UnsafeRecipient) -> SendResult:
+    """An address no server could accept (it would break the SMTP command): final, and not the server's
+    fault, so it does not count for the breaker."""
+    return SendResult(Outcome.PERMANENT, None, f"not sent: {exc}")
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:

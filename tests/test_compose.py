@@ -1,0 +1,129 @@
+"""SMTP smuggling and header injection (issue 9 §5.7): compose makes every message safe on the wire,
+whatever path wrote the message or the client (here: the ORM directly, never MessageForm)."""
+
+import re
+from email import message_from_bytes
+from email.header import decode_header, make_header
+
+import pytest
+
+from backend.mailings.models import Delivery
+from backend.mailings.sending import send_due
+from backend.mailings.sending.compose import PreparedMessage, UnsafeRecipient
+from tests.factories import ClientFactory, MessageFactory
+from tests.sending_helpers import due_mailing
+
+pytestmark = pytest.mark.django_db
+
+SMUGGLING_BODY = (
+    "x\r.\r\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n"
+    "From: bank@example.org\r\n\r\nsmuggled\r\n.\r\nline\nwith bare LF\rand bare CR\n.\nend"
+)
+BARE_CR_OR_LF = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+def render(message, *, email="anna@example.org", full_name="Anna", token="token", **kwargs) -> bytes:  # noqa: S107
+    return PreparedMessage(message, **kwargs).render_bytes(email=email, full_name=full_name, token=token)
+
+
+def header_names(data: bytes) -> list[str]:
+    head = data.split(b"\r\n\r\n", 1)[0].decode()
+    return [line.split(":", 1)[0] for line in head.split("\r\n") if line and not line[0].isspace()]
+
+
+def test_a_body_with_bare_cr_and_lf_goes_out_with_crlf_only():
+    """§5.7: a bare CR or LF could end DATA early on some servers (`<CR>.<CR><LF>`): none is left."""
+    data = render(MessageFactory(subject="News", body=SMUGGLING_BODY, html_body="<p>a\rb\nc</p>\r.\r"))
+    assert BARE_CR_OR_LF.search(data) is None
+    assert b"x\r\n.\r\nMAIL FROM:<evil@example.org>\r\n" in data  # the text stays, as lines of the body
+    assert b"line\r\nwith bare LF\r\nand bare CR\r\n.\r\nend" in data
+    assert b"<p>a\r\nb\r\nc</p>\r\n.\r\n" in data
+
+
+def test_a_non_ascii_body_is_normalised_before_it_is_encoded():
+    data = render(MessageFactory(subject="News", body="Grüße\rWelt\nund\r\nmehr"))
+    text = message_from_bytes(data).get_payload(decode=True).decode()
+    assert text.startswith("Grüße\r\nWelt\r\nund\r\nmehr\r\n")
+    assert BARE_CR_OR_LF.search(text.encode()) is None
+
+
+@pytest.mark.parametrize("subject", ["Hi\r\nBcc: victim@example.org", "Hi\rBcc: victim@example.org"])
+def test_a_line_break_in_the_subject_does_not_become_a_header(subject):
+    data = render(MessageFactory(subject=subject, body="b"))
+    parsed = message_from_bytes(data)
+    assert parsed["Bcc"] is None
+    assert parsed["Subject"] == "Hi Bcc: victim@example.org"
+    assert header_names(data).count("Subject") == 1 and "Bcc" not in header_names(data)
+
+
+def test_a_line_break_in_a_personalised_or_non_ascii_subject_does_not_become_a_header():
+    for subject in ("Привет {first_name}\nBcc: victim@example.org", "Привет\r\nBcc: victim@example.org"):
+        data = render(MessageFactory(subject=subject, body="b"))
+        parsed = message_from_bytes(data)
+        assert parsed["Bcc"] is None and "Bcc" not in header_names(data)
+        assert "\n" not in str(make_header(decode_header(parsed["Subject"])))
+
+
+def test_a_line_break_in_the_sender_name_or_the_unsubscribe_token_does_not_become_a_header():
+    data = render(
+        MessageFactory(subject="News", body="b"),
+        from_email="Shop\r\nBcc: victim@example.org <shop@example.com>",
+        token="abc\r\nBcc: victim@example.org",
+    )
+    parsed = message_from_bytes(data)
+    assert parsed["Bcc"] is None and "Bcc" not in header_names(data)
+    assert header_names(data).count("From") == 1
+    assert BARE_CR_OR_LF.search(data) is None
+
+
+def test_an_address_with_a_line_break_is_refused():
+    with pytest.raises(UnsafeRecipient):
+        render(MessageFactory(body="b"), email="anna@example.org\r\nRCPT TO:<victim@example.org>")
+
+
+# --- end to end, to a real SMTP server on loopback ---------------------------------------
+
+
+def test_smuggling_body_and_injected_subject_arrive_as_exactly_one_message(smtp):
+    """§5.7 end to end: the server receives one message, to the one recipient, with one Subject and no
+    extra header, and no bare CR or LF anywhere in what it was sent."""
+    message = MessageFactory(subject="Hi {first_name}\r\nBcc: victim@example.org", body=SMUGGLING_BODY)
+    mailing = due_mailing(clients=0, owner=message.owner, message=message)
+    client = ClientFactory(owner=mailing.owner, full_name="Anna Smith", email="anna@example.org")
+    mailing.clients.add(client)
+    summary = send_due()
+    assert (summary.sent, summary.errors) == (1, [])
+    assert len(smtp.received) == 1
+    received = smtp.received[0]
+    assert (received.mail_from, received.rcpt_tos) == ("noreply@localhost", ["anna@example.org"])
+    assert BARE_CR_OR_LF.search(received.data) is None
+    assert received.message["Bcc"] is None
+    assert received.message.get_all("Subject") == ["Hi Anna Bcc: victim@example.org"]
+    assert received.message["To"] == "Anna Smith <anna@example.org>"
+    assert "MAIL FROM:<evil@example.org>" in received.message.get_payload()
+
+
+def test_an_address_with_a_line_break_fails_for_good_without_reaching_the_server(smtp):
+    """Written by the ORM: never an SMTP command, never retried, not the server's fault (no breaker)."""
+    mailing = due_mailing(clients=0)
+    bad = ClientFactory(owner=mailing.owner, email="anna@example.org\r\nRCPT TO:<victim@example.org>")
+    good = ClientFactory(owner=mailing.owner)
+    mailing.clients.add(bad, good)
+    summary = send_due()
+    assert (summary.sent, summary.failed, summary.retrying, summary.breaker) == (1, 1, 0, "")
+    assert smtp.recipients() == [good.email]
+    delivery = mailing.deliveries.get(client=bad)
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.last_response.startswith("not sent: the address")
+    assert delivery.attempt_log.get().outcome == "permanent"
+
+
+def test_without_email_host_a_line_break_in_the_subject_is_flattened_too(settings, mailoutbox):
+    """Django's backend refuses such a header (BadHeaderError): flattened first, the message goes out."""
+    settings.EMAIL_HOST = ""
+    settings.MAILER_SEND_WORKERS = 1
+    message = MessageFactory(subject="Hi\r\nBcc: victim@example.org", body=SMUGGLING_BODY)
+    due_mailing(clients=1, owner=message.owner, message=message)
+    assert send_due().sent == 1
+    assert mailoutbox[0].subject == "Hi Bcc: victim@example.org"
+    assert "\r" not in mailoutbox[0].body
