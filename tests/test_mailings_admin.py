@@ -93,6 +93,7 @@ def test_superuser_builds_a_mailing_for_an_owner_and_sees_next_occurrences(admin
     page = admin_client.get(reverse("admin:mailings_mailing_change", args=[mailing.pk])).content.decode()
     assert page.count("09:00 MSK") == 5
     assert f'value="{local(start)}"' in page  # the form shows the owner's wall-clock time too
+    assert "add_id_message" not in page  # no "+" popup: a new message starts on its own add page
 
 
 def test_admin_refuses_a_message_or_clients_of_another_owner(admin_client):
@@ -185,7 +186,7 @@ def test_message_placeholders_are_validated(admin_client):
     response = admin_client.post(
         add_url("message", owner), {"subject": "Hi {name}", "body": "Hello {full_name}"}
     )
-    assert form_errors(response)["subject"][0].startswith("Unknown placeholder(s): {name}.")
+    assert form_errors(response)["subject"][0].startswith("Unknown placeholder: {name}.")
     response = admin_client.post(add_url("message", owner), {"subject": "Hi\r\nBcc: x@y", "body": "ok"})
     assert "subject" in form_errors(response)
     assert not Message.objects.exists()

@@ -90,9 +90,11 @@ class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
             if form_kwargs.get("instance") is None:
                 # The new object already shows whose it is (the read-only "owner" on the page).
                 form_kwargs["instance"] = new_instance(owner)
-            form_class.__init__(form, *args, owner=owner, **form_kwargs)
+            super(form_class, form).__init__(*args, owner=owner, **form_kwargs)
 
-        return type(form_class.__name__, (form_class,), {"__init__": __init__})
+        # The class is made for this request (modelform_factory), so giving it the owner here is safe.
+        form_class.__init__ = __init__
+        return form_class
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None:
