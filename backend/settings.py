@@ -245,6 +245,24 @@ PASSWORD_RESET_TIMEOUT = setting("int", "PASSWORD_RESET_TIMEOUT", 3 * 3600)
 PHONE_CODE_SECONDS = setting("int", "PHONE_CODE_SECONDS", 600)
 PHONE_CODE_TRIES = setting("int", "PHONE_CODE_TRIES", 5)
 PHONE_CODES_PER_DAY = setting("int", "PHONE_CODES_PER_DAY", 5)  # per user and per number: SMS cost money
+# Issue 9 §5.3: codes the whole service sends per UTC day (0 = no cap), and the countries (ISO 3166 codes)
+# whose numbers may get one: SMS pumping pays through premium numbers abroad, so only Russia unless widened;
+# "*" allows every country. Counted in the database, so every web process shares the counts.
+SMS_DAILY_LIMIT = setting("int", "SMS_DAILY_LIMIT", 200)
+SMS_ALLOWED_COUNTRIES = [code.upper() for code in setting("list", "SMS_ALLOWED_COUNTRIES", ["RU"])]
+if SMS_ALLOWED_COUNTRIES != ["*"]:
+    import phonenumbers
+
+    _unknown_countries = sorted(set(SMS_ALLOWED_COUNTRIES) - phonenumbers.SUPPORTED_REGIONS)
+    if _unknown_countries:
+        raise ImproperlyConfigured(
+            "SMS_ALLOWED_COUNTRIES must be ISO 3166 country codes (e.g. RU,KZ) or * "
+            f"(got {_unknown_countries})."
+        )
+# Issue 9 §5.5: account emails (sign-up, the link again, password reset, Wagtail's password reset) per hour,
+# per recipient address and per client address; 0 = no limit. Counted in the database like the SMS.
+ACCOUNT_EMAILS_PER_RECIPIENT = setting("int", "ACCOUNT_EMAILS_PER_RECIPIENT", 3)
+ACCOUNT_EMAILS_PER_CLIENT = setting("int", "ACCOUNT_EMAILS_PER_CLIENT", 20)
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one email OR from one address,
 # refuse logins for the cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap);

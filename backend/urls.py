@@ -6,8 +6,12 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from backend.accounts.views import CmsPasswordResetView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before Wagtail's own: its password reset, under the account-email limits (issue 9 §5.5).
+    path("cms/password_reset/", CmsPasswordResetView.as_view(), name="cms_password_reset"),
     path("cms/", include(wagtailadmin_urls)),
     path("accounts/", include("backend.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

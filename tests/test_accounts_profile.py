@@ -219,7 +219,8 @@ def test_a_new_code_must_wait_a_minute(client):
 
 
 @pytest.mark.parametrize("mode", ["error", "garbage", "http500"])
-def test_sms_ru_failure_is_a_clear_message_and_stores_nothing(client, settings, mode):
+def test_sms_ru_failure_is_a_clear_message_and_leaves_no_code(client, settings, mode):
+    """The failed send's code is dropped; its send time stays for the one-minute pace (issue 9 §5.3)."""
     from tests.fakes.smsru import FakeSmsRu
 
     user = UserFactory()
@@ -229,7 +230,8 @@ def test_sms_ru_failure_is_a_clear_message_and_stores_nothing(client, settings, 
         response = client.post(reverse("accounts:phone"), {"send": "1", "phone": "+79161234567"})
     assert response.status_code == 200
     assert "The SMS could not be sent" in response.content.decode()
-    assert not PhoneVerification.objects.exists()
+    assert not PhoneVerification.objects.exclude(code_hash="").exists()
+    assert 'name="confirm"' not in response.content.decode()
 
 
 def test_sms_ru_success_sends_the_code_to_the_number(client, settings):

@@ -6,6 +6,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail, signing
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -29,6 +30,11 @@ def link_in(message) -> str:
     return found.group(0).split("://", 1)[1].split("/", 1)[1].join(["/", ""])
 
 
+def confirm(client, link, password=PASSWORD, **kwargs):
+    """Confirm by POST, setting the password (issue 9 §5.4)."""
+    return client.post(link, {"new_password1": password, "new_password2": password}, **kwargs)
+
+
 def login(client, email, password=PASSWORD):
     return client.post(reverse("accounts:login"), {"username": email, "password": password})
 
@@ -50,8 +56,14 @@ def test_sign_up_verify_then_log_in(client, settings):
     assert "Confirm your email address first" in refused.content.decode()
     assert "_auth_user_id" not in client.session
 
-    verified = client.get(link_in(mail.outbox[0]))
-    assert "Your email is confirmed" in verified.content.decode()
+    page = client.get(link_in(mail.outbox[0]))
+    assert "Confirm your email and set your password" in page.content.decode()
+    user.refresh_from_db()
+    assert not user.email_verified  # a GET changes nothing
+
+    verified = confirm(client, link_in(mail.outbox[0]), follow=True)
+    assert verified.redirect_chain[-1][0] == reverse("accounts:login")
+    assert "new.user@example.com is confirmed and your password is set" in verified.content.decode()
     user.refresh_from_db()
     assert user.email_verified
 
@@ -62,9 +74,13 @@ def test_sign_up_verify_then_log_in(client, settings):
 def test_the_link_works_once(client):
     sign_up(client)
     link = link_in(mail.outbox[0])
-    client.get(link)
+    confirm(client, link)
     again = client.get(link)
     assert "Already confirmed" in again.content.decode()
+    # Posted again, it changes nothing: a used link is no way to set someone's password.
+    again = confirm(client, link, password="another-Lantern-58-plum")
+    assert "Already confirmed" in again.content.decode()
+    assert User.objects.get().check_password(PASSWORD)
 
 
 def test_an_expired_link_is_refused_with_a_way_forward(client, settings, monkeypatch):
@@ -76,6 +92,7 @@ def test_an_expired_link_is_refused_with_a_way_forward(client, settings, monkeyp
     response = client.get(link_in(mail.outbox[0]))
     assert response.status_code == 400
     assert "This link has expired" in response.content.decode()
+    assert confirm(client, link_in(mail.outbox[0])).status_code == 400
     assert reverse("accounts:resend") in response.content.decode()
     assert not User.objects.get().email_verified
 
@@ -88,6 +105,7 @@ def test_a_tampered_link_verifies_nothing(client, mangle):
     response = client.get(mangle(link_in(mail.outbox[0])))
     assert response.status_code == 400
     assert "This link does not work" in response.content.decode()
+    assert confirm(client, mangle(link_in(mail.outbox[0]))).status_code == 400
     assert not User.objects.get().email_verified
 
 
@@ -96,7 +114,7 @@ def test_a_link_for_an_old_address_does_not_verify_a_new_one(client):
     user = User.objects.get()
     user.email = "changed@example.com"
     user.save()
-    response = client.get(link_in(mail.outbox[0]))
+    response = confirm(client, link_in(mail.outbox[0]))
     assert response.status_code == 400
     user.refresh_from_db()
     assert not user.email_verified
@@ -168,3 +186,52 @@ def test_resend_page_is_neutral_and_sends_only_to_unverified_accounts(client):
 def test_signed_in_users_are_sent_home_from_sign_up(client):
     client.force_login(UserFactory())
     assert client.get(reverse("accounts:signup")).status_code == 302
+
+
+# --- pre-registration takeover (issue 9 §5.4) --------------------------------------------------------------
+
+ATTACKER_PASSWORD = "attacker-Chose-This-91"
+VICTIM_PASSWORD = "victim-Owns-Mailbox-27"
+
+
+def test_pre_registration_takeover_fails(client):
+    """Issue 9 §5.4: an attacker registers victim@corp with their own password and waits. A mail scanner
+    opening the link verifies nothing; the victim following it sets her own password, and the attacker's
+    password is dead."""
+    attacker, victim, scanner = client, Client(), Client()
+    sign_up(attacker, email="victim@corp.example", password=ATTACKER_PASSWORD)
+    assert len(mail.outbox) == 1  # the link went to the victim's mailbox, not to the attacker
+
+    # The victim signs up herself later: the address is taken, so she gets the link again.
+    page = sign_up(victim, email="victim@corp.example", password=VICTIM_PASSWORD)
+    assert "Check your email" in page.content.decode()
+    link = link_in(mail.outbox[-1])
+    assert mail.outbox[-1].to == ["victim@corp.example"]
+
+    scanned = scanner.get(link)  # a mail scanner follows every link with a GET
+    assert scanned.status_code == 200
+    assert not User.objects.get().email_verified
+
+    form_page = victim.get(link)
+    assert "Confirm your email and set your password" in form_page.content.decode()
+    confirm(victim, link, password=VICTIM_PASSWORD)
+
+    user = User.objects.get()
+    assert user.email_verified
+    assert not user.check_password(ATTACKER_PASSWORD)
+    refused = login(attacker, "victim@corp.example", password=ATTACKER_PASSWORD)
+    assert "_auth_user_id" not in attacker.session
+    assert refused.status_code == 200
+    assert login(victim, "victim@corp.example", password=VICTIM_PASSWORD).status_code == 302
+    assert victim.session["_auth_user_id"] == str(user.pk)
+
+
+def test_confirming_checks_the_new_password_like_sign_up(client):
+    sign_up(client)
+    link = link_in(mail.outbox[0])
+    mismatch = client.post(link, {"new_password1": PASSWORD, "new_password2": PASSWORD + "x"})
+    assert mismatch.status_code == 200
+    assert "new_password2" in mismatch.context["form"].errors
+    weak = confirm(client, link, password="12345678")
+    assert "new_password2" in weak.context["form"].errors
+    assert not User.objects.get().email_verified

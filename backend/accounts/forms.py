@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .sms import country_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,12 @@ class PhoneForm(forms.Form):
                 _("Enter a valid phone number with its country code, e.g. +79161234567."),
                 code="invalid_phone",
             )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if not country_allowed(phone):
+            raise forms.ValidationError(
+                _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
+            )
+        return phone
 
 
 class PhoneCodeForm(forms.Form):
@@ -161,6 +167,11 @@ class SafePasswordResetForm(PasswordResetForm):
         except (smtplib.SMTPException, OSError) as exc:
             logger.warning("could not send a password reset email: %s", exc)
             self.delivery_failed = True
+
+
+class ConfirmEmailForm(SetPasswordForm):
+    """Confirming an address sets the account's password: whoever signed up with it may not own the mailbox
+    (issue 9 §5.4), so the password chosen at sign-up is not trusted."""
 
 
 class VerifyingSetPasswordForm(SetPasswordForm):

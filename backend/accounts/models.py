@@ -124,3 +124,30 @@ class PhoneVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.phone}"
+
+
+class RateCounter(models.Model):
+    """How many times one thing happened in one fixed time window (accounts.ratelimit).
+
+    The key is a hash of what is counted (an email address, a client address, a user id), so the table holds
+    no addresses. One row per (scope, key, window); the count is raised by one atomic upsert, so every web
+    process shares it.
+    """
+
+    scope = models.CharField(max_length=32)
+    key_hash = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rate counter")
+        verbose_name_plural = _("rate counters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "key_hash", "window_start"], name="accounts_ratecounter_window_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.window_start:%Y-%m-%d %H:%M} {self.hits}"

@@ -8,8 +8,8 @@ import secrets
 import smtplib
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
+from . import ratelimit
 from .models import PhoneVerification, User
+from .ratelimit import DAY, HOUR, Limit, RateLimited
 from .tokens import make_verification_token, user_from_verification_token
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,24 @@ def _send(subject_template: str, body_template: str, user: User, context: dict) 
     return True
 
 
+def account_email_throttle(*, email: str, client_ip: str) -> None:
+    """Count one account email (sign-up, the link again, a password reset) asked for `email` from
+    `client_ip`; raises ratelimit.RateLimited when either hourly limit is used up (issue 9 §5.5).
+
+    Counted by the address asked for, whether or not it has an account and whether or not an email then
+    goes out, so a refusal tells nothing about who is registered.
+    """
+    ratelimit.take(
+        Limit(
+            "mail-to",
+            User.objects.normalize_email(email).casefold(),
+            settings.ACCOUNT_EMAILS_PER_RECIPIENT,
+            HOUR,
+        ),
+        Limit("mail-client", client_ip, settings.ACCOUNT_EMAILS_PER_CLIENT, HOUR),
+    )
+
+
 def send_verification_email(user: User) -> bool:
     link = settings.SITE_URL + reverse("accounts:verify", args=[make_verification_token(user)])
     return _send(
@@ -64,16 +84,19 @@ def send_verification_email(user: User) -> bool:
     )
 
 
-def user_register(*, email: str, password: str, full_name: str = "") -> bool:
-    """Create an unverified account and email its link. Returns whether the email could be sent.
+def user_register(*, email: str, password: str, client_ip: str, full_name: str = "") -> bool:
+    """Create an unverified account and email its link. Returns whether the email could be sent; raises
+    ratelimit.RateLimited when too many account emails were asked for (the address or the client).
 
     An address that already has an account gets no second one and no error on the page (that would tell
     anyone who is registered); its owner gets an email instead: the link again if still unverified, or a
-    note with the password-reset page.
+    note with the password-reset page. Both paths hash the password once, so they take as long (§5.6).
     """
     email = User.objects.normalize_email(email)
+    account_email_throttle(email=email, client_ip=client_ip)
     existing = User.objects.filter(email__iexact=email).first()
     if existing is not None:
+        make_password(password)  # the cost a new account pays in create_user; the result is not kept
         if not existing.email_verified:
             return send_verification_email(existing)
         return _send(
@@ -88,24 +111,39 @@ def user_register(*, email: str, password: str, full_name: str = "") -> bool:
     return send_verification_email(user)
 
 
-def resend_verification(*, email: str) -> bool:
-    """Send the link again to an unverified account; neutral (True) for any other address."""
+def resend_verification(*, email: str, client_ip: str) -> bool:
+    """Send the link again to an unverified account; neutral (True) for any other address. Raises
+    ratelimit.RateLimited when too many account emails were asked for (the address or the client)."""
+    account_email_throttle(email=email, client_ip=client_ip)
     user = User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
     if user is None or user.email_verified or not user.is_active:
         return True
     return send_verification_email(user)
 
 
-def verify_email(*, token: str) -> tuple[User, bool]:
-    """Mark the link's account verified. Returns (user, already_verified). The link works once: used again,
-    it only reports that the address is verified. Raises tokens.InvalidToken / ExpiredToken."""
+def verification_user(*, token: str) -> User:
+    """The account a verification link is for, changing nothing: opening the link (a person, or a mail
+    scanner following every link) only shows the page. Raises tokens.InvalidToken / ExpiredToken."""
+    return user_from_verification_token(token)
+
+
+def verify_email(*, token: str, password: str) -> tuple[User, bool]:
+    """Confirm the link's address and set the account's password. Returns (user, already_verified).
+
+    Whoever signed up with an address need not own it: an attacker may register victim@corp with a password
+    of their own and wait for the owner to follow the link (issue 9 §5.4). So confirming an account that was
+    never verified replaces its password with the one the mailbox owner sets now. The link works once: used
+    again, it changes nothing and only reports that the address is verified. Raises tokens.InvalidToken /
+    ExpiredToken.
+    """
     user = user_from_verification_token(token)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.email_verified:
             return user, True
+        user.set_password(password)
         user.email_verified = True
-        user.save(update_fields=["email_verified"])
+        user.save(update_fields=["password", "email_verified"])
     return user, False
 
 
@@ -169,25 +207,47 @@ def _code_hash(user: User, phone: str, code: str) -> str:
 
 
 def phone_start(*, user: User, phone: str) -> PhoneVerification:
-    """Send a 6-digit code to `phone` (already in E.164). Raises ValidationError (too soon) or
-    sms.SMSError (the SMS service failed; then nothing is stored)."""
-    from .sms import get_sms_backend
+    """Send a 6-digit code to `phone` (already in E.164). Raises ValidationError (a country codes may not go
+    to, too soon, a daily cap reached) or sms.SMSError (the SMS service failed).
 
-    now = timezone.now()
-    # The row outlives a used-up or expired code, so its send time keeps the pace (no "5 wrong, resend").
-    previous = PhoneVerification.objects.filter(user=user).first()
-    if previous and (now - previous.sent_at).total_seconds() < PHONE_RESEND_SECONDS:
-        raise ValidationError(_("A code was sent less than a minute ago; wait a little."), code="too_soon")
-    day = now.date().isoformat()
-    counters = [f"sms:user:{user.pk}:{day}", f"sms:phone:{phone}:{day}"]
-    if any((cache.get(key) or 0) >= settings.PHONE_CODES_PER_DAY for key in counters):
-        raise ValidationError(_("Too many codes today; try again tomorrow."), code="daily_limit")
+    SMS cost money, so everything that limits them is decided and recorded *before* the SMS goes out, in one
+    transaction (issue 9 §5.3): the user's row is locked, so parallel requests see each other's send time
+    (the one-minute pace), and the daily caps (per user, per number, service-wide) are counted in the
+    database, shared by every process. If the SMS then fails, the code is dropped; the caps are given back
+    only when the provider certainly did not send it (a timeout or an unreadable answer may still have been
+    billed), and the pace stays in either case.
+    """
+    from .sms import SMSError, country_allowed, get_sms_backend
+
+    if not country_allowed(phone):
+        raise ValidationError(
+            _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
+        )
     code = f"{secrets.randbelow(10**6):06d}"
-    get_sms_backend().send(phone, _("Mailer code: %(code)s") % {"code": code})
-    for key in counters:
-        cache.add(key, 0, 2 * 24 * 3600)
-        cache.incr(key)
     with transaction.atomic():
+        User.objects.select_for_update().only("pk").get(pk=user.pk)
+        now = timezone.now()
+        # The row outlives a used-up or expired code, so its send time keeps the pace (no "5 wrong, resend").
+        previous = PhoneVerification.objects.filter(user=user).first()
+        if previous and (now - previous.sent_at).total_seconds() < PHONE_RESEND_SECONDS:
+            raise ValidationError(
+                _("A code was sent less than a minute ago; wait a little."), code="too_soon"
+            )
+        try:
+            taken = ratelimit.take(
+                Limit("sms-user", str(user.pk), settings.PHONE_CODES_PER_DAY, DAY),
+                Limit("sms-number", phone, settings.PHONE_CODES_PER_DAY, DAY),
+                Limit("sms-service", "", settings.SMS_DAILY_LIMIT, DAY),
+                now=now,
+            )
+        except RateLimited as exc:
+            if exc.limit.scope == "sms-service":
+                raise ValidationError(
+                    _("No more codes can be sent today; try again tomorrow."), code="service_daily_limit"
+                ) from None
+            raise ValidationError(
+                _("Too many codes today; try again tomorrow."), code="daily_limit"
+            ) from None
         verification, _created = PhoneVerification.objects.update_or_create(
             user=user,
             defaults={
@@ -197,6 +257,15 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
                 "tries_left": settings.PHONE_CODE_TRIES,
             },
         )
+    try:
+        get_sms_backend().send(phone, _("Mailer code: %(code)s") % {"code": code})
+    except SMSError as exc:
+        PhoneVerification.objects.filter(pk=verification.pk, code_hash=verification.code_hash).update(
+            code_hash="", tries_left=0
+        )
+        if exc.not_sent:
+            taken.refund()
+        raise
     return verification
 
 

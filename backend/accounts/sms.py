@@ -8,8 +8,12 @@
 
 Every backend has ``send(phone, text) -> None`` and raises `SMSError` (and nothing else) on any failure.
 `SMSError` carries a short translated message for the user (``str(exc)`` / ``exc.user_message``) and a
-``detail`` for the log. The sms.ru ``api_id`` is a secret: it is sent in the POST body (never in the URL,
-which ``requests`` and ``urllib3`` put in their error messages and debug logs) and scrubbed from every detail.
+``detail`` for the log, and ``not_sent``: True only when the message certainly did not go out (sms.ru said
+no, or was never reached), so nothing was billed; after a timeout or an unreadable answer it may have been
+sent (issue 9 §5.3: the caller refunds its counters only when ``not_sent``).
+
+The sms.ru ``api_id`` is a secret: it is sent in the POST body (never in the URL, which ``requests`` and
+``urllib3`` put in their error messages and debug logs) and scrubbed from every detail.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import logging
 import re
 from typing import Any, Protocol
 
+import phonenumbers
 import requests
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
@@ -29,14 +35,16 @@ _MAX_BODY_IN_DETAIL = 200
 
 
 class SMSError(Exception):
-    """An SMS could not be sent: ``str(exc)`` is for the user, ``detail`` is for the log."""
+    """An SMS could not be sent: ``str(exc)`` is for the user, ``detail`` is for the log; ``not_sent`` is
+    True only when the provider certainly did not send (and bill) it."""
 
-    def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:
+    def __init__(self, user_message: str | None = None, *, detail: str = "", not_sent: bool = False) -> None:
         if user_message is None:
             user_message = _("The SMS could not be sent. Please try again later.")
         super().__init__(user_message)
         self.user_message: str = user_message
         self.detail: str = detail
+        self.not_sent: bool = not_sent
 
     def __str__(self) -> str:
         return self.user_message
@@ -91,14 +99,20 @@ class SmsRuBackend:
 
     def _send(self, digits: str, text: str) -> None:
         if not digits:
-            raise SMSError(_("Enter a valid phone number."), detail="the phone number has no digits")
+            raise SMSError(
+                _("Enter a valid phone number."), detail="the phone number has no digits", not_sent=True
+            )
         data = {"api_id": self.api_id, "to": digits, "msg": text, "json": "1"}
         try:
             response = requests.post(self.url, data=data, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise SMSError(detail=f"could not reach sms.ru: {exc}", not_sent=True) from exc
         except requests.Timeout as exc:
             raise SMSError(detail=f"sms.ru did not answer within {self.timeout:g} s: {exc}") from exc
         except requests.RequestException as exc:
-            raise SMSError(detail=f"could not reach sms.ru: {type(exc).__name__}: {exc}") from exc
+            raise SMSError(
+                detail=f"could not reach sms.ru: {type(exc).__name__}: {exc}", not_sent=_never_connected(exc)
+            ) from exc
 
         if response.status_code != 200:
             raise SMSError(
@@ -120,7 +134,8 @@ class SmsRuBackend:
                 detail=(
                     f"sms.ru refused the request: status={body.get('status')!r} "
                     f"status_code={body.get('status_code')!r} status_text={body.get('status_text')!r}"
-                )
+                ),
+                not_sent=body.get("status") == "ERROR",
             )
         per_number = body.get("sms")
         if not isinstance(per_number, dict) or not per_number:
@@ -137,7 +152,8 @@ class SmsRuBackend:
                 detail=(
                     f"sms.ru refused the number: status={entry.get('status')!r} "
                     f"status_code={entry.get('status_code')!r} status_text={entry.get('status_text')!r}"
-                )
+                ),
+                not_sent=entry.get("status") == "ERROR",
             )
 
     def _scrub(self, text: str) -> str:
@@ -149,6 +165,26 @@ class SmsRuBackend:
         if len(text) > _MAX_BODY_IN_DETAIL:
             text = text[:_MAX_BODY_IN_DETAIL] + "..."
         return text
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """The connection itself failed (refused, no route, DNS), so no request reached sms.ru."""
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
+
+def country_allowed(phone: str) -> bool:
+    """Whether ``settings.SMS_ALLOWED_COUNTRIES`` lets a code go to `phone` (E.164); "*" allows all (§5.3)."""
+    allowed = settings.SMS_ALLOWED_COUNTRIES
+    if "*" in allowed:
+        return True
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(number) in allowed
 
 
 def get_sms_backend() -> SMSBackend:

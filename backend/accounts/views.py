@@ -11,9 +11,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+from wagtail.admin.views import account as wagtail_account
 
 from . import services
 from .forms import (
+    ConfirmEmailForm,
     DeleteAccountForm,
     EmailForm,
     PhoneCodeForm,
@@ -24,8 +26,18 @@ from .forms import (
     VerifyingSetPasswordForm,
 )
 from .models import PhoneVerification
+from .ratelimit import RateLimited
 from .sms import SMSError
+from .throttling import client_ip
 from .tokens import ExpiredToken, InvalidToken
+
+
+def too_many_requests(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """The page for a used-up limit (HTTP 429); the same whether or not the address has an account."""
+    minutes = max(1, -(-exc.retry_after // 60))
+    response = render(request, "accounts/too_many_requests.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,11 +46,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("web:home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        sent = services.user_register(
-            email=form.cleaned_data["email"],
-            password=form.cleaned_data["password1"],
-            full_name=form.cleaned_data["full_name"],
-        )
+        try:
+            sent = services.user_register(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                full_name=form.cleaned_data["full_name"],
+                client_ip=client_ip(request),
+            )
+        except RateLimited as exc:
+            return too_many_requests(request, exc)
         # The same page for a new and an already registered address: nothing tells who is registered.
         return render(
             request, "accounts/signup_done.html", {"email": form.cleaned_data["email"], "sent": sent}
@@ -46,23 +62,45 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
+@require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows the page and changes nothing (mail scanners follow links); POST sets the password and
+    confirms (issue 9 §5.4)."""
     try:
-        user, already = services.verify_email(token=token)
+        user = services.verification_user(token=token)
     except ExpiredToken:
         return render(request, "accounts/verify.html", {"state": "expired"}, status=400)
     except InvalidToken:
         return render(request, "accounts/verify.html", {"state": "invalid"}, status=400)
-    return render(
-        request, "accounts/verify.html", {"state": "already" if already else "done", "email": user.email}
-    )
+    if user.email_verified:
+        return render(request, "accounts/verify.html", {"state": "already", "email": user.email})
+    form = ConfirmEmailForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, already = services.verify_email(token=token, password=form.cleaned_data["new_password1"])
+        except InvalidToken:
+            return render(request, "accounts/verify.html", {"state": "invalid"}, status=400)
+        if already:
+            return render(request, "accounts/verify.html", {"state": "already", "email": user.email})
+        messages.success(
+            request,
+            _("%(email)s is confirmed and your password is set. Log in with it.") % {"email": user.email},
+        )
+        return redirect("accounts:login")
+    return render(request, "accounts/verify.html", {"state": "confirm", "email": user.email, "form": form})
 
 
 @require_http_methods(["GET", "POST"])
 def resend(request: HttpRequest) -> HttpResponse:
     form = EmailForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
-        if services.resend_verification(email=form.cleaned_data["email"]):
+        try:
+            sent = services.resend_verification(
+                email=form.cleaned_data["email"], client_ip=client_ip(request)
+            )
+        except RateLimited as exc:
+            return too_many_requests(request, exc)
+        if sent:
             messages.success(
                 request,
                 _("If %(email)s has an unconfirmed account, a new link is on its way.") % form.cleaned_data,
@@ -84,7 +122,24 @@ class LoginView(auth_views.LoginView):
         return EmailAuthenticationForm
 
 
-class PasswordResetView(auth_views.PasswordResetView):
+class ThrottledPasswordResetMixin:
+    """Counts the reset email against the account-email limits before the form sends it (issue 9 §5.5)."""
+
+    def form_valid(self, form):
+        try:
+            services.account_email_throttle(
+                email=form.cleaned_data["email"], client_ip=client_ip(self.request)
+            )
+        except RateLimited as exc:
+            return too_many_requests(self.request, exc)
+        return super().form_valid(form)
+
+
+class CmsPasswordResetView(ThrottledPasswordResetMixin, wagtail_account.PasswordResetView):
+    """Wagtail's /cms/password_reset/, under the same limits as ours."""
+
+
+class PasswordResetView(ThrottledPasswordResetMixin, auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/email/password_reset_body.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"

@@ -32,7 +32,11 @@ def test_sign_up_confirm_and_log_in(live_server, page):
 
     link = re.search(r"https?://\S+/accounts/verify/\S+/", mail.outbox[-1].body).group(0)
     page.goto(live_server.url + link.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
-    assert "Your email is confirmed" in page.inner_text("h1")
+    assert "Confirm your email and set your password" in page.inner_text("h1")  # a GET confirms nothing
+    page.fill("#id_new_password1", PASSWORD)
+    page.fill("#id_new_password2", PASSWORD)
+    page.click("main button[type=submit]")
+    assert "reader@example.com is confirmed and your password is set" in page.inner_text("main")
 
     page.goto(live_server.url + "/accounts/login/")
     page.fill("#id_username", "READER@example.com")
