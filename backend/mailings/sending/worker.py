@@ -19,7 +19,7 @@ from .breaker import CircuitBreaker
 from .compose import PreparedMessage
 from .policy import RetryPolicy
 from .queue import Job
-from .transport import SendResult, open_connection
+from .transport import Connection, SendResult, open_connection
 
 if TYPE_CHECKING:
     from .engine import PassSummary
@@ -114,7 +114,7 @@ class Workers:
             return
         self.summary.count(state.status)
 
-    def send(self, transport, job: Job) -> SendResult:
+    def send(self, transport: Connection, job: Job) -> SendResult:
         try:
             prepared = self.messages.get(job.occurrence_id)
             return transport.send(prepared, email=job.email, full_name=job.full_name, token=job.token)
