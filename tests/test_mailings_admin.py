@@ -186,7 +186,8 @@ def test_message_placeholders_are_validated(admin_client):
     response = admin_client.post(
         add_url("message", owner), {"subject": "Hi {name}", "body": "Hello {full_name}"}
     )
-    assert form_errors(response)["subject"][0].startswith("Unknown placeholder: {name}.")
+    [error] = response.context["adminform"].form.errors.as_data()["subject"]
+    assert error.code == "unknown_placeholder" and "{name}" in error.message % error.params
     response = admin_client.post(add_url("message", owner), {"subject": "Hi\r\nBcc: x@y", "body": "ok"})
     assert "subject" in form_errors(response)
     assert not Message.objects.exists()
@@ -355,3 +356,19 @@ def test_only_a_superuser_creates_in_another_users_list():
     assert services.client_create(actor=member, owner=member, data=data).owner == member
     root = UserFactory(is_superuser=True, is_staff=True)
     assert services.message_create(actor=root, owner=owner, data={"subject": "s", "body": "b"}).owner == owner
+
+
+def test_a_blocked_owners_lists_are_still_checked_in_the_admin(admin_client):
+    """A superuser working on a blocked user's list gets the domain's duplicate message, not a database error,
+    and can still pick that user's message and clients."""
+    owner = UserFactory(is_blocked=True)
+    ClientFactory(owner=owner, email="ann@example.org")
+    response = admin_client.post(add_url("client", owner), {"email": "ann@example.org", "full_name": "Ann"})
+    assert form_errors(response)["email"] == ["You already have a client with this email."]
+    mailing = MailingFactory(owner=owner, clients=[ClientFactory(owner=owner)])
+    response = admin_client.post(
+        reverse("admin:mailings_mailing_change", args=[mailing.pk]),
+        change_data(mailing, periodicity="weekly"),
+    )
+    assert response.status_code == 302, form_errors(response)
+    assert Mailing.objects.get().periodicity == "weekly"
