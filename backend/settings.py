@@ -264,21 +264,38 @@ if SMS_ALLOWED_COUNTRIES != ["*"]:
 ACCOUNT_EMAILS_PER_RECIPIENT = setting("int", "ACCOUNT_EMAILS_PER_RECIPIENT", 3)
 ACCOUNT_EMAILS_PER_CLIENT = setting("int", "ACCOUNT_EMAILS_PER_CLIENT", 20)
 
-# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one email OR from one address,
-# refuse logins for the cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap);
-# otherwise in the database, since a local-memory cache would count per process.
+# Login throttling (django-axes; the policy is in backend/accounts/throttling.py, issue 9 §5.2): a failure
+# counts for the (email, address) pair, the address and the account, each with its own limit within the
+# cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap); otherwise in the
+# database, since a local-memory cache would count per process.
 AXES_HANDLER = (
-    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+    "backend.accounts.throttling.CacheLoginThrottle"
+    if REDIS_URL
+    else "backend.accounts.throttling.DatabaseLoginThrottle"
 )
-AXES_FAILURE_LIMIT = setting("int", "AXES_FAILURE_LIMIT", 5)
+AXES_FAILURE_LIMIT = setting("int", "AXES_FAILURE_LIMIT", 5)  # one email from one address
+AXES_IP_FAILURE_LIMIT = setting("int", "AXES_IP_FAILURE_LIMIT", 50)  # one address, any emails
+AXES_ACCOUNT_FAILURE_LIMIT = setting("int", "AXES_ACCOUNT_FAILURE_LIMIT", 20)  # one account, any addresses
+if min(AXES_FAILURE_LIMIT, AXES_IP_FAILURE_LIMIT, AXES_ACCOUNT_FAILURE_LIMIT) < 1:
+    raise ImproperlyConfigured(
+        "AXES_FAILURE_LIMIT, AXES_IP_FAILURE_LIMIT and AXES_ACCOUNT_FAILURE_LIMIT must each be at least 1."
+    )
 AXES_COOLOFF_TIME = dt.timedelta(minutes=setting("float", "AXES_COOLOFF_MINUTES", 15.0))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "backend.accounts.throttling.lockout_parameters"
 AXES_USERNAME_CALLABLE = "backend.accounts.throttling.login_key"
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "backend.accounts.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "backend.accounts.throttling.lockout_response"
+# A refused attempt is not counted again: otherwise one address could push an account's count to its limit.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Off: axes's own reset clears every failure of the email OR the address (§5.1); the handlers above forgive
+# only the failures of the pair that logged in.
+AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
-if setting("bool", "USE_X_FORWARDED_PROTO", False):
-    AXES_CLIENT_IP_CALLABLE = "backend.accounts.throttling.client_ip"
+# Reverse proxies in front of Django that append to X-Forwarded-For (issue 9 §5.8): 0 = clients connect
+# directly (REMOTE_ADDR); N = the N-th entry from the right is the client (throttling.client_ip).
+TRUSTED_PROXY_COUNT = setting("int", "TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more (got {TRUSTED_PROXY_COUNT}).")
 
 DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")

@@ -24,3 +24,10 @@ def test_cache_round_trip_on_the_configured_backend():
         from django_redis import get_redis_connection
 
         assert get_redis_connection("default").ping()
+
+
+def test_failed_logins_are_counted_where_every_process_sees_them():
+    """Login throttling (issue 9 §5.2) counts in Redis when it is configured, else in the database; never in a
+    per-process local-memory cache."""
+    expected = "CacheLoginThrottle" if os.environ.get("REDIS_URL") else "DatabaseLoginThrottle"
+    assert settings.AXES_HANDLER.removeprefix("backend.accounts.throttling.") == expected

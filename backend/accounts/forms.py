@@ -26,6 +26,10 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
     error_messages = {
         **AuthenticationForm.error_messages,
+        # Django's text says both fields may be case-sensitive; the email is not (issue 9 §6).
+        "invalid_login": _(
+            "Please enter a correct email and password. The password is case-sensitive; the email is not."
+        ),
         "unverified": _(
             "Confirm your email address first: follow the link we sent you, or ask for a new one."
         ),

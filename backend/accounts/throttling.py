@@ -1,27 +1,213 @@
-"""What django-axes counts failed logins by (R-AUTH, login throttling).
+"""Login throttling (R-AUTH; issue 9 §5.1, §5.2, §5.8): the policy on top of django-axes.
 
-An email that belongs to an account counts by the account, exactly as the database matches it (any letter
-case, and Unicode look-alikes the database folds the same way, such as a long s for "s"); an unknown email
-counts by its case-folded text.
+Every failed login counts in three scopes at once; each scope has its own limit, and reaching any one of them
+refuses logins in that scope for the cool-off (``AXES_COOLOFF_MINUTES``, from the scope's latest counted
+failure):
+
+=====================  ==============================  ============================================
+scope                  limit (default)                 what it stops
+=====================  ==============================  ============================================
+account AND address    ``AXES_FAILURE_LIMIT`` (5)      guessing one account's password from one place
+address                ``AXES_IP_FAILURE_LIMIT`` (50)  one place guessing at many accounts
+account                ``AXES_ACCOUNT_FAILURE_LIMIT``  many places guessing at one account
+                       (20)
+=====================  ==============================  ============================================
+
+So typos on a shared address (an office, a developer's machine) lock only the (email, address) pair typed,
+never the other accounts used there. A login refused by a lock is not counted again
+(``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT`` off), so one address adds at most ``AXES_FAILURE_LIMIT``
+failures per cool-off to an account's count: a stranger needs several addresses to lock an account, and its
+owner lifts that lock by setting a new password through the emailed reset link, because the account's key
+(`login_key`) includes a digest of the password hash: a new password starts new counts.
+
+A successful login forgives the failures of its own (account, address) pair only, in every scope they were
+counted in; it never clears another account's failures, nor the address's failures at other accounts
+(§5.1: with axes's own reset, logging into one's own account wiped every failure from that address).
+
+Any caller of ``django.contrib.auth.authenticate(request, ...)`` goes through the same counts and locks: the
+first authentication backend (``AxesStandaloneBackend``) refuses a locked request before any password is
+checked, and Django's ``user_login_failed`` signal counts the failure, with the email passed as ``username``
+or ``email``. The GraphQL ``tokenAuth`` must therefore pass the request (``info.context``) to
+``authenticate``; when it returns None, ``request.axes_locked_out`` tells a lock from a wrong password. A
+success is forgiven on ``user_logged_in``, which ``django.contrib.auth.login`` sends; a token login that does
+not call ``login`` sends that signal itself, or its pair's typos simply expire with the cool-off.
 """
 
-from django.http import HttpRequest
+import contextlib
+import ipaddress
+import math
+
+from axes.handlers.cache import AxesCacheHandler
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import (
+    get_cache_timeout,
+    get_client_cache_keys,
+    get_client_username,
+    get_cool_off,
+    get_credentials,
+)
+from axes.models import AccessAttempt
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.crypto import salted_hmac
 
 from .models import User
 
+# The scopes a failure counts in, each with the setting that holds its limit. axes keeps one count per entry
+# of AXES_LOCKOUT_PARAMETERS, in this order; the pair comes first (see `_ScopedLimits.forgive_pair`).
+SCOPES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("username", "ip_address"), "AXES_FAILURE_LIMIT"),
+    (("ip_address",), "AXES_IP_FAILURE_LIMIT"),
+    (("username",), "AXES_ACCOUNT_FAILURE_LIMIT"),
+)
+
+
+def lockout_parameters(request_or_attempt, credentials: dict | None = None) -> list[list[str]]:
+    """AXES_LOCKOUT_PARAMETERS: one count per scope."""
+    return [list(parameters) for parameters, _ in SCOPES]
+
+
+def scope_limits() -> list[int]:
+    return [getattr(settings, name) for _, name in SCOPES]
+
 
 def login_key(request: HttpRequest, credentials: dict | None) -> str:
+    """What a failure counts by (AXES_USERNAME_CALLABLE). An email that belongs to an account counts by the
+    account, exactly as the database matches it (any letter case, and Unicode look-alikes the database folds
+    the same way, such as a long s for "s"), and by its current password: a new password starts new counts.
+    An unknown email counts by its case-folded text."""
     credentials = credentials or {}
     value = str(credentials.get("username") or credentials.get("email") or request.POST.get("username", ""))
     email = User.objects.normalize_email(value)
-    user_id = User.objects.filter(email__iexact=email).values_list("pk", flat=True).first() if email else None
-    return f"user:{user_id}" if user_id else email.casefold()
+    found = User.objects.filter(email__iexact=email).values_list("pk", "password").first() if email else None
+    if found is None:
+        return email.casefold()
+    user_id, password_hash = found
+    return f"user:{user_id}:{salted_hmac('mailer.accounts.throttling', password_hash).hexdigest()[:16]}"
 
 
 def client_ip(request: HttpRequest) -> str:
-    """Behind a reverse proxy (USE_X_FORWARDED_PROTO=1) the client is the last X-Forwarded-For entry, the one
-    our own proxy appended; counting REMOTE_ADDR there would put every visitor under one lock."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded:
-        return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address (AXES_CLIENT_IP_CALLABLE, and every per-client limit).
+
+    Each of the TRUSTED_PROXY_COUNT proxies in front of Django appends the address it got the request from to
+    X-Forwarded-For, so the N-th entry from the right is the address the outermost trusted proxy saw; entries
+    further left were written by the client and are ignored. With fewer entries than N (a request that
+    reached an inner proxy directly) every entry was written by a trusted proxy, and the leftmost is the
+    farthest address one of them saw. With no proxies configured, no header, or an entry that is not an IP
+    address, the address is REMOTE_ADDR.
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    entries = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    entries = [entry for entry in entries if entry]
+    if count <= 0 or not entries:
+        return remote
+    candidate = entries[-count] if len(entries) >= count else entries[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
+def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: the lockout page, saying how long the pause lasts at most."""
+    seconds = get_cool_off(request).total_seconds()
+    response = render(
+        request,
+        "accounts/locked_out.html",
+        {"minutes": max(1, math.ceil(seconds / 60))},
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )
+    response["Retry-After"] = str(math.ceil(seconds))
+    return response
+
+
+class _ScopedLimits:
+    """What both handlers share: locked when any scope reaches its own limit; a success forgives its pair."""
+
+    def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
+        raise NotImplementedError
+
+    def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
+        raise NotImplementedError
+
+    def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        # axes compares this one number with AXES_FAILURE_LIMIT, which is the pair's limit.
+        return self.scope_failures(request, credentials)[0]
+
+    def is_locked(self, request: HttpRequest, credentials: dict | None = None) -> bool:
+        if not settings.AXES_LOCK_OUT_AT_FAILURE:
+            return False
+        counts = self.scope_failures(request, credentials)
+        return any(count >= limit for count, limit in zip(counts, scope_limits(), strict=True))
+
+    def lock_if_over_a_limit(self, request: HttpRequest, credentials: dict) -> None:
+        """After a counted failure: show the lockout page now if this failure reached any scope's limit."""
+        if request.axes_locked_out or not self.is_locked(request, credentials):
+            return
+        request.axes_locked_out = True
+        request.axes_credentials = credentials
+        user_locked_out.send(
+            "axes",
+            request=request,
+            username=get_client_username(request, credentials),
+            ip_address=request.axes_ip_address,
+        )
+
+    def user_logged_in(self, sender, request, user, **kwargs):
+        super().user_logged_in(sender, request, user, **kwargs)
+        self.forgive_pair(request, get_credentials(user.get_username()))
+
+
+class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
+    """Counts in axes's AccessAttempt rows (one per email key, address and user agent)."""
+
+    def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
+        return [
+            sum(attempts.values_list("failures_since_start", flat=True))
+            for attempts in self.get_user_attempts(request, credentials)
+        ]
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        counted = request is not None and not request.axes_locked_out
+        # axes records the row, and flags a lock when the pair reaches AXES_FAILURE_LIMIT (see get_failures).
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if counted and not self.is_whitelisted(request, credentials):
+            self.lock_if_over_a_limit(request, credentials)
+
+    def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
+        # The rows of this pair are also the only failures of this pair in the address's and account's sums.
+        AccessAttempt.objects.filter(
+            username=get_client_username(request, credentials), ip_address=request.axes_ip_address
+        ).delete()
+
+
+class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
+    """Counts in the cache (Redis), one counter per scope."""
+
+    def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
+        return [self.cache.get(key, default=0) for key in get_client_cache_keys(request, credentials)]
+
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        if request is None or request.axes_locked_out or self.is_whitelisted(request, credentials):
+            # axes's own handling: no request cannot be counted, a refused or whitelisted one is not.
+            super().user_login_failed(sender, credentials, request, **kwargs)
+            return
+        timeout = get_cache_timeout(request)
+        for key in get_client_cache_keys(request, credentials):
+            if not self.cache.add(key, 1, timeout=timeout):
+                self.cache.incr(key)
+                self.cache.touch(key, timeout=timeout)
+        self.lock_if_over_a_limit(request, credentials)
+
+    def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
+        pair, *others = get_client_cache_keys(request, credentials)
+        forgiven = self.cache.get(pair, default=0)
+        if not forgiven:
+            return
+        self.cache.delete(pair)
+        for key in others:
+            with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to forgive
+                self.cache.decr(key, forgiven)
