@@ -6,6 +6,7 @@ import zoneinfo
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from backend.accounts.models import User
 
@@ -69,7 +70,11 @@ class MessageForm(OwnedModelForm):
         unknown = personalize.unknown_placeholders(value)
         if unknown:
             raise forms.ValidationError(
-                _("Unknown placeholder(s): %(names)s. Known: %(known)s; write {{ and }} for literal braces."),
+                ngettext(
+                    "Unknown placeholder: %(names)s. Known: %(known)s; write {{ and }} for literal braces.",
+                    "Unknown placeholders: %(names)s. Known: %(known)s; write {{ and }} for literal braces.",
+                    len(unknown),
+                ),
                 code="unknown_placeholder",
                 params={
                     "names": ", ".join(f"{{{name}}}" for name in unknown),

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
@@ -71,7 +72,8 @@ def _require_can_disable(actor: User) -> None:
 
 
 def _owner_for_create(actor: User, owner: User | None) -> User:
-    """Whose list a new object goes into: the actor's own, or any user's when a superuser chooses (the admin)."""
+    """Whose list a new object goes into: the actor's own, or any user's when a superuser chooses (the
+    admin)."""
     _require_can_edit(actor)
     if owner is None or owner.pk == actor.pk:
         return actor
@@ -139,10 +141,15 @@ def message_delete(*, actor: User, message: Message) -> None:
         with transaction.atomic():
             message.delete()
     except RestrictedError as exc:
+        count = len(exc.restricted_objects)
         raise ValidationError(
-            _("This message is used by %(count)d mailing(s); delete or change them first."),
+            ngettext(
+                "This message is used by %(count)d mailing; delete or change it first.",
+                "This message is used by %(count)d mailings; delete or change them first.",
+                count,
+            ),
             code=ErrorCode.MESSAGE_IN_USE,
-            params={"count": len(exc.restricted_objects)},
+            params={"count": count},
         ) from exc
 
 
