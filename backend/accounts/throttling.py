@@ -197,8 +197,13 @@ class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
             return
         timeout = get_cache_timeout(request)
         for key in get_client_cache_keys(request, credentials):
-            if not self.cache.add(key, 1, timeout=timeout):
+            if self.cache.add(key, 1, timeout=timeout):
+                continue
+            try:
                 self.cache.incr(key)
+            except ValueError:  # expired since the add: this failure starts a new count
+                self.cache.add(key, 1, timeout=timeout)
+            else:
                 self.cache.touch(key, timeout=timeout)
         self.lock_if_over_a_limit(request, credentials)
 
