@@ -245,6 +245,16 @@ def test_a_window_ends_and_a_new_one_starts_and_zero_is_no_limit():
     assert RateCounter.objects.filter(scope="w").count() == 2
 
 
+def test_counters_of_windows_that_are_over_are_swept(monkeypatch):
+    monkeypatch.setattr(ratelimit, "_SWEEP_ONE_IN", 1)
+    old, current = Limit("s", "old", 1, DAY), Limit("s", "current", 1, DAY)
+    ratelimit.take(old, now=dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC))
+    ratelimit.take(current, now=dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC))
+    assert RateCounter.objects.filter(scope="s").count() == 1
+    with pytest.raises(RateLimited):
+        ratelimit.take(current, now=dt.datetime(2026, 3, 2, 13, tzinfo=dt.UTC))
+
+
 def test_refund_gives_the_count_back():
     limit = Limit("r", "k", 1, DAY)
     taken = ratelimit.take(limit)

@@ -302,3 +302,26 @@ def test_get_sms_backend_rejects_unknown_names(settings):
 
     with pytest.raises(ImproperlyConfigured, match="carrier-pigeon"):
         get_sms_backend()
+
+
+@pytest.mark.parametrize(
+    ("mode", "not_sent"),
+    [("error", True), ("number_error", True), ("garbage", False), ("http500", False), ("slow", False)],
+)
+def test_not_sent_is_true_only_when_smsru_certainly_did_not_send(smsru, settings, mode, not_sent):
+    """Issue 9 §5.3: the daily caps are given back only for an SMS that cost nothing."""
+    settings.SMS_TIMEOUT = 0.3
+    smsru.mode, smsru.delay = mode, 1.0
+
+    with pytest.raises(SMSError) as info:
+        get_sms_backend().send(PHONE, TEXT)
+
+    assert info.value.not_sent is not_sent
+
+
+def test_not_sent_when_smsru_cannot_be_reached_or_the_number_has_no_digits(settings):
+    settings.SMSRU_URL = f"http://127.0.0.1:{closed_port()}/sms/send"
+    for phone in (PHONE, "+"):
+        with pytest.raises(SMSError) as info:
+            SmsRuBackend(api_id=API_ID).send(phone, TEXT)
+        assert info.value.not_sent is True
