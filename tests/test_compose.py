@@ -127,3 +127,21 @@ def test_without_email_host_a_line_break_in_the_subject_is_flattened_too(setting
     assert send_due().sent == 1
     assert mailoutbox[0].subject == "Hi Bcc: victim@example.org"
     assert "\r" not in mailoutbox[0].body
+
+
+def test_the_unsubscribe_link_is_the_domains_and_no_page_imports_the_engine(settings):
+    """Issue 9 §3: the domain makes and checks the signed link; compose and the page both call it."""
+    import inspect
+
+    from django.core import signing
+
+    from backend.mailings import unsubscribe
+    from backend.web import views
+
+    settings.SITE_URL = "https://mailer.example.com"
+    signed = unsubscribe.unsubscribe_url("tok").rstrip("/").rsplit("/", 1)[1]
+    assert unsubscribe.unsubscribe_token_from(signed) == "tok"
+    with pytest.raises(signing.BadSignature):
+        unsubscribe.unsubscribe_token_from(signed[:-1] + ("A" if signed[-1] != "A" else "B"))
+    assert views.unsubscribe_token_from is unsubscribe.unsubscribe_token_from
+    assert "sending" not in inspect.getsource(views)
