@@ -161,6 +161,21 @@ def test_message_used_by_a_mailing_cannot_be_deleted(owner):
         services.message_delete(actor=owner, message=mailing.message)
     assert excinfo.value.code == services.ErrorCode.MESSAGE_IN_USE
     assert Message.objects.filter(pk=mailing.message_id).exists()
+    assert excinfo.value.messages == ["This message is used by 1 mailing; delete or change it first."]
+
+
+def test_the_in_use_count_is_plural_aware_in_russian(owner):
+    """Issue 9 §6: every count shown to people goes through plural-aware translation."""
+    from django.utils import translation
+
+    message = MessageFactory(owner=owner)
+    for _ in range(2):
+        MailingFactory(owner=owner, message=message)
+    with translation.override("ru"), pytest.raises(ValidationError) as excinfo:
+        services.message_delete(actor=owner, message=message)
+    with translation.override("ru"):
+        text = excinfo.value.messages[0]
+    assert "2 рассылках" in text
 
 
 # --- disabling (manager powers) ----------------------------------------------------

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import ratelimit
 from .models import PhoneVerification, User
@@ -297,7 +298,11 @@ def phone_confirm(*, user: User, code: str) -> User:
             else:
                 verification.save(update_fields=["tries_left"])
                 error = ValidationError(
-                    _("Wrong code; %(n)d tries left."),
+                    ngettext(
+                        "Wrong code; %(n)d try left.",
+                        "Wrong code; %(n)d tries left.",
+                        verification.tries_left,
+                    ),
                     code="wrong_code",
                     params={"n": verification.tries_left},
                 )
