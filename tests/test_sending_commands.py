@@ -8,7 +8,7 @@ from django.test import Client as HttpClient
 
 from backend.mailings.forms import MessageForm
 from backend.mailings.models import Mailing, Occurrence
-from backend.mailings.sending.compose import unsubscribe_url
+from backend.mailings.unsubscribe import unsubscribe_url
 from tests.factories import ClientFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
@@ -30,7 +30,7 @@ def test_send_mailing_sends_a_manual_occurrence_and_keeps_the_schedule(smtp):
     mailing = due_mailing(clients=2, periodicity="weekly")
     next_run = mailing.next_run_at
     output = run("send_mailing", str(mailing.pk))
-    assert "sent: 2, failed: 0, retrying: 0" in output
+    assert "occurrences started: 1, recipients queued: 2; sent: 2, failed: 0, retrying: 0" in output
     assert len(smtp.received) == 2
     occurrence = Occurrence.objects.get()
     assert occurrence.is_manual

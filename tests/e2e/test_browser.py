@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core import mail
 
-from backend.mailings.sending.compose import unsubscribe_url
+from backend.mailings.unsubscribe import unsubscribe_url
 from tests.blog_helpers import publish_article
 from tests.factories import ClientFactory, MailingFactory
 

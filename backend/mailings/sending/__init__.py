@@ -1,6 +1,6 @@
 """The sending engine; see engine.py for how a pass works."""
 
-from .engine import PassSummary, send_due, send_mailing_now, send_occurrence
+from .engine import PassSummary, send_due, send_occurrence
 from .occurrences import materialise
 
-__all__ = ["PassSummary", "materialise", "send_due", "send_mailing_now", "send_occurrence"]
+__all__ = ["PassSummary", "materialise", "send_due", "send_occurrence"]

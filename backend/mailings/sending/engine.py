@@ -22,10 +22,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils import timezone
 
-from ..models import Mailing, Occurrence
+from ..models import Occurrence
 from . import occurrences
 from .worker import Workers
 
@@ -86,19 +85,4 @@ def send_occurrence(occurrence: Occurrence) -> PassSummary:
     summary = PassSummary()
     _step(summary, "deliver", lambda: Workers(summary, occurrence_ids=[occurrence.pk]).run())
     _step(summary, "finish", lambda: occurrences.finish(summary))
-    return summary
-
-
-def send_mailing_now(mailing: Mailing) -> PassSummary:
-    """A manual occurrence of one mailing, now; the schedule is left as it was. Kept for callers that
-    predate `services.mailing_send_now` + `send_occurrence`."""
-    now = timezone.now()
-    with transaction.atomic():
-        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=now, is_manual=True)
-        queued = occurrences.materialise(occurrence, now)
-        if mailing.status == Mailing.Status.CREATED:
-            mailing.status = Mailing.Status.STARTED
-            mailing.save(update_fields=["status", "updated_at"])
-    summary = send_occurrence(occurrence)
-    summary.occurrences, summary.queued = 1, queued
     return summary

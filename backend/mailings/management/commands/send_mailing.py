@@ -43,4 +43,6 @@ class Command(BaseCommand):
             if count > SHOWN:
                 self.stdout.write(f"  ... and {count - SHOWN} more")
             return
-        self.stdout.write(str(send_occurrence(occurrence)))
+        summary = send_occurrence(occurrence)
+        summary.occurrences, summary.queued = 1, occurrence.deliveries.count()
+        self.stdout.write(str(summary))
