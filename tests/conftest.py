@@ -11,6 +11,18 @@ def _isolated_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A request in Russian leaves Russian active in its thread (the locale middleware never switches back):
+    each test starts and ends in the default language, so a later test's direct service call is English."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def pytest_report_header(config):
     from django.conf import settings
 
