@@ -109,10 +109,18 @@ def test_dry_run_and_real_send_refuse_the_same_states_with_codes(smtp, setup, co
     assert not Occurrence.objects.exists()
 
 
-@pytest.mark.parametrize("who", ["stranger", "manager", "blocked owner"])
+@pytest.mark.parametrize("who", ["stranger", "manager", "blocked owner", "anonymous", "nobody"])
 def test_only_the_owner_or_a_superuser_may_send_now(who):
+    """A caller that lost its user (None, anonymous) is refused too: only the named OPERATOR of the command
+    line skips the actor check."""
+    from django.contrib.auth.models import AnonymousUser
+
     mailing = due_mailing(clients=1)
-    if who == "stranger":
+    if who == "anonymous":
+        actor = AnonymousUser()
+    elif who == "nobody":
+        actor = None
+    elif who == "stranger":
         actor = UserFactory()
     elif who == "manager":
         actor = make_manager()
@@ -122,6 +130,8 @@ def test_only_the_owner_or_a_superuser_may_send_now(who):
         actor.save()
     with pytest.raises(PermissionDenied):
         services.mailing_send_now(actor=actor, mailing=mailing)
+    with pytest.raises(PermissionDenied):
+        services.mailing_check_send_now(actor=actor, mailing=mailing)
     assert not Occurrence.objects.exists()
 
 

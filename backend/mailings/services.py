@@ -265,12 +265,23 @@ def mailing_enable(*, actor: User, mailing: Mailing) -> Mailing:
     return mailing
 
 
-def mailing_check_send_now(*, actor: User | None, mailing: Mailing) -> None:
+class Operator:
+    """The operator at the server's command line (`send_mailing`): shell access already grants everything,
+    so only the mailing's state decides. A named actor, not `None`, so that a page or an API call that lost
+    its user can never skip the permission check by accident."""
+
+    def __repr__(self) -> str:
+        return "OPERATOR"
+
+
+OPERATOR = Operator()
+
+
+def mailing_check_send_now(*, actor: User | Operator, mailing: Mailing) -> None:
     """May `actor` send `mailing` now, outside its schedule? Raises PermissionDenied for the wrong actor and
     a ValidationError with an `ErrorCode` for the mailing's state. The dry-run asks this too, so it refuses
-    exactly what a real send refuses. `actor=None` is the operator at the command line (shell access to
-    the server): only the mailing's state decides."""
-    if actor is not None:
+    exactly what a real send refuses. `actor=OPERATOR` is the command line (see `Operator`)."""
+    if actor is not OPERATOR:
         _require_can_edit(actor, mailing)
     if not selectors.sendable_mailings().filter(pk=mailing.pk).exists():
         current = Mailing.objects.select_related("owner").get(pk=mailing.pk)
@@ -294,7 +305,7 @@ def mailing_check_send_now(*, actor: User | None, mailing: Mailing) -> None:
         )
 
 
-def mailing_send_now(*, actor: User | None, mailing: Mailing) -> Occurrence:
+def mailing_send_now(*, actor: User | Operator, mailing: Mailing) -> Occurrence:
     """Queue a manual occurrence of `mailing` for now (R-SEND-6): one delivery per recipient, sent by the
     scheduler's next pass (or at once by `send_mailing`); the schedule is left as it was. Nothing is sent
     here, so a page or an API call returns at once. A second request while a manual send of the mailing is

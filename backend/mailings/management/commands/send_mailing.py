@@ -23,12 +23,11 @@ class Command(BaseCommand):
         mailing = Mailing.objects.select_related("owner", "message").filter(pk=mailing_id).first()
         if mailing is None:
             raise CommandError(f"No mailing with id {mailing_id}.")
-        # actor=None: the operator at the shell; the mailing's state (and its owner's) decides.
         try:
             if dry_run:
-                services.mailing_check_send_now(actor=None, mailing=mailing)
+                services.mailing_check_send_now(actor=services.OPERATOR, mailing=mailing)
             else:
-                occurrence = services.mailing_send_now(actor=None, mailing=mailing)
+                occurrence = services.mailing_send_now(actor=services.OPERATOR, mailing=mailing)
         except (PermissionDenied, ValidationError) as exc:
             text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(f"Mailing {mailing_id} cannot be sent: {text}") from exc
