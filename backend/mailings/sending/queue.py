@@ -130,6 +130,7 @@ def claim(
                 "client_id",
                 "email",
                 "attempts",
+                current_email=F("client__email"),
                 full_name=F("client__full_name"),
                 token=F("client__unsubscribe_token"),
             )[:batch]
@@ -149,11 +150,17 @@ def claim(
                 claim_token="",
                 last_response=SKIPPED_RESPONSE,
             )
+        # A kept delivery goes to the client's current address, the one `recipients_of` just judged (an
+        # owner may have corrected it since the delivery was queued), and its log says so. A skipped one
+        # keeps the address it was queued for: the client may now be another owner's.
+        for row in rows:
+            if row["client_id"] in kept and row["current_email"] != row["email"]:
+                Delivery.objects.filter(pk=row["pk"]).update(email=row["current_email"])
     jobs = [
         Job(
             pk=row["pk"],
             occurrence_id=row["occurrence_id"],
-            email=row["email"],
+            email=row["current_email"],
             full_name=row["full_name"],
             token=row["token"],
             attempts=row["attempts"],
