@@ -81,6 +81,18 @@ def test_an_address_with_a_line_break_is_refused():
         render(MessageFactory(body="b"), email="anna@example.org\r\nRCPT TO:<victim@example.org>")
 
 
+def test_a_non_ascii_domain_is_written_in_idna_2008():
+    """Issue 9 §3 (compose): IDNA 2008 / UTS 46, as registries and browsers use; the old IDNA 2003 codec
+    would send straße.de's mail to strasse.de, another domain."""
+    data = render(MessageFactory(body="b"), email="anna@Straße.de")
+    assert message_from_bytes(data)["To"] == "Anna <anna@xn--strae-oqa.de>"
+
+
+def test_an_invalid_internationalised_domain_is_refused():
+    with pytest.raises(UnsafeRecipient, match="not a valid internationalised domain name"):
+        render(MessageFactory(body="b"), email="anna@exämple..com")
+
+
 # --- end to end, to a real SMTP server on loopback ---------------------------------------
 
 
@@ -145,3 +157,37 @@ def test_the_unsubscribe_link_is_the_domains_and_no_page_imports_the_engine(sett
         unsubscribe.unsubscribe_token_from(signed[:-1] + ("A" if signed[-1] != "A" else "B"))
     assert views.unsubscribe_token_from is unsubscribe.unsubscribe_token_from
     assert "sending" not in inspect.getsource(views)
+
+
+def test_an_address_with_a_non_ascii_domain_is_delivered_to_its_idna_form(smtp):
+    """Issue 9 §3 (compose): Django's EmailField accepts a@exämple.com; SMTP carries the domain as IDNA
+    (punycode) in RCPT TO and in the To header. It used to fail in smtplib and be retried as an internal
+    error until MAILER_MAX_ATTEMPTS."""
+    mailing = due_mailing(clients=0, message=MessageFactory(subject="Hi", body="To {email}"))
+    client = ClientFactory(owner=mailing.owner, full_name="Anna Smith", email="anna@exämple.com")
+    mailing.clients.add(client)
+    summary = send_due()
+    assert (summary.sent, summary.retrying, summary.failed, summary.errors) == (1, 0, 0, [])
+    received = smtp.received[0]
+    assert received.rcpt_tos == ["anna@xn--exmple-cua.com"]
+    assert received.message["To"] == "Anna Smith <anna@xn--exmple-cua.com>"
+    assert received.message.get_payload(decode=True).decode().startswith("To anna@exämple.com")
+    delivery = mailing.deliveries.get()
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.SENT, 1)
+
+
+def test_a_non_ascii_local_part_fails_for_good_after_one_attempt_and_nothing_is_sent(smtp):
+    """Issue 9 §3 (compose): a non-ASCII local part needs SMTPUTF8, which this sender does not use: refused
+    at once with a clear answer (not retried as an internal error), no server contact, no breaker count."""
+    mailing = due_mailing(clients=0)
+    bad = ClientFactory(owner=mailing.owner, email="änna@example.org")
+    good = ClientFactory(owner=mailing.owner)
+    mailing.clients.add(bad, good)
+    summary = send_due()
+    assert (summary.sent, summary.failed, summary.retrying, summary.breaker) == (1, 1, 0, "")
+    assert send_due().sent == 0  # a later pass tries nothing again
+    assert smtp.recipients() == [good.email]
+    delivery = mailing.deliveries.get(client=bad)
+    assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 1)
+    assert "SMTPUTF8" in delivery.last_response
+    assert delivery.attempt_log.get().outcome == "permanent"

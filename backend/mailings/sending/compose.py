@@ -10,6 +10,10 @@ safe on the wire (issue 9 §5.7): every line of a body ends in CRLF, so no bare 
 early on any server (SMTP smuggling); a header value is always one line (CR, LF and other control
 characters become a space), so no text can add a header; an address that would break the SMTP command is
 refused (`UnsafeRecipient`).
+
+Addresses go out in ASCII (`wire_address`): a non-ASCII domain, which Django's EmailField accepts, as IDNA
+(punycode); a non-ASCII local part would need SMTPUTF8, which this sender does not use, so it is refused at
+once instead of failing in smtplib and being retried to no end.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
+import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -34,7 +39,31 @@ _NOT_IN_ADDRESS = re.compile(r"[\x00-\x20\x7f]")
 
 
 class UnsafeRecipient(ValueError):
-    """An address with a line break, a control character or a space: not sendable, whoever stored it."""
+    """An address no server could take from us (a line break, a control character or a space, a non-ASCII
+    local part, an invalid internationalised domain): not sendable, whoever stored it."""
+
+
+def wire_address(email: str) -> str:
+    """`email` as it goes into RCPT TO and the To header: ASCII, its domain in IDNA 2008 (UTS 46, what
+    registries and browsers use: the stdlib's IDNA 2003 codec turns straße.de into strasse.de, another
+    domain). Raises UnsafeRecipient for an address that cannot be sent."""
+    if _NOT_IN_ADDRESS.search(email):
+        raise UnsafeRecipient(f"the address {email!r} contains a line break, control character or space")
+    if email.isascii():
+        return email
+    local, _at, domain = email.rpartition("@")
+    if not local.isascii():
+        raise UnsafeRecipient(
+            f"the address {email!r} has non-ASCII characters before the @, which needs SMTPUTF8; "
+            "this sender does not use it"
+        )
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except UnicodeError as exc:  # idna.IDNAError is one
+        raise UnsafeRecipient(
+            f"the domain of {email!r} is not a valid internationalised domain name: {exc}"
+        ) from exc
+    return f"{local}@{domain}"
 
 
 def one_line(value: str) -> str:
@@ -100,8 +129,7 @@ class PreparedMessage:
         return one_line(formataddr((name, address), charset="utf-8") if name else address)
 
     def parts(self, *, email: str, full_name: str, token: str) -> Parts:
-        if _NOT_IN_ADDRESS.search(email):
-            raise UnsafeRecipient(f"the address {email!r} contains a line break, control character or space")
+        address = wire_address(email)
         # A name goes into headers: collapse any line break a user typed, so no header can be injected.
         full_name = " ".join(full_name.split())
         values = personalize.values_for(full_name=full_name, email=email)
@@ -113,7 +141,7 @@ class PreparedMessage:
                 '\n<p style="color:#666;font-size:12px">' + self.footer_html % {"url": url} + "</p>"
             )
         return Parts(
-            to=formataddr((full_name, email), charset="utf-8") if full_name else email,
+            to=formataddr((full_name, address), charset="utf-8") if full_name else address,
             subject=one_line(personalize.render(self.subject, values)),
             text=text,
             html=html,

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
 from ..models import DeliveryAttempt
-from .compose import PreparedMessage, UnsafeRecipient
+from .compose import PreparedMessage, UnsafeRecipient, wire_address
 
 # The one outcome enum: what the transport returns is what the attempt log stores.
 Outcome = DeliveryAttempt.Outcome
@@ -94,11 +94,12 @@ class SMTPConnection:
 
     def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult:
         try:
+            address = wire_address(email)
             data = prepared.render_bytes(email=email, full_name=full_name, token=token)
         except UnsafeRecipient as exc:
             return _refused_before_sending(exc)
         try:
-            return self._transaction(prepared.envelope_from, email, data)
+            return self._transaction(prepared.envelope_from, address, data)
         except (
             smtplib.SMTPDataError
         ) as exc:  # DATA refused after the recipient was accepted: about this message
