@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
@@ -18,6 +19,16 @@ def may_use_admin(user: User) -> bool:
 
 
 class SuperuserAuthenticationForm(AdminAuthenticationForm):
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        # Django's text speaks of a staff account and case-sensitive fields: here only superusers get in,
+        # and the email is not case-sensitive.
+        "invalid_login": _(
+            "Please enter the email and password of a superuser account. The password is case-sensitive; "
+            "the email is not."
+        ),
+    }
+
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if not may_use_admin(user):

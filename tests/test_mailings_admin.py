@@ -67,6 +67,21 @@ def form_errors(response) -> dict:
 # --- creating for an owner ------------------------------------------------------------------------
 
 
+def test_a_new_client_shows_no_made_up_unsubscribe_token(admin_client):
+    """Found in the fresh-clone check: the add form showed a random token that changed on every render."""
+    response = admin_client.get(add_url("client", UserFactory()))
+    assert response.status_code == 200
+    assert "unsubscribe_token" not in response.context["adminform"].form.fields
+    assert "Unsubscribe token" not in response.content.decode()
+
+
+def test_an_attempt_is_titled_with_its_own_outcome(log):
+    """Issue 9 §4: an attempt's title says what happened to it ("temporary failure 451"), in the words
+    the outcome column uses."""
+    attempt = DeliveryAttempt.objects.get(smtp_code=451)
+    assert str(attempt).endswith("temporary failure 451")
+
+
 def test_add_asks_for_the_owner_first(admin_client):
     """Issue 9 §2: the domain form needs its owner, so "add" starts on an intermediate page."""
     response = admin_client.get(reverse("admin:mailings_mailing_add"))

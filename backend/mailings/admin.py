@@ -163,6 +163,13 @@ class ClientAdmin(OwnedAdmin):
     search_fields = ["email", "full_name", "owner__email"]
     list_select_related = ["owner"]
 
+    def get_fields(self, request, obj=None):
+        # A new client has no token yet: the model's default would show a new random one on every render.
+        fields = super().get_fields(request, obj)
+        if obj is None:
+            return [name for name in fields if name not in {"created_at", "unsubscribe_token"}]
+        return fields
+
     def _create(self, request, owner, form):
         return services.client_create(actor=request.user, owner=owner, data=form.data)
 

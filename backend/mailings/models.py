@@ -307,4 +307,5 @@ class DeliveryAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.outcome} {self.smtp_code or ''}".strip()
+        code = self.smtp_code or ""
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.get_outcome_display()} {code}".strip()

@@ -287,7 +287,7 @@ def mailing_check_send_now(*, actor: User | Operator, mailing: Mailing) -> None:
         current = Mailing.objects.select_related("owner").get(pk=mailing.pk)
         if not current.is_active:
             raise ValidationError(
-                _("This mailing is disabled by a manager; it cannot be sent until it is enabled again."),
+                _("This mailing is disabled; it cannot be sent until it is enabled again."),
                 code=ErrorCode.MAILING_DISABLED,
             )
         if not user_can_act(current.owner):
