@@ -1,8 +1,10 @@
 """Login throttling (R-AUTH; issue 9 §5.1, §5.2, §5.8): the policy on top of django-axes.
 
 Every failed login counts in three scopes at once; each scope has its own limit, and reaching any one of them
-refuses logins in that scope for the cool-off (``AXES_COOLOFF_MINUTES``, from the scope's latest counted
-failure):
+refuses logins in that scope until its count runs out. In both handlers a count runs out one cool-off
+(``AXES_COOLOFF_MINUTES``) after its first failure, and later failures never extend it: each failure counts
+for at most one cool-off, so failures that keep coming less than a cool-off apart cannot add up for ever
+(review of issue 9: the cache handler refreshed the expiry on every failure, and axes's rows did too):
 
 =====================  ==============================  ============================================
 scope                  limit (default)                 what it stops
@@ -22,7 +24,9 @@ owner lifts that lock by setting a new password through the emailed reset link, 
 
 A successful login forgives the failures of its own (account, address) pair only, in every scope they were
 counted in; it never clears another account's failures, nor the address's failures at other accounts
-(§5.1: with axes's own reset, logging into one's own account wiped every failure from that address).
+(§5.1: with axes's own reset, logging into one's own account wiped every failure from that address). Parallel
+successful logins forgive the pair once, and no count goes below zero (review of issue 9: each of them
+subtracted the pair's count from the address's, so an attacker could wipe it at will).
 
 Any caller of ``django.contrib.auth.authenticate(request, ...)`` goes through the same counts and locks: the
 first authentication backend (``AxesStandaloneBackend``) refuses a locked request before any password is
@@ -33,10 +37,10 @@ success is forgiven on ``user_logged_in``, which ``django.contrib.auth.login`` s
 not call ``login`` sends that signal itself, or its pair's typos simply expire with the cool-off.
 """
 
-import contextlib
 import ipaddress
 import math
 
+from axes.attempts import get_cool_off_threshold
 from axes.handlers.cache import AxesCacheHandler
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import (
@@ -45,10 +49,13 @@ from axes.helpers import (
     get_client_username,
     get_cool_off,
     get_credentials,
+    get_query_str,
 )
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.db import router, transaction
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
@@ -162,7 +169,9 @@ class _ScopedLimits:
 
 
 class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
-    """Counts in axes's AccessAttempt rows (one per email key, address and user agent)."""
+    """Counts in axes's AccessAttempt rows (one per email key, address and user agent); a scope sums the rows
+    whose count still runs. A row's ``attempt_time`` is when its count started (axes moves it to every later
+    failure, which kept a row counting for as long as failures came less than a cool-off apart)."""
 
     def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
         return [
@@ -171,21 +180,51 @@ class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
         ]
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
-        counted = request is not None and not request.axes_locked_out
-        # axes records the row, and flags a lock when the pair reaches AXES_FAILURE_LIMIT (see get_failures).
-        super().user_login_failed(sender, credentials, request, **kwargs)
-        if counted and not self.is_whitelisted(request, credentials):
-            self.lock_if_over_a_limit(request, credentials)
+        if request is None or request.axes_locked_out or self.is_whitelisted(request, credentials):
+            # axes's own handling: no request cannot be counted, a refused or whitelisted one is not.
+            super().user_login_failed(sender, credentials, request, **kwargs)
+            return
+        self.clean_expired_user_attempts(request, credentials)
+        self.count_failure(request, credentials)
+        self.lock_if_over_a_limit(request, credentials)
+
+    def count_failure(self, request: HttpRequest, credentials: dict) -> None:
+        """One more failure in this request's row, under a row lock; a row whose count has run out starts a
+        new count with this failure."""
+        started = request.axes_attempt_time
+        with transaction.atomic(using=router.db_for_write(AccessAttempt)):
+            attempt, created = AccessAttempt.objects.select_for_update().get_or_create(
+                username=get_client_username(request, credentials),
+                ip_address=request.axes_ip_address,
+                user_agent=request.axes_user_agent,
+                defaults={
+                    "get_data": get_query_str(request.GET).replace("\0", "0x00"),
+                    "post_data": get_query_str(request.POST).replace("\0", "0x00"),
+                    "http_accept": request.axes_http_accept,
+                    "path_info": request.axes_path_info,
+                    "failures_since_start": 1,
+                    "attempt_time": started,
+                },
+            )
+            if created:
+                return
+            row = AccessAttempt.objects.filter(pk=attempt.pk)
+            if attempt.attempt_time >= get_cool_off_threshold(request):
+                row.update(failures_since_start=F("failures_since_start") + 1)
+            else:
+                row.update(failures_since_start=1, attempt_time=started)
 
     def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
-        # The rows of this pair are also the only failures of this pair in the address's and account's sums.
+        # The rows of this pair are also the only failures of this pair in the address's and account's sums,
+        # and deleting them twice deletes nothing the second time.
         AccessAttempt.objects.filter(
             username=get_client_username(request, credentials), ip_address=request.axes_ip_address
         ).delete()
 
 
 class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
-    """Counts in the cache (Redis), one counter per scope."""
+    """Counts in the cache (Redis), one counter per scope. A counter is created with the cool-off as its
+    expiry and only raised after that (Redis INCR and the local-memory cache keep a key's expiry)."""
 
     def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
         return [self.cache.get(key, default=0) for key in get_client_cache_keys(request, credentials)]
@@ -203,16 +242,25 @@ class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
                 self.cache.incr(key)
             except ValueError:  # expired since the add: this failure starts a new count
                 self.cache.add(key, 1, timeout=timeout)
-            else:
-                self.cache.touch(key, timeout=timeout)
         self.lock_if_over_a_limit(request, credentials)
 
     def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
         pair, *others = get_client_cache_keys(request, credentials)
         forgiven = self.cache.get(pair, default=0)
-        if not forgiven:
+        # Only the caller whose delete removed the key subtracts: parallel logins of the same pair all read
+        # the same count, and each of them subtracting it wiped the address's count.
+        if not forgiven or not self.cache.delete(pair):
             return
-        self.cache.delete(pair)
         for key in others:
-            with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to forgive
-                self.cache.decr(key, forgiven)
+            self._lower(key, forgiven)
+
+    def _lower(self, key: str, amount: int) -> None:
+        """Subtract `amount` from a count, but not below zero (the count may have started after some of the
+        forgiven failures). Each caller gives back only what its own subtraction took below zero, so that
+        parallel callers together stop exactly at zero."""
+        try:
+            left = self.cache.decr(key, amount)
+            if left is not None and left < 0:
+                self.cache.incr(key, min(amount, -left))
+        except ValueError:  # expired meanwhile: nothing left to forgive
+            pass
