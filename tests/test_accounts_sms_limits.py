@@ -211,13 +211,19 @@ def test_a_failed_sms_gives_the_count_back_only_when_it_certainly_cost_nothing(
 
 
 def test_a_closed_port_counts_as_not_sent(client, settings):
+    """Issue 9 §5.3: sms.ru could not be reached, so nothing was sent: the user is told, and every daily count
+    taken before the attempt was given back (the counters exist, at zero)."""
     from tests.fakes.smsru import closed_port
 
     settings.SMS_BACKEND, settings.SMSRU_API_ID = "smsru", "test-key"
     settings.SMSRU_URL = f"http://127.0.0.1:{closed_port()}/sms/send"
     client.force_login(UserFactory())
-    send_code(client)
-    assert RateCounter.objects.filter(hits__gt=0).count() == 0
+    assert "The SMS could not be sent" in send_code(client).content.decode()
+    assert sorted(RateCounter.objects.values_list("scope", "hits")) == [
+        ("sms-number", 0),
+        ("sms-service", 0),
+        ("sms-user", 0),
+    ]
 
 
 # --- the counter itself ---------------------------------------------------------------------------------
