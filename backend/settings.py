@@ -112,6 +112,8 @@ MIDDLEWARE = [
     "backend.accounts.middleware.LogoutBlockedUsersMiddleware",
     "backend.web.middleware.UserTimezoneMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Gives a browser that logged in the device cookie that spares it the account lock (issue 9 §5.2).
+    "backend.accounts.throttling.DeviceCookieMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]

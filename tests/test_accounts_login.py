@@ -12,15 +12,15 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_cache_keys
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
-from django.core import mail
+from django.core import mail, signing
 from django.core.checks import WARNING, run_checks
 from django.core.exceptions import PermissionDenied
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from backend.accounts import selectors as account_selectors
 from backend.accounts import services
-from backend.accounts.throttling import client_ip, login_key
+from backend.accounts.throttling import DEVICE_COOKIE, DEVICE_COOKIE_SALT, client_ip, login_key
 from backend.mailings import selectors as mailing_selectors
 from backend.mailings import services as mailing_services
 from tests.factories import DEFAULT_PASSWORD, MailingFactory, UserFactory
@@ -193,6 +193,96 @@ def test_many_addresses_lock_an_account_and_a_password_reset_by_the_link_lifts_i
         REMOTE_ADDR=ELSEWHERE,
     )
     assert login(client, "owner@example.com", NEW_PASSWORD, REMOTE_ADDR=ELSEWHERE).status_code == 302
+
+
+HOME = "198.51.100.20"  # the owner's usual address
+
+
+def lock_the_account_from_strangers(email: str) -> None:
+    """Distributed guessing: 2 failures from each of 3 addresses (each under the pair limit 3) reach the
+    account limit 6."""
+    stranger = Client()
+    for n in range(3):
+        assert fail(stranger, email, f"203.0.113.{n}", times=2) == [200, 200 if n < 2 else 429]
+
+
+def owners_browser(email: str) -> Client:
+    """A browser that logged into `email` before and logged out (by the page: the test client's logout()
+    would drop every cookie): it keeps the device cookie."""
+    browser = Client()
+    assert login(browser, email, REMOTE_ADDR=HOME).status_code == 302
+    browser.post(reverse("accounts:logout"))
+    assert not logged_in(browser)
+    return browser
+
+
+def test_the_owners_browser_that_logged_in_before_is_not_locked_out_by_strangers(throttle, settings):
+    """Issue 9 §5.2 (device cookie): strangers at several addresses reach the account limit; a browser without
+    the cookie is refused even at the owner's usual address with the right password, while the owner's
+    browser, which logged in before, logs in. The others stay refused."""
+    UserFactory(email="owner@example.com")
+    browser = owners_browser("owner@example.com")
+    cookie = browser.cookies[DEVICE_COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and cookie["max-age"] == 180 * 24 * 60 * 60
+    assert bool(cookie["secure"]) == settings.SESSION_COOKIE_SECURE
+    lock_the_account_from_strangers("owner@example.com")
+
+    assert login(Client(), "owner@example.com", REMOTE_ADDR=HOME).status_code == 429
+    assert login(browser, "owner@example.com", REMOTE_ADDR=HOME).status_code == 302
+    assert logged_in(browser)
+    assert login(Client(), "owner@example.com", REMOTE_ADDR=HOME).status_code == 429
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    ["other account", "tampered", "signed for another purpose", "older than 180 days", "old password"],
+)
+def test_a_forged_or_stale_device_cookie_gives_no_exemption(throttle, cookie, monkeypatch):
+    """Issue 9 §5.2 (device cookie): only a cookie that a login into this very account left, with its current
+    password, spares the account lock; the genuine one does (so this fails without the exemption)."""
+    owner = UserFactory(email="owner@example.com")
+    UserFactory(email="other@example.com")
+    genuine = owners_browser("owner@example.com")
+    if cookie == "other account":
+        forged = owners_browser("other@example.com")
+    else:
+        forged = Client()
+        value = genuine.cookies[DEVICE_COOKIE].value
+        if cookie == "tampered":
+            payload, signature = value.rsplit(":", 1)
+            value = f"{payload}:{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
+        elif cookie == "signed for another purpose":
+            value = signing.dumps(signing.loads(value, salt=DEVICE_COOKIE_SALT), salt="mailer.other")
+        elif cookie == "older than 180 days":
+            issued = time.time() - 181 * 24 * 60 * 60
+            monkeypatch.setattr(signing.time, "time", lambda: issued)
+            value = signing.dumps(signing.loads(value, salt=DEVICE_COOKIE_SALT), salt=DEVICE_COOKIE_SALT)
+            monkeypatch.undo()
+        forged.cookies[DEVICE_COOKIE] = value
+    if cookie == "old password":
+        forged = genuine
+        owner.set_password(NEW_PASSWORD)
+        owner.save()
+        genuine = Client()
+        assert login(genuine, "owner@example.com", NEW_PASSWORD, REMOTE_ADDR=HOME).status_code == 302
+        genuine.post(reverse("accounts:logout"))
+    password = NEW_PASSWORD if cookie == "old password" else DEFAULT_PASSWORD
+    lock_the_account_from_strangers("owner@example.com")
+
+    assert login(forged, "owner@example.com", password, REMOTE_ADDR=HOME).status_code == 429
+    assert not logged_in(forged)
+    assert login(genuine, "owner@example.com", password, REMOTE_ADDR=HOME).status_code == 302
+
+
+def test_a_browser_with_the_device_cookie_is_still_locked_by_the_pair_limit(throttle):
+    """Issue 9 §5.2 (device cookie): the cookie spares only the account count; the owner's browser still has
+    AXES_FAILURE_LIMIT guesses per cool-off at its address, then even the right password is refused."""
+    UserFactory(email="owner@example.com")
+    browser = owners_browser("owner@example.com")
+    lock_the_account_from_strangers("owner@example.com")
+    assert fail(browser, "owner@example.com", HOME, times=3) == [200, 200, 429]
+    assert login(browser, "owner@example.com", REMOTE_ADDR=HOME).status_code == 429
+    assert not logged_in(browser)
 
 
 def test_authenticate_with_a_request_counts_and_locks_like_the_login_page(client, throttle):

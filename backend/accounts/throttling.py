@@ -22,6 +22,16 @@ failures per cool-off to an account's count: a stranger needs several addresses 
 owner lifts that lock by setting a new password through the emailed reset link, because the account's key
 (`login_key`) includes a digest of the password hash: a new password starts new counts.
 
+Several addresses are easy to have (IPv6 gives anyone many), so the account count alone would let a stranger
+keep the owner out, and re-lock the account in seconds after a reset. Hence the device cookie (OWASP's
+"device cookies"): every successful login leaves a signed cookie (``mailer_device``: the account's pk and a
+digest of its password hash, salted apart from the counting key; HttpOnly, SameSite=Lax, Secure when
+``SESSION_COOKIE_SECURE``, 180 days). A login into that same account from a browser carrying it, unexpired and
+made with the current password, is not refused by the ACCOUNT count; the pair and address counts still apply,
+so that browser still has ``AXES_FAILURE_LIMIT`` guesses per cool-off. Its failures still add to the account
+count. A cookie of another account, altered, older than 180 days, or made before a password change spares
+nothing, and it does not identify anyone: it only records that this browser once knew this password.
+
 A successful login forgives the failures of its own (account, address) pair only, in every scope they were
 counted in; it never clears another account's failures, nor the address's failures at other accounts
 (§5.1: with axes's own reset, logging into one's own account wiped every failure from that address). Parallel
@@ -54,11 +64,12 @@ from axes.helpers import (
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.core import signing
 from django.db import router, transaction
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.crypto import salted_hmac
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import User
 
@@ -80,19 +91,85 @@ def scope_limits() -> list[int]:
     return [getattr(settings, name) for _, name in SCOPES]
 
 
-def login_key(request: HttpRequest, credentials: dict | None) -> str:
-    """What a failure counts by (AXES_USERNAME_CALLABLE). An email that belongs to an account counts by the
-    account, exactly as the database matches it (any letter case, and Unicode look-alikes the database folds
-    the same way, such as a long s for "s"), and by its current password: a new password starts new counts.
-    An unknown email counts by its case-folded text."""
+def _typed_email(request: HttpRequest, credentials: dict | None) -> str:
     credentials = credentials or {}
     value = str(credentials.get("username") or credentials.get("email") or request.POST.get("username", ""))
-    email = User.objects.normalize_email(value)
-    found = User.objects.filter(email__iexact=email).values_list("pk", "password").first() if email else None
+    return User.objects.normalize_email(value)
+
+
+def _account(email: str) -> tuple[int, str] | None:
+    """The (pk, password hash) of the account an email logs into, exactly as the database matches it (any
+    letter case, and Unicode look-alikes the database folds the same way, such as a long s for "s")."""
+    return User.objects.filter(email__iexact=email).values_list("pk", "password").first() if email else None
+
+
+def _password_digest(purpose: str, password_hash: str) -> str:
+    return salted_hmac(f"mailer.accounts.throttling{purpose}", password_hash).hexdigest()[:16]
+
+
+def login_key(request: HttpRequest, credentials: dict | None) -> str:
+    """What a failure counts by (AXES_USERNAME_CALLABLE). An email that belongs to an account counts by the
+    account and by its current password: a new password starts new counts. An unknown email counts by its
+    case-folded text."""
+    email = _typed_email(request, credentials)
+    found = _account(email)
     if found is None:
         return email.casefold()
     user_id, password_hash = found
-    return f"user:{user_id}:{salted_hmac('mailer.accounts.throttling', password_hash).hexdigest()[:16]}"
+    return f"user:{user_id}:{_password_digest('', password_hash)}"
+
+
+# The device cookie (issue 9 §5.2, OWASP's "device cookies"): a successful login leaves in that browser a
+# signed cookie naming the account and a digest of its password hash, under its own salt (the cookie does not
+# reveal the counting key): proof that this browser once knew the account's current password. It exempts
+# logins into that account from the ACCOUNT count only, never from the pair or address counts.
+DEVICE_COOKIE = "mailer_device"
+DEVICE_COOKIE_SALT = "mailer.accounts.throttling.device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 60 * 60
+
+
+def device_cookie_value(user) -> str:
+    return signing.dumps([user.pk, _password_digest(".device", user.password)], salt=DEVICE_COOKIE_SALT)
+
+
+def is_known_device(request: HttpRequest, credentials: dict | None) -> bool:
+    """Whether the request carries a device cookie, at most DEVICE_COOKIE_MAX_AGE old, that a successful login
+    into the very account being logged into left, with the password it has now."""
+    cookie = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        user_id, digest = signing.loads(cookie, salt=DEVICE_COOKIE_SALT, max_age=DEVICE_COOKIE_MAX_AGE)
+    except (signing.BadSignature, TypeError, ValueError):
+        return False
+    found = _account(_typed_email(request, credentials))
+    return (
+        found is not None
+        and found[0] == user_id
+        and constant_time_compare(str(digest), _password_digest(".device", found[1]))
+    )
+
+
+class DeviceCookieMiddleware:
+    """Sets the device cookie on the response to a request that logged someone in (marked by the handlers'
+    ``user_logged_in``, whichever page called ``login``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        value = getattr(request, "mailer_device_cookie", None)
+        if value:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                value,
+                max_age=DEVICE_COOKIE_MAX_AGE,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -148,7 +225,15 @@ class _ScopedLimits:
         if not settings.AXES_LOCK_OUT_AT_FAILURE:
             return False
         counts = self.scope_failures(request, credentials)
-        return any(count >= limit for count, limit in zip(counts, scope_limits(), strict=True))
+        over = [
+            name
+            for count, limit, (_, name) in zip(counts, scope_limits(), SCOPES, strict=True)
+            if count >= limit
+        ]
+        # Only the account count spares the owner's own browser: a stranger can reach it from other addresses.
+        if over == ["AXES_ACCOUNT_FAILURE_LIMIT"] and is_known_device(request, credentials):
+            return False
+        return bool(over)
 
     def lock_if_over_a_limit(self, request: HttpRequest, credentials: dict) -> None:
         """After a counted failure: show the lockout page now if this failure reached any scope's limit."""
@@ -166,6 +251,7 @@ class _ScopedLimits:
     def user_logged_in(self, sender, request, user, **kwargs):
         super().user_logged_in(sender, request, user, **kwargs)
         self.forgive_pair(request, get_credentials(user.get_username()))
+        request.mailer_device_cookie = device_cookie_value(user)  # set by DeviceCookieMiddleware
 
 
 class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
