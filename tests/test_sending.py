@@ -265,6 +265,30 @@ def test_an_address_changed_to_one_on_the_owners_unsubscribe_list_is_skipped(smt
     assert mailing.deliveries.get(client=changed).status == Delivery.Status.SKIPPED
 
 
+def test_an_edit_between_the_claims_two_reads_cannot_send_to_the_address_read_first(smtp, monkeypatch):
+    """Found in review (issue 9 §1): the claim read the client's address in its locking query and judged it
+    in a later one; on PostgreSQL an edit in between let the job send to the first address (here one on the
+    owner's unsubscribe list) after the rule had judged the second. The address sent to is the one judged."""
+    from backend.mailings import selectors
+    from backend.mailings.models import Unsubscription
+
+    mailing = due_mailing(clients=1)
+    start_occurrences()
+    client = mailing.clients.get()
+    Unsubscription.objects.create(owner=mailing.owner, email="gone@example.org")
+    Client.objects.filter(pk=client.pk).update(email="gone@example.org")
+    real = selectors.recipients_of
+
+    def edited_meanwhile(of):
+        Client.objects.filter(pk=client.pk).update(email="fixed@example.org")
+        return real(of)
+
+    monkeypatch.setattr(selectors, "recipients_of", edited_meanwhile)
+    send_due()
+    assert smtp.recipients() == ["fixed@example.org"]
+    assert mailing.deliveries.get().email == "fixed@example.org"
+
+
 def test_blocked_owner_resumes_after_unblocking(smtp):
     owner = UserFactory()
     mailing = due_mailing(clients=1, owner=owner)

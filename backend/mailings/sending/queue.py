@@ -91,10 +91,12 @@ def _sendable_occurrences(occurrence_ids: list[int] | None) -> dict[int, Mailing
     }
 
 
-def _still_recipients(rows: list[dict], mailings: dict[int, Mailing]) -> set[int]:
-    """The claimed clients that are still recipients of their mailing: the same rule as materialising
-    (`selectors.recipients_of`), so a client who unsubscribed, left the mailing, was moved to another owner,
-    or whose address unsubscribed from this owner since the occurrence started is not sent to."""
+def _still_recipients(rows: list[dict], mailings: dict[int, Mailing]) -> dict[int, str]:
+    """The claimed clients that are still recipients of their mailing, with the address that rule judged: the
+    same rule as materialising (`selectors.recipients_of`), so a client who unsubscribed, left the mailing,
+    was moved to another owner, or whose address unsubscribed from this owner since the occurrence started is
+    not sent to. The address comes from this same query (not the earlier locking read), so an edit between
+    the two statements cannot send to an address the rule never saw."""
     wanted: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         if row["client_id"] is not None:
@@ -103,9 +105,9 @@ def _still_recipients(rows: list[dict], mailings: dict[int, Mailing]) -> set[int
     for occurrence_id, client_ids in wanted.items():
         mailing = mailings[occurrence_id]
         by_mailing.setdefault(mailing.pk, (mailing, set()))[1].update(client_ids)
-    kept: set[int] = set()
+    kept: dict[int, str] = {}
     for mailing, client_ids in by_mailing.values():
-        kept.update(selectors.recipients_of(mailing).filter(pk__in=client_ids).values_list("pk", flat=True))
+        kept.update(selectors.recipients_of(mailing).filter(pk__in=client_ids).values_list("pk", "email"))
     return kept
 
 
@@ -130,7 +132,6 @@ def claim(
                 "client_id",
                 "email",
                 "attempts",
-                current_email=F("client__email"),
                 full_name=F("client__full_name"),
                 token=F("client__unsubscribe_token"),
             )[:batch]
@@ -154,13 +155,13 @@ def claim(
         # owner may have corrected it since the delivery was queued), and its log says so. A skipped one
         # keeps the address it was queued for: the client may now be another owner's.
         for row in rows:
-            if row["client_id"] in kept and row["current_email"] != row["email"]:
-                Delivery.objects.filter(pk=row["pk"]).update(email=row["current_email"])
+            if row["client_id"] in kept and kept[row["client_id"]] != row["email"]:
+                Delivery.objects.filter(pk=row["pk"]).update(email=kept[row["client_id"]])
     jobs = [
         Job(
             pk=row["pk"],
             occurrence_id=row["occurrence_id"],
-            email=row["current_email"],
+            email=kept[row["client_id"]],
             full_name=row["full_name"],
             token=row["token"],
             attempts=row["attempts"],
