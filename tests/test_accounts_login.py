@@ -285,6 +285,54 @@ def test_a_browser_with_the_device_cookie_is_still_locked_by_the_pair_limit(thro
     assert not logged_in(browser)
 
 
+def test_a_copied_device_cookie_gets_only_the_pair_limit_of_guesses_from_all_addresses(throttle):
+    """Issue 9 §5.2 (device cookie, OWASP): failures made with a valid cookie count for its nonce; once they
+    reach AXES_FAILURE_LIMIT the cookie spares nothing, whatever address each guess came from. Another
+    browser of the owner (its own nonce) is still spared."""
+    UserFactory(email="owner@example.com")
+    browser = owners_browser("owner@example.com")
+    other_browser = owners_browser("owner@example.com")
+    lock_the_account_from_strangers("owner@example.com")
+    thief = Client()
+    thief.cookies[DEVICE_COOKIE] = browser.cookies[DEVICE_COOKIE].value
+
+    statuses = [fail(thief, "owner@example.com", f"192.0.2.{100 + n}")[0] for n in range(3)]
+    assert statuses == [200, 200, 429]
+    assert login(thief, "owner@example.com", REMOTE_ADDR="192.0.2.200").status_code == 429
+    assert not logged_in(thief)
+    assert login(other_browser, "owner@example.com", REMOTE_ADDR=HOME).status_code == 302
+
+
+def test_a_password_change_gives_the_browser_a_fresh_device_cookie(throttle):
+    """Issue 9 §5.2 (device cookie): the password page does not call login(); without a fresh cookie the
+    owner's browser held one bound to the old password and was locked out with everyone else."""
+    UserFactory(email="owner@example.com")
+    browser = Client()
+    assert login(browser, "owner@example.com", REMOTE_ADDR=HOME).status_code == 302
+    response = browser.post(
+        reverse("accounts:password_change"),
+        {"old_password": DEFAULT_PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        REMOTE_ADDR=HOME,
+    )
+    assert response.status_code == 302
+    browser.post(reverse("accounts:logout"))
+    lock_the_account_from_strangers("owner@example.com")
+
+    assert login(Client(), "owner@example.com", NEW_PASSWORD, REMOTE_ADDR=HOME).status_code == 429
+    assert login(browser, "owner@example.com", NEW_PASSWORD, REMOTE_ADDR=HOME).status_code == 302
+
+
+def test_the_device_cookie_does_not_show_the_account(throttle):
+    """Issue 9 §5.2 (device cookie): the signed part is readable by anyone holding the cookie; it holds only
+    a digest (of the account and its password hash) and a random nonce, not the account's pk."""
+    owner = UserFactory(email="owner@example.com")
+    payload = signing.loads(
+        owners_browser("owner@example.com").cookies[DEVICE_COOKIE].value, salt=DEVICE_COOKIE_SALT
+    )
+    assert [type(part) for part in payload] == [str, str]
+    assert owner.pk not in payload and str(owner.pk) not in payload
+
+
 def test_authenticate_with_a_request_counts_and_locks_like_the_login_page(client, throttle):
     """Issue 9 §5.2: GraphQL's tokenAuth will call authenticate(request, email=..., password=...); those
     failures add to the same pair as the page's, and a lock refuses even the right password."""

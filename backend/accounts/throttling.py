@@ -24,13 +24,17 @@ owner lifts that lock by setting a new password through the emailed reset link, 
 
 Several addresses are easy to have (IPv6 gives anyone many), so the account count alone would let a stranger
 keep the owner out, and re-lock the account in seconds after a reset. Hence the device cookie (OWASP's
-"device cookies"): every successful login leaves a signed cookie (``mailer_device``: the account's pk and a
-digest of its password hash, salted apart from the counting key; HttpOnly, SameSite=Lax, Secure when
-``SESSION_COOKIE_SECURE``, 180 days). A login into that same account from a browser carrying it, unexpired and
-made with the current password, is not refused by the ACCOUNT count; the pair and address counts still apply,
-so that browser still has ``AXES_FAILURE_LIMIT`` guesses per cool-off. Its failures still add to the account
-count. A cookie of another account, altered, older than 180 days, or made before a password change spares
-nothing, and it does not identify anyone: it only records that this browser once knew this password.
+"device cookies"): every successful login, and a password change, leaves a signed cookie (``mailer_device``:
+a digest of the account's pk and password hash, salted apart from the counting key, and a random nonce;
+HttpOnly, SameSite=Lax, Secure when ``SESSION_COOKIE_SECURE``, 180 days). A login into that same account from
+a browser carrying it, unexpired and made with the current password, is not refused by the ACCOUNT count; the
+pair and address counts still apply. Failures made with a valid cookie are also counted per nonce (cache key
+``device-fail:<nonce>``, expiring with the cool-off) and the cookie spares nothing once that count reaches
+``AXES_FAILURE_LIMIT``: a copied cookie gets that many guesses per cool-off from all addresses together, not
+that many per address (both handlers keep that count in Django's cache; without Redis that is the
+local-memory cache, so each process counts apart). Its failures still add to the account count. A cookie of
+another account, altered, older than 180 days, or made before a password change spares nothing, and it names
+no account: it only records that this browser once knew this password.
 
 A successful login forgives the failures of its own (account, address) pair only, in every scope they were
 counted in; it never clears another account's failures, nor the address's failures at other accounts
@@ -49,11 +53,13 @@ not call ``login`` sends that signal itself, or its pair's typos simply expire w
 
 import ipaddress
 import math
+import secrets
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.cache import AxesCacheHandler
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import (
+    get_cache,
     get_cache_timeout,
     get_client_cache_keys,
     get_client_username,
@@ -120,34 +126,72 @@ def login_key(request: HttpRequest, credentials: dict | None) -> str:
 
 
 # The device cookie (issue 9 §5.2, OWASP's "device cookies"): a successful login leaves in that browser a
-# signed cookie naming the account and a digest of its password hash, under its own salt (the cookie does not
-# reveal the counting key): proof that this browser once knew the account's current password. It exempts
-# logins into that account from the ACCOUNT count only, never from the pair or address counts.
+# signed cookie with a digest of the account's pk and password hash, under its own salt (the cookie names no
+# account and does not reveal the counting key), and a random nonce: proof that this browser once knew the
+# account's current password. It exempts logins into that account from the ACCOUNT count only, never from the
+# pair or address counts, and only while the failures made with it (counted per nonce) stay under
+# AXES_FAILURE_LIMIT.
 DEVICE_COOKIE = "mailer_device"
 DEVICE_COOKIE_SALT = "mailer.accounts.throttling.device"
 DEVICE_COOKIE_MAX_AGE = 180 * 24 * 60 * 60
 
 
+def _device_digest(user_id: int, password_hash: str) -> str:
+    return _password_digest(".device", f"{user_id}:{password_hash}")
+
+
 def device_cookie_value(user) -> str:
-    return signing.dumps([user.pk, _password_digest(".device", user.password)], salt=DEVICE_COOKIE_SALT)
+    return signing.dumps(
+        [_device_digest(user.pk, user.password), secrets.token_urlsafe(16)], salt=DEVICE_COOKIE_SALT
+    )
+
+
+def remember_device(request: HttpRequest, user) -> None:
+    """Marks the response to this request to carry a fresh device cookie for `user` (DeviceCookieMiddleware):
+    after a login, and after a password change, which makes the old cookie stale."""
+    request.mailer_device_cookie = device_cookie_value(user)
+
+
+def _device_failures_key(nonce: str) -> str:
+    return f"device-fail:{nonce}"
+
+
+def device_nonce(request: HttpRequest, credentials: dict | None) -> str | None:
+    """The nonce of the request's device cookie if the cookie is valid: at most DEVICE_COOKIE_MAX_AGE old, and
+    left by a successful login into the very account being logged into, with the password it has now."""
+    cookie = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        digest, nonce = signing.loads(cookie, salt=DEVICE_COOKIE_SALT, max_age=DEVICE_COOKIE_MAX_AGE)
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    found = _account(_typed_email(request, credentials))
+    if found is None or not constant_time_compare(str(digest), _device_digest(*found)):
+        return None
+    return str(nonce)
+
+
+def count_device_failure(request: HttpRequest, credentials: dict | None) -> None:
+    """A failure made with a valid device cookie counts for its nonce too (in the cache, for the cool-off),
+    so that a copied cookie cannot guess from any number of addresses."""
+    nonce = device_nonce(request, credentials)
+    if nonce is None:
+        return
+    cache, key = get_cache(), _device_failures_key(nonce)
+    if cache.add(key, 1, timeout=get_cache_timeout(request)):
+        return
+    try:
+        cache.incr(key)
+    except ValueError:  # expired since the add: this failure starts a new count
+        cache.add(key, 1, timeout=get_cache_timeout(request))
 
 
 def is_known_device(request: HttpRequest, credentials: dict | None) -> bool:
-    """Whether the request carries a device cookie, at most DEVICE_COOKIE_MAX_AGE old, that a successful login
-    into the very account being logged into left, with the password it has now."""
-    cookie = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE)
-    if not cookie:
-        return False
-    try:
-        user_id, digest = signing.loads(cookie, salt=DEVICE_COOKIE_SALT, max_age=DEVICE_COOKIE_MAX_AGE)
-    except (signing.BadSignature, TypeError, ValueError):
-        return False
-    found = _account(_typed_email(request, credentials))
-    return (
-        found is not None
-        and found[0] == user_id
-        and constant_time_compare(str(digest), _password_digest(".device", found[1]))
-    )
+    """Whether the request carries a valid device cookie (see `device_nonce`) with fewer than
+    AXES_FAILURE_LIMIT failures made with it in the cool-off."""
+    nonce = device_nonce(request, credentials)
+    return nonce is not None and get_cache().get(_device_failures_key(nonce), 0) < settings.AXES_FAILURE_LIMIT
 
 
 class DeviceCookieMiddleware:
@@ -251,7 +295,7 @@ class _ScopedLimits:
     def user_logged_in(self, sender, request, user, **kwargs):
         super().user_logged_in(sender, request, user, **kwargs)
         self.forgive_pair(request, get_credentials(user.get_username()))
-        request.mailer_device_cookie = device_cookie_value(user)  # set by DeviceCookieMiddleware
+        remember_device(request, user)
 
 
 class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
@@ -272,6 +316,7 @@ class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
             return
         self.clean_expired_user_attempts(request, credentials)
         self.count_failure(request, credentials)
+        count_device_failure(request, credentials)
         self.lock_if_over_a_limit(request, credentials)
 
     def count_failure(self, request: HttpRequest, credentials: dict) -> None:
@@ -328,6 +373,7 @@ class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
                 self.cache.incr(key)
             except ValueError:  # expired since the add: this failure starts a new count
                 self.cache.add(key, 1, timeout=timeout)
+        count_device_failure(request, credentials)
         self.lock_if_over_a_limit(request, credentials)
 
     def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:

@@ -28,7 +28,7 @@ from .forms import (
 from .models import PhoneVerification
 from .ratelimit import RateLimited
 from .sms import SMSError
-from .throttling import client_ip
+from .throttling import client_ip, remember_device
 from .tokens import ExpiredToken, InvalidToken
 
 
@@ -183,7 +183,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         messages.success(self.request, _("Your password is changed."))
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        # The old device cookie is bound to the old password (issue 9 §5.2): this browser gets a fresh one.
+        remember_device(self.request, form.user)
+        return response
 
 
 @login_required
