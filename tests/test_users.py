@@ -97,3 +97,14 @@ def test_time_zone_is_validated():
     with pytest.raises(ValidationError) as excinfo:
         user.full_clean(exclude=["password"])
     assert "time_zone" in excinfo.value.message_dict
+
+
+def test_a_users_zone_falls_back_to_the_servers_for_an_unknown_name():
+    """One place reads a user's zone for forms and the admin; a stored name the system no longer knows must
+    not break a page."""
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    assert UserFactory.build(time_zone="Europe/Moscow").tz == ZoneInfo("Europe/Moscow")
+    assert UserFactory.build(time_zone="Mars/Olympus_Mons").tz == timezone.get_default_timezone()

@@ -6,8 +6,6 @@ goes into (a superuser works on anyone's behalf); the domain form is then built 
 log is read-only.
 """
 
-import zoneinfo
-
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -40,13 +38,6 @@ class OwnerChoiceForm(forms.Form):
         field = self.fields["owner"]
         field.widget = AutocompleteSelect(Client._meta.get_field("owner"), admin_site)
         field.widget.choices = field.choices
-
-
-def _zone_of(owner: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(owner.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return timezone.get_default_timezone()
 
 
 class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
@@ -110,7 +101,7 @@ class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
             owner = obj.owner if obj is not None else request.user
         # The domain form reads date-times in the owner's zone; the page shows them (and compares them, for
         # "changed") in the same zone, whoever the superuser is.
-        with timezone.override(_zone_of(owner)):
+        with timezone.override(owner.tz):
             response = super().changeform_view(request, object_id, form_url, extra_context)
             if isinstance(response, TemplateResponse):
                 response.render()

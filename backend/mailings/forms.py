@@ -1,8 +1,6 @@
 """The one validation for clients, messages and mailings: pages render these forms, GraphQL mutations and
 the services run them. Every form takes its owner; every choice is limited to that owner's objects."""
 
-import zoneinfo
-
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,11 +20,7 @@ class OwnedModelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
 
     def _clean_fields(self) -> None:
-        try:
-            tz = zoneinfo.ZoneInfo(self.owner.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            tz = timezone.get_default_timezone()
-        with timezone.override(tz):
+        with timezone.override(self.owner.tz):
             super()._clean_fields()
 
     def save(self, commit: bool = True):
