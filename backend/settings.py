@@ -89,6 +89,9 @@ INSTALLED_APPS = [
     "django_apscheduler",
     # Login throttling
     "axes",
+    # GraphQL API (backend/api/) and its revocable refresh tokens
+    "graphene_django",
+    "graphql_jwt.refresh_token",
     # Django
     "backend.apps.MailerAdminConfig",  # django.contrib.admin with the superusers-only site
     "django.contrib.auth",
@@ -298,6 +301,31 @@ AXES_VERBOSE = False
 TRUSTED_PROXY_COUNT = setting("int", "TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more (got {TRUSTED_PROXY_COUNT}).")
+
+# --- GraphQL API (backend/api/, issue 10) ------------------------------------------------
+
+GRAPHENE = {
+    "SCHEMA": "backend.api.schema.schema",
+    # Page size: a default and the cap; asking for more is an error (backend/api/core/pagination.py).
+    "RELAY_CONNECTION_MAX_LIMIT": 100,
+    "SCHEMA_OUTPUT": "graphql/schema.graphql",
+    "SCHEMA_INDENT": 2,
+}
+# What one request may cost (backend/api/core/limits.py).
+GRAPHQL_MAX_DEPTH = setting("int", "GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_ALIASES = setting("int", "GRAPHQL_MAX_ALIASES", 30)
+GRAPHQL_MAX_DOCUMENT_BYTES = setting("int", "GRAPHQL_MAX_DOCUMENT_BYTES", 20_000)
+GRAPHQL_MAX_TOKENS = setting("int", "GRAPHQL_MAX_TOKENS", 5_000)
+GRAPHQL_MAX_BATCH = setting("int", "GRAPHQL_MAX_BATCH", 10)
+# Access tokens are short-lived; refresh tokens are long-running, stored and revocable (revokeToken).
+GRAPHQL_JWT = {
+    "JWT_VERIFY_EXPIRATION": True,
+    "JWT_EXPIRATION_DELTA": dt.timedelta(seconds=setting("int", "JWT_ACCESS_TOKEN_SECONDS", 300)),
+    "JWT_LONG_RUNNING_REFRESH_TOKEN": True,
+    "JWT_REFRESH_EXPIRATION_DELTA": dt.timedelta(days=setting("float", "JWT_REFRESH_TOKEN_DAYS", 30.0)),
+    "JWT_PAYLOAD_HANDLER": "backend.api.core.auth.jwt_payload",
+    "JWT_AUTH_HEADER_PREFIX": "JWT",
+}
 
 DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")

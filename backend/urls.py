@@ -7,6 +7,8 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from backend.accounts.views import CmsPasswordResetView
+from backend.api.core.views import MailerGraphQLView
+from backend.api.schema import schema
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,6 +16,7 @@ urlpatterns = [
     path("cms/password_reset/", CmsPasswordResetView.as_view(), name="cms_password_reset"),
     path("cms/", include(wagtailadmin_urls)),
     path("accounts/", include("backend.accounts.urls")),
+    path("graphql/", MailerGraphQLView.as_view(graphiql=True, schema=schema), name="graphql"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include(wagtaildocs_urls)),
     path("", include("backend.web.urls")),

@@ -1,0 +1,75 @@
+"""Connections: cursor pagination with `totalCount`, a page size capped at GRAPHENE's
+RELAY_CONNECTION_MAX_LIMIT (asking for more is an error, not a silent cut), and one hook to batch-load what the
+page's nodes need, so a page costs the same number of queries for 5 nodes as for 100 (issue 10 §8).
+
+A node type may define `prefetch_page(cls, nodes: list, info)`: it runs once per page, after slicing, and
+attaches whatever its fields would otherwise fetch one node at a time (counts, last occurrence, ...).
+"""
+
+import graphene
+from django.utils.translation import gettext as _
+from graphene_django.fields import DjangoConnectionField
+
+from .errors import BAD_REQUEST, graphql_error
+from .limits import max_page_size
+
+
+class CountableConnection(graphene.relay.Connection):
+    class Meta:
+        abstract = True
+
+    total_count = graphene.Int(required=True, description="Items matching the filters, on every page.")
+
+    @staticmethod
+    def resolve_total_count(root, info) -> int:
+        return root.length
+
+
+def check_page_args(args: dict) -> None:
+    limit = max_page_size()
+    for name in ("first", "last"):
+        value = args.get(name)
+        if value is not None and not 0 <= value <= limit:
+            raise graphql_error(
+                _("%(name)s must be between 0 and %(limit)d (got %(value)d).")
+                % {"name": name, "limit": limit, "value": value},
+                BAD_REQUEST,
+            )
+    offset = args.get("offset")
+    if offset is not None and offset < 0:
+        raise graphql_error(_("offset must not be negative."), BAD_REQUEST)
+
+
+class PageConnectionField(DjangoConnectionField):
+    """DjangoConnectionField with the page-size check and the node type's `prefetch_page` hook. The resolver
+    (or, without one, the node type's `get_queryset`) must start from an owner-scoped selector."""
+
+    @classmethod
+    def connection_resolver(
+        cls,
+        resolver,
+        connection,
+        default_manager,
+        queryset_resolver,
+        max_limit,
+        enforce_first_or_last,
+        root,
+        info,
+        **args,
+    ):
+        check_page_args(args)
+        result = super().connection_resolver(
+            resolver,
+            connection,
+            default_manager,
+            queryset_resolver,
+            max_limit,
+            enforce_first_or_last,
+            root,
+            info,
+            **args,
+        )
+        prefetch = getattr(connection._meta.node, "prefetch_page", None)
+        if prefetch is not None and result.edges:
+            prefetch([edge.node for edge in result.edges], info)
+        return result

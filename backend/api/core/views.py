@@ -1,0 +1,270 @@
+"""`/graphql/`: GraphiQL for a browser, the API for everyone else (issue 10 §1, §2, §7).
+
+Authentication: `Authorization: JWT <token>` (then no CSRF check: a browser never adds that header by itself)
+or the browser session (then Django's CSRF check applies to every POST). Every root field except the token
+mutations needs a user who can act, checked once per document before anything runs.
+
+Requests are bounded (document size, tokens, depth, aliases, page size, batch length) and parsed-and-validated
+documents are cached by their text, so a page's repeated query is parsed once per process.
+"""
+
+import functools
+import json
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from graphene_django.views import GraphQLView
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from backend.accounts.services import user_can_act
+
+from .auth import authenticate_request, authentication_error
+from .errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, format_error, graphql_error
+from .limits import cost_rules, max_batch, max_document_bytes, max_tokens
+
+logger = logging.getLogger("backend.api")
+
+# Root fields an anonymous caller may use: getting, refreshing and checking a token, and introspection.
+PUBLIC_ROOT_FIELDS = frozenset(
+    {"tokenAuth", "refreshToken", "verifyToken", "__typename", "__schema", "__type"}
+)
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Csrf(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason
+
+
+def _csrf_failure(request: HttpRequest) -> str | None:
+    """The reason a session request fails Django's CSRF check, or None when it passes."""
+    return _Csrf(lambda req: None).process_view(request, None, (), {})
+
+
+@functools.lru_cache(maxsize=256)
+def _prepared(schema, query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
+    """Parse and validate once per distinct document (validation depends only on the schema and the text)."""
+    try:
+        document = parse(query, max_tokens=max_tokens())
+    except GraphQLError as exc:
+        return None, (exc,)
+    errors = validate(schema, document, max_errors=50)
+    if not errors:
+        errors = validate(schema, document, cost_rules())
+    return document, tuple(errors)
+
+
+def _root_field_names(document: DocumentNode, operation) -> set[str]:
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition") and d.name}
+    names: set[str] = set()
+    seen: set[str] = set()
+
+    def walk(selection_set) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    walk(fragment.selection_set)
+
+    walk(operation.selection_set)
+    return names
+
+
+def _set_path(target: dict, path: str, value) -> None:
+    """Put an uploaded file where the multipart request's `map` says (`variables.file`, `variables.files.0`)."""
+    keys = path.split(".")
+    node = target
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class MailerGraphQLView(GraphQLView):
+    graphiql_template = "graphene/graphiql.html"
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in ("GET", "POST"):
+            return self._error_response(_("Use GET or POST."), 405)
+        has_token = authenticate_request(request)
+        try:
+            if request.method == "GET" and self.graphiql and self.request_wants_html(request):
+                if "raw" not in request.GET:
+                    return self.render_graphiql(request)
+            if request.method == "POST" and not has_token:
+                reason = _csrf_failure(request)
+                if reason is not None:
+                    return self._error_response(
+                        _(
+                            "CSRF check failed (%(reason)s). Browser sessions send the X-CSRFToken header; "
+                            "other clients use Authorization: JWT <token>."
+                        )
+                        % {"reason": reason},
+                        403,
+                        FORBIDDEN,
+                    )
+            data = self._parse_body(request)
+        except BadRequest as exc:
+            return self._error_response(str(exc), exc.status)
+        if isinstance(data, list):
+            if not data or len(data) > max_batch():
+                return self._error_response(
+                    _("A batch holds 1 to %(limit)d operations.") % {"limit": max_batch()}, 400
+                )
+            results = [self._run(request, entry) for entry in data]
+            body = [result for result, _status in results]
+            status = max(status for _result, status in results)
+        else:
+            body, status = self._run(request, data)
+        return HttpResponse(
+            json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+        )
+
+    # --- request parsing -------------------------------------------------------------
+
+    def _parse_body(self, request: HttpRequest):
+        if request.method == "GET":
+            return {
+                "query": request.GET.get("query"),
+                "variables": request.GET.get("variables"),
+                "operationName": request.GET.get("operationName"),
+            }
+        content_type = self.get_content_type(request)
+        try:
+            if content_type == "application/graphql":
+                return {"query": request.body.decode("utf-8")}
+            if content_type == "application/json":
+                return json.loads(request.body.decode("utf-8"))
+            if content_type == "multipart/form-data":
+                return self._parse_multipart(request)
+        except (RequestDataTooBig, TooManyFieldsSent):
+            raise BadRequest(_("The request is too large."), 413) from None
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest(_("The request body is not valid JSON in UTF-8.")) from None
+        raise BadRequest(
+            _("Send application/json (or multipart/form-data for file uploads) with a query."), 415
+        )
+
+    def _parse_multipart(self, request: HttpRequest):
+        """The GraphQL multipart request spec: `operations` (JSON), `map` (JSON: file field -> variable
+        paths), then the files."""
+        try:
+            operations = json.loads(request.POST["operations"])
+            mapping = json.loads(request.POST.get("map") or "{}")
+            if not isinstance(mapping, dict):
+                raise ValueError
+            for field, paths in mapping.items():
+                upload = request.FILES[field]
+                for path in paths:
+                    _set_path(operations, path, upload)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            raise BadRequest(
+                _("A multipart request needs `operations` (JSON), `map` (JSON) and every mapped file.")
+            ) from None
+        return operations
+
+    # --- execution ---------------------------------------------------------------------
+
+    def _run(self, request: HttpRequest, data) -> tuple[dict, int]:
+        if not isinstance(data, dict):
+            return self._errors([graphql_error(_("Each operation must be a JSON object."), BAD_REQUEST)]), 400
+        query = data.get("query")
+        variables = data.get("variables")
+        operation_name = data.get("operationName") or None
+        if not isinstance(query, str) or not query.strip():
+            return self._errors([graphql_error(_("Send a query."), BAD_REQUEST)]), 400
+        if len(query.encode("utf-8")) > max_document_bytes():
+            message = _("The document is larger than %(limit)d bytes.") % {"limit": max_document_bytes()}
+            return self._errors([graphql_error(message, BAD_REQUEST)]), 400
+        if isinstance(variables, str):
+            try:
+                variables = json.loads(variables) if variables.strip() else None
+            except ValueError:
+                return self._errors([graphql_error(_("variables are not valid JSON."), BAD_REQUEST)]), 400
+        if variables is not None and not isinstance(variables, dict):
+            return self._errors([graphql_error(_("variables must be a JSON object."), BAD_REQUEST)]), 400
+        if operation_name is not None and not isinstance(operation_name, str):
+            return self._errors([graphql_error(_("operationName must be a string."), BAD_REQUEST)]), 400
+
+        document, errors = _prepared(self.schema.graphql_schema, query)
+        if errors:
+            return self._errors(errors), 400
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            message = _("Name the operation to run (operationName).")
+            return self._errors([graphql_error(message, BAD_REQUEST)]), 400
+        if request.method == "GET" and operation.operation != OperationType.QUERY:
+            return self._errors([graphql_error(_("Mutations need a POST request."), BAD_REQUEST)]), 405
+        if (
+            not user_can_act(request.user)
+            and not _root_field_names(document, operation) <= PUBLIC_ROOT_FIELDS
+        ):
+            return self._errors([authentication_error(request)]), 401
+
+        options = {
+            "root_value": None,
+            "context_value": request,
+            "variable_values": variables,
+            "operation_name": operation_name,
+            "middleware": self.get_middleware(request),
+        }
+        if operation.operation == OperationType.MUTATION:
+            with transaction.atomic():
+                result = execute(self.schema.graphql_schema, document, **options)
+                if result.errors:
+                    transaction.set_rollback(True)
+        else:
+            result = execute(self.schema.graphql_schema, document, **options)
+        return self._result(result)
+
+    def _result(self, result: ExecutionResult) -> tuple[dict, int]:
+        body: dict = {}
+        if result.errors:
+            body["errors"] = [format_error(error) for error in result.errors]
+        body["data"] = result.data
+        if result.errors and result.data is None:
+            codes = {error["extensions"]["code"] for error in body["errors"]}
+            return body, 401 if codes == {UNAUTHENTICATED} else 400
+        return body, 200
+
+    def _errors(self, errors) -> dict:
+        return {"errors": [format_error(error) for error in errors]}
+
+    def _error_response(self, message: str, status: int, code: str = BAD_REQUEST) -> HttpResponse:
+        body = self._errors([graphql_error(message, code)])
+        return HttpResponse(
+            json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+        )
