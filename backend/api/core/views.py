@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -100,7 +99,7 @@ def _root_field_names(document: DocumentNode, operation) -> set[str]:
 
 
 def _set_path(target: dict, path: str, value) -> None:
-    """Put an uploaded file where the multipart request's `map` says (`variables.file`, `variables.files.0`)."""
+    """Put an uploaded file where the multipart request's `map` says (`variables.file`)."""
     keys = path.split(".")
     node = target
     for key in keys[:-1]:
@@ -121,9 +120,9 @@ class MailerGraphQLView(GraphQLView):
             return self._error_response(_("Use GET or POST."), 405)
         has_token = authenticate_request(request)
         try:
-            if request.method == "GET" and self.graphiql and self.request_wants_html(request):
-                if "raw" not in request.GET:
-                    return self.render_graphiql(request)
+            wants_page = request.method == "GET" and "raw" not in request.GET
+            if wants_page and self.graphiql and self.request_wants_html(request):
+                return self.render_graphiql(request)
             if request.method == "POST" and not has_token:
                 reason = _csrf_failure(request)
                 if reason is not None:
