@@ -1,0 +1,14 @@
+"""/clients/ (issue 11)."""
+
+from django.urls import path
+
+from .pages import clients
+
+app_name = "clients"
+
+urlpatterns = [
+    path("", clients.ClientList.as_view(), name="list"),
+    path("new/", clients.ClientCreate.as_view(), name="new"),
+    path("<int:pk>/edit/", clients.ClientEdit.as_view(), name="edit"),
+    path("<int:pk>/delete/", clients.ClientDelete.as_view(), name="delete"),
+]

@@ -1,0 +1,14 @@
+"""/messages/ (issue 11)."""
+
+from django.urls import path
+
+from .pages import messages
+
+app_name = "messages"
+
+urlpatterns = [
+    path("", messages.MessageList.as_view(), name="list"),
+    path("new/", messages.MessageCreate.as_view(), name="new"),
+    path("<int:pk>/edit/", messages.MessageEdit.as_view(), name="edit"),
+    path("<int:pk>/delete/", messages.MessageDelete.as_view(), name="delete"),
+]
