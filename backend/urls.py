@@ -19,6 +19,9 @@ urlpatterns = [
     path("graphql/", MailerGraphQLView.as_view(graphiql=True, schema=schema), name="graphql"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("documents/", include(wagtaildocs_urls)),
+    # The owner pages (issue 11), one URL module per area.
+    path("clients/", include("backend.web.urls_clients")),
+    path("messages/", include("backend.web.urls_messages")),
     path("", include("backend.web.urls")),
 ]
 
