@@ -12,9 +12,11 @@ re-render it and GraphQL can return its errors per field.
 
 import datetime as dt
 import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +29,9 @@ from . import schedule, selectors
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
 from .models import Client, Delivery, Mailing, Message, Occurrence, Unsubscription
 
+if TYPE_CHECKING:
+    from .csv_io import ClientRow
+
 
 class ErrorCode(enum.StrEnum):
     """Stable codes the API and pages can rely on."""
@@ -38,6 +43,20 @@ class ErrorCode(enum.StrEnum):
     OWNER_CANNOT_ACT = "owner_cannot_act"
     NO_RECIPIENTS = "no_recipients"
     SEND_IN_PROGRESS = "send_in_progress"
+    # A clients file refused as a whole (csv_io.parse_clients_csv); nothing is imported.
+    CSV_TOO_LARGE = "csv_too_large"
+    CSV_BINARY = "csv_binary"
+    CSV_MALFORMED = "csv_malformed"
+    CSV_EMPTY = "csv_empty"
+    CSV_TOO_MANY_ROWS = "csv_too_many_rows"
+    # The owner's list changed while an import ran (a client added in parallel): nothing was imported.
+    IMPORT_CONFLICT = "import_conflict"
+    # Per-row results of an import (ImportRowResult.code), besides the form's own codes ("invalid", ...).
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+    UNCHANGED = "unchanged"
+    NAME_FROM_EMAIL = "name_from_email"
+    NOTHING_TO_RETRY = "nothing_to_retry"
+    UNSENDABLE_ADDRESS = "unsendable_address"
 
 
 class FormInvalid(ValidationError):
@@ -277,6 +296,21 @@ class Operator:
 OPERATOR = Operator()
 
 
+def _require_may_be_sent(mailing: Mailing) -> None:
+    """Refuse a mailing that nothing may be sent for, whatever its schedule (R-SEND-8): disabled by a
+    manager, or its owner blocked or inactive."""
+    if not mailing.is_active:
+        raise ValidationError(
+            _("This mailing is disabled; it cannot be sent until it is enabled again."),
+            code=ErrorCode.MAILING_DISABLED,
+        )
+    if not user_can_act(mailing.owner):
+        raise ValidationError(
+            _("The owner of this mailing is blocked or inactive; nothing is sent for them."),
+            code=ErrorCode.OWNER_CANNOT_ACT,
+        )
+
+
 def mailing_check_send_now(*, actor: User | Operator, mailing: Mailing) -> None:
     """May `actor` send `mailing` now, outside its schedule? Raises PermissionDenied for the wrong actor and
     a ValidationError with an `ErrorCode` for the mailing's state. The dry-run asks this too, so it refuses
@@ -284,17 +318,7 @@ def mailing_check_send_now(*, actor: User | Operator, mailing: Mailing) -> None:
     if actor is not OPERATOR:
         _require_can_edit(actor, mailing)
     if not selectors.sendable_mailings().filter(pk=mailing.pk).exists():
-        current = Mailing.objects.select_related("owner").get(pk=mailing.pk)
-        if not current.is_active:
-            raise ValidationError(
-                _("This mailing is disabled; it cannot be sent until it is enabled again."),
-                code=ErrorCode.MAILING_DISABLED,
-            )
-        if not user_can_act(current.owner):
-            raise ValidationError(
-                _("The owner of this mailing is blocked or inactive; nothing is sent for them."),
-                code=ErrorCode.OWNER_CANNOT_ACT,
-            )
+        _require_may_be_sent(Mailing.objects.select_related("owner").get(pk=mailing.pk))
         raise ValidationError(
             _("This mailing is completed; move its end later to send it again."),
             code=ErrorCode.MAILING_COMPLETED,
@@ -341,3 +365,156 @@ def client_unsubscribe(*, client: Client) -> Client:
             client.save(update_fields=["unsubscribed_at"])
         Unsubscription.objects.get_or_create(owner_id=client.owner_id, email=client.email.lower())
     return client
+
+
+# --- importing clients (issue 10 §4, issue 11 §2) ---------------------------------------
+
+
+class ImportResult(enum.StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ImportRowResult:
+    """What became of one row: `reason` says why it was skipped (or, for an added row, what was filled
+    in); `code` is an `ErrorCode` or the form's code ("invalid", "required", "max_length"), "" when none."""
+
+    line: int
+    email: str
+    result: ImportResult
+    reason: str = ""
+    code: str = ""
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rows: list[ImportRowResult] = field(default_factory=list)
+
+    def _add(self, row: ImportRowResult) -> None:
+        self.rows.append(row)
+        setattr(self, row.result.value, getattr(self, row.result.value) + 1)
+
+
+IMPORT_BATCH = 1000
+
+
+def _import_fields(row: "ClientRow") -> tuple[dict[str, str], ValidationError | None]:
+    """A row through ClientForm's own fields (the one validation: address syntax, lengths), without the
+    form's per-row uniqueness query: the import compares against the owner's list loaded once."""
+    fields = ClientForm.base_fields
+    cleaned: dict[str, str] = {}
+    for name, value in (("email", row.email), ("full_name", row.full_name), ("comment", row.comment)):
+        if name == "full_name" and not (value or "").strip():
+            cleaned[name] = ""  # optional in a file: kept, or filled in, by the caller
+            continue
+        try:
+            cleaned[name] = fields[name].clean(value or "")
+        except ValidationError as exc:
+            error = exc.error_list[0]
+            message = error.message % error.params if error.params else error.message
+            reason = _("%(field)s: %(message)s") % {"field": fields[name].label, "message": message}
+            return cleaned, ValidationError(reason, code=error.code or ErrorCode.INVALID)
+    cleaned["email"] = User.objects.normalize_email(cleaned["email"])
+    return cleaned, None
+
+
+def clients_import(*, actor: User, rows: "list[ClientRow]") -> ImportReport:
+    """Import `rows` into the actor's own client list, in one transaction (issue 11 §2).
+
+    Each row is validated like ClientForm; an address already in the list (any letter case) gets the row's
+    full name and comment (an empty cell keeps what is there: an import never erases); a repeat of an
+    address earlier in the file and an invalid row are skipped with the reason; a new address that
+    unsubscribed from this owner before is added but stays unsubscribed (R-SEND-8). A new client without
+    a full name gets the part of the address before the @, so a plain list of addresses imports.
+
+    A fixed number of queries whatever the number of rows: the list is loaded once, new clients are
+    inserted and changed ones updated in batches.
+    """
+    from .csv_io import MAX_IMPORT_ROWS
+
+    _require_can_edit(actor)
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ValidationError(
+            _("At most %(limit)d clients can be imported at once; split the list."),
+            code=ErrorCode.CSV_TOO_MANY_ROWS,
+            params={"limit": MAX_IMPORT_ROWS},
+        )
+    report = ImportReport()
+    try:
+        with transaction.atomic():
+            _import_rows(actor, rows, report)
+    except IntegrityError as exc:
+        raise ValidationError(
+            _("Your client list changed while the file was being imported; nothing was imported. Try again."),
+            code=ErrorCode.IMPORT_CONFLICT,
+        ) from exc
+    return report
+
+
+def _import_rows(owner: User, rows: "list[ClientRow]", report: ImportReport) -> None:
+    existing = {
+        client.email.lower(): client
+        for client in Client.objects.filter(owner=owner).only(
+            "pk", "email", "full_name", "comment", "unsubscribed_at"
+        )
+    }
+    left = dict(Unsubscription.objects.filter(owner=owner).values_list("email", "created_at"))
+    seen: dict[str, int] = {}
+    new: list[Client] = []
+    changed: list[Client] = []
+    for row in rows:
+        cleaned, error = _import_fields(row)
+        email = cleaned.get("email") or (row.email or "").strip()
+        if error is not None:
+            report._add(ImportRowResult(row.line, email, ImportResult.SKIPPED, error.message, error.code))
+            continue
+        key = email.lower()
+        if key in seen:
+            reason = _("The same address is on line %(line)d of this file.") % {"line": seen[key]}
+            report._add(
+                ImportRowResult(row.line, email, ImportResult.SKIPPED, reason, ErrorCode.DUPLICATE_IN_FILE)
+            )
+            continue
+        seen[key] = row.line
+        client = existing.get(key)
+        if client is None:
+            client = Client(
+                owner=owner, email=email, full_name=cleaned["full_name"], comment=cleaned["comment"]
+            )
+            reason, code = "", ""
+            if not client.full_name:
+                client.full_name = email.rpartition("@")[0][: Client._meta.get_field("full_name").max_length]
+                reason = _("No full name in the file; the part of the address before the @ was used.")
+                code = ErrorCode.NAME_FROM_EMAIL
+            if key in left:
+                client.unsubscribed_at = left[key]
+            new.append(client)
+            report._add(ImportRowResult(row.line, email, ImportResult.ADDED, reason, code))
+            continue
+        before = (client.full_name, client.comment, client.unsubscribed_at)
+        client.full_name = cleaned["full_name"] or client.full_name
+        client.comment = cleaned["comment"] or client.comment
+        if key in left and client.unsubscribed_at is None:
+            client.unsubscribed_at = left[key]
+        if (client.full_name, client.comment, client.unsubscribed_at) == before:
+            reason = _("Already in your list with the same details.")
+            report._add(ImportRowResult(row.line, email, ImportResult.SKIPPED, reason, ErrorCode.UNCHANGED))
+            continue
+        changed.append(client)
+        report._add(ImportRowResult(row.line, email, ImportResult.UPDATED))
+    Client.objects.bulk_create(new, batch_size=IMPORT_BATCH)
+    Client.objects.bulk_update(changed, ["full_name", "comment", "unsubscribed_at"], batch_size=IMPORT_BATCH)
+
+
+def clients_import_csv(*, actor: User, data: bytes) -> ImportReport:
+    """Parse an uploaded clients file and import it (`clients_import`). A file that cannot be read (too
+    large, binary, malformed, empty, too many rows) raises ValidationError and changes nothing."""
+    from .csv_io import parse_clients_csv
+
+    _require_can_edit(actor)
+    return clients_import(actor=actor, rows=parse_clients_csv(data))
