@@ -3,10 +3,11 @@
 import graphene
 
 from .accounts.schema import AccountsMutation, AccountsQuery
+from .core.node import node_field
 
 
 class Query(AccountsQuery, graphene.ObjectType):
-    node = graphene.relay.Node.Field(description="Any object you may see, by its global ID.")
+    node = node_field()
 
 
 class Mutation(AccountsMutation, graphene.ObjectType):

@@ -15,7 +15,7 @@ import logging
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -122,6 +122,8 @@ class MailerGraphQLView(GraphQLView):
         try:
             wants_page = request.method == "GET" and "raw" not in request.GET
             if wants_page and self.graphiql and self.request_wants_html(request):
+                # GraphiQL posts with the session; it reads the CSRF token from this cookie.
+                get_token(request)
                 return self.render_graphiql(request)
             if request.method == "POST" and not has_token:
                 reason = _csrf_failure(request)
