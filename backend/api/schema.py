@@ -4,9 +4,10 @@ import graphene
 
 from .accounts.schema import AccountsMutation, AccountsQuery
 from .core.node import node_field
+from .mailings.schema import MailingsQuery
 
 
-class Query(AccountsQuery, graphene.ObjectType):
+class Query(AccountsQuery, MailingsQuery, graphene.ObjectType):
     node = node_field()
 
 

@@ -1,0 +1,98 @@
+"""What a page of mailings needs beyond its own rows, loaded once per page and only when asked (issue 10 §8).
+
+`MailingType.prefetch_page` hands every node of a page the same `MailingPage`; the first node whose resolver
+asks for a client count or a last occurrence loads that value for the whole page in one query. A page of 100
+mailings therefore costs the same queries as a page of 5, and a query that does not select those fields costs
+none. A mailing fetched on its own (`mailing(id)`, `node`) gets a page of one.
+
+Everything here starts from what the caller may see: the page's mailings come from `mailings_for`, and the
+clients a caller may list are `clients_for` (a manager's is empty: R-AUTH-5).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from backend.accounts.models import User
+from backend.mailings import selectors
+from backend.mailings.models import Delivery, Mailing, Occurrence
+
+
+@dataclass(frozen=True)
+class ClientCounts:
+    total: int = 0  # every client the mailing is addressed to
+    visible: int = 0  # of those, the ones the caller may list (clients_for)
+
+
+@dataclass(frozen=True)
+class OccurrenceStats:
+    """The latest occurrence of a mailing with its deliveries counted per status."""
+
+    pk: int
+    scheduled_for: object
+    is_manual: bool
+    finished_at: object
+    pending: int
+    retrying: int
+    sent: int
+    failed: int
+    skipped: int
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.retrying + self.sent + self.failed + self.skipped
+
+
+_STATUS_COUNTS = {
+    status.value: Count("deliveries", filter=Q(deliveries__status=status.value)) for status in Delivery.Status
+}
+
+
+class MailingPage:
+    def __init__(self, mailings: list[Mailing], user: User) -> None:
+        self.ids = [mailing.pk for mailing in mailings]
+        self.user = user
+
+    @classmethod
+    def of(cls, mailing: Mailing, user: User) -> "MailingPage":
+        page = getattr(mailing, "_page", None)
+        if page is None:
+            page = mailing._page = cls([mailing], user)
+        return page
+
+    @cached_property
+    def client_counts(self) -> dict[int, ClientCounts]:
+        through = Mailing.clients.through
+        visible = selectors.clients_for(self.user).values("pk")
+        rows = (
+            through.objects.filter(mailing_id__in=self.ids)
+            .values("mailing_id")
+            .annotate(total=Count("pk"), visible=Count("pk", filter=Q(client_id__in=visible)))
+            .order_by()
+        )
+        return {row["mailing_id"]: ClientCounts(row["total"], row["visible"]) for row in rows}
+
+    @cached_property
+    def last_occurrences(self) -> dict[int, OccurrenceStats]:
+        latest = (
+            Occurrence.objects.filter(mailing_id=OuterRef("pk"))
+            .order_by("-scheduled_for", "-pk")
+            .values("pk")[:1]
+        )
+        latest_ids = Mailing.objects.filter(pk__in=self.ids).annotate(last=Subquery(latest)).values("last")
+        rows = (
+            Occurrence.objects.filter(pk__in=latest_ids)
+            .annotate(**{f"n_{name}": count for name, count in _STATUS_COUNTS.items()})
+            .order_by()
+        )
+        return {
+            row.mailing_id: OccurrenceStats(
+                pk=row.pk,
+                scheduled_for=row.scheduled_for,
+                is_manual=row.is_manual,
+                finished_at=row.finished_at,
+                **{name: getattr(row, f"n_{name}") for name in _STATUS_COUNTS},
+            )
+            for row in rows
+        }

@@ -1,0 +1,117 @@
+"""Queries and mutations on clients, messages and mailings (issue 10 §4, §5).
+
+Every root field starts from an owner-scoped selector (R-AUTH-4, R-AUTH-5):
+- `clients` / `messages`: `clients_for` / `messages_for`, the caller's own. A manager keeps no lists, so
+  theirs are empty, exactly as on the pages (which refuse managers outright).
+- `mailings`: the caller's own mailings, also for a manager or a superuser.
+- `allMailings`: every mailing the caller may see (`mailings_for`): all of them for a manager or superuser,
+  with their owners; for an owner the same list as `mailings` (no error, nothing more).
+- `mailing(id)`: `selectors.mailing_get`; another owner's ID is NOT_FOUND, like a missing one.
+"""
+
+import graphene
+from django.db.models import Q
+
+from backend.mailings import selectors
+
+from ..core.auth import require_user
+from ..core.ids import pk_from_global_id
+from ..core.pagination import PageConnectionField
+from .types import (
+    ClientOrder,
+    ClientType,
+    MailingOrder,
+    MailingPeriodicity,
+    MailingStatus,
+    MailingType,
+    MessageOrder,
+    MessageType,
+    ordered,
+)
+
+
+def _mailing_filters(queryset, status=None, periodicity=None, active=None):
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    if periodicity is not None:
+        queryset = queryset.filter(periodicity=periodicity)
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
+    return queryset
+
+
+class MailingsQuery(graphene.ObjectType):
+    clients = PageConnectionField(
+        ClientType,
+        search=graphene.String(description="Part of the email or the full name, any letter case."),
+        order_by=graphene.Argument(ClientOrder, default_value=ClientOrder.FULL_NAME.value),
+        description="Your clients (a manager has none: R-AUTH-5).",
+    )
+    messages = PageConnectionField(
+        MessageType,
+        search=graphene.String(description="Part of the subject, any letter case."),
+        order_by=graphene.Argument(MessageOrder, default_value=MessageOrder.UPDATED_DESC.value),
+        description="Your messages (a manager has none: R-AUTH-5).",
+    )
+    mailings = PageConnectionField(
+        MailingType,
+        status=graphene.Argument(MailingStatus),
+        periodicity=graphene.Argument(MailingPeriodicity),
+        active=graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
+        order_by=graphene.Argument(MailingOrder, default_value=MailingOrder.CREATED_DESC.value),
+        description="Your own mailings.",
+    )
+    all_mailings = PageConnectionField(
+        MailingType,
+        status=graphene.Argument(MailingStatus),
+        periodicity=graphene.Argument(MailingPeriodicity),
+        active=graphene.Boolean(),
+        owner_search=graphene.String(description="Part of the owner's email or name."),
+        order_by=graphene.Argument(MailingOrder, default_value=MailingOrder.CREATED_DESC.value),
+        description="Every mailing you may see, with its owner: all of them for a manager (R-AUTH-5); "
+        "your own for anyone else.",
+    )
+    mailing = graphene.Field(
+        MailingType,
+        id=graphene.ID(required=True),
+        description="One mailing you may see; NOT_FOUND for a missing one and for another owner's.",
+    )
+
+    @staticmethod
+    def resolve_clients(root, info, search=None, order_by=None, **_page):
+        queryset = selectors.clients_for(require_user(info))
+        if search:
+            queryset = queryset.filter(Q(email__icontains=search) | Q(full_name__icontains=search))
+        return ordered(queryset, order_by, ClientOrder.FULL_NAME.value)
+
+    @staticmethod
+    def resolve_messages(root, info, search=None, order_by=None, **_page):
+        queryset = selectors.messages_for(require_user(info))
+        if search:
+            queryset = queryset.filter(subject__icontains=search)
+        return ordered(queryset, order_by, MessageOrder.UPDATED_DESC.value)
+
+    @staticmethod
+    def resolve_mailings(root, info, status=None, periodicity=None, active=None, order_by=None, **_page):
+        user = require_user(info)
+        queryset = _mailing_filters(
+            selectors.mailings_for(user).filter(owner=user), status, periodicity, active
+        )
+        return ordered(queryset, order_by, MailingOrder.CREATED_DESC.value)
+
+    @staticmethod
+    def resolve_all_mailings(
+        root, info, status=None, periodicity=None, active=None, owner_search=None, order_by=None, **_page
+    ):
+        queryset = _mailing_filters(selectors.mailings_for(require_user(info)), status, periodicity, active)
+        if owner_search:
+            queryset = queryset.filter(
+                Q(owner__email__icontains=owner_search)
+                | Q(owner__first_name__icontains=owner_search)
+                | Q(owner__last_name__icontains=owner_search)
+            )
+        return ordered(queryset, order_by, MailingOrder.CREATED_DESC.value)
+
+    @staticmethod
+    def resolve_mailing(root, info, id):
+        return selectors.mailing_get(require_user(info), pk_from_global_id(id, "Mailing"))

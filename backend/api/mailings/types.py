@@ -1,0 +1,339 @@
+"""Clients, messages and mailings as Relay nodes (issue 10 §4, §6, §8).
+
+Every node type intersects its queryset with the owner-scoped selector, so `node(id:)`, connections and any
+lookup by global ID see exactly what the pages see (R-AUTH-4): an owner their own clients, messages and
+mailings; a manager every mailing (read-only) but no one's clients or messages (R-AUTH-5).
+
+What a manager may read of someone else's mailing: its schedule, state, owner, the message's subject (a
+mailing is named by its subject everywhere, the admin included) and how many clients it goes to — not the
+message's text and not the client list. So `Mailing.message` is a `MessageSummary` (id and subject) rather
+than the `Message` node, and `Mailing.clients` lists only the clients `clients_for(viewer)` allows.
+"""
+
+import graphene
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from graphene.relay.connection import PageInfo, connection_adapter, page_info_adapter
+from graphene_django import DjangoObjectType
+from graphql_relay import connection_from_array_slice, to_global_id
+from graphql_relay.utils import base64, unbase64
+
+from backend.mailings import selectors
+from backend.mailings.models import Client, Mailing, Message
+
+from ..core.errors import BAD_REQUEST, graphql_error
+from ..core.pagination import CountableConnection, check_page_args
+from .dataloading import ClientCounts, MailingPage
+
+MailingStatus = graphene.Enum.from_enum(
+    Mailing.Status, name="MailingStatus", description="created → started → completed (R-DATA-3)."
+)
+MailingPeriodicity = graphene.Enum.from_enum(
+    Mailing.Periodicity, name="MailingPeriodicity", description="How often a mailing repeats (R-SEND-3)."
+)
+
+UPCOMING_MAX = 50
+
+
+class ClientOrder(graphene.Enum):
+    """Sort orders of `clients`; ties are broken by creation, so cursors stay stable."""
+
+    FULL_NAME = "full_name"
+    FULL_NAME_DESC = "-full_name"
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+    CREATED = "created_at"
+    CREATED_DESC = "-created_at"
+
+
+class MessageOrder(graphene.Enum):
+    """Sort orders of `messages`."""
+
+    UPDATED_DESC = "-updated_at"
+    UPDATED = "updated_at"
+    SUBJECT = "subject"
+    SUBJECT_DESC = "-subject"
+    CREATED = "created_at"
+    CREATED_DESC = "-created_at"
+
+
+class MailingOrder(graphene.Enum):
+    """Sort orders of `mailings` and `allMailings`; NEXT_RUN puts mailings with nothing left last."""
+
+    CREATED_DESC = "-created_at"
+    CREATED = "created_at"
+    START = "start_at"
+    START_DESC = "-start_at"
+    NEXT_RUN = "next_run_at"
+    NEXT_RUN_DESC = "-next_run_at"
+
+
+def ordered(queryset, order: str | None, default: str):
+    """`queryset` sorted by one whitelisted field (an enum value), with the primary key as tie-breaker in
+    the same direction so that pagination cursors never skip or repeat a row."""
+    value = getattr(order, "value", order) or default
+    descending = value.startswith("-")
+    name = value.lstrip("-")
+    field = F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+    return queryset.order_by(field, "-pk" if descending else "pk")
+
+
+def viewer(info):
+    return info.context.user
+
+
+# --- clients --------------------------------------------------------------------------------------------
+
+
+class ClientType(DjangoObjectType):
+    """A recipient in the owner's list (R-DATA-1)."""
+
+    is_subscribed = graphene.Boolean(
+        required=True, description="False once the recipient unsubscribed; nothing is sent to them."
+    )
+
+    class Meta:
+        model = Client
+        name = "Client"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = ("id", "email", "full_name", "comment", "created_at", "unsubscribed_at")
+        convert_choices_to_enum = False
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return queryset & selectors.clients_for(viewer(info))
+
+    @staticmethod
+    def resolve_is_subscribed(root: Client, info) -> bool:
+        return root.is_subscribed
+
+
+ClientConnection = ClientType._meta.connection
+
+
+# --- messages -------------------------------------------------------------------------------------------
+
+
+class MessageType(DjangoObjectType):
+    """What a mailing sends (R-DATA-2): only its owner reads it."""
+
+    class Meta:
+        model = Message
+        name = "Message"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = ("id", "subject", "body", "html_body", "created_at", "updated_at")
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return queryset & selectors.messages_for(viewer(info))
+
+
+MessageConnection = MessageType._meta.connection
+
+
+class MessageSummary(graphene.ObjectType):
+    """A mailing's message as anyone who may see the mailing sees it: its ID and subject, not its text
+    (the owner reads the text through `messages` or `node(id:)`)."""
+
+    id = graphene.ID(required=True, description="The Message's global ID.")
+    subject = graphene.String(required=True)
+
+    @staticmethod
+    def resolve_id(root: Message, info) -> str:
+        return to_global_id("Message", root.pk)
+
+    @staticmethod
+    def resolve_subject(root: Message, info) -> str:
+        return root.subject
+
+
+# --- mailings -------------------------------------------------------------------------------------------
+
+
+class MailingOwner(graphene.ObjectType):
+    """Whose mailing it is (for managers' lists; an owner sees themselves)."""
+
+    email = graphene.String(required=True)
+    full_name = graphene.String(required=True)
+    is_blocked = graphene.Boolean(required=True)
+
+    @staticmethod
+    def resolve_email(root, info) -> str:
+        return root.email
+
+    @staticmethod
+    def resolve_full_name(root, info) -> str:
+        return root.get_full_name()
+
+    @staticmethod
+    def resolve_is_blocked(root, info) -> bool:
+        return root.is_blocked
+
+
+class OccurrenceSummary(graphene.ObjectType):
+    """One occurrence of a mailing with its deliveries counted per status."""
+
+    id = graphene.ID(required=True, description="The Occurrence's global ID.")
+    scheduled_for = graphene.DateTime(required=True)
+    is_manual = graphene.Boolean(required=True, description="Sent with sendMailingNow, outside the schedule.")
+    finished_at = graphene.DateTime(description="Set once every delivery is final.")
+    total = graphene.Int(required=True)
+    pending = graphene.Int(required=True)
+    retrying = graphene.Int(required=True)
+    sent = graphene.Int(required=True)
+    failed = graphene.Int(required=True)
+    skipped = graphene.Int(required=True)
+
+    @staticmethod
+    def resolve_id(root, info) -> str:
+        return to_global_id("Occurrence", root.pk)
+
+
+class LazyClientPage:
+    """A `ClientConnection` value whose `totalCount` comes from the page's batch count and whose edges are
+    queried only if the query selects them (one query per mailing then: a list of client lists is rare)."""
+
+    def __init__(self, queryset, length: int, args: dict) -> None:
+        self.iterable = queryset
+        self.length = length
+        self.args = args
+
+    def _page(self):
+        start = int(unbase64(self.args["after"]).rpartition(":")[2]) + 1 if self.args.get("after") else 0
+        start = min(max(start, 0), self.length)
+        args = dict(self.args)
+        if args.get("first") is None and args.get("last") is None:
+            args["first"] = 100
+        return connection_from_array_slice(
+            self.iterable[start:],
+            args,
+            slice_start=start,
+            array_length=self.length,
+            array_slice_length=self.length - start,
+            connection_type=lambda edges, pageInfo: connection_adapter(ClientConnection, edges, pageInfo),
+            edge_type=ClientConnection.Edge,
+            page_info_type=page_info_adapter,
+        )
+
+    @property
+    def edges(self):
+        return self._connection.edges
+
+    @property
+    def page_info(self) -> PageInfo:
+        return self._connection.page_info
+
+    @property
+    def _connection(self):
+        if not hasattr(self, "_cached"):
+            self._cached = self._page()
+        return self._cached
+
+
+def _valid_cursor(cursor: str | None) -> bool:
+    if cursor is None:
+        return True
+    try:
+        prefix, _sep, offset = unbase64(cursor).rpartition(":")
+        return prefix == "arrayconnection" and int(offset) >= 0 and base64(unbase64(cursor)) == cursor
+    except (ValueError, UnicodeDecodeError):
+        return False
+
+
+class MailingType(DjangoObjectType):
+    """A schedule that sends one message to a set of clients (R-DATA-3). Times are UTC; `timeZone` is the
+    zone whose local time the occurrences keep."""
+
+    message = graphene.Field(MessageSummary, required=True)
+    clients = graphene.Field(
+        ClientConnection,
+        required=True,
+        first=graphene.Int(),
+        after=graphene.String(),
+        last=graphene.Int(),
+        before=graphene.String(),
+        description="The mailing's clients that you may list: all of them for the owner, none for a manager "
+        "looking at someone else's mailing (R-AUTH-5; see clientCount).",
+    )
+    client_count = graphene.Int(
+        required=True, description="How many clients the mailing is addressed to (visible to managers too)."
+    )
+    periodicity = graphene.Field(MailingPeriodicity, required=True)
+    status = graphene.Field(MailingStatus, required=True)
+    is_active = graphene.Boolean(required=True, description="False once a manager disabled the mailing.")
+    upcoming = graphene.List(
+        graphene.NonNull(graphene.DateTime),
+        required=True,
+        limit=graphene.Int(default_value=5, description=f"1 to {UPCOMING_MAX}."),
+        description="The next scheduled occurrences after now (empty when nothing is left).",
+    )
+    last_occurrence = graphene.Field(OccurrenceSummary, description="The latest occurrence, if any.")
+    owner = graphene.Field(MailingOwner, required=True)
+
+    class Meta:
+        model = Mailing
+        name = "Mailing"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = (
+            "id",
+            "start_at",
+            "end_at",
+            "time_zone",
+            "disabled_at",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        )
+        convert_choices_to_enum = False
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return queryset & selectors.mailings_for(viewer(info))
+
+    @classmethod
+    def prefetch_page(cls, nodes: list[Mailing], info) -> None:
+        page = MailingPage(nodes, viewer(info))
+        for node in nodes:
+            node._page = page
+
+    @staticmethod
+    def resolve_message(root: Mailing, info) -> Message:
+        return root.message
+
+    @staticmethod
+    def resolve_owner(root: Mailing, info):
+        return root.owner
+
+    @staticmethod
+    def resolve_client_count(root: Mailing, info) -> int:
+        return MailingPage.of(root, viewer(info)).client_counts.get(root.pk, ClientCounts()).total
+
+    @staticmethod
+    def resolve_clients(root: Mailing, info, **args) -> LazyClientPage:
+        check_page_args(args)
+        if not (_valid_cursor(args.get("after")) and _valid_cursor(args.get("before"))):
+            raise graphql_error(_("The cursor is not valid."), BAD_REQUEST)
+        counts = MailingPage.of(root, viewer(info)).client_counts.get(root.pk, ClientCounts())
+        queryset = ordered(
+            selectors.clients_for(viewer(info)).filter(mailings=root), ClientOrder.FULL_NAME, "full_name"
+        )
+        return LazyClientPage(queryset, counts.visible, args)
+
+    @staticmethod
+    def resolve_upcoming(root: Mailing, info, limit: int) -> list:
+        if not 1 <= limit <= UPCOMING_MAX:
+            raise graphql_error(
+                _("limit must be between 1 and %(max)d.") % {"max": UPCOMING_MAX}, BAD_REQUEST
+            )
+        return root.upcoming(after=timezone.now(), limit=limit)
+
+    @staticmethod
+    def resolve_last_occurrence(root: Mailing, info):
+        return MailingPage.of(root, viewer(info)).last_occurrences.get(root.pk)
+
+
+MailingConnection = MailingType._meta.connection
