@@ -1,6 +1,11 @@
 """The client pages (issue 11 §2): list, add, edit, delete, import, export — owner-scoped (R-AUTH-4)."""
 
+import csv
+import io
+import re
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from backend.mailings.models import Client
@@ -224,3 +229,142 @@ def test_navbar_offers_the_owner_pages_to_owners_only(client, owner):
     client.force_login(refused_accounts()["manager"])
     html = client.get(reverse("web:home")).content.decode()
     assert f'href="{reverse("clients:list")}"' not in html
+
+
+# --- import ---------------------------------------------------------------------------------------------
+
+
+def _upload(client, content: bytes, name: str = "clients.csv"):
+    return client.post(reverse("clients:import"), {"file": SimpleUploadedFile(name, content, "text/csv")})
+
+
+def test_import_page_renders_with_a_file_field(client, owner):
+    response = client.get(reverse("clients:import"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'type="file"' in html and 'enctype="multipart/form-data"' in html
+
+
+def test_import_a_good_file_reports_added_updated_and_skipped_rows_with_reasons(client, owner):
+    ClientFactory(owner=owner, email="known@example.org", full_name="Old Name")
+    theirs = ClientFactory(email="shared@example.org", full_name="Their Name")
+    content = (
+        b"email,full name,comment\n"
+        b"new@example.org,New Person,from the fair\n"
+        b"KNOWN@example.org,New Name,\n"
+        b"new@example.org,Again,\n"
+        b"not-an-email,Broken,\n"
+        b"shared@example.org,My Name,\n"
+    )
+    response = _upload(client, content)
+    assert response.status_code == 200
+    html = response.content.decode()
+    report = response.context["report"]
+    assert (report.added, report.updated, report.skipped) == (2, 1, 2)
+    assert "Import finished: 2 added, 1 updated, 2 skipped." in html
+    assert "The same address is on line 2 of this file." in html
+    assert "not-an-email" in html
+    assert {c.email: c.full_name for c in Client.objects.filter(owner=owner)} == {
+        "known@example.org": "New Name",
+        "new@example.org": "New Person",
+        "shared@example.org": "My Name",
+    }
+    theirs.refresh_from_db()
+    assert theirs.full_name == "Their Name"
+
+
+def test_import_utf8_bom_and_semicolons(client, owner):
+    content = "\ufeffemail;full name;comment\nivan@example.org;Иван Петров;друг, коллега\n".encode()
+    response = _upload(client, content)
+    assert response.status_code == 200
+    assert response.context["report"].added == 1
+    imported = Client.objects.get(owner=owner)
+    assert (imported.email, imported.full_name, imported.comment) == (
+        "ivan@example.org",
+        "Иван Петров",
+        "друг, коллега",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"a@example.org,A,one,two,three\n", "Line 1 has 5 columns"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "This is not a text file"),
+        (b"email\n\xff\xfe\xfa broken\n", "Line 2 is not UTF-8 text"),
+        (b"", "The submitted file is empty."),
+        (b"email,full name\n", "The file has no clients in it."),
+    ],
+    ids=["malformed", "binary", "not-utf8", "empty-upload", "header-only"],
+)
+def test_an_unreadable_file_gives_a_clear_error_and_changes_nothing(client, owner, content, reason):
+    ClientFactory(owner=owner, email="keep@example.org", full_name="Keep")
+    response = _upload(client, content)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert reason in html
+    assert 'class="invalid-feedback d-block"' in html
+    assert list(Client.objects.filter(owner=owner).values_list("email", "full_name")) == [
+        ("keep@example.org", "Keep")
+    ]
+
+
+def test_a_file_over_5_mb_is_refused_and_changes_nothing(client, owner):
+    line = b"someone@example.org,Some One,padding padding padding padding padding\n"
+    content = b"email,full name,comment\n" + line * (5 * 1024 * 1024 // len(line) + 1)
+    assert len(content) > 5 * 1024 * 1024
+    response = _upload(client, content)
+    assert response.status_code == 200
+    assert "The file is larger than 5 MB" in response.content.decode()
+    assert not Client.objects.filter(owner=owner).exists()
+
+
+def test_import_without_a_file_asks_for_one(client, owner):
+    response = client.post(reverse("clients:import"), {})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+
+# --- export ---------------------------------------------------------------------------------------------
+
+
+def test_export_streams_the_owners_clients_as_csv(client, owner):
+    ClientFactory(owner=owner, email="b@example.org", full_name="Bea", comment="=HYPERLINK(1)")
+    ClientFactory(owner=owner, email="a@example.org", full_name="Al")
+    ClientFactory(email="theirs@example.org")
+    response = client.get(reverse("clients:export"))
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(
+        r'attachment; filename="clients-\d{4}-\d{2}-\d{2}\.csv"', response["Content-Disposition"]
+    )
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows[0][:3] == ["email", "full name", "comment"]
+    assert [row[:3] for row in rows[1:]] == [
+        ["a@example.org", "Al", ""],
+        ["b@example.org", "Bea", "'=HYPERLINK(1)"],
+    ]
+    assert "theirs@example.org" not in text
+
+
+def test_an_exported_file_imports_back_unchanged(client, owner):
+    ClientFactory(owner=owner, email="round@example.org", full_name="Round Trip", comment="-5 points")
+    exported = b"".join(client.get(reverse("clients:export")).streaming_content)
+    response = _upload(client, exported)
+    assert response.context["report"].skipped == 1  # the same details: nothing to change
+    kept = Client.objects.get(owner=owner)
+    assert (kept.full_name, kept.comment) == ("Round Trip", "-5 points")
+
+
+def test_import_and_export_are_refused_to_anonymous_and_managers(client):
+    assert client.get(reverse("clients:export")).status_code == 302
+    assert client.post(reverse("clients:import"), {}).status_code == 302
+    for user in refused_accounts().values():
+        client.force_login(user)
+        assert_refused_page(client.get(reverse("clients:export")))
+        assert_refused_page(client.get(reverse("clients:import")))
+        response = _upload(client, b"x@example.org,X\n")
+        assert response.status_code == 403
+    assert not Client.objects.exists()

@@ -11,4 +11,6 @@ urlpatterns = [
     path("new/", clients.ClientCreate.as_view(), name="new"),
     path("<int:pk>/edit/", clients.ClientEdit.as_view(), name="edit"),
     path("<int:pk>/delete/", clients.ClientDelete.as_view(), name="delete"),
+    path("import/", clients.ClientImport.as_view(), name="import"),
+    path("export/", clients.ClientExport.as_view(), name="export"),
 ]
