@@ -15,15 +15,8 @@ from django.utils.translation import ngettext
 from backend.admin_site import DeletesItsLogMixin
 
 from . import services
+from .forms import BlockReasonForm
 from .models import User
-
-
-class BlockReasonForm(forms.Form):
-    reason = forms.CharField(
-        label=_("Reason"),
-        max_length=User._meta.get_field("blocked_reason").max_length,
-        help_text=_("Kept with the block; the user's managers and superusers see it."),
-    )
 
 
 @admin.register(User)

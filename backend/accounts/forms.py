@@ -184,3 +184,13 @@ class VerifyingSetPasswordForm(SetPasswordForm):
     def save(self, commit: bool = True):
         self.user.email_verified = True
         return super().save(commit=commit)
+
+
+class BlockReasonForm(forms.Form):
+    """Why a manager blocks a user (R-AUTH-5): asked by the admin's block action and GraphQL's blockUser."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=User._meta.get_field("blocked_reason").max_length,
+        help_text=_("Kept with the block; the user's managers and superusers see it."),
+    )
