@@ -4,14 +4,14 @@ import graphene
 
 from .accounts.schema import AccountsMutation, AccountsQuery
 from .core.node import node_field
-from .mailings.schema import MailingsQuery
+from .mailings.schema import MailingsMutation, MailingsQuery
 
 
 class Query(AccountsQuery, MailingsQuery, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountsMutation, graphene.ObjectType):
+class Mutation(AccountsMutation, MailingsMutation, graphene.ObjectType):
     pass
 
 

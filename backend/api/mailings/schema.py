@@ -17,6 +17,21 @@ from backend.mailings import selectors
 from ..core.auth import require_user
 from ..core.ids import pk_from_global_id
 from ..core.pagination import PageConnectionField
+from .mutations import (
+    CreateClient,
+    CreateMailing,
+    CreateMessage,
+    DeleteClient,
+    DeleteMailing,
+    DeleteMessage,
+    DisableMailing,
+    EnableMailing,
+    ImportClients,
+    SendMailingNow,
+    UpdateClient,
+    UpdateMailing,
+    UpdateMessage,
+)
 from .types import (
     ClientOrder,
     ClientType,
@@ -115,3 +130,19 @@ class MailingsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_mailing(root, info, id):
         return selectors.mailing_get(require_user(info), pk_from_global_id(id, "Mailing"))
+
+
+class MailingsMutation(graphene.ObjectType):
+    create_client = CreateClient.Field()
+    update_client = UpdateClient.Field()
+    delete_client = DeleteClient.Field()
+    import_clients = ImportClients.Field()
+    create_message = CreateMessage.Field()
+    update_message = UpdateMessage.Field()
+    delete_message = DeleteMessage.Field()
+    create_mailing = CreateMailing.Field()
+    update_mailing = UpdateMailing.Field()
+    delete_mailing = DeleteMailing.Field()
+    send_mailing_now = SendMailingNow.Field()
+    disable_mailing = DisableMailing.Field()
+    enable_mailing = EnableMailing.Field()

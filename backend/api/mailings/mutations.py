@@ -1,0 +1,340 @@
+"""Writes on clients, messages and mailings (issue 10 §4, §5, §6).
+
+Each mutation looks its object up through the owner-scoped selector (another owner's ID is NOT_FOUND, like a
+missing one), then calls the domain service with `actor=user`: the service decides who may do what
+(PermissionDenied → FORBIDDEN, e.g. a manager editing a mailing: R-AUTH-5) and validates with the domain's
+form (FormInvalid → `errors { field message code }` in the payload).
+
+Mailing input: `messageId` and `clientIds` go to the form as primary keys, and the form offers only the
+owner's own message and clients as choices, so another owner's (or a malformed, or a deleted) ID is refused
+per field ("Select a valid choice"). `startAt`/`endAt` are ISO 8601 date-times: with an offset they are that
+instant; without one they are wall-clock times in the owner's time zone, as on the page.
+"""
+
+import graphene
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from graphql_relay import to_global_id
+
+from backend.accounts.models import User
+from backend.mailings import csv_io, selectors, services
+
+from ..core.errors import Error, errors_from
+from ..core.ids import pk_from_global_id, pks_from_global_ids
+from ..core.mutations import BaseMutation
+from ..core.scalars import Upload
+from .types import ClientType, MailingPeriodicity, MailingType, MessageType
+
+# --- inputs ---------------------------------------------------------------------------------------------
+
+
+class ClientInput(graphene.InputObjectType):
+    email = graphene.String(required=True)
+    full_name = graphene.String(required=True)
+    comment = graphene.String(default_value="")
+
+
+class MessageInput(graphene.InputObjectType):
+    subject = graphene.String(required=True, description="One line; placeholders allowed.")
+    body = graphene.String(required=True, description="Plain text; placeholders allowed.")
+    html_body = graphene.String(default_value="", description="Optional HTML version.")
+
+
+class MailingInput(graphene.InputObjectType):
+    message_id = graphene.ID(required=True)
+    client_ids = graphene.List(graphene.NonNull(graphene.ID), required=True, description="At least one.")
+    start_at = graphene.DateTime(
+        required=True, description="ISO 8601; without an offset, a wall-clock time in your time zone."
+    )
+    end_at = graphene.DateTime(required=True, description="After startAt; no occurrence at or after it.")
+    periodicity = MailingPeriodicity(required=True)
+
+
+def _client_data(data) -> dict:
+    return {"email": data.email, "full_name": data.full_name, "comment": data.comment or ""}
+
+
+def _message_data(data) -> dict:
+    return {"subject": data.subject, "body": data.body, "html_body": data.html_body or ""}
+
+
+def _mailing_data(data) -> dict:
+    # The form reads an aware datetime as that instant and a naive one in the owner's time zone. Seconds
+    # are kept, microseconds dropped: the form compares with an initial value shown without them, and an
+    # unchanged end sent back must not count as a change.
+    return {
+        "message": pks_from_global_ids([data.message_id], "Message")[0],
+        "clients": pks_from_global_ids(data.client_ids, "Client"),
+        "start_at": data.start_at.replace(microsecond=0),
+        "end_at": data.end_at.replace(microsecond=0),
+        "periodicity": getattr(data.periodicity, "value", data.periodicity),
+    }
+
+
+# The form's field names where the input's differ.
+_MAILING_INPUT_FIELDS = {"message": "messageId", "clients": "clientIds"}
+
+
+class MailingPayloadMixin:
+    @classmethod
+    def mailing_errors(cls, exc: ValidationError) -> list[Error]:
+        errors = errors_from(exc)
+        for error in errors:
+            error.field = _MAILING_INPUT_FIELDS.get(error.field, error.field)
+        return errors
+
+
+# --- clients --------------------------------------------------------------------------------------------
+
+
+class CreateClient(BaseMutation):
+    """Add a client to your list (R-DATA-1): `duplicate_email` when the address is already in it."""
+
+    class Arguments:
+        input = ClientInput(required=True)
+
+    client = graphene.Field(ClientType)
+
+    @classmethod
+    def perform(cls, info, user: User, input):
+        return cls(client=services.client_create(actor=user, data=_client_data(input)), errors=[])
+
+
+class UpdateClient(BaseMutation):
+    """Change one of your clients (every field)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = ClientInput(required=True)
+
+    client = graphene.Field(ClientType)
+
+    @classmethod
+    def perform(cls, info, user: User, id, input):
+        client = selectors.client_get(user, pk_from_global_id(id, "Client"))
+        return cls(
+            client=services.client_update(actor=user, client=client, data=_client_data(input)), errors=[]
+        )
+
+
+class DeleteClient(BaseMutation):
+    """Delete one of your clients; its deliveries stay in the reports with the address."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    deleted_id = graphene.ID()
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        client = selectors.client_get(user, pk_from_global_id(id, "Client"))
+        services.client_delete(actor=user, client=client)
+        return cls(deleted_id=id, errors=[])
+
+
+class ClientRowInput(graphene.InputObjectType):
+    email = graphene.String(required=True)
+    full_name = graphene.String(default_value="")
+    comment = graphene.String(default_value="")
+
+
+ImportResultEnum = graphene.Enum.from_enum(
+    services.ImportResult, name="ImportResult", description="What an import did with one row."
+)
+
+
+class ImportRow(graphene.ObjectType):
+    line = graphene.Int(required=True, description="The row's line in the file, or its position in `rows`.")
+    email = graphene.String(required=True)
+    result = graphene.Field(ImportResultEnum, required=True)
+    reason = graphene.String(required=True, description="Why it was skipped, or what was filled in; or ''.")
+    code = graphene.String(required=True, description="e.g. duplicate_in_file, unchanged, invalid; or ''.")
+
+
+class ImportClients(BaseMutation):
+    """Import clients into your list from a CSV file (`file`, sent with the GraphQL multipart request spec)
+    or from `rows`; exactly one of the two. Addresses already in the list are updated, invalid rows and
+    repeats skipped with their reason; the file or list as a whole is refused (nothing imported) when it
+    cannot be read or is too long (`csv_malformed`, `csv_too_large`, `csv_too_many_rows`, ...)."""
+
+    class Arguments:
+        file = Upload(description="A CSV file: email, full name, comment; header optional; UTF-8.")
+        rows = graphene.List(graphene.NonNull(ClientRowInput))
+
+    added = graphene.Int()
+    updated = graphene.Int()
+    skipped = graphene.Int()
+    rows = graphene.List(graphene.NonNull(ImportRow), description="One result per row, in order.")
+
+    @classmethod
+    def perform(cls, info, user: User, file=None, rows=None):
+        if (file is None) == (rows is None):
+            raise ValidationError(_("Send either a file or rows, not both."), code="invalid")
+        if file is not None:
+            # One byte over the limit is enough for the domain to refuse the file as too large.
+            report = services.clients_import_csv(actor=user, data=file.read(csv_io.MAX_IMPORT_BYTES + 1))
+        else:
+            parsed = [
+                csv_io.ClientRow(line, row.email, row.full_name or "", row.comment or "")
+                for line, row in enumerate(rows, start=1)
+            ]
+            report = services.clients_import(actor=user, rows=parsed)
+        return cls(
+            added=report.added, updated=report.updated, skipped=report.skipped, rows=report.rows, errors=[]
+        )
+
+
+# --- messages -------------------------------------------------------------------------------------------
+
+
+class CreateMessage(BaseMutation):
+    """Write a message (R-DATA-2); unknown placeholders are refused (`unknown_placeholder`)."""
+
+    class Arguments:
+        input = MessageInput(required=True)
+
+    message = graphene.Field(MessageType)
+
+    @classmethod
+    def perform(cls, info, user: User, input):
+        return cls(message=services.message_create(actor=user, data=_message_data(input)), errors=[])
+
+
+class UpdateMessage(BaseMutation):
+    """Change one of your messages; a manager is refused (FORBIDDEN)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = MessageInput(required=True)
+
+    message = graphene.Field(MessageType)
+
+    @classmethod
+    def perform(cls, info, user: User, id, input):
+        message = selectors.message_get(user, pk_from_global_id(id, "Message"))
+        return cls(
+            message=services.message_update(actor=user, message=message, data=_message_data(input)), errors=[]
+        )
+
+
+class DeleteMessage(BaseMutation):
+    """Delete one of your messages; `message_in_use` while a mailing uses it."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    deleted_id = graphene.ID()
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        message = selectors.message_get(user, pk_from_global_id(id, "Message"))
+        services.message_delete(actor=user, message=message)
+        return cls(deleted_id=id, errors=[])
+
+
+# --- mailings -------------------------------------------------------------------------------------------
+
+
+class CreateMailing(MailingPayloadMixin, BaseMutation):
+    """Schedule a message to clients (R-DATA-3): a start in the past and an end in the future send at once
+    (R-SEND-1); `end_before_start`, `end_in_past` and foreign IDs come back per field."""
+
+    class Arguments:
+        input = MailingInput(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, input):
+        try:
+            mailing = services.mailing_create(actor=user, data=_mailing_data(input))
+        except ValidationError as exc:
+            return cls(errors=cls.mailing_errors(exc))
+        return cls(mailing=mailing, errors=[])
+
+
+class UpdateMailing(MailingPayloadMixin, BaseMutation):
+    """Change one of your mailings (every field); a manager is refused (FORBIDDEN: R-AUTH-5)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = MailingInput(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id, input):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        try:
+            mailing = services.mailing_update(actor=user, mailing=mailing, data=_mailing_data(input))
+        except ValidationError as exc:
+            return cls(errors=cls.mailing_errors(exc))
+        return cls(mailing=mailing, errors=[])
+
+
+class DeleteMailing(BaseMutation):
+    """Delete one of your mailings with its log; a manager is refused (FORBIDDEN: R-AUTH-5)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    deleted_id = graphene.ID()
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        services.mailing_delete(actor=user, mailing=mailing)
+        return cls(deleted_id=id, errors=[])
+
+
+class SendMailingNow(BaseMutation):
+    """Queue a manual occurrence of one of your mailings for now, outside its schedule (the scheduler
+    sends it on its next pass). Codes: `mailing_disabled`, `mailing_completed`, `owner_cannot_act`,
+    `no_recipients`, `send_in_progress`."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+    occurrence_id = graphene.ID(description="The Occurrence's global ID.")
+    queued = graphene.Int(description="Deliveries queued (one per subscribed client).")
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        occurrence = services.mailing_send_now(actor=user, mailing=mailing)
+        return cls(
+            mailing=selectors.mailing_get(user, mailing.pk),
+            occurrence_id=to_global_id("Occurrence", occurrence.pk),
+            queued=occurrence.deliveries.count(),
+            errors=[],
+        )
+
+
+class DisableMailing(BaseMutation):
+    """A manager's switch (R-AUTH-5): a disabled mailing is never sent (R-SEND-8); what was waiting is
+    skipped. Anyone without the permission is refused (FORBIDDEN)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_disable(actor=user, mailing=mailing), errors=[])
+
+
+class EnableMailing(BaseMutation):
+    """Undo disableMailing (managers only): the current period's occurrence is sent, not a backlog."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_enable(actor=user, mailing=mailing), errors=[])
