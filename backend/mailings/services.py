@@ -13,6 +13,7 @@ re-render it and GraphQL can return its errors per field.
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
+from email.header import decode_header, make_header
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,12 +23,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from backend.accounts import ratelimit
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
-from .models import Client, Delivery, Mailing, Message, Occurrence, Unsubscription
+from .models import (
+    Client,
+    Delivery,
+    DeliveryAttempt,
+    Mailing,
+    Message,
+    Occurrence,
+    Unsubscription,
+    new_unsubscribe_token,
+)
 
 if TYPE_CHECKING:
     from .csv_io import ClientRow
@@ -559,3 +570,85 @@ def occurrence_retry_failed(*, actor: User, occurrence: Occurrence) -> int:
             mailing.status = Mailing.Status.STARTED
             mailing.save(update_fields=["status", "updated_at"])
     return count
+
+
+# --- preview and test send (issue 10 §4, issue 11 §3) ----------------------------------------
+
+TEST_SENDS_PER_HOUR = 10
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One recipient's email as the engine builds it: `to` and `from_email` readable (not MIME-encoded),
+    `html` "" when the message has no HTML version, `headers` the list headers (R-SEND-9)."""
+
+    subject: str
+    text: str
+    html: str
+    to: str
+    from_email: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TestSendResult:
+    """The mail server's answer to a test send: `code` is its SMTP reply code when there was one."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    accepted: bool
+    code: int | None
+    answer: str
+
+
+def message_preview(*, actor: User, message: Message, client: Client) -> Preview:
+    """Exactly what the engine would send `client` for `message`: the engine's own compose step, with the
+    placeholders filled and the client's real unsubscribe footer and headers (R-SEND-9). Owner or superuser
+    only, message and client of one owner; a manager sees no message text (R-AUTH-5)."""
+    from .sending.compose import PreparedMessage, UnsafeRecipient
+
+    _require_can_edit(actor, message)
+    _require_can_edit(actor, client)
+    if message.owner_id != client.owner_id:
+        raise PermissionDenied(_("The message and the client belong to different users."))
+    prepared = PreparedMessage(message)
+    try:
+        parts = prepared.parts(email=client.email, full_name=client.full_name, token=client.unsubscribe_token)
+    except UnsafeRecipient as exc:
+        raise ValidationError(
+            _("Nothing can be sent to %(email)s: the address cannot be used on the wire."),
+            code=ErrorCode.UNSENDABLE_ADDRESS,
+            params={"email": client.email},
+        ) from exc
+    return Preview(
+        subject=parts.subject,
+        text=parts.text,
+        html=parts.html,
+        to=str(make_header(decode_header(parts.to))),
+        from_email=prepared.from_email,
+        headers=parts.headers,
+    )
+
+
+def message_send_test(*, actor: User, message: Message) -> TestSendResult:
+    """Send `message` to the actor's own address, personalised with the actor as the sample client, through
+    the engine's transport and settings, and return the server's answer. An unreachable or refusing server
+    gives `accepted=False` with its error, never an exception. At most TEST_SENDS_PER_HOUR per user and
+    hour (raises `RateLimited`), so it cannot be used to flood anyone; nothing goes into the delivery log.
+    The unsubscribe link in it belongs to no client (the page says the link is invalid)."""
+    from .sending.compose import PreparedMessage
+    from .sending.transport import open_connection
+
+    _require_can_edit(actor, message)
+    ratelimit.take(ratelimit.Limit("test-send", str(actor.pk), TEST_SENDS_PER_HOUR, ratelimit.HOUR))
+    full_name = actor.get_full_name() or actor.email.rpartition("@")[0]
+    connection = open_connection()
+    try:
+        result = connection.send(
+            PreparedMessage(message), email=actor.email, full_name=full_name, token=new_unsubscribe_token()
+        )
+    finally:
+        connection.close()
+    return TestSendResult(
+        accepted=result.outcome == DeliveryAttempt.Outcome.SENT, code=result.code, answer=result.text
+    )
