@@ -1,10 +1,13 @@
 """The message pages (issue 11 §3): list, write, edit, delete, preview, test send (R-AUTH-4)."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from backend.mailings import services
 from backend.mailings.models import Message
-from tests.factories import MailingFactory, MessageFactory, UserFactory
+from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
 from tests.pages_helpers import assert_refused_page, queries_for, refused_accounts
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +21,11 @@ def owner(client):
 
 
 def _id_urls(pk: int) -> list[str]:
-    return [reverse("messages:edit", args=[pk]), reverse("messages:delete", args=[pk])]
+    return [
+        reverse("messages:edit", args=[pk]),
+        reverse("messages:delete", args=[pk]),
+        reverse("messages:preview", args=[pk]),
+    ]
 
 
 # --- list -----------------------------------------------------------------------------------------------
@@ -143,6 +150,7 @@ def test_another_owners_message_is_a_404_like_a_missing_one_R_AUTH_4(client, own
     missing = theirs.pk + 1000
     for url in _id_urls(theirs.pk):
         assert client.get(url).status_code == 404, url
+    for url in _id_urls(theirs.pk)[:2]:  # edit and delete take a POST; the preview is read-only
         assert client.post(url, {"subject": "Hijacked", "body": "x"}).status_code == 404, url
     for url in _id_urls(missing):
         assert client.get(url).status_code == 404, url
@@ -171,3 +179,142 @@ def test_managers_and_content_editors_get_a_403_page_R_AUTH_5(client):
         assert client.post(reverse("messages:new"), {"subject": "S", "body": "B"}).status_code == 403
         assert client.post(reverse("messages:delete", args=[someone.pk])).status_code == 403
     assert list(Message.objects.values_list("subject", flat=True)) == ["Someone's secret plan"]
+
+
+# --- preview --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def letter(owner):
+    return MessageFactory(
+        owner=owner,
+        subject="News for {first_name}",
+        body="Dear {full_name}, this goes to {email}.",
+        html_body='<p onclick="x()">Dear {full_name}</p><script>alert(1)</script>',
+    )
+
+
+def test_preview_fills_the_placeholders_for_the_chosen_client_and_escapes_html(client, owner, letter):
+    """Issue 11 §3: exactly what would be sent (the domain's compose), every part escaped on the page."""
+    ClientFactory(owner=owner, email="aaron@example.org", full_name="Aaron First")
+    chosen = ClientFactory(owner=owner, email="zoe@example.org", full_name="Zoe <b>Bold</b>")
+    response = client.get(reverse("messages:preview", args=[letter.pk]), {"client": chosen.pk})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert response.context["preview"].subject == "News for Zoe"
+    assert 'data-testid="preview-subject">News for Zoe<' in html
+    assert "Dear Zoe &lt;b&gt;Bold&lt;/b&gt;, this goes to zoe@example.org." in html
+    assert "<b>Bold</b>" not in html
+    # The HTML part only ever appears escaped: in the sandboxed frame's srcdoc and as source text.
+    assert "<script>alert(1)</script>" not in html
+    assert '<p onclick="x()">' not in html
+    assert re.search(r'<iframe sandbox="" srcdoc="&lt;p onclick=&quot;x\(\)&quot;&gt;Dear Zoe', html)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert f'value="{chosen.pk}" selected' in html
+
+
+def test_preview_without_a_choice_shows_the_first_client(client, owner, letter):
+    ClientFactory(owner=owner, email="b@example.org", full_name="Bob")
+    ClientFactory(owner=owner, email="a@example.org", full_name="Ann")
+    response = client.get(reverse("messages:preview", args=[letter.pk]))
+    assert response.context["preview"].subject == "News for Ann"
+
+
+def test_preview_client_search_narrows_the_choices(client, owner, letter):
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann")
+    ClientFactory(owner=owner, email="bob@example.org", full_name="Bob")
+    response = client.get(reverse("messages:preview", args=[letter.pk]), {"q": "bob"})
+    assert [c.full_name for c in response.context["choices"]] == ["Bob"]
+    assert response.context["preview"].subject == "News for Bob"
+
+
+def test_preview_without_clients_says_what_to_do(client, owner, letter):
+    response = client.get(reverse("messages:preview", args=[letter.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Add a client to see this message as they would get it." in html
+    assert reverse("clients:new") in html
+
+
+def test_preview_for_an_address_that_cannot_be_sent_shows_the_reason(client, owner, letter):
+    bad = ClientFactory(owner=owner, email="иван@example.org", full_name="Ivan")
+    response = client.get(reverse("messages:preview", args=[letter.pk]), {"client": bad.pk})
+    assert response.status_code == 200
+    assert "Nothing can be sent to иван@example.org" in response.content.decode()
+
+
+def test_preview_with_another_owners_message_or_client_is_a_404_R_AUTH_4(client, owner, letter):
+    theirs = MessageFactory(subject="Their secret")
+    their_client = ClientFactory(email="their-client@example.org")
+    assert client.get(reverse("messages:preview", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("messages:preview", args=[theirs.pk + 1000])).status_code == 404
+    response = client.get(reverse("messages:preview", args=[letter.pk]), {"client": their_client.pk})
+    assert response.status_code == 404
+    assert client.get(reverse("messages:preview", args=[letter.pk]), {"client": "x"}).status_code == 404
+
+
+# --- send a test ----------------------------------------------------------------------------------------
+
+
+def test_send_a_test_shows_the_mail_servers_answer(client, owner, letter, smtp):
+    recipient = ClientFactory(owner=owner)
+    response = client.post(
+        reverse("messages:send_test", args=[letter.pk]), {"client": recipient.pk}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == (
+        reverse("messages:preview", args=[letter.pk]) + f"?client={recipient.pk}"
+    )
+    html = response.content.decode()
+    assert f"The mail server accepted the test message for {owner.email}: 250" in html
+    assert "queued" in html
+    assert smtp.recipients() == [owner.email]
+
+
+def test_send_a_test_refused_by_the_server_shows_the_refusal(client, owner, letter, smtp):
+    smtp.set(reject={owner.email})
+    response = client.post(reverse("messages:send_test", args=[letter.pk]), follow=True)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"The test message to {owner.email} was not accepted: 550" in html
+    assert 'class="alert alert-danger' in html
+
+
+def test_send_a_test_with_the_mail_server_down_is_an_error_message_not_a_500(client, owner, letter, smtp):
+    smtp.stop()
+    response = client.post(reverse("messages:send_test", args=[letter.pk]), follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"The test message to {owner.email} was not accepted:" in html
+    assert 'class="alert alert-danger' in html
+
+
+def test_too_many_test_sends_are_refused_with_a_message(client, owner, letter, smtp):
+    for _ in range(services.TEST_SENDS_PER_HOUR):
+        client.post(reverse("messages:send_test", args=[letter.pk]))
+    response = client.post(reverse("messages:send_test", args=[letter.pk]), follow=True)
+    assert "Too many test messages; try again in" in response.content.decode()
+    assert len(smtp.received) == services.TEST_SENDS_PER_HOUR
+
+
+def test_send_a_test_is_post_only_and_owner_scoped_R_AUTH_4(client, owner, letter, smtp):
+    theirs = MessageFactory()
+    assert client.get(reverse("messages:send_test", args=[letter.pk])).status_code == 405
+    assert client.post(reverse("messages:send_test", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("messages:send_test", args=[theirs.pk + 1000])).status_code == 404
+    assert not smtp.received
+
+
+def test_preview_and_test_send_are_refused_to_anonymous_and_managers(client, letter, smtp):
+    recipient = ClientFactory(owner=letter.owner)
+    preview = reverse("messages:preview", args=[letter.pk])
+    send = reverse("messages:send_test", args=[letter.pk])
+    client.logout()
+    assert client.get(preview).status_code == 302
+    assert client.post(send).status_code == 302
+    for user in refused_accounts().values():
+        client.force_login(user)
+        response = client.get(preview, {"client": recipient.pk})
+        assert_refused_page(response)
+        assert "News for" not in response.content.decode()
+        assert client.post(send).status_code == 403
+    assert not smtp.received

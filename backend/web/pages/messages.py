@@ -1,17 +1,33 @@
-"""Messages (R-DATA-2, R-AUTH-4): list, write, edit, delete."""
+"""Messages (R-DATA-2, R-AUTH-4): list, write, edit, delete, preview for a client, send a test."""
 
-from django.db.models import Count, Model, QuerySet
-from django.http import QueryDict
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
+from django.views import View
 
+from backend.accounts.ratelimit import RateLimited
 from backend.mailings import selectors, services
 from backend.mailings.forms import MessageForm
-from backend.mailings.models import Message
+from backend.mailings.models import Client, Message
 
-from .generic import Action, Column, OwnerCreateView, OwnerDeleteView, OwnerEditView, OwnerListView
+from .generic import (
+    Action,
+    Column,
+    OwnerCreateView,
+    OwnerDeleteView,
+    OwnerEditView,
+    OwnerListView,
+    OwnerObjectMixin,
+    error_text,
+)
 
 LIST_URL = reverse_lazy("messages:list")
 
@@ -57,6 +73,7 @@ class MessageList(OwnerListView):
 
     def row_actions(self, obj: Message) -> list[Action]:
         return [
+            Action(_("Preview"), reverse("messages:preview", args=[obj.pk]), "eye"),
             Action(_("Edit"), reverse("messages:edit", args=[obj.pk]), "pencil"),
             Action(_("Delete"), reverse("messages:delete", args=[obj.pk]), "trash", "outline-danger"),
         ]
@@ -72,6 +89,9 @@ class MessageCreate(OwnerCreateView):
 
     def created_message(self, obj: Message) -> str:
         return _("Message “%(subject)s” saved.") % {"subject": obj.subject}
+
+    def success_url(self, obj: Message) -> str:
+        return reverse("messages:preview", args=[obj.pk])
 
 
 class MessageEdit(OwnerEditView):
@@ -118,3 +138,95 @@ class MessageDelete(OwnerDeleteView):
             )
             % {"count": count}
         ]
+
+
+class MessagePreview(OwnerObjectMixin, View):
+    """The message as one chosen client would get it (issue 11 §3): the service runs the engine's own
+    compose step; the page only shows its parts, escaped, the HTML part in a sandboxed frame."""
+
+    template_name = "web/messages/preview.html"
+    choices_shown = 50
+
+    def lookup(self, pk: int) -> Model:
+        return selectors.message_get(self.request.user, pk)
+
+    def _client(self, clients: QuerySet[Client], chosen: str) -> Client | None:
+        if not chosen:
+            return clients.first()
+        try:
+            return selectors.client_get(self.request.user, int(chosen))
+        except (ValueError, Client.DoesNotExist) as exc:
+            raise Http404 from exc
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        message = self.get_object(pk)
+        query = request.GET.get("q", "").strip()
+        clients = selectors.clients_for(request.user).order_by("full_name", "email", "pk")
+        if query:
+            clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+        client = self._client(clients, request.GET.get("client", ""))
+        choices = list(clients[: self.choices_shown])
+        if client is not None and client not in choices:
+            choices.insert(0, client)
+        preview, error = None, ""
+        if client is not None:
+            try:
+                preview = services.message_preview(actor=request.user, message=message, client=client)
+            except ValidationError as exc:
+                error = error_text(exc)
+        context = {
+            "message": message,
+            "client": client,
+            "choices": choices,
+            "query": query,
+            "preview": preview,
+            "error": error,
+            "test_limit": services.TEST_SENDS_PER_HOUR,
+        }
+        return render(request, self.template_name, context)
+
+
+class MessageSendTest(OwnerObjectMixin, View):
+    """ "Send a test" (issue 11 §3): the service sends the message to the owner's own address and returns
+    the mail server's answer, which the preview page then shows; a refusal or an unreachable server is an
+    answer too, not an error page."""
+
+    def lookup(self, pk: int) -> Model:
+        return selectors.message_get(self.request.user, pk)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        message = self.get_object(pk)
+        back = reverse("messages:preview", args=[message.pk])
+        if request.POST.get("client", "").isdigit():
+            back += "?" + urlencode({"client": request.POST["client"]})
+        try:
+            result = services.message_send_test(actor=request.user, message=message)
+        except RateLimited as exc:
+            minutes = max(1, -(-exc.retry_after // 60))
+            messages.error(
+                request,
+                ngettext(
+                    "Too many test messages; try again in %(minutes)d minute.",
+                    "Too many test messages; try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+            )
+            return redirect(back)
+        except ValidationError as exc:
+            messages.error(request, error_text(exc))
+            return redirect(back)
+        answer = f"{result.code} {result.answer}" if result.code else result.answer
+        if result.accepted:
+            messages.success(
+                request,
+                _("The mail server accepted the test message for %(email)s: %(answer)s")
+                % {"email": request.user.email, "answer": answer},
+            )
+        else:
+            messages.error(
+                request,
+                _("The test message to %(email)s was not accepted: %(answer)s")
+                % {"email": request.user.email, "answer": answer},
+            )
+        return redirect(back)
