@@ -228,6 +228,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: its password_changed() hook revokes the account's API refresh tokens (issue 10 §3).
+    {"NAME": "backend.accounts.validators.EndApiSessionsOnPasswordChange"},
 ]
 if TESTING:
     # Hashing is the slowest part of creating users; tests create many.

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from graphql_jwt.refresh_token.utils import get_refresh_token_model
+from graphql_jwt.settings import jwt_settings
 
 from . import ratelimit
 from .models import PhoneVerification, User
@@ -185,6 +187,8 @@ def user_block(*, actor: User, user: User, reason: str = "") -> User:
         user.blocked_by = actor
         user.blocked_reason = reason.strip()[:255]
         user.save(update_fields=["is_blocked", "blocked_at", "blocked_by", "blocked_reason"])
+        # An unblock later must not revive the API sessions this block ended.
+        refresh_tokens_revoke_all(user=user)
     return user
 
 
@@ -198,6 +202,80 @@ def user_unblock(*, actor: User, user: User) -> User:
         user.blocked_reason = ""
         user.save(update_fields=["is_blocked", "blocked_at", "blocked_by", "blocked_reason"])
     return user
+
+
+# --- API refresh tokens (issue 10 §3): long-running, stored, revocable -------------------
+# An access token lives minutes (GRAPHQL_JWT's JWT_EXPIRATION_DELTA) and is checked against the account on
+# every request (backend/api/core/auth.py); a refresh token is a random string stored in graphql_jwt's
+# table, so it can be revoked: by its holder (revokeToken), by a password change (accounts.validators) and
+# by a block.
+
+
+class TokenRefused(Exception):
+    """A refresh token that gives nothing: unknown, revoked, expired, or its account may not act."""
+
+
+def _may_hold_tokens(user: User) -> bool:
+    # The same accounts the login backend lets in (backends.EmailBackend).
+    return user_can_act(user) and user.email_verified
+
+
+def refresh_token_expires_at(refresh_token) -> dt.datetime:
+    return refresh_token.created + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
+
+
+def refresh_token_issue(*, user: User):
+    """A new refresh token for a user who has just authenticated."""
+    if not _may_hold_tokens(user):
+        raise TokenRefused(_("This account is blocked or inactive."))
+    return get_refresh_token_model().objects.create(user=user)
+
+
+def refresh_token_rotate(*, token: str):
+    """Spend a refresh token: it is revoked and a new one is returned for the same user. A token works once,
+    so a copy that an attacker replays after its owner used it is refused; parallel uses of one token get
+    one new token between them (the row is locked and must still be unrevoked)."""
+    RefreshToken = get_refresh_token_model()
+    with transaction.atomic():
+        old = (
+            RefreshToken.objects.select_for_update()
+            .select_related("user")
+            .filter(token=token, revoked__isnull=True)
+            .first()
+        )
+        if old is None:
+            raise TokenRefused(_("This refresh token is unknown or revoked; sign in again."))
+        if old.is_expired():
+            raise TokenRefused(_("This refresh token has expired; sign in again."))
+        if not _may_hold_tokens(old.user):
+            raise TokenRefused(_("This account is blocked or inactive."))
+        old.revoke()
+        return RefreshToken.objects.create(user=old.user)
+
+
+def refresh_token_revoke(*, actor: User, token: str):
+    """Revoke one of the actor's own refresh tokens (sign out of an API client). Another user's token is
+    refused with the same text as an unknown one."""
+    with transaction.atomic():
+        refresh_token = (
+            get_refresh_token_model()
+            .objects.select_for_update()
+            .filter(token=token, user_id=actor.pk, revoked__isnull=True)
+            .first()
+        )
+        if refresh_token is None:
+            raise TokenRefused(_("This refresh token is unknown or revoked."))
+        refresh_token.revoke()
+    return refresh_token
+
+
+def refresh_tokens_revoke_all(*, user: User) -> int:
+    """End every API session of the account (a password change, a block)."""
+    return (
+        get_refresh_token_model()
+        .objects.filter(user_id=user.pk, revoked__isnull=True)
+        .update(revoked=timezone.now())
+    )
 
 
 # --- phone verification by SMS (R-AUTH-8) -----------------------------------------------
