@@ -46,6 +46,10 @@ logger = logging.getLogger("backend.api")
 PUBLIC_ROOT_FIELDS = frozenset(
     {"tokenAuth", "refreshToken", "verifyToken", "__typename", "__schema", "__type"}
 )
+# tokenAuth runs alone and outside the document's transaction: a refused sign-in is counted by the login
+# throttling (in the database with axes's database handler), and rolling the refusal back would undo the
+# count, so the guessing would never lock. Its own writes are each atomic.
+SIGN_IN_FIELDS = frozenset({"tokenAuth", "__typename"})
 
 
 class BadRequest(Exception):
@@ -229,11 +233,13 @@ class MailerGraphQLView(GraphQLView):
             return self._errors([graphql_error(message, BAD_REQUEST)]), 400
         if request.method == "GET" and operation.operation != OperationType.QUERY:
             return self._errors([graphql_error(_("Mutations need a POST request."), BAD_REQUEST)]), 405
-        if (
-            not user_can_act(request.user)
-            and not _root_field_names(document, operation) <= PUBLIC_ROOT_FIELDS
-        ):
+        root_fields = _root_field_names(document, operation)
+        if not user_can_act(request.user) and not root_fields <= PUBLIC_ROOT_FIELDS:
             return self._errors([authentication_error(request)]), 401
+        signs_in = "tokenAuth" in root_fields
+        if signs_in and not root_fields <= SIGN_IN_FIELDS:
+            message = _("Send tokenAuth in a mutation of its own.")
+            return self._errors([graphql_error(message, BAD_REQUEST)]), 400
 
         options = {
             "root_value": None,
@@ -242,7 +248,7 @@ class MailerGraphQLView(GraphQLView):
             "operation_name": operation_name,
             "middleware": self.get_middleware(request),
         }
-        if operation.operation == OperationType.MUTATION:
+        if operation.operation == OperationType.MUTATION and not signs_in:
             with transaction.atomic():
                 result = execute(self.schema.graphql_schema, document, **options)
                 if result.errors:
