@@ -83,6 +83,12 @@ def viewer(info):
     return info.context.user
 
 
+def within(queryset, visible):
+    """`queryset` narrowed to `visible`, an owner-scoped selector's queryset (a node lookup passes the
+    model's manager, hence `.all()`)."""
+    return queryset.all() & visible
+
+
 # --- clients --------------------------------------------------------------------------------------------
 
 
@@ -103,7 +109,7 @@ class ClientType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return queryset & selectors.clients_for(viewer(info))
+        return within(queryset, selectors.clients_for(viewer(info)))
 
     @staticmethod
     def resolve_is_subscribed(root: Client, info) -> bool:
@@ -128,7 +134,7 @@ class MessageType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return queryset & selectors.messages_for(viewer(info))
+        return within(queryset, selectors.messages_for(viewer(info)))
 
 
 MessageConnection = MessageType._meta.connection
@@ -292,7 +298,7 @@ class MailingType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return queryset & selectors.mailings_for(viewer(info))
+        return within(queryset, selectors.mailings_for(viewer(info)))
 
     @classmethod
     def prefetch_page(cls, nodes: list[Mailing], info) -> None:
