@@ -6,10 +6,13 @@ sees every mailing and its log, read-only, but no one else's client list or mess
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
@@ -117,3 +120,188 @@ def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
     """Sendable mailings whose next occurrence has come (R-SEND-1, R-SEND-2, R-SEND-8)."""
     now = now or timezone.now()
     return sendable_mailings().filter(next_run_at__isnull=False, next_run_at__lte=now)
+
+
+# --- statistics for reports and dashboards (issue 10 §4/§5, issue 11 §1/§5; R-SEND-4, R-UI-2/8/9) -----
+
+_STATUS = Delivery.Status
+RECENT_FAILURES_DAYS = 7
+PER_DAY_DAYS = 30
+
+
+def _delivery_counts() -> dict[str, Count]:
+    return {
+        f"{status}_count": Count("deliveries", filter=Q(deliveries__status=status))
+        for status in _STATUS.values
+    }
+
+
+def occurrences_with_stats(user: User, mailing: Mailing | None = None) -> QuerySet[Occurrence]:
+    """Visible occurrences (of `mailing` only, when given), newest first, each annotated with its
+    deliveries per status (`sent_count`, `failed_count`, `retrying_count`, `pending_count`,
+    `skipped_count`, `deliveries_count`) and its first and last attempt times (`first_attempt_at`,
+    `last_attempt_at`, None before any attempt): what a report's table and chart need, in one query
+    whatever the number of occurrences (besides loading the viewer's permissions once)."""
+    occurrences = occurrences_for(user).select_related("mailing")
+    if mailing is not None:
+        occurrences = occurrences.filter(mailing_id=mailing.pk)
+    first_attempt = (
+        DeliveryAttempt.objects.filter(delivery__occurrence_id=OuterRef("pk"))
+        .order_by("attempted_at")
+        .values("attempted_at")[:1]
+    )
+    # Meta.ordering is not applied to a GROUP BY query: order explicitly.
+    return occurrences.order_by("-scheduled_for", "-pk").annotate(
+        **_delivery_counts(),
+        deliveries_count=Count("deliveries"),
+        # Every attempt writes the delivery's last_attempt_at; the first attempt needs the log itself.
+        last_attempt_at=Max("deliveries__last_attempt_at"),
+        first_attempt_at=Subquery(first_attempt),
+    )
+
+
+@dataclass(frozen=True)
+class UpcomingSend:
+    mailing: Mailing
+    next_run_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OwnerDashboard:
+    """An owner's own totals (issue 11 §1, issue 10 §4 `dashboard`): their clients, messages and mailings
+    only, also for a manager or superuser looking at their own dashboard."""
+
+    clients: int
+    subscribed_clients: int
+    messages: int
+    mailings_created: int
+    mailings_started: int
+    mailings_completed: int
+    active_mailings: int  # started and not disabled, as on the home page
+    next_sends: list[UpcomingSend]  # up to 5, soonest first
+    recent_failures: list[Delivery]  # up to 10 of the last 7 days, newest first, with their mailing
+    sent: int
+    failed: int
+
+    @property
+    def mailings(self) -> int:
+        return self.mailings_created + self.mailings_started + self.mailings_completed
+
+
+def _mailing_counts() -> dict[str, Count]:
+    return {
+        "created": Count("pk", filter=Q(status=Mailing.Status.CREATED)),
+        "started": Count("pk", filter=Q(status=Mailing.Status.STARTED)),
+        "completed": Count("pk", filter=Q(status=Mailing.Status.COMPLETED)),
+        "active": Count("pk", filter=Q(status=Mailing.Status.STARTED, is_active=True)),
+    }
+
+
+def owner_dashboard(user: User, *, now: dt.datetime | None = None) -> OwnerDashboard:
+    """The signed-in user's own dashboard in six queries, whatever the size of their lists; all zeros and
+    empty lists for a user who cannot act."""
+    now = now or timezone.now()
+    mailings = mailings_for(user).filter(owner_id=user.pk)
+    deliveries = Delivery.objects.filter(mailing__in=mailings.values("pk"))
+    clients = clients_for(user).aggregate(
+        total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
+    )
+    by_status = mailings.aggregate(**_mailing_counts())
+    sends = mailings.filter(is_active=True, next_run_at__isnull=False).exclude(
+        status=Mailing.Status.COMPLETED
+    )
+    failures = (
+        deliveries.filter(
+            status=_STATUS.FAILED, last_attempt_at__gte=now - dt.timedelta(days=RECENT_FAILURES_DAYS)
+        )
+        .select_related("mailing__message", "occurrence")
+        .order_by("-last_attempt_at", "-pk")
+    )
+    totals = deliveries.aggregate(
+        sent=Count("pk", filter=Q(status=_STATUS.SENT)), failed=Count("pk", filter=Q(status=_STATUS.FAILED))
+    )
+    return OwnerDashboard(
+        clients=clients["total"],
+        subscribed_clients=clients["subscribed"],
+        messages=messages_for(user).count(),
+        mailings_created=by_status["created"],
+        mailings_started=by_status["started"],
+        mailings_completed=by_status["completed"],
+        active_mailings=by_status["active"],
+        next_sends=[UpcomingSend(m, m.next_run_at) for m in sends.order_by("next_run_at", "pk")[:5]],
+        recent_failures=list(failures[:10]),
+        sent=totals["sent"],
+        failed=totals["failed"],
+    )
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: dt.date
+    sent: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ServiceStats:
+    """The whole service at a glance, for managers and superusers (issue 10 §5 `serviceStats`, R-UI-8).
+    Sends and failures count attempts (the attempt log, R-SEND-4): `sent` the ones the server accepted,
+    `failed` every other attempt (temporary or permanent); days are the viewer's calendar days."""
+
+    users: int
+    verified_users: int
+    blocked_users: int
+    mailings_created: int
+    mailings_started: int
+    mailings_completed: int
+    active_mailings: int
+    sent_today: int
+    failed_today: int
+    per_day: list[DayStats]  # the last 30 days, oldest first, today last, every day present
+
+    @property
+    def mailings(self) -> int:
+        return self.mailings_created + self.mailings_started + self.mailings_completed
+
+
+def service_stats(user: User, *, tz: dt.tzinfo, now: dt.datetime | None = None) -> ServiceStats:
+    """Raises PermissionDenied for anyone who may not view every mailing (owners, blocked or signed-out
+    users): a refusal the API and pages can tell from "no data". Three queries, whatever the data."""
+    if not can_view_all_mailings(user):
+        raise PermissionDenied(_("Only managers can see the service's statistics."))
+    now = now or timezone.now()
+    today = now.astimezone(tz).date()
+    first_day = today - dt.timedelta(days=PER_DAY_DAYS - 1)
+    since = dt.datetime.combine(first_day, dt.time.min).replace(tzinfo=tz)
+    users = User.objects.aggregate(
+        total=Count("pk"),
+        verified=Count("pk", filter=Q(email_verified=True)),
+        blocked=Count("pk", filter=Q(is_blocked=True)),
+    )
+    by_status = mailings_for(user).order_by().aggregate(**_mailing_counts())
+    sent = Q(outcome=DeliveryAttempt.Outcome.SENT)
+    rows = (
+        attempts_for(user)
+        .filter(attempted_at__gte=since, attempted_at__lte=now)
+        .annotate(day=TruncDate("attempted_at", tzinfo=tz))
+        .order_by()
+        .values("day")
+        .annotate(sent=Count("pk", filter=sent), failed=Count("pk", filter=~sent))
+    )
+    counts = {row["day"]: (row["sent"], row["failed"]) for row in rows}
+    per_day = [
+        DayStats(day, *counts.get(day, (0, 0)))
+        for day in (first_day + dt.timedelta(days=n) for n in range(PER_DAY_DAYS))
+    ]
+    return ServiceStats(
+        users=users["total"],
+        verified_users=users["verified"],
+        blocked_users=users["blocked"],
+        mailings_created=by_status["created"],
+        mailings_started=by_status["started"],
+        mailings_completed=by_status["completed"],
+        active_mailings=by_status["active"],
+        sent_today=per_day[-1].sent,
+        failed_today=per_day[-1].failed,
+        per_day=per_day,
+    )
