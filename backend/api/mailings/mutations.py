@@ -232,6 +232,46 @@ class DeleteMessage(BaseMutation):
         return cls(deleted_id=id, errors=[])
 
 
+class EmailHeader(graphene.ObjectType):
+    name = graphene.String(required=True)
+    value = graphene.String(required=True)
+
+
+class MessagePreview(graphene.ObjectType):
+    """One client's email exactly as the sender would build it (placeholders filled, the client's own
+    unsubscribe link and headers: R-SEND-9)."""
+
+    subject = graphene.String(required=True)
+    text = graphene.String(required=True)
+    html = graphene.String(required=True, description="'' when the message has no HTML version.")
+    to = graphene.String(required=True)
+    from_email = graphene.String(required=True)
+    headers = graphene.List(graphene.NonNull(EmailHeader), required=True)
+
+    @staticmethod
+    def resolve_headers(root: services.Preview, info) -> list[EmailHeader]:
+        return [EmailHeader(name=name, value=value) for name, value in root.headers.items()]
+
+
+class PreviewMessage(BaseMutation):
+    """Show one of your messages as one of your clients would receive it; nothing is sent or stored (a
+    mutation, as the issue lists it, so refusals such as `unsendable_address` come back in `errors`). A
+    manager reads no message text (R-AUTH-5): another owner's message or client is NOT_FOUND."""
+
+    class Arguments:
+        message = graphene.ID(required=True)
+        client = graphene.ID(required=True)
+
+    preview = graphene.Field(MessagePreview)
+
+    @classmethod
+    def perform(cls, info, user: User, message, client):
+        found_message = selectors.message_get(user, pk_from_global_id(message, "Message"))
+        found_client = selectors.client_get(user, pk_from_global_id(client, "Client"))
+        preview = services.message_preview(actor=user, message=found_message, client=found_client)
+        return cls(preview=preview, errors=[])
+
+
 # --- mailings -------------------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from .mutations import (
     DisableMailing,
     EnableMailing,
     ImportClients,
+    PreviewMessage,
     SendMailingNow,
     UpdateClient,
     UpdateMailing,
@@ -140,6 +141,7 @@ class MailingsMutation(graphene.ObjectType):
     create_message = CreateMessage.Field()
     update_message = UpdateMessage.Field()
     delete_message = DeleteMessage.Field()
+    preview_message = PreviewMessage.Field()
     create_mailing = CreateMailing.Field()
     update_mailing = UpdateMailing.Field()
     delete_mailing = DeleteMailing.Field()
