@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -120,6 +120,15 @@ class LoginView(auth_views.LoginView):
         from .forms import EmailAuthenticationForm
 
         return EmailAuthenticationForm
+
+    def get_default_redirect_url(self) -> str:
+        """Without a `next`, owners land on their dashboard (issue 11 §1); managers and content editors, who
+        have no owner pages, on the home page."""
+        from backend.web.pages.generic import has_owner_pages
+
+        if has_owner_pages(self.request.user):
+            return resolve_url("web:dashboard")
+        return super().get_default_redirect_url()
 
 
 class ThrottledPasswordResetMixin:
