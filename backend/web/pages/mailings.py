@@ -1,0 +1,341 @@
+"""Mailings (R-UI-1, R-UI-3, R-UI-4, R-DATA-3, R-AUTH-4): list with filters, create, edit, delete, the
+detail page with its schedule and live progress, and "send now"."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views import View
+from graphql_relay import to_global_id
+
+from backend.accounts.models import User
+from backend.mailings import selectors, services
+from backend.mailings.forms import MailingForm
+from backend.mailings.models import Mailing
+
+from .generic import (
+    Action,
+    Column,
+    OwnerCreateView,
+    OwnerDeleteView,
+    OwnerEditView,
+    OwnerListView,
+    OwnerObjectMixin,
+    error_text,
+)
+
+LIST_URL = reverse_lazy("mailings:list")
+UPCOMING_SHOWN = 5
+STATUS_STYLES = {
+    Mailing.Status.CREATED: "text-bg-secondary",
+    Mailing.Status.STARTED: "text-bg-primary",
+    Mailing.Status.COMPLETED: "text-bg-success",
+}
+
+
+def own_mailings(user: User) -> QuerySet[Mailing]:
+    """The user's own mailings. `mailings_for` also gives a superuser everyone's; these pages show a user
+    their own only (others' are managed in the admin), so another owner's id is a 404 for everyone."""
+    return selectors.mailings_for(user).filter(owner=user)
+
+
+def status_badge(mailing: Mailing) -> str:
+    """The status as a badge, and a second one when a manager disabled the mailing."""
+    badge = format_html(
+        '<span class="badge {}" data-status="{}">{}</span>',
+        STATUS_STYLES.get(mailing.status, "text-bg-secondary"),
+        mailing.status,
+        mailing.get_status_display(),
+    )
+    if not mailing.is_active:
+        badge += format_html(' <span class="badge text-bg-danger">{}</span>', _("disabled"))
+    return badge
+
+
+class MailingFilterForm(forms.Form):
+    """The list's filters; an unknown value is ignored rather than refused (it came from a URL)."""
+
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[("", gettext_lazy("Any status")), *Mailing.Status.choices],
+    )
+    periodicity = forms.ChoiceField(
+        label=gettext_lazy("Periodicity"),
+        required=False,
+        choices=[("", gettext_lazy("Any periodicity")), *Mailing.Periodicity.choices],
+    )
+    active = forms.ChoiceField(
+        label=gettext_lazy("Active"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Active or disabled")),
+            ("yes", gettext_lazy("Active")),
+            ("no", gettext_lazy("Disabled by a manager")),
+        ],
+    )
+
+    def filtered(self, queryset: QuerySet[Mailing]) -> QuerySet[Mailing]:
+        self.is_valid()  # cleaned_data then holds the fields whose values are valid choices
+        chosen = self.cleaned_data
+        if chosen.get("status"):
+            queryset = queryset.filter(status=chosen["status"])
+        if chosen.get("periodicity"):
+            queryset = queryset.filter(periodicity=chosen["periodicity"])
+        if chosen.get("active"):
+            queryset = queryset.filter(is_active=chosen["active"] == "yes")
+        return queryset
+
+    @property
+    def active_filters(self) -> bool:
+        return any(self.cleaned_data.get(name) for name in self.fields)
+
+
+class MailingList(OwnerListView):
+    template_name = "web/mailings/list.html"
+    title = gettext_lazy("Mailings")
+    add_url = reverse_lazy("mailings:new")
+    add_label = gettext_lazy("New mailing")
+    search_fields = ("message__subject",)
+    search_label = gettext_lazy("Search by the message's subject")
+    default_sort = "-created"
+    no_match_text = gettext_lazy("No mailing matches your search.")
+    columns = [
+        Column(
+            "subject", gettext_lazy("Message"), lambda m: m.message.subject, ("message__subject",), link=True
+        ),
+        Column("status", gettext_lazy("Status"), status_badge, ("status",)),
+        Column(
+            "periodicity",
+            gettext_lazy("Periodicity"),
+            lambda m: m.get_periodicity_display(),
+            ("periodicity",),
+            classes="d-none d-sm-table-cell",
+        ),
+        Column(
+            "next",
+            gettext_lazy("Next send"),
+            lambda m: m.next_run_at,
+            ("next_run_at",),
+            classes="d-none d-md-table-cell",
+        ),
+        Column(
+            "clients",
+            gettext_lazy("Clients"),
+            lambda m: m.clients_count,
+            ("clients_count",),
+            classes="d-none d-lg-table-cell",
+        ),
+        Column(
+            "created",
+            gettext_lazy("Created"),
+            lambda m: m.created_at,
+            ("created_at",),
+            classes="d-none d-lg-table-cell",
+        ),
+    ]
+
+    def get_queryset(self) -> QuerySet[Mailing]:
+        self.filters = MailingFilterForm(self.request.GET)
+        return self.filters.filtered(own_mailings(self.request.user)).annotate(clients_count=Count("clients"))
+
+    def row_url(self, obj: Mailing) -> str:
+        return reverse("mailings:detail", args=[obj.pk])
+
+    def row_actions(self, obj: Mailing) -> list[Action]:
+        return [
+            Action(_("Report"), reverse("mailings:report", args=[obj.pk]), "bar-chart"),
+            Action(_("Edit"), reverse("mailings:edit", args=[obj.pk]), "pencil"),
+            Action(_("Delete"), reverse("mailings:delete", args=[obj.pk]), "trash", "outline-danger"),
+        ]
+
+    def get_context(self, context: dict) -> dict:
+        context = super().get_context(context)
+        context["filters"] = self.filters
+        context["filtered"] = self.filters.active_filters
+        return context
+
+
+# --- create and edit: the clients picker ---------------------------------------------------------------
+
+
+class MailingFormMixin:
+    form_class = MailingForm
+    template_name = "web/mailings/form.html"
+    list_url = LIST_URL
+
+    def extra_context(self, form: MailingForm) -> dict:
+        """The owner's clients for the picker as plain rows (one query, no widget per option: a list of
+        5,000 renders in a blink), with what is ticked now: what was typed, else the mailing's own."""
+        selected = {str(value) for value in (form["clients"].value() or [])}
+        rows = form.fields["clients"].queryset.order_by("full_name", "email", "pk")
+        clients = [
+            {
+                "pk": pk,
+                "email": email,
+                "name": name,
+                "subscribed": left is None,
+                "checked": str(pk) in selected,
+            }
+            for pk, email, name, left in rows.values_list("pk", "email", "full_name", "unsubscribed_at")
+        ]
+        return {
+            "clients": clients,
+            "selected_count": sum(1 for client in clients if client["checked"]),
+            "time_zone": form.owner.time_zone,
+        }
+
+    def success_url(self, obj: Mailing) -> str:
+        return reverse("mailings:detail", args=[obj.pk])
+
+
+class MailingCreate(MailingFormMixin, OwnerCreateView):
+    title = gettext_lazy("New mailing")
+
+    def perform_create(self, data: QueryDict) -> Mailing:
+        return services.mailing_create(actor=self.request.user, data=data)
+
+    def created_message(self, obj: Mailing) -> str:
+        if obj.next_run_at is not None and obj.next_run_at <= timezone.now():
+            return _("Mailing “%(subject)s” created; it starts sending within a few seconds.") % {
+                "subject": obj.message.subject
+            }
+        return _("Mailing “%(subject)s” created.") % {"subject": obj.message.subject}
+
+
+class MailingEdit(MailingFormMixin, OwnerEditView):
+    def lookup(self, pk: int) -> Model:
+        return own_mailings(self.request.user).get(pk=pk)
+
+    def perform_update(self, obj: Mailing, data: QueryDict) -> Mailing:
+        return services.mailing_update(actor=self.request.user, mailing=obj, data=data)
+
+    def edit_title(self, obj: Mailing) -> str:
+        return _("Edit mailing “%(subject)s”") % {"subject": obj.message.subject}
+
+    def updated_message(self, obj: Mailing) -> str:
+        return _("Mailing “%(subject)s” saved.") % {"subject": obj.message.subject}
+
+
+class OwnMailingMixin(OwnerObjectMixin):
+    def lookup(self, pk: int) -> Model:
+        return own_mailings(self.request.user).get(pk=pk)
+
+
+class MailingDelete(OwnMailingMixin, OwnerDeleteView):
+    list_url = LIST_URL
+
+    def perform_delete(self, obj: Mailing) -> None:
+        services.mailing_delete(actor=self.request.user, mailing=obj)
+
+    def delete_title(self, obj: Mailing) -> str:
+        return _("Delete mailing “%(subject)s”?") % {"subject": obj.message.subject}
+
+    def deleted_message(self, label: str) -> str:
+        return _("Mailing %(mailing)s deleted.") % {"mailing": label}
+
+    def consequences(self, obj: Mailing) -> list[str]:
+        sends = obj.occurrences.count()
+        result = [_("Nothing more is sent for it; the message and the clients stay.")]
+        if sends:
+            result.append(
+                ngettext(
+                    "Its %(count)d send and its delivery log are deleted with it.",
+                    "Its %(count)d sends and their delivery log are deleted with it.",
+                    sends,
+                )
+                % {"count": sends}
+            )
+        return result
+
+
+# --- the detail page and "send now" --------------------------------------------------------------------
+
+
+class MailingDetail(OwnMailingMixin, View):
+    template_name = "web/mailings/detail.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        mailing = self.get_object(pk)
+        now = timezone.now()
+        latest = (
+            selectors.occurrences_with_stats(request.user, mailing=mailing)
+            .order_by("-scheduled_for", "-pk")
+            .first()
+        )
+        counts = mailing.clients.aggregate(
+            total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
+        )
+        due = (
+            mailing.is_active
+            and mailing.status != Mailing.Status.COMPLETED
+            and mailing.next_run_at is not None
+            and mailing.next_run_at <= now
+        )
+        running = latest is not None and latest.finished_at is None
+        if running:
+            state = "running"
+        elif due:
+            state = "waiting"
+        else:
+            state = "done" if latest is not None else "none"
+        context = {
+            "mailing": mailing,
+            "title": mailing.message.subject,
+            "status_badge": status_badge(mailing),
+            "upcoming": mailing.upcoming(after=now, limit=UPCOMING_SHOWN) if mailing.is_active else [],
+            "latest": latest,
+            "progress": _progress(latest),
+            # The page asks /graphql/ for progress while a send runs or is about to start.
+            "live": running or due,
+            "state": state,
+            "global_id": to_global_id("Mailing", mailing.pk),
+            "clients_total": counts["total"],
+            "clients_subscribed": counts["subscribed"],
+        }
+        return render(request, self.template_name, context)
+
+
+def _progress(occurrence) -> dict:
+    """Counts and bar widths (percent) of one occurrence: what the live script later updates."""
+    if occurrence is None:
+        return {"total": 0, "sent": 0, "failed": 0, "waiting": 0, "skipped": 0, "widths": {}}
+    parts = {
+        "sent": occurrence.sent_count,
+        "failed": occurrence.failed_count,
+        "waiting": occurrence.pending_count + occurrence.retrying_count,
+        "skipped": occurrence.skipped_count,
+    }
+    total = sum(parts.values())
+    widths = {name: (100 * value / total if total else 0) for name, value in parts.items()}
+    return {"total": total, **parts, "widths": widths}
+
+
+class MailingSendNow(OwnMailingMixin, View):
+    """POST only: queue a manual send (`mailing_send_now`); the scheduler sends it, never this request."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        mailing = self.get_object(pk)
+        try:
+            occurrence = services.mailing_send_now(actor=request.user, mailing=mailing)
+        except ValidationError as exc:
+            messages.error(request, error_text(exc))
+        else:
+            count = occurrence.deliveries.count()
+            messages.success(
+                request,
+                ngettext(
+                    "Queued for %(count)d recipient; the scheduler sends it within a few seconds.",
+                    "Queued for %(count)d recipients; the scheduler sends it within a few seconds.",
+                    count,
+                )
+                % {"count": count},
+            )
+        return redirect("mailings:detail", pk=mailing.pk)

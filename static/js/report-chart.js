@@ -1,0 +1,80 @@
+// The report page's chart (issue 11 §5, R-UI-9): outcomes per send as stacked bars, drawn with the vendored
+// Chart.js (global `Chart`, loaded before this module) from /graphql/
+// (graphql/operations/mailingReport.graphql). Labels come from the template (json_script); a failed
+// request shows the template's message and a retry button instead of an empty box.
+
+import { operation, request } from "./graphql.js";
+
+const SERIES = [
+  { key: "sent", color: "#198754" },
+  { key: "failed", color: "#dc3545" },
+  { key: "retrying", color: "#fd7e14" },
+  { key: "pending", color: "#6c757d" },
+  { key: "skipped", color: "#ced4da" },
+];
+
+function setUp(figure) {
+  const labels = JSON.parse(document.getElementById(figure.dataset.labels).textContent);
+  const canvas = figure.querySelector("canvas");
+  const loading = figure.querySelector("[data-chart-loading]");
+  const empty = figure.querySelector("[data-chart-empty]");
+  const error = figure.querySelector("[data-chart-error]");
+  const errorText = figure.querySelector("[data-chart-error-text]");
+  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    dateStyle: "short",
+    timeStyle: "short",
+    timeZone: figure.dataset.timeZone || undefined,
+  });
+  let chart = null;
+
+  const draw = (occurrences) => {
+    const data = {
+      labels: occurrences.map((occurrence) => format.format(new Date(occurrence.scheduledFor))),
+      datasets: SERIES.map(({ key, color }) => ({
+        label: labels[key],
+        data: occurrences.map((occurrence) => occurrence[key]),
+        backgroundColor: color,
+      })),
+    };
+    if (chart) chart.destroy();
+    chart = new window.Chart(canvas, {
+      type: "bar",
+      data,
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          x: { stacked: true, title: { display: true, text: labels.axisX } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: labels.axisY } },
+        },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+    figure.dataset.points = String(occurrences.length);
+  };
+
+  const load = async () => {
+    error.hidden = true;
+    loading.hidden = false;
+    try {
+      const { mailingReport } = await request(operation("mailingReport"), { id: figure.dataset.mailingId });
+      const occurrences = mailingReport.occurrences;
+      empty.hidden = occurrences.length > 0;
+      canvas.hidden = occurrences.length === 0;
+      if (occurrences.length) draw(occurrences);
+      figure.dataset.state = "ready";
+    } catch (problem) {
+      errorText.textContent = problem.messages && problem.messages.length ? problem.messages.join(" ") : "";
+      error.hidden = false;
+      figure.dataset.state = "error";
+    } finally {
+      loading.hidden = true;
+    }
+  };
+
+  figure.querySelector("[data-chart-retry]").addEventListener("click", load);
+  load();
+}
+
+document.querySelectorAll("[data-report-chart]").forEach(setUp);
