@@ -22,6 +22,8 @@ urlpatterns = [
     # The owner pages (issue 11), one URL module per area.
     path("clients/", include("backend.web.urls_clients")),
     path("messages/", include("backend.web.urls_messages")),
+    path("mailings/", include("backend.web.urls_mailings")),
+    path("reports/", include("backend.web.urls_reports")),
     path("", include("backend.web.urls")),
 ]
 
