@@ -1,0 +1,406 @@
+"""Mailings through GraphQL for their owner (issue 10 §4, §6, §8; R-DATA-3, R-SEND-1, R-AUTH-4): the list
+and one mailing, create, update, delete and send now; another owner holding the first one's IDs, an
+anonymous caller, bad input; and a page of mailings costing the same queries for 5 and 100 mailings."""
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from graphql_relay import to_global_id
+
+from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
+from tests.api.helpers import data_of, error_codes, gql
+from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+MAILINGS = """
+query Mailings($first: Int, $status: MailingStatus, $periodicity: MailingPeriodicity, $active: Boolean,
+               $orderBy: MailingOrder) {
+  mailings(first: $first, status: $status, periodicity: $periodicity, active: $active, orderBy: $orderBy) {
+    totalCount
+    edges { node { id periodicity status isActive } }
+  }
+}
+"""
+PAGE = """
+query Page($first: Int) {
+  mailings(first: $first) {
+    edges { node { message { subject } clients { totalCount } lastOccurrence { sent failed } } }
+  }
+}
+"""
+MAILING = """
+query Mailing($id: ID!, $first: Int, $after: String) {
+  mailing(id: $id) {
+    id startAt endAt timeZone periodicity status isActive disabledAt nextRunAt
+    message { id subject }
+    clientCount
+    clients(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { email } }
+    }
+    upcoming(limit: 3)
+    lastOccurrence { id scheduledFor isManual total sent failed pending retrying skipped }
+    owner { email }
+  }
+}
+"""
+CREATE = """
+mutation Create($input: MailingInput!) {
+  createMailing(input: $input) {
+    mailing { id startAt endAt periodicity status message { subject } clients { totalCount } }
+    errors { field message code }
+  }
+}
+"""
+UPDATE = """
+mutation Update($id: ID!, $input: MailingInput!) {
+  updateMailing(id: $id, input: $input) { mailing { id periodicity } errors { field message code } }
+}
+"""
+DELETE = "mutation Delete($id: ID!) { deleteMailing(id: $id) { deletedId errors { field message code } } }"
+SEND_NOW = """
+mutation Send($id: ID!) {
+  sendMailingNow(id: $id) { mailing { status } occurrenceId queued errors { field message code } }
+}
+"""
+
+
+def gid(obj) -> str:
+    return to_global_id(type(obj).__name__, obj.pk)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat()
+
+
+@pytest.fixture
+def owner():
+    return UserFactory(time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def stranger():
+    return UserFactory()
+
+
+@pytest.fixture
+def mailing(owner):
+    return MailingFactory(owner=owner, clients=[ClientFactory(owner=owner) for _ in range(3)])
+
+
+def mailing_input(owner, **changes) -> dict:
+    start = (timezone.now() + dt.timedelta(days=1)).replace(microsecond=0)
+    values = {
+        "messageId": gid(MessageFactory(owner=owner)),
+        "clientIds": [gid(ClientFactory(owner=owner)), gid(ClientFactory(owner=owner))],
+        "startAt": iso(start),
+        "endAt": iso(start + dt.timedelta(days=30)),
+        "periodicity": "WEEKLY",
+    }
+    return {**values, **changes}
+
+
+def field_codes(payload: dict) -> list[tuple]:
+    return sorted((error["field"], error["code"]) for error in payload["errors"])
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def test_owner_lists_own_mailings_with_filters_R_AUTH_4(owner, stranger):
+    weekly = MailingFactory(owner=owner, periodicity="weekly")
+    done = MailingFactory(owner=owner, status="completed")
+    off = MailingFactory(owner=owner, is_active=False)
+    MailingFactory(owner=stranger)
+    data = data_of(MAILINGS, user=owner)["mailings"]
+    assert data["totalCount"] == 3
+    assert {edge["node"]["id"] for edge in data["edges"]} == {gid(weekly), gid(done), gid(off)}
+
+    def ids(**variables):
+        return [edge["node"]["id"] for edge in data_of(MAILINGS, variables, user=owner)["mailings"]["edges"]]
+
+    assert ids(periodicity="WEEKLY") == [gid(weekly)]
+    assert ids(status="COMPLETED") == [gid(done)]
+    assert ids(active=False) == [gid(off)]
+    assert ids(orderBy="CREATED") == [gid(weekly), gid(done), gid(off)]
+
+
+def test_an_unknown_enum_value_is_a_graphql_error(owner):
+    status, body = gql(MAILINGS, {"status": "PAUSED"}, user=owner)
+    assert status == 400 and error_codes(body) == ["BAD_REQUEST"]
+
+
+def test_one_mailing_with_everything_a_page_shows(owner, mailing):
+    occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=timezone.now())
+    for client, status in zip(mailing.clients.all(), ["sent", "sent", "failed"], strict=True):
+        Delivery.objects.create(
+            mailing=mailing, occurrence=occurrence, client=client, email=client.email, status=status
+        )
+    data = data_of(MAILING, {"id": gid(mailing), "first": 2}, user=owner)["mailing"]
+    assert data["message"] == {"id": gid(mailing.message), "subject": mailing.message.subject}
+    assert data["clientCount"] == 3
+    assert data["clients"]["totalCount"] == 3 and len(data["clients"]["edges"]) == 2
+    assert data["clients"]["pageInfo"]["hasNextPage"] is True
+    rest = data_of(
+        MAILING,
+        {"id": gid(mailing), "first": 2, "after": data["clients"]["pageInfo"]["endCursor"]},
+        user=owner,
+    )["mailing"]["clients"]
+    shown = {edge["node"]["email"] for edge in data["clients"]["edges"] + rest["edges"]}
+    assert shown == set(mailing.clients.values_list("email", flat=True))
+    assert data["lastOccurrence"] == {
+        "id": gid(occurrence),
+        "scheduledFor": occurrence.scheduled_for.isoformat(),
+        "isManual": False,
+        "total": 3,
+        "sent": 2,
+        "failed": 1,
+        "pending": 0,
+        "retrying": 0,
+        "skipped": 0,
+    }
+    assert data["upcoming"] == [iso(mailing.start_at)]
+    assert data["owner"] == {"email": owner.email}
+    assert (data["status"], data["periodicity"], data["isActive"]) == ("CREATED", "ONCE", True)
+    assert data["timeZone"] == "Europe/Berlin"
+
+
+def test_upcoming_limit_is_bounded(owner, mailing):
+    query = "query($id: ID!) { mailing(id: $id) { upcoming(limit: 1000) } }"
+    _status, body = gql(query, {"id": gid(mailing)}, user=owner)
+    assert error_codes(body) == ["BAD_REQUEST"]
+
+
+def test_another_owners_mailing_looks_missing_R_AUTH_4(owner, stranger, mailing):
+    _status, foreign = gql(MAILING, {"id": gid(mailing)}, user=stranger)
+    _status, absent = gql(MAILING, {"id": to_global_id("Mailing", mailing.pk + 1000)}, user=stranger)
+    assert error_codes(foreign) == ["NOT_FOUND"]
+    assert foreign == absent
+    assert foreign["data"] == {"mailing": None}
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    assert data_of(node, {"id": gid(mailing)}, user=stranger) == {"node": None}
+    assert data_of(MAILINGS, user=stranger)["mailings"]["totalCount"] == 0
+
+
+def test_anonymous_gets_unauthenticated(mailing):
+    for query, variables in ((MAILINGS, {}), (MAILING, {"id": gid(mailing)}), (DELETE, {"id": gid(mailing)})):
+        status, body = gql(query, variables)
+        assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"]
+    assert Mailing.objects.filter(pk=mailing.pk).exists()
+
+
+# --- N+1 (issue 10 §8) ----------------------------------------------------------------------------------
+
+
+def seed_mailings(owner, count: int) -> None:
+    """`count` mailings with two clients each and one occurrence with two deliveries."""
+    now = timezone.now()
+    message = MessageFactory(owner=owner)
+    for _ in range(count):
+        mailing = MailingFactory(owner=owner, message=message)
+        clients = Client.objects.bulk_create(
+            [Client(owner=owner, email=f"c{mailing.pk}-{i}@example.com", full_name="C") for i in range(2)]
+        )
+        mailing.clients.set(clients)
+        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=now)
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    mailing=mailing, occurrence=occurrence, client=client, email=client.email, status=status
+                )
+                for client, status in zip(clients, ["sent", "failed"], strict=True)
+            ]
+        )
+
+
+def queries_for(query: str, first: int, user) -> tuple[int, dict]:
+    with CaptureQueriesContext(connection) as captured:
+        data = data_of(query, {"first": first}, user=user)
+    return len(captured.captured_queries), data
+
+
+def test_a_page_of_mailings_costs_the_same_queries_for_5_and_100_issue_10_s8(owner):
+    seed_mailings(owner, 100)
+    small, data5 = queries_for(PAGE, 5, owner)
+    large, data100 = queries_for(PAGE, 100, owner)
+    assert len(data5["mailings"]["edges"]) == 5 and len(data100["mailings"]["edges"]) == 100
+    node = data100["mailings"]["edges"][-1]["node"]
+    assert node["clients"] == {"totalCount": 2}
+    assert node["lastOccurrence"] == {"sent": 1, "failed": 1}
+    assert small == large
+    # The token's user and permissions (3), then the count, the page, client counts, last occurrences.
+    assert large <= 7
+
+
+def test_fields_not_asked_for_cost_nothing(owner):
+    seed_mailings(owner, 5)
+    bare, _data = queries_for(
+        "query($first: Int) { mailings(first: $first) { edges { node { id } } } }", 5, owner
+    )
+    full, _data = queries_for(PAGE, 5, owner)
+    assert full == bare + 2
+
+
+# --- create ---------------------------------------------------------------------------------------------
+
+
+def test_create_mailing_R_DATA_3(owner):
+    variables = {"input": mailing_input(owner)}
+    payload = data_of(CREATE, variables, user=owner)["createMailing"]
+    assert payload["errors"] == []
+    mailing = Mailing.objects.get(owner=owner)
+    assert payload["mailing"]["id"] == gid(mailing)
+    assert payload["mailing"]["clients"] == {"totalCount": 2}
+    assert payload["mailing"]["periodicity"] == "WEEKLY" and payload["mailing"]["status"] == "CREATED"
+    assert mailing.start_at == dt.datetime.fromisoformat(variables["input"]["startAt"])
+    assert mailing.time_zone == "Europe/Berlin"
+    assert mailing.next_run_at == mailing.start_at
+
+
+def test_a_time_with_an_offset_is_that_instant_and_one_without_is_the_owners_wall_clock(owner):
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    start = (timezone.now() + dt.timedelta(days=2)).astimezone(berlin).replace(microsecond=0)
+    end = start + dt.timedelta(days=1)
+    naive = {"startAt": start.replace(tzinfo=None).isoformat(), "endAt": end.replace(tzinfo=None).isoformat()}
+    tokyo = start.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    aware = {"startAt": tokyo.isoformat(), "endAt": (tokyo + dt.timedelta(days=1)).isoformat()}
+    for times in (naive, aware):
+        payload = data_of(CREATE, {"input": mailing_input(owner, **times)}, user=owner)["createMailing"]
+        assert payload["errors"] == []
+    assert list(Mailing.objects.values_list("start_at", flat=True)) == [start, start]
+
+
+def test_create_mailing_errors_per_field(owner):
+    start = timezone.now() + dt.timedelta(days=1)
+    cases = [
+        (
+            {"endAt": iso(start - dt.timedelta(hours=1)), "startAt": iso(start)},
+            [("endAt", "end_before_start")],
+        ),
+        (
+            {
+                "endAt": iso(timezone.now() - dt.timedelta(days=1)),
+                "startAt": iso(start - dt.timedelta(days=3)),
+            },
+            [("endAt", "end_in_past")],
+        ),
+        ({"clientIds": []}, [("clientIds", "required")]),
+        ({"clientIds": ["not-an-id"]}, [("clientIds", "invalid_choice")]),
+        ({"messageId": "not-an-id"}, [("messageId", "invalid_choice")]),
+    ]
+    for changes, expected in cases:
+        payload = data_of(CREATE, {"input": mailing_input(owner, **changes)}, user=owner)["createMailing"]
+        assert payload["mailing"] is None
+        assert field_codes(payload) == expected, changes
+    assert not Mailing.objects.exists()
+
+
+def test_bad_input_types_are_graphql_errors_not_500(owner):
+    for changes in ({"periodicity": "HOURLY"}, {"startAt": "tomorrow"}, {"clientIds": [["x"]]}, {"endAt": 5}):
+        status, body = gql(CREATE, {"input": mailing_input(owner, **changes)}, user=owner)
+        assert status == 400 and set(error_codes(body)) == {"BAD_REQUEST"}, changes
+    status, body = gql(CREATE, {"input": mailing_input(owner, startAt="x" * (5 * 1024 * 1024))}, user=owner)
+    assert 400 <= status < 500 and error_codes(body) == ["BAD_REQUEST"]
+    assert not Mailing.objects.exists()
+
+
+def test_another_owners_clients_and_message_cannot_go_into_a_mailing_R_AUTH_4(owner, stranger):
+    """The form offers only the caller's own message and clients: another owner's IDs are refused per field
+    ("Select a valid choice") and no mailing is made."""
+    theirs = [ClientFactory(owner=owner), ClientFactory(owner=owner)]
+    their_message = MessageFactory(owner=owner)
+    mine = gid(ClientFactory(owner=stranger))
+    cases = [
+        ({"clientIds": [mine, gid(theirs[0])]}, [("clientIds", "invalid_choice")]),
+        ({"messageId": gid(their_message)}, [("messageId", "invalid_choice")]),
+    ]
+    for changes, expected in cases:
+        payload = data_of(CREATE, {"input": mailing_input(stranger, **changes)}, user=stranger)[
+            "createMailing"
+        ]
+        assert field_codes(payload) == expected
+        assert "Select a valid choice" in payload["errors"][0]["message"]
+    assert not Mailing.objects.exists()
+    assert all(client.mailings.count() == 0 for client in theirs)
+
+
+# --- update, delete -------------------------------------------------------------------------------------
+
+
+def test_update_mailing(owner, mailing):
+    variables = {"id": gid(mailing), "input": mailing_input(owner, periodicity="DAILY")}
+    payload = data_of(UPDATE, variables, user=owner)["updateMailing"]
+    assert payload == {"mailing": {"id": gid(mailing), "periodicity": "DAILY"}, "errors": []}
+    mailing.refresh_from_db()
+    assert mailing.periodicity == "daily" and mailing.clients.count() == 2
+
+
+def test_update_mailing_errors_leave_it_unchanged(owner, mailing):
+    start = timezone.now() + dt.timedelta(days=3)
+    changes = {"startAt": iso(start), "endAt": iso(start - dt.timedelta(days=1)), "periodicity": "DAILY"}
+    payload = data_of(UPDATE, {"id": gid(mailing), "input": mailing_input(owner, **changes)}, user=owner)
+    assert field_codes(payload["updateMailing"]) == [("endAt", "end_before_start")]
+    mailing.refresh_from_db()
+    assert mailing.periodicity == "once" and mailing.clients.count() == 3
+
+
+def test_another_owner_cannot_update_delete_or_send_a_mailing_R_AUTH_4(owner, stranger, mailing):
+    before = (mailing.periodicity, mailing.start_at, set(mailing.clients.values_list("pk", flat=True)))
+    missing = to_global_id("Mailing", mailing.pk + 1000)
+    for query, variables in (
+        (UPDATE, {"input": mailing_input(stranger, periodicity="DAILY")}),
+        (DELETE, {}),
+        (SEND_NOW, {}),
+    ):
+        _status, foreign = gql(query, {"id": gid(mailing), **variables}, user=stranger)
+        _status, absent = gql(query, {"id": missing, **variables}, user=stranger)
+        assert error_codes(foreign) == ["NOT_FOUND"]
+        assert foreign == absent
+    mailing.refresh_from_db()
+    assert (
+        mailing.periodicity,
+        mailing.start_at,
+        set(mailing.clients.values_list("pk", flat=True)),
+    ) == before
+    assert not Occurrence.objects.exists()
+
+
+def test_delete_mailing(owner, mailing):
+    payload = data_of(DELETE, {"id": gid(mailing)}, user=owner)["deleteMailing"]
+    assert payload == {"deletedId": gid(mailing), "errors": []}
+    assert not Mailing.objects.exists()
+    assert Message.objects.filter(pk=mailing.message_id).exists()
+
+
+# --- send now -------------------------------------------------------------------------------------------
+
+
+def test_send_now_queues_one_delivery_per_client_R_SEND_6(owner, mailing):
+    payload = data_of(SEND_NOW, {"id": gid(mailing)}, user=owner)["sendMailingNow"]
+    occurrence = Occurrence.objects.get(mailing=mailing)
+    assert payload == {
+        "mailing": {"status": "STARTED"},
+        "occurrenceId": gid(occurrence),
+        "queued": 3,
+        "errors": [],
+    }
+    assert occurrence.is_manual and occurrence.deliveries.count() == 3
+    again = data_of(SEND_NOW, {"id": gid(mailing)}, user=owner)["sendMailingNow"]
+    assert field_codes(again) == [(None, "send_in_progress")]
+    assert again["occurrenceId"] is None
+    assert Occurrence.objects.count() == 1
+
+
+def test_send_now_refusals_come_back_with_their_codes(owner):
+    nobody = MailingFactory(owner=owner)
+    off = MailingFactory(owner=owner, is_active=False, clients=[ClientFactory(owner=owner)])
+    for target, code in ((nobody, "no_recipients"), (off, "mailing_disabled")):
+        payload = data_of(SEND_NOW, {"id": gid(target)}, user=owner)["sendMailingNow"]
+        assert field_codes(payload) == [(None, code)]
+    assert not Occurrence.objects.exists()
