@@ -28,10 +28,29 @@ AttemptOutcome = graphene.Enum.from_enum(
     description=lambda member: str(member.label) if member else "What the mail server made of one attempt.",
 )
 
-# What `selectors.occurrences_with_stats` annotates: the five counts first, then the attempt times.
-STAT_FIELDS = ("sent", "failed", "retrying", "pending", "skipped", "first_attempt_at", "last_attempt_at")
-# The Occurrence fields that need those annotations.
-OCCURRENCE_STAT_NAMES = (*STAT_FIELDS[:5], "total", "firstAttemptAt", "lastAttemptAt")
+# GraphQL field -> what `selectors.occurrences_with_stats` annotates.
+STATS = {
+    "sent": "sent_count",
+    "failed": "failed_count",
+    "retrying": "retrying_count",
+    "pending": "pending_count",
+    "skipped": "skipped_count",
+    "total": "deliveries_count",
+    "first_attempt_at": "first_attempt_at",
+    "last_attempt_at": "last_attempt_at",
+}
+COUNTS = ("sent", "failed", "retrying", "pending", "skipped")
+# The Occurrence fields (camelCase) that need those annotations.
+STAT_FIELD_NAMES = (
+    "sent",
+    "failed",
+    "retrying",
+    "pending",
+    "skipped",
+    "total",
+    "firstAttemptAt",
+    "lastAttemptAt",
+)
 
 
 def _selections(info, selection_set, fragments, seen):
@@ -67,13 +86,13 @@ def attach_occurrence_stats(occurrences: list[Occurrence], user) -> None:
     without them, e.g. through `select_related`)."""
     missing: dict[int, list[Occurrence]] = {}
     for occurrence in occurrences:
-        if not hasattr(occurrence, STAT_FIELDS[0]):
+        if not hasattr(occurrence, STATS["total"]):
             missing.setdefault(occurrence.pk, []).append(occurrence)
     if not missing:
         return
     for row in selectors.occurrences_with_stats(user).filter(pk__in=list(missing)):
         for target in missing[row.pk]:
-            for name in STAT_FIELDS:
+            for name in STATS.values():
                 setattr(target, name, getattr(row, name))
 
 
@@ -112,7 +131,8 @@ class OccurrenceType(DjangoObjectType):
         return root.mailing
 
     @staticmethod
-    def _stat(root: Occurrence, info, name: str):
+    def _stat(root: Occurrence, info, field: str):
+        name = STATS[field]
         if not hasattr(root, name):
             attach_occurrence_stats([root], info.context.user)
         return getattr(root, name)
@@ -139,7 +159,7 @@ class OccurrenceType(DjangoObjectType):
 
     @staticmethod
     def resolve_total(root, info):
-        return sum(OccurrenceType._stat(root, info, name) for name in STAT_FIELDS[:5])
+        return OccurrenceType._stat(root, info, "total")
 
     @staticmethod
     def resolve_first_attempt_at(root, info):
@@ -210,7 +230,7 @@ class DeliveryType(DjangoObjectType):
             attempts = DeliveryAttempt.objects.order_by(*ATTEMPT_ORDER)
             log = Prefetch("attempt_log", queryset=attempts, to_attr="attempt_list")
             prefetch_related_objects(nodes, log)
-        if any(node_selects(info, "occurrence", name) for name in OCCURRENCE_STAT_NAMES):
+        if any(node_selects(info, "occurrence", name) for name in STAT_FIELD_NAMES):
             attach_occurrence_stats([node.occurrence for node in nodes], info.context.user)
 
     @staticmethod
@@ -226,3 +246,106 @@ class DeliveryType(DjangoObjectType):
         if hasattr(root, "attempt_list"):
             return root.attempt_list
         return list(root.attempt_log.order_by(*ATTEMPT_ORDER))
+
+
+class ReportTotals(graphene.ObjectType):
+    """A mailing's counts over all its occurrences."""
+
+    occurrences = graphene.Int(required=True)
+    sent = graphene.Int(required=True)
+    failed = graphene.Int(required=True)
+    retrying = graphene.Int(required=True)
+    pending = graphene.Int(required=True)
+    skipped = graphene.Int(required=True)
+    total = graphene.Int(required=True, description="All deliveries.")
+    first_attempt_at = graphene.DateTime()
+    last_attempt_at = graphene.DateTime()
+
+
+class MailingReport(graphene.ObjectType):
+    """What a report page and its chart need, in one query (R-UI-2, R-UI-9)."""
+
+    mailing = graphene.Field("backend.api.mailings.types.MailingType", required=True)
+    occurrences = graphene.List(
+        graphene.NonNull(OccurrenceType), required=True, description="Oldest first, each with its counts."
+    )
+    totals = graphene.Field(ReportTotals, required=True)
+
+
+def mailing_report(user, mailing) -> MailingReport:
+    """The report of a `mailing` the caller may see: its occurrences' counts from one stats query, and
+    their sums."""
+    occurrences = list(
+        selectors.occurrences_with_stats(user, mailing=mailing).order_by("scheduled_for", "pk")
+    )
+    for occurrence in occurrences:
+        occurrence.mailing = mailing
+    counts = {field: sum(getattr(occ, STATS[field]) for occ in occurrences) for field in COUNTS}
+    firsts = [occ.first_attempt_at for occ in occurrences if occ.first_attempt_at is not None]
+    lasts = [occ.last_attempt_at for occ in occurrences if occ.last_attempt_at is not None]
+    totals = ReportTotals(
+        occurrences=len(occurrences),
+        total=sum(counts.values()),
+        first_attempt_at=min(firsts, default=None),
+        last_attempt_at=max(lasts, default=None),
+        **counts,
+    )
+    return MailingReport(mailing=mailing, occurrences=occurrences, totals=totals)
+
+
+class UpcomingSend(graphene.ObjectType):
+    mailing = graphene.Field("backend.api.mailings.types.MailingType", required=True)
+    next_run_at = graphene.DateTime(required=True)
+
+
+class Dashboard(graphene.ObjectType):
+    """The signed-in user's own totals (`selectors.owner_dashboard`): their clients, messages, mailings and
+    deliveries only, whatever their role."""
+
+    clients = graphene.Int(required=True)
+    subscribed_clients = graphene.Int(required=True)
+    messages = graphene.Int(required=True)
+    mailings = graphene.Int(required=True)
+    mailings_created = graphene.Int(required=True)
+    mailings_started = graphene.Int(required=True)
+    mailings_completed = graphene.Int(required=True)
+    active_mailings = graphene.Int(required=True, description="Started and not disabled.")
+    sent = graphene.Int(required=True, description="Deliveries the server accepted, all time.")
+    failed = graphene.Int(required=True, description="Deliveries that failed for good, all time.")
+    next_sends = graphene.List(
+        graphene.NonNull(UpcomingSend), required=True, description="Up to 5, soonest first."
+    )
+    recent_failures = graphene.List(
+        graphene.NonNull(DeliveryType),
+        required=True,
+        description="Up to 10 failed deliveries of the last 7 days, newest first.",
+    )
+
+
+class DayStats(graphene.ObjectType):
+    date = graphene.Date(required=True, description="A calendar day in the viewer's time zone.")
+    sent = graphene.Int(required=True, description="Attempts the server accepted.")
+    failed = graphene.Int(required=True, description="Attempts that failed (temporarily or for good).")
+
+    @staticmethod
+    def resolve_date(root, info):
+        return root.day
+
+
+class ServiceStats(graphene.ObjectType):
+    """The whole service at a glance, for managers (`selectors.service_stats`, R-UI-8). Sends and failures
+    count SMTP attempts; days are the viewer's calendar days."""
+
+    users = graphene.Int(required=True)
+    verified_users = graphene.Int(required=True)
+    blocked_users = graphene.Int(required=True)
+    mailings = graphene.Int(required=True)
+    mailings_created = graphene.Int(required=True)
+    mailings_started = graphene.Int(required=True)
+    mailings_completed = graphene.Int(required=True)
+    active_mailings = graphene.Int(required=True, description="Started and not disabled.")
+    sent_today = graphene.Int(required=True)
+    failed_today = graphene.Int(required=True)
+    per_day = graphene.List(
+        graphene.NonNull(DayStats), required=True, description="The last 30 days, oldest first, today last."
+    )

@@ -1,0 +1,105 @@
+"""Reads of the delivery log and reports (issue 10 §4, §5): occurrences, deliveries, attempts, a mailing's
+report, the owner's dashboard and the managers' service statistics.
+
+Every id resolves through an owner-scoped selector, so another owner's id is NOT_FOUND exactly like a
+missing one (R-AUTH-4). A manager reads every mailing's report and log, delivery addresses included: SPEC
+R-AUTH-5 lets managers "view every mailing", and R-DATA-4 keeps the log per recipient, so the log without
+its addresses could not answer "why did this recipient get nothing?"; what managers may not see (anyone's
+client list, message texts) stays behind `clients_for` / `messages_for`, which this module never calls.
+"""
+
+import graphene
+
+from backend.mailings import selectors
+
+from ..core.auth import require_user
+from ..core.ids import pk_from_global_id
+from ..core.pagination import PageConnectionField
+from .mutations import RetryFailed
+from .types import (
+    Dashboard,
+    DeliveryAttemptType,
+    DeliveryStatus,
+    DeliveryType,
+    MailingReport,
+    OccurrenceType,
+    ServiceStats,
+    mailing_report,
+)
+
+
+class ReportsQuery(graphene.ObjectType):
+    occurrences = PageConnectionField(
+        OccurrenceType,
+        mailing=graphene.ID(required=True),
+        description="A mailing's occurrences, newest first, each with its deliveries counted by status.",
+    )
+    deliveries = PageConnectionField(
+        DeliveryType,
+        mailing=graphene.ID(),
+        occurrence=graphene.ID(),
+        status=DeliveryStatus(),
+        description="The delivery log, newest first: one row per recipient and occurrence.",
+    )
+    attempts = PageConnectionField(
+        DeliveryAttemptType,
+        delivery=graphene.ID(required=True),
+        description="Every SMTP attempt of one delivery, oldest first.",
+    )
+    mailing_report = graphene.Field(
+        MailingReport,
+        id=graphene.ID(required=True),
+        required=True,
+        description="Per-occurrence counts and attempt times of one mailing, oldest first: a chart's data.",
+    )
+    dashboard = graphene.Field(Dashboard, required=True, description="The signed-in owner's totals.")
+    service_stats = graphene.Field(
+        ServiceStats,
+        required=True,
+        description="Service-wide figures for managers; others get FORBIDDEN. Days are the viewer's.",
+    )
+
+    @staticmethod
+    def resolve_occurrences(root, info, mailing: str, **_page):
+        user = require_user(info)
+        found = selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing"))
+        return selectors.occurrences_with_stats(user, mailing=found).order_by("-scheduled_for", "-pk")
+
+    @staticmethod
+    def resolve_deliveries(root, info, mailing=None, occurrence=None, status=None, **_page):
+        user = require_user(info)
+        queryset = selectors.deliveries_for(user)
+        if mailing is not None:
+            queryset = queryset.filter(
+                mailing=selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing"))
+            )
+        if occurrence is not None:
+            pk = pk_from_global_id(occurrence, "Occurrence")
+            queryset = queryset.filter(occurrence=selectors.occurrences_for(user).get(pk=pk))
+        if status is not None:
+            queryset = queryset.filter(status=status)
+        return queryset
+
+    @staticmethod
+    def resolve_attempts(root, info, delivery: str, **_page):
+        user = require_user(info)
+        found = selectors.deliveries_for(user).get(pk=pk_from_global_id(delivery, "Delivery"))
+        return selectors.attempts_for(user).filter(delivery=found).order_by("attempted_at", "id")
+
+    @staticmethod
+    def resolve_mailing_report(root, info, id: str):
+        user = require_user(info)
+        return mailing_report(user, selectors.mailing_get(user, pk_from_global_id(id, "Mailing")))
+
+    @staticmethod
+    def resolve_dashboard(root, info):
+        return selectors.owner_dashboard(require_user(info))
+
+    @staticmethod
+    def resolve_service_stats(root, info):
+        user = require_user(info)
+        return selectors.service_stats(user, tz=user.tz)
+
+
+class ReportsMutation(graphene.ObjectType):
+    retry_failed = RetryFailed.Field()
