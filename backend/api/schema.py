@@ -5,13 +5,14 @@ import graphene
 from .accounts.schema import AccountsMutation, AccountsQuery
 from .core.node import node_field
 from .mailings.schema import MailingsMutation, MailingsQuery
+from .reports.schema import ReportsMutation, ReportsQuery
 
 
-class Query(AccountsQuery, MailingsQuery, graphene.ObjectType):
+class Query(AccountsQuery, MailingsQuery, ReportsQuery, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountsMutation, MailingsMutation, graphene.ObjectType):
+class Mutation(AccountsMutation, MailingsMutation, ReportsMutation, graphene.ObjectType):
     pass
 
 
