@@ -223,11 +223,12 @@ class OwnerFormMixin:
     form_class: type = None
     list_url = ""
 
-    def render_form(self, form, *, title: str, status: int = 200) -> HttpResponse:
+    def render_form(self, form, *, title: str) -> HttpResponse:
         context = {"form": form, "title": title, "cancel_url": self.list_url, **self.extra_context(form)}
-        return render(self.request, self.template_name, context, status=status)
+        return render(self.request, self.template_name, context)
 
     def extra_context(self, form) -> dict:
+        """More for the template (e.g. a picker's rows); computed from the form, so also when invalid."""
         return {}
 
     def success_url(self, obj: Model) -> str:
@@ -283,12 +284,10 @@ class OwnerEditView(OwnerFormMixin, OwnerObjectMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = self.get_object(pk)
-        self.object = obj
         return self.render_form(self.form_class(instance=obj, owner=obj.owner), title=self.edit_title(obj))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = self.get_object(pk)
-        self.object = obj
         # The title is taken before the form writes what was typed into the instance.
         title = self.edit_title(obj)
         return self.saved(
