@@ -17,7 +17,7 @@ from email.header import decode_header, make_header
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -519,7 +519,33 @@ def _import_rows(owner: User, rows: "list[ClientRow]", report: ImportReport) -> 
         changed.append(client)
         report._add(ImportRowResult(row.line, email, ImportResult.UPDATED))
     Client.objects.bulk_create(new, batch_size=IMPORT_BATCH)
-    Client.objects.bulk_update(changed, ["full_name", "comment", "unsubscribed_at"], batch_size=IMPORT_BATCH)
+    _update_clients(owner, changed)
+
+
+def _update_clients(owner: User, clients: list[Client]) -> None:
+    """Write the full name, comment and unsubscribed_at of `clients`: one UPDATE ... FROM (VALUES ...) per
+    batch. `bulk_update` builds a CASE expression per row and field in Python, about 1 ms a row; this
+    costs what the database needs. Both databases name a VALUES list's columns column1, column2, ..."""
+    table = connection.ops.quote_name(Client._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    # PostgreSQL types a VALUES column that holds only NULLs as text, which a timestamp column refuses.
+    stamp = (
+        "CAST(v.column4 AS timestamp with time zone)" if connection.vendor == "postgresql" else "v.column4"
+    )
+    for start in range(0, len(clients), IMPORT_BATCH):
+        batch = clients[start : start + IMPORT_BATCH]
+        values = ", ".join(["(%s, %s, %s, %s)"] * len(batch))
+        params = [
+            value
+            for client in batch
+            for value in (client.pk, client.full_name, client.comment, adapt(client.unsubscribed_at))
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET full_name = v.column2, comment = v.column3, unsubscribed_at = {stamp} "  # noqa: S608 - names from _meta, values are parameters
+                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 AND {table}.owner_id = %s",
+                [*params, owner.pk],
+            )
 
 
 def clients_import_csv(*, actor: User, data: bytes) -> ImportReport:
@@ -642,13 +668,13 @@ def message_send_test(*, actor: User, message: Message) -> TestSendResult:
     _require_can_edit(actor, message)
     ratelimit.take(ratelimit.Limit("test-send", str(actor.pk), TEST_SENDS_PER_HOUR, ratelimit.HOUR))
     full_name = actor.get_full_name() or actor.email.rpartition("@")[0]
-    connection = open_connection()
+    transport = open_connection()
     try:
-        result = connection.send(
+        result = transport.send(
             PreparedMessage(message), email=actor.email, full_name=full_name, token=new_unsubscribe_token()
         )
     finally:
-        connection.close()
+        transport.close()
     return TestSendResult(
         accepted=result.outcome == DeliveryAttempt.Outcome.SENT, code=result.code, answer=result.text
     )
