@@ -1,20 +1,64 @@
+"""The signed-in user, signing in to the API, and the managers' user list (issue 10 §3, §5).
+
+- `me`: the caller.
+- `users`: every user, for those `accounts.selectors.can_view_users` allows (managers, superusers); anyone
+  else gets FORBIDDEN rather than an empty list, so a dashboard can tell "not allowed" from "no users".
+- Mutations: see mutations.py.
+"""
+
 import graphene
-import graphql_jwt
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from backend.accounts import selectors
 
 from ..core.auth import require_user
-from .types import UserType
+from ..core.pagination import PageConnectionField
+from ..mailings.types import ordered
+from .mutations import BlockUser, RefreshToken, RevokeToken, TokenAuth, UnblockUser, VerifyToken
+from .types import ManagedUserType, UserType
+
+
+class UserOrder(graphene.Enum):
+    """Sort orders of `users`; ties are broken by ID, so cursors stay stable."""
+
+    EMAIL = "email"
+    EMAIL_DESC = "-email"
+    DATE_JOINED = "date_joined"
+    DATE_JOINED_DESC = "-date_joined"
+    BLOCKED_AT_DESC = "-blocked_at"
 
 
 class AccountsQuery(graphene.ObjectType):
     me = graphene.Field(UserType, required=True, description="The signed-in user.")
+    users = PageConnectionField(
+        ManagedUserType,
+        search=graphene.String(description="Words that must each be in the email or the name, any case."),
+        blocked=graphene.Boolean(description="true: only blocked users; false: only the others."),
+        verified=graphene.Boolean(description="true: only users who confirmed their email; false: the rest."),
+        order_by=graphene.Argument(UserOrder, default_value=UserOrder.EMAIL.value),
+        description="Every user, for managers and superusers (R-AUTH-5); FORBIDDEN for anyone else.",
+    )
 
     @staticmethod
     def resolve_me(root, info):
         return require_user(info)
 
+    @staticmethod
+    def resolve_users(root, info, search=None, blocked=None, verified=None, order_by=None, **_page):
+        actor = require_user(info)
+        if not selectors.can_view_users(actor):
+            raise PermissionDenied(_("Only managers can see the list of users."))
+        users = selectors.users_filter(
+            selectors.users_for(actor), search=search, blocked=blocked, verified=verified
+        )
+        return ordered(users, order_by, UserOrder.EMAIL.value)
+
 
 class AccountsMutation(graphene.ObjectType):
-    token_auth = graphql_jwt.ObtainJSONWebToken.Field()
-    verify_token = graphql_jwt.Verify.Field()
-    refresh_token = graphql_jwt.Refresh.Field()
-    revoke_token = graphql_jwt.Revoke.Field()
+    token_auth = TokenAuth.Field()
+    refresh_token = RefreshToken.Field()
+    verify_token = VerifyToken.Field()
+    revoke_token = RevokeToken.Field()
+    block_user = BlockUser.Field()
+    unblock_user = UnblockUser.Field()

@@ -1,7 +1,16 @@
+"""Users in the API: `User` is the signed-in user (`me`); `ManagedUser` is a user as a manager's list shows
+them (R-AUTH-5). A `User` node is visible to that user alone, a `ManagedUser` node to those `users_for` lets
+see the list (managers, superusers)."""
+
 import graphene
 from graphene_django import DjangoObjectType
+from graphql_relay import to_global_id
 
+from backend.accounts import selectors
 from backend.accounts.models import User
+from backend.mailings import selectors as mailing_selectors
+
+from ..core.pagination import CountableConnection
 
 
 class UserType(DjangoObjectType):
@@ -9,12 +18,27 @@ class UserType(DjangoObjectType):
 
     full_name = graphene.String(required=True)
     time_zone = graphene.String(required=True, description="IANA name; times are shown in it.")
-    is_manager = graphene.Boolean(required=True, description="May oversee every mailing and user.")
+    is_manager = graphene.Boolean(
+        required=True, description="May view every mailing and disable them (R-AUTH-5)."
+    )
+    can_manage_users = graphene.Boolean(
+        required=True, description="May list users (`users`) and block or unblock them."
+    )
 
     class Meta:
         model = User
         name = "User"
-        fields = ("id", "email", "first_name", "last_name", "date_joined", "email_verified")
+        fields = (
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "date_joined",
+            "email_verified",
+            "phone",
+            "phone_verified_at",
+            "is_superuser",
+        )
         interfaces = (graphene.relay.Node,)
 
     @classmethod
@@ -29,6 +53,98 @@ class UserType(DjangoObjectType):
 
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
-        from backend.mailings.selectors import can_view_all_mailings
+        return mailing_selectors.can_view_all_mailings(root)
 
-        return can_view_all_mailings(root)
+    @staticmethod
+    def resolve_can_manage_users(root: User, info) -> bool:
+        return selectors.can_view_users(root)
+
+
+class UserSummary(graphene.ObjectType):
+    """Who did something (a block), as a manager's list names them."""
+
+    id = graphene.ID(required=True, description="The user's ManagedUser global ID.")
+    email = graphene.String(required=True)
+    full_name = graphene.String(required=True)
+
+    @staticmethod
+    def resolve_id(root: User, info) -> str:
+        return to_global_id("ManagedUser", root.pk)
+
+    @staticmethod
+    def resolve_full_name(root: User, info) -> str:
+        return root.get_full_name()
+
+
+class ManagedUserType(DjangoObjectType):
+    """A user as managers and superusers see them in the list (R-AUTH-5, R-UI-8): who they are, whether they
+    may sign in, who blocked them and why, how many mailings they have."""
+
+    full_name = graphene.String(required=True)
+    blocked_by = graphene.Field(UserSummary, description="Who blocked the user; null when not blocked.")
+    mailings_count = graphene.Int(required=True, description="Mailings the user owns.")
+    is_manager = graphene.Boolean(
+        required=True,
+        description="Granted the managers' permission to view every mailing, directly or through a group "
+        "(a superuser holds every permission: see isSuperuser).",
+    )
+
+    class Meta:
+        model = User
+        name = "ManagedUser"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = (
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "date_joined",
+            "last_login",
+            "email_verified",
+            "is_active",
+            "is_blocked",
+            "blocked_at",
+            "blocked_reason",
+            "is_superuser",
+        )
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        # A node lookup passes the model's manager, hence `.all()`.
+        return queryset.all() & selectors.users_for(info.context.user)
+
+    @classmethod
+    def prefetch_page(cls, nodes: list[User], info) -> None:
+        managers = set(
+            selectors.granted(
+                User.objects.filter(pk__in=[node.pk for node in nodes]), mailing_selectors.VIEW_ALL_MAILINGS
+            ).values_list("pk", flat=True)
+        )
+        for node in nodes:
+            node.holds_manager_permission = node.pk in managers
+
+    @staticmethod
+    def resolve_full_name(root: User, info) -> str:
+        return root.get_full_name()
+
+    @staticmethod
+    def resolve_blocked_by(root: User, info) -> User | None:
+        return root.blocked_by if root.is_blocked else None
+
+    @staticmethod
+    def resolve_mailings_count(root: User, info) -> int:
+        # users_for annotates it; a node fetched alone (node(id:), a mutation's payload) is counted here.
+        count = getattr(root, "mailings_count", None)
+        return count if count is not None else root.mailings.count()
+
+    @staticmethod
+    def resolve_is_manager(root: User, info) -> bool:
+        held = getattr(root, "holds_manager_permission", None)
+        if held is None:
+            users = User.objects.filter(pk=root.pk)
+            held = selectors.granted(users, mailing_selectors.VIEW_ALL_MAILINGS).exists()
+        return held
+
+
+ManagedUserConnection = ManagedUserType._meta.connection
