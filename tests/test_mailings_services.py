@@ -10,6 +10,7 @@ from django.utils import timezone
 from backend.mailings import services
 from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory, make_manager
+from tests.pages_helpers import make_content_editor
 from tests.test_mailings_forms import local_input, mailing_data
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +52,10 @@ def test_owner_creates_client_message_and_mailing(owner):
     assert mailing.time_zone == owner.time_zone
 
 
-@pytest.mark.parametrize("who", ["manager", "blocked"])
+@pytest.mark.parametrize("who", ["manager", "blocked", "content editor"])
 def test_managers_and_blocked_users_cannot_create(actors, owner, who):
-    actor = actors["manager"] if who == "manager" else block(owner)
+    """R-AUTH-5, R-AUTH-6: managers and content editors keep no lists; the pages' 403 and the API agree."""
+    actor = {"manager": actors["manager"], "content editor": make_content_editor()}.get(who) or block(owner)
     with pytest.raises(PermissionDenied):
         services.client_create(actor=actor, data={"email": "a@example.org", "full_name": "A"})
     with pytest.raises(PermissionDenied):

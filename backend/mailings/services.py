@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 
 from backend.accounts import ratelimit
 from backend.accounts.models import User
+from backend.accounts.selectors import is_content_editor
 from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
@@ -91,6 +92,8 @@ def _require_can_edit(actor: User, obj: Client | Message | Mailing | None = None
         return
     if selectors.is_manager(actor):
         raise PermissionDenied(_("Managers oversee mailings but cannot edit clients, messages or mailings."))
+    if is_content_editor(actor):
+        raise PermissionDenied(_("Content editors work on the blog only; they keep no clients or mailings."))
     if obj is not None and obj.owner_id != actor.pk:
         raise PermissionDenied(_("This belongs to another user."))
 
