@@ -3,6 +3,7 @@ R-UI-9): occurrences, deliveries with their attempt log, attempts, mailingReport
 retryFailed — for the owner, another owner, a manager and an anonymous caller."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -492,3 +493,37 @@ def test_anonymous_gets_unauthenticated_for_every_log_query_R_AUTH_4():
     ):
         status, body = gql(query, variables)
         assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"], query
+
+
+def test_occurrences_page_costs_the_same_queries_for_2_and_12_occurrences_issue_10_8():
+    small, _e, _c = make_log()
+    big, _e, _c = make_log()
+    for day in range(2, 12):
+        Occurrence.objects.create(mailing=big, scheduled_for=timezone.now() - dt.timedelta(days=day))
+    few, _data = count_queries(OCCURRENCES, {"mailing": gid(small)}, small.owner)
+    many, data = count_queries(OCCURRENCES, {"mailing": gid(big)}, big.owner)
+    assert len(data["occurrences"]["edges"]) == 10
+    assert few == many
+
+
+# --- the pages' own operations (graphql/operations/) ------------------------------------------------------
+
+
+def operation(name: str) -> str:
+    return (Path(__file__).resolve().parents[2] / "graphql" / "operations" / name).read_text(encoding="utf-8")
+
+
+def test_the_pages_operations_answer_the_owner_R_UI_9():
+    """What the owner's pages send: the live progress bar, the report chart and the dashboard."""
+    mailing, _earlier, current = make_log()
+    progress = data_of(operation("mailingProgress.graphql"), {"id": gid(mailing)}, user=mailing.owner)
+    latest = progress["mailing"]["lastOccurrence"]
+    assert latest["id"] == gid(current)
+    assert (latest["sent"], latest["failed"], latest["pending"], latest["retrying"]) == (2, 1, 1, 1)
+    report = data_of(operation("mailingReport.graphql"), {"id": gid(mailing)}, user=mailing.owner)
+    assert [occ["sent"] for occ in report["mailingReport"]["occurrences"]] == [1, 2]
+    assert report["mailingReport"]["mailing"]["message"]["subject"] == mailing.message.subject
+    dashboard = data_of(operation("dashboard.graphql"), user=mailing.owner)["dashboard"]
+    assert (dashboard["mailings"], dashboard["sent"]) == (1, 3)
+    _status, body = gql(operation("mailingReport.graphql"), {"id": gid(mailing)}, user=UserFactory())
+    assert error_codes(body) == ["NOT_FOUND"]
