@@ -16,37 +16,13 @@ from django.db.models import Count, OuterRef, Q, Subquery
 
 from backend.accounts.models import User
 from backend.mailings import selectors
-from backend.mailings.models import Delivery, Mailing, Occurrence
+from backend.mailings.models import Mailing, Occurrence
 
 
 @dataclass(frozen=True)
 class ClientCounts:
     total: int = 0  # every client the mailing is addressed to
     visible: int = 0  # of those, the ones the caller may list (clients_for)
-
-
-@dataclass(frozen=True)
-class OccurrenceStats:
-    """The latest occurrence of a mailing with its deliveries counted per status."""
-
-    pk: int
-    scheduled_for: object
-    is_manual: bool
-    finished_at: object
-    pending: int
-    retrying: int
-    sent: int
-    failed: int
-    skipped: int
-
-    @property
-    def total(self) -> int:
-        return self.pending + self.retrying + self.sent + self.failed + self.skipped
-
-
-_STATUS_COUNTS = {
-    status.value: Count("deliveries", filter=Q(deliveries__status=status.value)) for status in Delivery.Status
-}
 
 
 class MailingPage:
@@ -74,25 +50,14 @@ class MailingPage:
         return {row["mailing_id"]: ClientCounts(row["total"], row["visible"]) for row in rows}
 
     @cached_property
-    def last_occurrences(self) -> dict[int, OccurrenceStats]:
+    def last_occurrences(self) -> dict[int, Occurrence]:
+        """Each mailing's latest occurrence, annotated with its counts (`selectors.occurrences_with_stats`,
+        what the `Occurrence` type reads)."""
         latest = (
             Occurrence.objects.filter(mailing_id=OuterRef("pk"))
             .order_by("-scheduled_for", "-pk")
             .values("pk")[:1]
         )
         latest_ids = Mailing.objects.filter(pk__in=self.ids).annotate(last=Subquery(latest)).values("last")
-        rows = (
-            Occurrence.objects.filter(pk__in=latest_ids)
-            .annotate(**{f"n_{name}": count for name, count in _STATUS_COUNTS.items()})
-            .order_by()
-        )
-        return {
-            row.mailing_id: OccurrenceStats(
-                pk=row.pk,
-                scheduled_for=row.scheduled_for,
-                is_manual=row.is_manual,
-                finished_at=row.finished_at,
-                **{name: getattr(row, f"n_{name}") for name in _STATUS_COUNTS},
-            )
-            for row in rows
-        }
+        occurrences = selectors.occurrences_with_stats(self.user).filter(pk__in=latest_ids)
+        return {occurrence.mailing_id: occurrence for occurrence in occurrences}

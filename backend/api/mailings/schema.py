@@ -47,6 +47,8 @@ from .types import (
 
 
 def _mailing_filters(queryset, status=None, periodicity=None, active=None):
+    # A list shows the message's subject only: its text would be read and thrown away for every row.
+    queryset = queryset.defer("message__body", "message__html_body")
     if status is not None:
         queryset = queryset.filter(status=status)
     if periodicity is not None:

@@ -179,25 +179,6 @@ class MailingOwner(graphene.ObjectType):
         return root.is_blocked
 
 
-class OccurrenceSummary(graphene.ObjectType):
-    """One occurrence of a mailing with its deliveries counted per status."""
-
-    id = graphene.ID(required=True, description="The Occurrence's global ID.")
-    scheduled_for = graphene.DateTime(required=True)
-    is_manual = graphene.Boolean(required=True, description="Sent with sendMailingNow, outside the schedule.")
-    finished_at = graphene.DateTime(description="Set once every delivery is final.")
-    total = graphene.Int(required=True)
-    pending = graphene.Int(required=True)
-    retrying = graphene.Int(required=True)
-    sent = graphene.Int(required=True)
-    failed = graphene.Int(required=True)
-    skipped = graphene.Int(required=True)
-
-    @staticmethod
-    def resolve_id(root, info) -> str:
-        return to_global_id("Occurrence", root.pk)
-
-
 class LazyClientPage:
     """A `ClientConnection` value whose `totalCount` comes from the page's batch count and whose edges are
     queried only if the query selects them (one query per mailing then: a list of client lists is rare)."""
@@ -276,7 +257,10 @@ class MailingType(DjangoObjectType):
         limit=graphene.Int(default_value=5, description=f"1 to {UPCOMING_MAX}."),
         description="The next scheduled occurrences after now (empty when nothing is left).",
     )
-    last_occurrence = graphene.Field(OccurrenceSummary, description="The latest occurrence, if any.")
+    last_occurrence = graphene.Field(
+        "backend.api.reports.types.OccurrenceType",
+        description="The latest occurrence with its counts, if any.",
+    )
     owner = graphene.Field(MailingOwner, required=True)
 
     class Meta:
