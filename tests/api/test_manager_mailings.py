@@ -19,7 +19,7 @@ ALL = """
 query All($first: Int, $status: MailingStatus, $active: Boolean, $ownerSearch: String) {
   allMailings(first: $first, status: $status, active: $active, ownerSearch: $ownerSearch) {
     totalCount
-    edges { node { id owner { email fullName isBlocked } } }
+    edges { node { id owner { id email fullName isBlocked } } }
   }
 }
 """
@@ -79,7 +79,12 @@ def test_manager_sees_every_mailing_with_its_owner_R_AUTH_5(manager, owner, mail
     assert data["allMailings"]["totalCount"] == 2
     assert ids(data) == {gid(mailing), gid(other)}
     owners = {edge["node"]["id"]: edge["node"]["owner"] for edge in data["allMailings"]["edges"]}
-    assert owners[gid(mailing)] == {"email": "ann@shop.example", "fullName": "Ann Shop", "isBlocked": False}
+    assert owners[gid(mailing)] == {
+        "id": to_global_id("ManagedUser", owner.pk),
+        "email": "ann@shop.example",
+        "fullName": "Ann Shop",
+        "isBlocked": False,
+    }
     assert ids(data_of(ALL, {"ownerSearch": "SHOP"}, user=manager)) == {gid(mailing)}
     assert ids(data_of(ALL, {"ownerSearch": "ann"}, user=manager)) == {gid(mailing)}
     assert ids(data_of(ALL, {"active": False}, user=manager)) == {gid(other)}

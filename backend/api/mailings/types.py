@@ -162,9 +162,14 @@ class MessageSummary(graphene.ObjectType):
 class MailingOwner(graphene.ObjectType):
     """Whose mailing it is (for managers' lists; an owner sees themselves)."""
 
+    id = graphene.ID(required=True, description="The owner's ManagedUser global ID (for blockUser).")
     email = graphene.String(required=True)
     full_name = graphene.String(required=True)
     is_blocked = graphene.Boolean(required=True)
+
+    @staticmethod
+    def resolve_id(root, info) -> str:
+        return to_global_id("ManagedUser", root.pk)
 
     @staticmethod
     def resolve_email(root, info) -> str:
