@@ -43,7 +43,7 @@ mutation Verify($token: String!) { verifyToken(token: $token) { payload user { e
 """
 REVOKE = """
 mutation Revoke($refreshToken: String!) {
-  revokeToken(refreshToken: $refreshToken) { revokedAt errors { code } }
+  revokeToken(refreshToken: $refreshToken) { revoked errors { code } }
 }
 """
 BLOCK = (
@@ -321,7 +321,7 @@ def test_revoke_token_signs_an_api_client_out_and_only_with_ones_own_token():
     status, body = gql(REVOKE, {"refreshToken": ann_tokens["refreshToken"]})
     assert status == 401
     result = data_of(REVOKE, {"refreshToken": ann_tokens["refreshToken"]}, token=ann_tokens["token"])
-    assert result["revokeToken"]["revokedAt"] is not None
+    assert result["revokeToken"]["revoked"] is not None
     _status, body = refresh(ann_tokens["refreshToken"])
     assert error_codes(body) == ["UNAUTHENTICATED"]
     _status, body = gql(REVOKE, {"refreshToken": ann_tokens["refreshToken"]}, token=ann_tokens["token"])

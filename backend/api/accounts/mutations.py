@@ -157,7 +157,7 @@ class RevokeToken(BaseMutation):
     class Arguments:
         refresh_token = graphene.String(required=True)
 
-    revoked_at = graphene.DateTime()
+    revoked = graphene.DateTime(description="When it was revoked.")
 
     @classmethod
     def perform(cls, info, user, refresh_token: str):
@@ -165,7 +165,7 @@ class RevokeToken(BaseMutation):
             revoked = services.refresh_token_revoke(actor=user, token=refresh_token)
         except services.TokenRefused:
             raise NotFound() from None
-        return cls(revoked_at=revoked.revoked, errors=[])
+        return cls(revoked=revoked.revoked, errors=[])
 
 
 # --- managers: blocking (R-AUTH-5) -------------------------------------------------------------------------

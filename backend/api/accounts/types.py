@@ -13,7 +13,26 @@ from backend.mailings import selectors as mailing_selectors
 from ..core.pagination import CountableConnection
 
 
-class UserType(DjangoObjectType):
+class _OneTypePerNode:
+    """`User` and `ManagedUser` are two types of one model, and graphene-django would type every User
+    instance that `node(id:)` returns as whichever of them comes first. `get_node` marks the instance with
+    the type it was looked up as, and only that type claims it; unmarked instances (a connection's nodes, a
+    payload's field) have their type from the field."""
+
+    @classmethod
+    def get_node(cls, info, id):
+        user = super().get_node(info, id)
+        if user is not None:
+            user.graphql_type_name = cls._meta.name
+        return user
+
+    @classmethod
+    def is_type_of(cls, root, info) -> bool:
+        claimed = getattr(root, "graphql_type_name", cls._meta.name)
+        return claimed == cls._meta.name and super().is_type_of(root, info)
+
+
+class UserType(_OneTypePerNode, DjangoObjectType):
     """The signed-in user (`me`)."""
 
     full_name = graphene.String(required=True)
@@ -76,7 +95,7 @@ class UserSummary(graphene.ObjectType):
         return root.get_full_name()
 
 
-class ManagedUserType(DjangoObjectType):
+class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     """A user as managers and superusers see them in the list (R-AUTH-5, R-UI-8): who they are, whether they
     may sign in, who blocked them and why, how many mailings they have."""
 
