@@ -1,13 +1,100 @@
-"""Create (or reset) the demo account that `make run` prints."""
+# ruff: noqa: RUF001 - the Cyrillic names are real data, not look-alike letters.
+"""Create (or refresh) the demo account that `make run` prints, with a lived-in list (issue 11 §8): about 50
+clients, three messages, mailings in every status and periodicity, and a history of sends with accepted,
+refused (550) and retried (451, then 250) deliveries, so that a newcomer's first report and chart have
+something to show.
+
+Re-runnable: the account's password is reset, clients are imported through the import service (an address
+already there is left as it is), messages are found by subject, and each demo mailing is identified by its
+message and periodicity, so a second run adds nothing and a demo mailing deleted by hand comes back.
+Mailings that start in the future are created through `services.mailing_create`; those with a past are
+written with the models directly (no service creates a history: the form refuses a start and an end in the
+past), keeping the invariants a real send leaves: one delivery per occurrence and client, statuses that
+match the attempt log, finished occurrences, and the next due time and status from `mailing_reschedule`.
+"""
+
+import datetime as dt
+import random
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
+
+from backend.mailings import schedule, selectors, services
+from backend.mailings.csv_io import ClientRow
+from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+
+FIRST_NAMES = (
+    "Анна", "Борис", "Вера", "Глеб", "Дарья", "Егор", "Жанна", "Захар", "Ирина", "Кирилл",
+    "Лидия", "Максим", "Нина", "Олег", "Полина", "Роман", "Светлана", "Тимур", "Ульяна", "Фёдор",
+    "Alice", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack",
+    "Kate", "Liam", "Mia", "Noah", "Olivia", "Peter", "Quinn", "Ruby", "Sam", "Tara",
+    "María", "José", "Lucía", "Mateo", "Sofía", "Zoë", "Björn", "Ingrid", "Yuki", "Hiro",
+)  # fmt: skip
+LAST_NAMES = (
+    "Петрова", "Смирнов", "Иванова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова",
+    "Морозов", "Smith", "Jones", "Taylor", "Brown", "Wilson", "García", "Martínez", "Larsen", "Tanaka",
+)  # fmt: skip
+CLIENT_COUNT = 50
+# Addresses the demo's mail server refused for good, and ones it greylisted before accepting.
+BOUNCING = frozenset({"old.mailbox@example.net", "typo@exmaple.org", "left.company@example.com"})
+GREYLISTED = frozenset({"client07@example.org", "client19@example.org", "client33@example.org"})
+UNSUBSCRIBED = "client42@example.org"
+
+MESSAGES = {
+    "news": (
+        "News for you, {first_name}",
+        "Hello {full_name},\n\nHere is what is new this week.\n\nThe demo team",
+    ),
+    "digest": (
+        "Your monthly digest",
+        "Hello {full_name},\n\nthe month in three lines: new features, fixed bugs, and what comes next.\n\n"
+        "The demo team",
+    ),
+    "sale": (
+        "Spring sale starts today, {first_name}",
+        "Dear {full_name},\n\neverything in the shop is 20% off until Sunday.\n\nThe demo team",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoMailing:
+    message: str  # a key of MESSAGES
+    periodicity: str
+    start_days: float  # from today's 09:00 in the owner's time zone; negative is the past
+    end_days: float
+    clients: int  # the first N demo clients
+
+
+MAILINGS = (
+    DemoMailing("news", "weekly", start_days=1, end_days=91, clients=3),  # created: starts tomorrow
+    DemoMailing("digest", "once", start_days=3, end_days=4, clients=CLIENT_COUNT),  # created
+    DemoMailing("news", "daily", start_days=-5, end_days=25, clients=30),  # started, with history
+    DemoMailing("digest", "monthly", start_days=-62, end_days=300, clients=CLIENT_COUNT),  # started
+    DemoMailing("sale", "once", start_days=-10, end_days=-9, clients=CLIENT_COUNT),  # completed
+    DemoMailing("sale", "weekly", start_days=-42, end_days=-13, clients=20),  # completed
+)
+
+
+def demo_clients() -> list[ClientRow]:
+    rows = []
+    for n in range(CLIENT_COUNT - len(BOUNCING)):
+        first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[(n * 7) % len(LAST_NAMES)]
+        rows.append(ClientRow(line=n + 1, email=f"client{n:02d}@example.org", full_name=f"{first} {last}"))
+    for n, email in enumerate(sorted(BOUNCING), start=len(rows) + 1):
+        rows.append(ClientRow(line=n, email=email, full_name=email.split("@")[0].replace(".", " ").title()))
+    return rows
 
 
 class Command(BaseCommand):
-    help = "Create the demo account (DEMO_EMAIL / DEMO_PASSWORD) if it does not exist; re-runnable."
+    help = (
+        "Create the demo account (DEMO_EMAIL / DEMO_PASSWORD) with clients, messages, mailings and a "
+        "history of sends; re-runnable."
+    )
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -22,51 +109,119 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_active = user.email_verified = True
                 user.save()
-        self._demo_mailing(user)
+        if not user.is_blocked:
+            self._fill(user)
         self.stdout.write(self.style.SUCCESS(f"Demo login: {email} / {password}"))
 
-    def _demo_mailing(self, user) -> None:
-        """A first weekly mailing for the demo account, so the pages have something to show."""
-        import datetime as dt
-
-        from django.utils import timezone
-
-        from backend.mailings import services
-
-        if user.mailings.exists() or user.is_blocked:
-            return
-        from backend.mailings.models import Client
-
-        clients = []
-        for email, name in (
-            ("anna.petrova@example.org", "Анна Петрова"),
-            ("john.smith@example.org", "John Smith"),
-            ("maria.garcia@example.org", "María García"),
-        ):
-            existing = Client.objects.filter(owner=user, email__iexact=email).first()
-            clients.append(
-                existing or services.client_create(actor=user, data={"email": email, "full_name": name})
-            )
-        message = services.message_create(
-            actor=user,
-            data={
-                "subject": "News for you, {first_name}",
-                "body": "Hello {full_name},\n\nHere is what is new this week.\n\nThe demo team",
-            },
-        )
-        start = (timezone.localtime() + dt.timedelta(days=1)).replace(
-            hour=9, minute=0, second=0, microsecond=0
-        )
-        services.mailing_create(
-            actor=user,
-            data={
-                "message": message.pk,
-                "clients": [client.pk for client in clients],
-                "start_at": start.strftime("%Y-%m-%dT%H:%M"),
-                "end_at": (start + dt.timedelta(days=90)).strftime("%Y-%m-%dT%H:%M"),
-                "periodicity": "weekly",
-            },
-        )
+    def _fill(self, user) -> None:
+        report = services.clients_import(actor=user, rows=demo_clients())
+        left = selectors.clients_for(user).filter(email=UNSUBSCRIBED).first()
+        if left is not None:
+            services.client_unsubscribe(client=left)
+        mine = selectors.clients_for(user).order_by("email")
+        regular = [client for client in mine if client.email not in BOUNCING]
+        bouncing = [client for client in mine if client.email in BOUNCING]
+        messages = {key: self._message(user, *text) for key, text in MESSAGES.items()}
+        made = []
+        for spec in MAILINGS:
+            message = messages[spec.message]
+            if (
+                selectors.mailings_for(user)
+                .filter(owner=user, message=message, periodicity=spec.periodicity)
+                .exists()
+            ):
+                continue
+            # Sends with a history include the addresses that bounce, so reports show failures.
+            chosen = regular[: spec.clients]
+            if spec.start_days < 0:
+                chosen = regular[: spec.clients - len(bouncing)] + bouncing
+            mailing = self._mailing(user, spec, message, chosen)
+            made.append(f"{spec.periodicity} “{message.subject}” ({mailing.status})")
         self.stdout.write(
-            "Created a demo weekly mailing to 3 example.org clients (first send tomorrow 09:00)."
+            f"Demo clients: {report.added} added; mailings created: {', '.join(made) if made else 'none'}."
         )
+
+    @staticmethod
+    def _message(user, subject: str, body: str) -> Message:
+        found = selectors.messages_for(user).filter(subject=subject).first()
+        return found or services.message_create(actor=user, data={"subject": subject, "body": body})
+
+    def _mailing(self, user, spec: DemoMailing, message: Message, clients: list[Client]) -> Mailing:
+        nine = timezone.localtime(timezone.now(), user.tz).replace(hour=9, minute=0, second=0, microsecond=0)
+        start = nine + dt.timedelta(days=spec.start_days)
+        end = nine + dt.timedelta(days=spec.end_days)
+        if start > timezone.now():
+            return services.mailing_create(
+                actor=user,
+                data={
+                    "message": message.pk,
+                    "clients": [client.pk for client in clients],
+                    "start_at": start.strftime("%Y-%m-%dT%H:%M"),
+                    "end_at": end.strftime("%Y-%m-%dT%H:%M"),
+                    "periodicity": spec.periodicity,
+                },
+            )
+        with transaction.atomic():
+            mailing = Mailing.objects.create(
+                owner=user,
+                message=message,
+                start_at=start,
+                end_at=end,
+                periodicity=spec.periodicity,
+                time_zone=user.time_zone,
+                status=Mailing.Status.STARTED,
+            )
+            mailing.clients.set(clients)
+            # Seeded by the mailing's shape, so every run tells the same story.
+            rng = random.Random(f"{spec.message}-{spec.periodicity}")  # noqa: S311 - demo data, not secrets
+            now = timezone.now()
+            recipients = list(selectors.recipients_of(mailing))
+            for moment in schedule.occurrences(start, end, spec.periodicity, mailing.tz):
+                if moment > now:
+                    break
+                self._history(mailing, moment, recipients, rng)
+            services.mailing_reschedule(mailing)
+        return mailing
+
+    @staticmethod
+    def _history(mailing: Mailing, moment: dt.datetime, recipients: list[Client], rng: random.Random) -> None:
+        """One finished occurrence as the engine leaves it: every recipient sent, refused with 550, or
+        greylisted with 451 and accepted on the retry five minutes later."""
+        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=moment)
+        deliveries, attempts = [], []
+        at = moment
+        for client in recipients:
+            at += dt.timedelta(milliseconds=rng.randint(300, 900))
+            delivery = Delivery(mailing=mailing, occurrence=occurrence, client=client, email=client.email)
+            tries: list[tuple[dt.datetime, str, int, str]] = []
+            if client.email in BOUNCING:
+                text = f"5.1.1 <{client.email}>: Recipient address rejected: User unknown in virtual mailbox"
+                tries.append((at, DeliveryAttempt.Outcome.PERMANENT, 550, text))
+                delivery.status = Delivery.Status.FAILED
+            else:
+                if client.email in GREYLISTED and rng.random() < 0.7:
+                    greylisted = "4.7.1 Greylisted, please try again later"
+                    tries.append((at, DeliveryAttempt.Outcome.TEMPORARY, 451, greylisted))
+                    at_sent = at + dt.timedelta(minutes=5)
+                else:
+                    at_sent = at
+                queued = f"2.0.0 Ok: queued as {rng.randrange(16**10):010X}"
+                tries.append((at_sent, DeliveryAttempt.Outcome.SENT, 250, queued))
+                delivery.status = Delivery.Status.SENT
+                delivery.sent_at = at_sent
+            last_at, _outcome, code, text = tries[-1]
+            delivery.attempts = len(tries)
+            delivery.last_attempt_at = last_at
+            delivery.last_response = f"{code} {text}"
+            deliveries.append(delivery)
+            attempts.append(tries)
+        Delivery.objects.bulk_create(deliveries)
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery=delivery, attempted_at=when, outcome=outcome, smtp_code=code, response=text
+            )
+            for delivery, tries in zip(deliveries, attempts, strict=True)
+            for when, outcome, code, text in tries
+        )
+        occurrence.finished_at = max((delivery.last_attempt_at for delivery in deliveries), default=moment)
+        occurrence.save(update_fields=["finished_at"])

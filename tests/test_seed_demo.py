@@ -1,0 +1,90 @@
+"""`seed_demo` makes a lived-in demo account (issue 11 §8): ~50 clients, three messages, mailings in every
+status and periodicity, and a history with accepted, refused (550) and retried (451 then 250) deliveries whose
+states agree with their attempt logs; re-runnable."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.utils import timezone
+
+from backend.mailings import selectors
+from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot(owner) -> tuple:
+    return (
+        Client.objects.filter(owner=owner).count(),
+        Message.objects.filter(owner=owner).count(),
+        Mailing.objects.filter(owner=owner).count(),
+        Occurrence.objects.filter(mailing__owner=owner).count(),
+        Delivery.objects.filter(mailing__owner=owner).count(),
+        DeliveryAttempt.objects.filter(delivery__mailing__owner=owner).count(),
+    )
+
+
+def test_seed_demo_is_re_runnable_and_fills_the_demo_account():
+    call_command("seed_demo")
+    demo = get_user_model().objects.get(email="demo@example.com")
+    first = snapshot(demo)
+    call_command("seed_demo")
+    assert snapshot(demo) == first
+    demo.refresh_from_db()
+    assert demo.email_verified and demo.check_password("demo-mailer-2026")
+
+    clients, messages, mailings, occurrences, deliveries, attempts = first
+    assert 45 <= clients <= 55
+    assert (messages, mailings) == (3, 6)
+    assert occurrences > 5 and deliveries > 100 and attempts > deliveries
+    assert Client.objects.filter(owner=demo, unsubscribed_at__isnull=False).count() == 1
+    shapes = set(Mailing.objects.filter(owner=demo).values_list("status", "periodicity"))
+    assert {status for status, _ in shapes} == set(Mailing.Status.values)
+    assert {periodicity for _, periodicity in shapes} == set(Mailing.Periodicity.values)
+
+
+def test_the_history_is_consistent_like_the_engine_leaves_it_R_DATA_4():
+    call_command("seed_demo")
+    demo = get_user_model().objects.get(email="demo@example.com")
+    now = timezone.now()
+    # Nothing is due: starting the scheduler after the seed sends nothing twice.
+    assert not selectors.due_mailings(now).filter(owner=demo).exists()
+    for mailing in Mailing.objects.filter(owner=demo):
+        if mailing.status == Mailing.Status.COMPLETED:
+            assert mailing.next_run_at is None and mailing.end_at < now
+        else:
+            assert mailing.next_run_at > now
+        if mailing.status == Mailing.Status.CREATED:
+            assert not mailing.occurrences.exists()
+        else:
+            assert mailing.occurrences.exists()
+    for occurrence in Occurrence.objects.filter(mailing__owner=demo):
+        assert occurrence.finished_at is not None and occurrence.scheduled_for <= now
+        recipients = set(selectors.recipients_of(occurrence.mailing).values_list("pk", flat=True))
+        assert set(occurrence.deliveries.values_list("client_id", flat=True)) == recipients
+    outcomes = {"sent": "sent", "failed": "permanent"}
+    retried = 0
+    for delivery in Delivery.objects.filter(mailing__owner=demo).prefetch_related("attempt_log"):
+        log = sorted(delivery.attempt_log.all(), key=lambda attempt: attempt.attempted_at)
+        assert delivery.attempts == len(log) >= 1
+        assert log[-1].outcome == outcomes[delivery.status]
+        assert delivery.last_attempt_at == log[-1].attempted_at
+        assert delivery.last_response == f"{log[-1].smtp_code} {log[-1].response}"
+        assert (delivery.sent_at is not None) == (delivery.status == "sent")
+        if len(log) == 2:
+            assert [(a.outcome, a.smtp_code) for a in log] == [("temporary", 451), ("sent", 250)]
+            retried += 1
+    assert retried > 0
+    assert Delivery.objects.filter(mailing__owner=demo, status="failed", attempt_log__smtp_code=550).exists()
+
+
+def test_a_demo_mailing_deleted_by_hand_comes_back_on_the_next_run():
+    call_command("seed_demo")
+    demo = get_user_model().objects.get(email="demo@example.com")
+    weekly = Mailing.objects.get(owner=demo, periodicity="weekly", status="created")
+    weekly.delete()
+    call_command("seed_demo")
+    assert Mailing.objects.filter(owner=demo).count() == 6
+    assert Mailing.objects.filter(owner=demo, periodicity="weekly", status="created").exists()
+    assert Client.objects.filter(owner=demo).count() == 50
+
