@@ -9,6 +9,7 @@ attaches whatever its fields would otherwise fetch one node at a time (counts, l
 import graphene
 from django.utils.translation import gettext as _
 from graphene_django.fields import DjangoConnectionField
+from graphql_relay import cursor_to_offset
 
 from .errors import BAD_REQUEST, graphql_error
 from .limits import max_page_size
@@ -38,6 +39,13 @@ def check_page_args(args: dict) -> None:
     offset = args.get("offset")
     if offset is not None and offset < 0:
         raise graphql_error(_("offset must not be negative."), BAD_REQUEST)
+    for name in ("after", "before"):
+        cursor = args.get(name)
+        # Refused, not read as the start (graphene-django's default): a forged negative offset would reach
+        # the queryset as a negative slice, and a client would loop on a cursor that restarts the list.
+        position = cursor_to_offset(cursor) if cursor is not None else 0
+        if position is None or position < 0:
+            raise graphql_error(_("%(name)s is not a cursor of this list.") % {"name": name}, BAD_REQUEST)
 
 
 class PageConnectionField(DjangoConnectionField):
