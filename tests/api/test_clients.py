@@ -8,6 +8,7 @@ import json
 import pytest
 from django.test import Client
 from graphql_relay import to_global_id
+from graphql_relay.utils import base64
 
 from backend.mailings.models import Client as MailingClient
 from tests.api.helpers import data_of, error_codes, gql, token_for
@@ -97,6 +98,15 @@ def test_unknown_order_and_wrong_types_are_graphql_errors_not_500(owner):
     assert status == 400 and error_codes(body) == ["BAD_REQUEST"]
     _status, body = gql(CLIENTS, {"first": 101}, user=owner)
     assert error_codes(body) == ["BAD_REQUEST"] and body["data"] == {"clients": None}
+
+
+def test_a_forged_cursor_is_refused_not_read_as_the_start(owner):
+    ClientFactory(owner=owner)
+    for cursor in ("garbage", base64("arrayconnection:-5")):
+        _status, body = gql(CLIENTS, {"after": cursor}, user=owner)
+        assert error_codes(body) == ["BAD_REQUEST"] and body["data"] == {"clients": None}
+    beyond = data_of(CLIENTS, {"after": base64("arrayconnection:99")}, user=owner)["clients"]
+    assert beyond["edges"] == [] and beyond["totalCount"] == 1
 
 
 def test_manager_sees_no_client_list_R_AUTH_5(owner):

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from graphql_relay import to_global_id
+from graphql_relay.utils import base64
 
 from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
 from tests.api.helpers import data_of, error_codes, gql
@@ -169,6 +170,12 @@ def test_one_mailing_with_everything_a_page_shows(owner, mailing):
     assert data["owner"] == {"email": owner.email}
     assert (data["status"], data["periodicity"], data["isActive"]) == ("CREATED", "ONCE", True)
     assert data["timeZone"] == "Europe/Berlin"
+
+
+def test_a_forged_cursor_on_a_mailings_clients_is_refused(owner, mailing):
+    for cursor in ("garbage", base64("arrayconnection:-5")):
+        _status, body = gql(MAILING, {"id": gid(mailing), "after": cursor}, user=owner)
+        assert error_codes(body) == ["BAD_REQUEST"] and body["data"] == {"mailing": None}
 
 
 def test_upcoming_limit_is_bounded(owner, mailing):
