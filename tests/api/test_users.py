@@ -114,10 +114,11 @@ def test_a_superuser_sees_the_list_too():
 
 
 def test_filters_search_blocked_verified_and_pages():
-    boss = manager(email="boss@example.com")
+    # Names given, not made up: a made-up name could contain "lee".
+    boss = manager(email="boss@example.com", first_name="Bo", last_name="Ss")
     UserFactory(email="ann.lee@example.com", first_name="Ann", last_name="Lee")
     UserFactory(email="bob@example.com", first_name="Bob", last_name="Lee", is_blocked=True)
-    UserFactory(email="new@example.com", email_verified=False)
+    UserFactory(email="new@example.com", first_name="Nu", last_name="Wu", email_verified=False)
 
     assert emails(data_of(USERS, {"search": "lee"}, user=boss)) == ["ann.lee@example.com", "bob@example.com"]
     assert emails(data_of(USERS, {"search": "ANN lee"}, user=boss)) == ["ann.lee@example.com"]
