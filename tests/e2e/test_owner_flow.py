@@ -153,6 +153,7 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     assert row.locator("[data-count=sent]").inner_text() == "2"
     assert row.locator("[data-count=failed]").inner_text() == "1"
     page.wait_for_selector("[data-testid=chart][data-state=ready]")
+    assert page.is_hidden("[data-chart-error]") and page.is_hidden("[data-chart-loading]")
     datasets = page.evaluate(
         "() => Chart.getChart(document.querySelector('[data-testid=chart] canvas'))"
         ".data.datasets.map(d => [d.label, d.data])"

@@ -59,6 +59,13 @@ def status_badge(mailing: Mailing) -> str:
     return badge
 
 
+def _status_cell(mailing: Mailing) -> str:
+    """The badges, and at phone width (where the periodicity column is hidden) the periodicity below."""
+    return status_badge(mailing) + format_html(
+        '<div class="d-sm-none small text-body-secondary">{}</div>', mailing.get_periodicity_display()
+    )
+
+
 class MailingFilterForm(forms.Form):
     """The list's filters; an unknown value is ignored rather than refused (it came from a URL)."""
 
@@ -111,7 +118,7 @@ class MailingList(OwnerListView):
         Column(
             "subject", gettext_lazy("Message"), lambda m: m.message.subject, ("message__subject",), link=True
         ),
-        Column("status", gettext_lazy("Status"), status_badge, ("status",)),
+        Column("status", gettext_lazy("Status"), lambda m: _status_cell(m), ("status",)),
         Column(
             "periodicity",
             gettext_lazy("Periodicity"),
