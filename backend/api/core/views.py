@@ -27,6 +27,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    OperationDefinitionNode,
     OperationType,
     execute,
     get_operation_ast,
@@ -50,6 +51,8 @@ PUBLIC_ROOT_FIELDS = frozenset(
 # throttling (in the database with axes's database handler), and rolling the refusal back would undo the
 # count, so the guessing would never lock. Its own writes are each atomic.
 SIGN_IN_FIELDS = frozenset({"tokenAuth", "__typename"})
+# A JSON request asking only for these needs no CSRF token (MailerGraphQLView._token_request).
+TOKEN_FIELDS = frozenset({"tokenAuth", "refreshToken", "verifyToken", "__typename"})
 
 
 class BadRequest(Exception):
@@ -129,19 +132,18 @@ class MailerGraphQLView(GraphQLView):
                 # GraphiQL posts with the session; it reads the CSRF token from this cookie.
                 get_token(request)
                 return self.render_graphiql(request)
-            if request.method == "POST" and not has_token:
-                reason = _csrf_failure(request)
-                if reason is not None:
-                    return self._error_response(
-                        _(
-                            "CSRF check failed (%(reason)s). Browser sessions send the X-CSRFToken header; "
-                            "other clients use Authorization: JWT <token>."
-                        )
-                        % {"reason": reason},
-                        403,
-                        FORBIDDEN,
+            reason = _csrf_failure(request) if request.method == "POST" and not has_token else None
+            data = self._parse_body(request) if reason is None else self._token_request(request)
+            if data is None:
+                return self._error_response(
+                    _(
+                        "CSRF check failed (%(reason)s). Browser sessions send the X-CSRFToken header; "
+                        "other clients use Authorization: JWT <token>."
                     )
-            data = self._parse_body(request)
+                    % {"reason": reason},
+                    403,
+                    FORBIDDEN,
+                )
         except BadRequest as exc:
             return self._error_response(str(exc), exc.status)
         if isinstance(data, list):
@@ -159,6 +161,32 @@ class MailerGraphQLView(GraphQLView):
         )
 
     # --- request parsing -------------------------------------------------------------
+
+    def _token_request(self, request: HttpRequest):
+        """The parsed body of a request that failed the CSRF check if it needs none, else None: JSON whose
+        every operation only gets, refreshes or verifies a token. Those mutations take their credential as
+        an argument and use no cookie, so a forged request gains nothing, and a browser sends JSON to
+        another site only after a CORS preflight, which this site never grants. So curl and apps sign in
+        without a CSRF token, and a multipart form from another site does not."""
+        if self.get_content_type(request) != "application/json":
+            return None
+        try:
+            data = self._parse_body(request)
+        except BadRequest:
+            return None
+        for entry in data if isinstance(data, list) else [data]:
+            query = entry.get("query") if isinstance(entry, dict) else None
+            if not isinstance(query, str) or len(query.encode("utf-8")) > max_document_bytes():
+                return None
+            document, errors = _prepared(self.schema.graphql_schema, query)
+            if document is None or errors:
+                return None
+            for definition in document.definitions:
+                if isinstance(definition, OperationDefinitionNode) and not (
+                    _root_field_names(document, definition) <= TOKEN_FIELDS
+                ):
+                    return None
+        return data
 
     def _parse_body(self, request: HttpRequest):
         if request.method == "GET":
