@@ -408,3 +408,24 @@ def test_a_session_post_needs_the_csrf_token_and_a_jwt_post_does_not():
     assert accepted.status_code == 200 and accepted.json()["data"]["me"]["email"] == user.email
     status, result = gql(ME, token=tokens(user)["token"], client=Client(enforce_csrf_checks=True))
     assert status == 200 and result["data"]["me"]["email"] == user.email
+
+
+def test_token_mutations_in_json_need_no_csrf_token_so_curl_can_sign_in():
+    """No session cookie is involved: tokenAuth, refreshToken and verifyToken take their credential as an
+    argument. A browser cannot send JSON to another site without a CORS preflight, so only JSON is spared;
+    anything else that fails the CSRF check is still refused."""
+    user = UserFactory()
+    strict = Client(enforce_csrf_checks=True)
+    variables = {"email": user.email, "password": DEFAULT_PASSWORD}
+    status, body = gql(TOKEN_AUTH, variables, client=strict)
+    assert status == 200 and body["data"]["tokenAuth"]["token"], body
+    status, body = gql(REFRESH, {"refreshToken": body["data"]["tokenAuth"]["refreshToken"]}, client=strict)
+    assert status == 200 and "errors" not in body
+    # The same mutation as a multipart form (which any site can post) is refused, and so is `me`.
+    operations = json.dumps({"query": TOKEN_AUTH, "variables": variables})
+    response = strict.post("/graphql/", {"operations": operations, "map": "{}"})
+    assert response.status_code == 403 and error_codes(response.json()) == ["FORBIDDEN"]
+    mixed = 'mutation { verifyToken(token: "x") { payload } } query Me { me { email } }'
+    for query in (ME, mixed):
+        status, body = gql(query, client=strict)
+        assert status == 403 and error_codes(body) == ["FORBIDDEN"]
