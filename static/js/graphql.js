@@ -9,15 +9,17 @@
 //
 // `request` resolves to the response's `data` or throws a GraphQLRequestError whose `messages` are the
 // server's (already in the user's language) and whose `codes` are the errors' extension codes; a network
-// failure or a response that is not GraphQL throws one too, with `network` or `status` set, so a caller
-// always has something to show instead of a blank.
+// failure or a response that is not GraphQL throws one too, with no messages and `network` or `status` set,
+// so a caller shows its own (template-given) words and never a blank.
 
 const DEFAULT_ENDPOINT = "/graphql/";
 const DEFAULT_TIMEOUT_MS = 15000;
 
 export class GraphQLRequestError extends Error {
-  constructor(messages, { codes = [], status = 0, network = false } = {}) {
-    super(messages.join(" ") || `GraphQL request failed (HTTP ${status})`);
+  // `messages` are only the server's (already translated), so a page may show them; `detail` (the browser's
+  // own wording of a network failure) goes to `message`, for the console.
+  constructor(messages, { codes = [], status = 0, network = false, detail = "" } = {}) {
+    super(detail || messages.join(" ") || `GraphQL request failed (HTTP ${status})`);
     this.name = "GraphQLRequestError";
     this.messages = messages;
     this.codes = codes;
@@ -77,7 +79,7 @@ export async function request(query, variables = {}, options = {}) {
       signal: controller.signal,
     });
   } catch (error) {
-    throw new GraphQLRequestError([String(error && error.message ? error.message : error)], { network: true });
+    throw new GraphQLRequestError([], { network: true, detail: String(error && error.message ? error.message : error) });
   } finally {
     clearTimeout(timer);
   }

@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from backend.mailings.models import Delivery, Mailing, Message
 from backend.mailings.sending import send_due
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.sending_helpers import due_mailing
 
 # serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
@@ -184,4 +186,43 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     assert attempts.nth(1).get_attribute("data-outcome") == "sent"
     assert "250" in attempts.nth(1).inner_text()
     assert REFUSED in [r for item in smtp.received for r in item.rcpt_tos]
+    assert errors == []
+
+
+def test_live_parts_show_a_retry_message_when_graphql_fails_and_recover(live_server, page, smtp):
+    """issue 11 §6: a failed /graphql/ request shows the page's own retry message, never a blank; the
+    progress bar tries again by itself and the chart has a "Try again" button."""
+    owner = UserFactory()
+    mailing = due_mailing(owner=owner, clients=2)
+    errors = record_errors(page)
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", owner.email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+    def refuse(route):
+        route.fulfill(status=502, body="Bad gateway", content_type="text/plain")
+
+    page.route("**/graphql/", refuse)
+    page.goto(f"{live_server.url}/mailings/{mailing.pk}/")
+    page.wait_for_selector("[data-progress-error]", state="visible")
+    assert "could not be refreshed" in page.inner_text("[data-progress-error]")
+    assert page.get_attribute("[data-testid=progress]", "data-state") == "waiting"
+
+    page.unroute("**/graphql/", refuse)
+    scheduler = scheduler_pass_in_background()
+    scheduler.join(timeout=30)
+    page.wait_for_selector("[data-testid=progress][data-state=done]", timeout=30_000)
+    assert page.is_hidden("[data-progress-error]")
+    assert page.inner_text("[data-progress-count=sent]") == "2"
+
+    page.route("**/graphql/", refuse)
+    page.goto(f"{live_server.url}/mailings/{mailing.pk}/report/")
+    page.wait_for_selector("[data-testid=chart][data-state=error]")
+    assert page.is_visible("[data-chart-error]") and page.is_visible("[data-chart-retry]")
+    page.unroute("**/graphql/", refuse)
+    page.click("[data-chart-retry]")
+    page.wait_for_selector("[data-testid=chart][data-state=ready]")
+    assert page.is_hidden("[data-chart-error]")
     assert errors == []
