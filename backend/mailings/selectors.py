@@ -136,12 +136,16 @@ def _delivery_counts() -> dict[str, Count]:
     }
 
 
-def occurrences_with_stats(user: User, mailing: Mailing | None = None) -> QuerySet[Occurrence]:
+def occurrences_with_stats(
+    user: User, mailing: Mailing | None = None, *, attempt_times: bool = True
+) -> QuerySet[Occurrence]:
     """Visible occurrences (of `mailing` only, when given), newest first, each annotated with its
     deliveries per status (`sent_count`, `failed_count`, `retrying_count`, `pending_count`,
     `skipped_count`, `deliveries_count`) and its first and last attempt times (`first_attempt_at`,
     `last_attempt_at`, None before any attempt): what a report's table and chart need, in one query
-    whatever the number of occurrences (besides loading the viewer's permissions once)."""
+    whatever the number of occurrences (besides loading the viewer's permissions once). Without
+    `attempt_times` the two times are left out: reading the attempt log is most of the query's cost, and a
+    list of mailings with their last counts does not show them."""
     occurrences = occurrences_for(user).select_related("mailing")
     if mailing is not None:
         occurrences = occurrences.filter(mailing_id=mailing.pk)
@@ -150,13 +154,18 @@ def occurrences_with_stats(user: User, mailing: Mailing | None = None) -> QueryS
         .order_by("attempted_at")
         .values("attempted_at")[:1]
     )
+    times = (
+        {
+            # Every attempt writes the delivery's last_attempt_at; the first attempt needs the log itself.
+            "last_attempt_at": Max("deliveries__last_attempt_at"),
+            "first_attempt_at": Subquery(first_attempt),
+        }
+        if attempt_times
+        else {}
+    )
     # Meta.ordering is not applied to a GROUP BY query: order explicitly.
     return occurrences.order_by("-scheduled_for", "-pk").annotate(
-        **_delivery_counts(),
-        deliveries_count=Count("deliveries"),
-        # Every attempt writes the delivery's last_attempt_at; the first attempt needs the log itself.
-        last_attempt_at=Max("deliveries__last_attempt_at"),
-        first_attempt_at=Subquery(first_attempt),
+        **_delivery_counts(), deliveries_count=Count("deliveries"), **times
     )
 
 

@@ -29,6 +29,7 @@ class MailingPage:
     def __init__(self, mailings: list[Mailing], user: User) -> None:
         self.ids = [mailing.pk for mailing in mailings]
         self.user = user
+        self._last_occurrences: dict[bool, dict[int, Occurrence]] = {}
 
     @classmethod
     def of(cls, mailing: Mailing, user: User) -> "MailingPage":
@@ -49,15 +50,23 @@ class MailingPage:
         )
         return {row["mailing_id"]: ClientCounts(row["total"], row["visible"]) for row in rows}
 
-    @cached_property
-    def last_occurrences(self) -> dict[int, Occurrence]:
+    def last_occurrences(self, *, attempt_times: bool) -> dict[int, Occurrence]:
         """Each mailing's latest occurrence, annotated with its counts (`selectors.occurrences_with_stats`,
-        what the `Occurrence` type reads)."""
+        what the `Occurrence` type reads), and with its first and last attempt times only when the query
+        asks for them (they read the attempt log: most of the query's cost)."""
+        loaded = self._last_occurrences.get(attempt_times)
+        if loaded is None:
+            loaded = self._last_occurrences[attempt_times] = self._load_last_occurrences(attempt_times)
+        return loaded
+
+    def _load_last_occurrences(self, attempt_times: bool) -> dict[int, Occurrence]:
         latest = (
             Occurrence.objects.filter(mailing_id=OuterRef("pk"))
             .order_by("-scheduled_for", "-pk")
             .values("pk")[:1]
         )
         latest_ids = Mailing.objects.filter(pk__in=self.ids).annotate(last=Subquery(latest)).values("last")
-        occurrences = selectors.occurrences_with_stats(self.user).filter(pk__in=latest_ids)
+        occurrences = selectors.occurrences_with_stats(self.user, attempt_times=attempt_times).filter(
+            pk__in=latest_ids
+        )
         return {occurrence.mailing_id: occurrence for occurrence in occurrences}

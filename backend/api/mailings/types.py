@@ -26,6 +26,7 @@ from backend.mailings.models import Client, Mailing, Message
 from ..core.errors import BAD_REQUEST, graphql_error
 from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
+from ..core.selection import selects_any
 from .dataloading import ClientCounts, MailingPage
 
 MailingStatus = graphene.Enum.from_enum(
@@ -190,8 +191,10 @@ class LazyClientPage:
     """A `ClientConnection` value whose `totalCount` comes from the page's batch count and whose edges are
     queried only if the query selects them (one query per mailing then: a list of client lists is rare)."""
 
-    def __init__(self, queryset, length: int, args: dict) -> None:
-        self.iterable = queryset
+    def __init__(self, make_queryset, length: int, args: dict) -> None:
+        # A function, not a queryset: building a queryset per mailing costs more than the rest of a list's
+        # node, and a list asking only for totalCount never needs it.
+        self.make_queryset = make_queryset
         self.length = length
         self.args = dict(args)
         if self.args.get("first") is None and self.args.get("last") is None:
@@ -201,7 +204,7 @@ class LazyClientPage:
     def _connection(self):
         start = min(get_offset_with_default(self.args.get("after"), -1) + 1, self.length)
         return connection_from_array_slice(
-            self.iterable[start:],
+            self.make_queryset()[start:],
             self.args,
             slice_start=start,
             array_length=self.length,
@@ -296,10 +299,14 @@ class MailingType(DjangoObjectType):
     def resolve_clients(root: Mailing, info, **args) -> LazyClientPage:
         check_page_args(args)
         counts = MailingPage.of(root, viewer(info)).client_counts.get(root.pk, ClientCounts())
-        queryset = ordered(
-            selectors.clients_for(viewer(info)).filter(mailings=root), ClientOrder.FULL_NAME, "full_name"
-        )
-        return LazyClientPage(queryset, counts.visible, args)
+        user = viewer(info)
+
+        def make_queryset():
+            return ordered(
+                selectors.clients_for(user).filter(mailings=root), ClientOrder.FULL_NAME, "full_name"
+            )
+
+        return LazyClientPage(make_queryset, counts.visible, args)
 
     @staticmethod
     def resolve_upcoming(root: Mailing, info, limit: int) -> list:
@@ -311,7 +318,8 @@ class MailingType(DjangoObjectType):
 
     @staticmethod
     def resolve_last_occurrence(root: Mailing, info):
-        return MailingPage.of(root, viewer(info)).last_occurrences.get(root.pk)
+        times = selects_any(info, ("firstAttemptAt", "lastAttemptAt"))
+        return MailingPage.of(root, viewer(info)).last_occurrences(attempt_times=times).get(root.pk)
 
 
 MailingConnection = MailingType._meta.connection

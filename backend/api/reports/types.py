@@ -10,12 +10,12 @@ query each (`prefetch_page`), so 5 and 100 deliveries cost the same number of qu
 import graphene
 from django.db.models import Prefetch, prefetch_related_objects
 from graphene_django import DjangoObjectType
-from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 
 from backend.mailings import selectors
 from backend.mailings.models import Delivery, DeliveryAttempt, Occurrence
 
 from ..core.pagination import CountableConnection
+from ..core.selection import node_selects
 
 DeliveryStatus = graphene.Enum.from_enum(
     Delivery.Status,
@@ -53,40 +53,12 @@ STAT_FIELD_NAMES = (
 )
 
 
-def _selections(info, selection_set, fragments, seen):
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _selections(info, selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-            seen.add(selection.name.value)
-            yield from _selections(info, fragments[selection.name.value].selection_set, fragments, seen)
-
-
-def node_selects(info, *path: str) -> bool:
-    """Does the connection's query ask for `edges { node { <path...> } }`? Lets a page load only what the
-    query reads (the attempt log, an occurrence's counts)."""
-    fields = list(info.field_nodes)
-    for name in ("edges", "node", *path):
-        fields = [
-            child
-            for field in fields
-            if field.selection_set is not None
-            for child in _selections(info, field.selection_set, info.fragments, set())
-            if child.name.value == name
-        ]
-        if not fields:
-            return False
-    return True
-
-
 def attach_occurrence_stats(occurrences: list[Occurrence], user) -> None:
     """Copy the counts of `occurrences` from one stats query onto the objects (for occurrences loaded
     without them, e.g. through `select_related`)."""
     missing: dict[int, list[Occurrence]] = {}
     for occurrence in occurrences:
-        if not hasattr(occurrence, STATS["total"]):
+        if not all(hasattr(occurrence, name) for name in STATS.values()):
             missing.setdefault(occurrence.pk, []).append(occurrence)
     if not missing:
         return

@@ -1,0 +1,44 @@
+"""What a query selects, so that a page loads only what the query reads (issue 10 §8): fragments and inline
+fragments are followed, each named fragment once."""
+
+from collections.abc import Iterator
+
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
+
+
+def _selections(info, selection_set, fragments, seen) -> Iterator[FieldNode]:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _selections(info, selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            yield from _selections(info, fragments[selection.name.value].selection_set, fragments, seen)
+
+
+def node_selects(info, *path: str) -> bool:
+    """Does the connection's query ask for `edges { node { <path...> } }`? Lets a page load only what the
+    query reads (the attempt log, an occurrence's counts)."""
+    fields = list(info.field_nodes)
+    for name in ("edges", "node", *path):
+        fields = [
+            child
+            for field in fields
+            if field.selection_set is not None
+            for child in _selections(info, field.selection_set, info.fragments, set())
+            if child.name.value == name
+        ]
+        if not fields:
+            return False
+    return True
+
+
+def selects_any(info, names: tuple[str, ...]) -> bool:
+    """Does the field being resolved select any of `names` (camelCase) directly?"""
+    return any(
+        child.name.value in names
+        for field in info.field_nodes
+        if field.selection_set is not None
+        for child in _selections(info, field.selection_set, info.fragments, set())
+    )
