@@ -437,3 +437,18 @@ def test_navbar_links_mailings_and_reports_for_owners(client, owner):
     html = client.get(reverse("mailings:list")).content.decode()
     nav = html.split("</nav>")[0]
     assert f'href="{reverse("mailings:list")}"' in nav and f'href="{reverse("reports")}"' in nav
+
+
+def test_graphql_operation_tag_reads_only_named_files_of_graphql_operations():
+    """The pages embed operations by name (issue 11 §6); a name cannot reach another file."""
+    from django.template import TemplateSyntaxError
+
+    from backend.web.templatetags.graphql_operations import graphql_operation, operation_text
+
+    assert "query MailingProgress" in operation_text("mailingProgress")
+    for name in ("../schema", "mailingProgress.graphql", "/etc/passwd", "", "a/b"):
+        with pytest.raises(TemplateSyntaxError):
+            operation_text(name)
+    embedded = str(graphql_operation("mailingReport"))
+    assert embedded.startswith('<script id="graphql-operation-mailingReport" type="application/json">')
+    assert "<" not in embedded.split(">", 1)[1].rsplit("</script>", 1)[0]  # json_script escapes markup
