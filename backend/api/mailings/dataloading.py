@@ -66,7 +66,9 @@ class MailingPage:
             .values("pk")[:1]
         )
         latest_ids = Mailing.objects.filter(pk__in=self.ids).annotate(last=Subquery(latest)).values("last")
-        occurrences = selectors.occurrences_with_stats(self.user, attempt_times=attempt_times).filter(
-            pk__in=latest_ids
+        occurrences = (
+            selectors.occurrences_with_stats(self.user, attempt_times=attempt_times)
+            .select_related(None)
+            .filter(pk__in=latest_ids)
         )
         return {occurrence.mailing_id: occurrence for occurrence in occurrences}
