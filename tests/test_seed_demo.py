@@ -87,4 +87,3 @@ def test_a_demo_mailing_deleted_by_hand_comes_back_on_the_next_run():
     assert Mailing.objects.filter(owner=demo).count() == 6
     assert Mailing.objects.filter(owner=demo, periodicity="weekly", status="created").exists()
     assert Client.objects.filter(owner=demo).count() == 50
-
