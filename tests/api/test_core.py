@@ -69,6 +69,13 @@ def test_session_post_needs_the_csrf_token_and_jwt_does_not():
     assert status == 200 and body["data"]["me"]["email"] == user.email
 
 
+def test_without_a_session_cookie_the_answer_is_sign_in_first_not_csrf():
+    """curl without a token: nothing for CSRF to protect, so the caller hears what is really missing."""
+    response = post({"query": ME}, client=Client(enforce_csrf_checks=True))
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
 def test_get_runs_queries_but_never_mutations():
     user = UserFactory()
     client = Client()

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -132,7 +133,11 @@ class MailerGraphQLView(GraphQLView):
                 # GraphiQL posts with the session; it reads the CSRF token from this cookie.
                 get_token(request)
                 return self.render_graphiql(request)
-            reason = _csrf_failure(request) if request.method == "POST" and not has_token else None
+            # CSRF guards the session cookie's authority; a request without one (curl, an app that forgot
+            # its token) has none to abuse and gets the plain "sign in first" answer instead.
+            has_session = settings.SESSION_COOKIE_NAME in request.COOKIES
+            checked = request.method == "POST" and not has_token and has_session
+            reason = _csrf_failure(request) if checked else None
             data = self._parse_body(request) if reason is None else self._token_request(request)
             if data is None:
                 return self._error_response(
