@@ -2,6 +2,7 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -18,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("backend.accounts.urls")),
     path("graphql/", MailerGraphQLView.as_view(graphiql=True, schema=schema), name="graphql"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The pages' JavaScript words (the djangojs catalogue): gettext/ngettext/interpolate for static/js.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("documents/", include(wagtaildocs_urls)),
     # The owner pages (issue 11), one URL module per area.
     path("clients/", include("backend.web.urls_clients")),
