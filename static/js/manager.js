@@ -1,0 +1,629 @@
+// The manager dashboard (issue 12; R-AUTH-5, R-UI-8). The server renders only the frame (templates/web/
+// manager.html); every figure and row comes from /graphql/ through graphql.js with the operations of
+// graphql/operations/manager*.graphql, and every change goes back through the API's mutations, whose
+// payloads re-render the rows they changed. What a manager may do is the API's decision: the page hides the
+// buttons the API would refuse, and shows the API's refusal next to the row if it comes anyway.
+//
+// Words come from Django's JavaScript catalog (/jsi18n/, loaded before this module: gettext, ngettext,
+// interpolate); times are shown in the viewer's time zone (the root element's data-time-zone).
+
+import { operation, request } from "./graphql.js";
+
+const { gettext, ngettext, interpolate } = window;
+const PAGE_SIZE = 50;
+const DEBOUNCE_MS = 300;
+
+const root = document.getElementById("manager-dashboard");
+const language = document.documentElement.lang || undefined;
+const timeZone = root.dataset.timeZone || undefined;
+const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short", timeZone });
+// perDay's dates are already the viewer's calendar days: read and shown as UTC so no zone shifts them.
+const dayFormat = new Intl.DateTimeFormat(language, { day: "numeric", month: "short", timeZone: "UTC" });
+
+const STATUS = {
+  CREATED: { label: () => gettext("created"), badge: "text-bg-secondary" },
+  STARTED: { label: () => gettext("started"), badge: "text-bg-primary" },
+  COMPLETED: { label: () => gettext("completed"), badge: "text-bg-success" },
+};
+const PERIODICITY = {
+  ONCE: () => gettext("once"),
+  DAILY: () => gettext("daily"),
+  WEEKLY: () => gettext("weekly"),
+  MONTHLY: () => gettext("monthly"),
+};
+
+// --- small DOM helpers: text always goes in as text nodes, never as HTML -----------------------------------
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  element.append(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  return element;
+}
+
+function when(iso) {
+  return iso ? dateTimeFormat.format(new Date(iso)) : "";
+}
+
+function time(iso) {
+  return h("time", { datetime: iso }, when(iso));
+}
+
+function format(text, values) {
+  return interpolate(text, values, true);
+}
+
+/** The words for a failed request: the server's own (already translated), else ours. */
+function describe(error) {
+  if (error && error.messages && error.messages.length) return error.messages.join(" ");
+  if (error && error.network) return gettext("The server could not be reached. Check the connection and try again.");
+  if (error && error.status) {
+    return format(gettext("The server answered with an error (HTTP %(status)s). Try again."), { status: error.status });
+  }
+  console.error(error);
+  return gettext("Something went wrong. Try again.");
+}
+
+function retryBox(title, error, retry) {
+  return h(
+    "div",
+    { class: "alert alert-warning d-flex flex-wrap align-items-center gap-2", role: "alert", "data-testid": "retry" },
+    h("span", {}, title, " ", h("span", { class: "small" }, describe(error))),
+    h("button", { type: "button", class: "btn btn-sm btn-outline-dark", onclick: retry }, gettext("Try again")),
+  );
+}
+
+function show(section, state) {
+  section.dataset.state = state;
+}
+
+// --- the confirmation dialog (disable, enable, unblock) ----------------------------------------------------
+
+const confirmModal = document.getElementById("confirm-modal");
+
+function confirmAction({ title, text, ok, okClass = "btn-primary" }) {
+  confirmModal.querySelector("[data-confirm-title]").textContent = title;
+  confirmModal.querySelector("[data-confirm-text]").textContent = text;
+  const button = confirmModal.querySelector("[data-confirm-ok]");
+  button.textContent = ok;
+  button.className = `btn ${okClass}`;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(confirmModal);
+  return new Promise((resolve) => {
+    let answered = false;
+    const onOk = () => {
+      answered = true;
+      modal.hide();
+    };
+    const onHidden = () => {
+      button.removeEventListener("click", onOk);
+      resolve(answered);
+    };
+    button.addEventListener("click", onOk);
+    confirmModal.addEventListener("hidden.bs.modal", onHidden, { once: true });
+    modal.show();
+  });
+}
+
+// --- service totals and the 30-day chart ---------------------------------------------------------------------
+
+function statCard(key, value, label, extra = null) {
+  return h(
+    "div",
+    { class: "col" },
+    h(
+      "div",
+      { class: "card h-100" },
+      h(
+        "div",
+        { class: "card-body p-2" },
+        h("div", { class: "fs-3 fw-semibold", "data-stat": key }, String(value)),
+        h("div", { class: "text-body-secondary small" }, label),
+        extra,
+      ),
+    ),
+  );
+}
+
+function createStats(section) {
+  const loading = section.querySelector("[data-loading]");
+  const errorBox = section.querySelector("[data-error]");
+  const body = section.querySelector("[data-body]");
+  const totals = section.querySelector("[data-testid=totals]");
+  const figure = section.querySelector("[data-testid=chart]");
+  const canvas = figure.querySelector("canvas");
+  let chart = null;
+
+  const drawTotals = (stats) => {
+    const byStatus = h(
+      "div",
+      { class: "small d-flex flex-wrap justify-content-center gap-1", "data-testid": "mailings-by-status" },
+      h("span", { class: "badge text-bg-secondary" }, format(gettext("%(count)s created"), { count: stats.mailingsCreated })),
+      h("span", { class: "badge text-bg-primary" }, format(gettext("%(count)s started"), { count: stats.mailingsStarted })),
+      h("span", { class: "badge text-bg-success" }, format(gettext("%(count)s completed"), { count: stats.mailingsCompleted })),
+    );
+    const users = h(
+      "div",
+      { class: "small text-body-secondary" },
+      format(ngettext("%(count)s confirmed", "%(count)s confirmed", stats.verifiedUsers), { count: stats.verifiedUsers }),
+      " · ",
+      h("span", { "data-stat": "blocked" }, format(ngettext("%(count)s blocked", "%(count)s blocked", stats.blockedUsers), { count: stats.blockedUsers })),
+    );
+    totals.replaceChildren(
+      statCard("users", stats.users, ngettext("user", "users", stats.users), users),
+      statCard("mailings", stats.mailings, ngettext("mailing", "mailings", stats.mailings), byStatus),
+      statCard("active", stats.activeMailings, gettext("active mailings")),
+      statCard("sent-today", stats.sentToday, gettext("sent today")),
+      statCard("failed-today", stats.failedToday, gettext("failed today")),
+    );
+  };
+
+  const drawChart = (perDay) => {
+    const labels = perDay.map((day) => dayFormat.format(new Date(`${day.date}T00:00:00Z`)));
+    const datasets = [
+      { label: gettext("Sent"), data: perDay.map((day) => day.sent), backgroundColor: "#198754" },
+      { label: gettext("Failed"), data: perDay.map((day) => day.failed), backgroundColor: "#dc3545" },
+    ];
+    if (chart) {
+      chart.data.labels = labels;
+      chart.data.datasets.forEach((dataset, index) => {
+        dataset.data = datasets[index].data;
+      });
+      chart.update();
+    } else {
+      chart = new window.Chart(canvas, {
+        type: "bar",
+        data: { labels, datasets },
+        options: {
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: false,
+          scales: {
+            x: { ticks: { autoSkip: true, maxRotation: 0 } },
+            y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: gettext("Attempts") } },
+          },
+          plugins: { legend: { position: "bottom" } },
+        },
+      });
+    }
+    figure.dataset.points = String(perDay.length);
+    figure.dataset.total = String(perDay.reduce((sum, day) => sum + day.sent + day.failed, 0));
+  };
+
+  const load = async () => {
+    if (section.dataset.state !== "ready") loading.hidden = false;
+    try {
+      const { serviceStats } = await request(operation("managerStats"));
+      errorBox.hidden = true;
+      body.hidden = false;
+      drawTotals(serviceStats);
+      drawChart(serviceStats.perDay);
+      show(section, "ready");
+    } catch (error) {
+      errorBox.replaceChildren(retryBox(gettext("The totals could not be loaded."), error, load));
+      errorBox.hidden = false;
+      if (section.dataset.state !== "ready") show(section, "error");
+    } finally {
+      loading.hidden = true;
+    }
+  };
+  return { load };
+}
+
+// --- a filtered list paged by cursor, with rows that re-render from mutation payloads --------------------
+
+function createList(section, { operationName, connection, variables, renderRow, summaryText, onData = () => {} }) {
+  const form = section.querySelector("[data-filters]");
+  const loading = section.querySelector("[data-loading]");
+  const errorBox = section.querySelector("[data-error]");
+  const body = section.querySelector("[data-body]");
+  const rows = section.querySelector("[data-rows]");
+  const empty = section.querySelector("[data-empty]");
+  const more = section.querySelector("[data-more]");
+  const moreButton = section.querySelector("[data-load-more]");
+  const summary = section.querySelector("[data-summary]");
+  const counter = document.querySelector(`[data-count="${section.dataset.section}"]`);
+  const nodes = new Map();
+  let endCursor = null;
+  let total = 0;
+  let sequence = 0;
+
+  const rowFor = (id) => rows.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+
+  const drawSummary = () => {
+    summary.textContent = summaryText(nodes.size, total);
+    if (counter) counter.textContent = String(total);
+    empty.hidden = nodes.size > 0;
+  };
+
+  const load = async ({ append = false } = {}) => {
+    sequence += 1;
+    const mine = sequence;
+    const vars = { ...variables(new FormData(form)), first: PAGE_SIZE, after: append ? endCursor : null };
+    show(section, append ? "loading-more" : "loading");
+    if (!append && !nodes.size) loading.hidden = false;
+    moreButton.disabled = true;
+    try {
+      const data = await request(operation(operationName), vars);
+      if (mine !== sequence) return;
+      onData(data);
+      const page = data[connection];
+      if (!append) {
+        nodes.clear();
+        rows.replaceChildren();
+      }
+      for (const { node } of page.edges) {
+        nodes.set(node.id, node);
+        rows.append(renderRow(node));
+      }
+      endCursor = page.pageInfo.endCursor;
+      total = page.totalCount;
+      more.hidden = !page.pageInfo.hasNextPage;
+      errorBox.hidden = true;
+      body.hidden = false;
+      drawSummary();
+      show(section, "ready");
+    } catch (error) {
+      if (mine !== sequence) return;
+      const again = () => load({ append });
+      const title = append ? gettext("More rows could not be loaded.") : gettext("The list could not be loaded.");
+      errorBox.replaceChildren(retryBox(title, error, again));
+      errorBox.hidden = false;
+      show(section, "error");
+    } finally {
+      if (mine === sequence) {
+        loading.hidden = true;
+        moreButton.disabled = false;
+      }
+    }
+  };
+
+  let timer = null;
+  const reload = () => {
+    clearTimeout(timer);
+    load();
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    reload();
+  });
+  form.addEventListener("change", reload);
+  form.addEventListener("input", (event) => {
+    if (event.target.type !== "search") return;
+    clearTimeout(timer);
+    timer = setTimeout(load, DEBOUNCE_MS);
+  });
+  moreButton.addEventListener("click", () => load({ append: true }));
+
+  return {
+    load,
+    node: (id) => nodes.get(id),
+    nodes: () => nodes.values(),
+    /** Put the payload's version of a row in place of the shown one. */
+    replace(node) {
+      const current = rowFor(node.id);
+      nodes.set(node.id, node);
+      if (current) current.replaceWith(renderRow(node));
+    },
+    /** Show an error next to a row (empty text clears it). */
+    rowError(id, text) {
+      const slot = rowFor(id) && rowFor(id).querySelector("[data-row-error]");
+      if (slot) {
+        slot.textContent = text;
+        slot.hidden = !text;
+      }
+    },
+  };
+}
+
+function rowErrorSlot() {
+  return h("div", { class: "small text-danger mt-1", role: "alert", "data-row-error": true, hidden: true });
+}
+
+function booleanOf(value) {
+  return value === "true" ? true : value === "false" ? false : null;
+}
+
+function payloadErrors(errors) {
+  return errors.map((error) => error.message).join(" ");
+}
+
+// --- the page -------------------------------------------------------------------------------------------------
+
+const statsSection = root.querySelector("[data-section=stats]");
+const stats = statsSection ? createStats(statsSection) : { load: () => {} };
+const mailingsSection = root.querySelector("[data-section=mailings]");
+const usersSection = root.querySelector("[data-section=users]");
+let mailings = null;
+let users = null;
+let me = null;
+
+function mayBlock(user) {
+  // The API's rule (accounts.services): nobody blocks themselves, only a superuser blocks a superuser.
+  return Boolean(me) && user.email !== me.email && (!user.isSuperuser || me.isSuperuser);
+}
+
+async function toggleMailing(mailing) {
+  const disabling = mailing.isActive;
+  const confirmed = await confirmAction(
+    disabling
+      ? {
+          title: gettext("Disable this mailing?"),
+          text: format(gettext("“%(subject)s” of %(owner)s will not be sent until it is enabled again; what is waiting now is skipped."), {
+            subject: mailing.message.subject,
+            owner: mailing.owner.email,
+          }),
+          ok: gettext("Disable"),
+          okClass: "btn-danger",
+        }
+      : {
+          title: gettext("Enable this mailing?"),
+          text: format(gettext("“%(subject)s” of %(owner)s will be sent again: its current send goes out, not the ones missed while it was disabled."), {
+            subject: mailing.message.subject,
+            owner: mailing.owner.email,
+          }),
+          ok: gettext("Enable"),
+        },
+  );
+  if (!confirmed) return;
+  const name = disabling ? "managerDisableMailing" : "managerEnableMailing";
+  const field = disabling ? "disableMailing" : "enableMailing";
+  mailings.rowError(mailing.id, "");
+  try {
+    const payload = (await request(operation(name), { id: mailing.id }))[field];
+    if (payload.errors.length) {
+      mailings.rowError(mailing.id, payloadErrors(payload.errors));
+      return;
+    }
+    mailings.replace(payload.mailing);
+    stats.load();
+  } catch (error) {
+    mailings.rowError(mailing.id, describe(error));
+  }
+}
+
+function renderMailing(mailing) {
+  const status = STATUS[mailing.status] || { label: () => mailing.status, badge: "text-bg-light" };
+  const periodicity = (PERIODICITY[mailing.periodicity] || (() => mailing.periodicity))();
+  const last = mailing.lastOccurrence;
+  const waiting = last ? last.pending + last.retrying : 0;
+  const switchId = `active-${mailing.id}`;
+  const toggle = h("input", {
+    class: "form-check-input",
+    type: "checkbox",
+    role: "switch",
+    id: switchId,
+    checked: mailing.isActive,
+    "data-testid": "active-switch",
+    onclick: (event) => {
+      event.preventDefault();
+      toggleMailing(mailings.node(mailing.id) || mailing);
+    },
+  });
+  return h(
+    "tr",
+    { "data-id": mailing.id, "data-testid": "mailing-row", class: mailing.isActive ? null : "table-secondary" },
+    h(
+      "td",
+      { class: "text-break" },
+      h("div", { class: "fw-semibold" }, mailing.owner.fullName || mailing.owner.email),
+      mailing.owner.fullName ? h("div", { class: "small text-body-secondary" }, mailing.owner.email) : null,
+      mailing.owner.isBlocked ? h("span", { class: "badge text-bg-danger" }, gettext("owner blocked")) : null,
+    ),
+    h(
+      "td",
+      { class: "text-break" },
+      mailing.message.subject,
+      h("div", { class: "small text-body-secondary d-md-none" }, periodicity),
+    ),
+    h("td", { class: "d-none d-md-table-cell" }, periodicity),
+    h("td", {}, h("span", { class: `badge ${status.badge}`, "data-testid": "status" }, status.label())),
+    h(
+      "td",
+      { class: "d-none d-lg-table-cell small", "data-testid": "last-send" },
+      last
+        ? [
+            h("div", {}, time(last.scheduledFor)),
+            h(
+              "div",
+              {},
+              h("span", { class: "text-success" }, format(gettext("%(count)s sent"), { count: last.sent })),
+              " · ",
+              h("span", { class: "text-danger" }, format(gettext("%(count)s failed"), { count: last.failed })),
+              waiting ? [" · ", format(gettext("%(count)s waiting"), { count: waiting })] : null,
+              last.skipped ? [" · ", format(gettext("%(count)s skipped"), { count: last.skipped })] : null,
+              h("span", { class: "text-body-secondary" }, " ", format(gettext("of %(count)s"), { count: last.total })),
+            ),
+          ]
+        : h("span", { class: "text-body-secondary" }, gettext("No sends yet")),
+    ),
+    h(
+      "td",
+      {},
+      h(
+        "div",
+        { class: "form-check form-switch mb-0" },
+        toggle,
+        h("label", { class: "form-check-label small", for: switchId }, mailing.isActive ? gettext("Active") : gettext("Disabled")),
+      ),
+      !mailing.isActive && mailing.disabledAt
+        ? h("div", { class: "small text-body-secondary" }, format(gettext("since %(when)s"), { when: when(mailing.disabledAt) }))
+        : null,
+      rowErrorSlot(),
+    ),
+  );
+}
+
+// The block dialog: asks for the reason; the reason's errors come from the API's form, shown at the field.
+const blockModal = document.getElementById("block-modal");
+const blockForm = blockModal.querySelector("form");
+const blockReason = blockModal.querySelector("#block-reason");
+const blockError = blockModal.querySelector("[data-block-error]");
+const blockSubmit = blockModal.querySelector("[data-block-submit]");
+let blocking = null;
+
+function askBlock(user) {
+  blocking = user;
+  blockModal.querySelector("[data-block-who]").textContent = format(gettext("Block %(who)s?"), {
+    who: user.fullName ? `${user.fullName} <${user.email}>` : user.email,
+  });
+  blockReason.value = "";
+  blockReason.classList.remove("is-invalid");
+  blockError.textContent = "";
+  blockSubmit.disabled = false;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(blockModal);
+  blockModal.addEventListener("shown.bs.modal", () => blockReason.focus(), { once: true });
+  modal.show();
+}
+
+blockForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const user = blocking;
+  if (!user) return;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(blockModal);
+  blockSubmit.disabled = true;
+  users.rowError(user.id, "");
+  try {
+    const payload = (await request(operation("managerBlockUser"), { id: user.id, reason: blockReason.value })).blockUser;
+    const atField = payload.errors.filter((error) => error.field === "reason");
+    const elsewhere = payload.errors.filter((error) => error.field !== "reason");
+    if (atField.length) {
+      blockReason.classList.add("is-invalid");
+      blockError.textContent = payloadErrors(atField);
+      blockSubmit.disabled = false;
+      return;
+    }
+    modal.hide();
+    if (elsewhere.length) {
+      users.rowError(user.id, payloadErrors(elsewhere));
+      return;
+    }
+    userChanged(payload.user);
+  } catch (error) {
+    modal.hide();
+    users.rowError(user.id, describe(error));
+  }
+});
+
+async function unblock(user) {
+  const confirmed = await confirmAction({
+    title: gettext("Unblock this user?"),
+    text: format(gettext("%(who)s can sign in again and their mailings send again. API tokens revoked by the block stay revoked."), {
+      who: user.email,
+    }),
+    ok: gettext("Unblock"),
+  });
+  if (!confirmed) return;
+  users.rowError(user.id, "");
+  try {
+    const payload = (await request(operation("managerUnblockUser"), { id: user.id })).unblockUser;
+    if (payload.errors.length) {
+      users.rowError(user.id, payloadErrors(payload.errors));
+      return;
+    }
+    userChanged(payload.user);
+  } catch (error) {
+    users.rowError(user.id, describe(error));
+  }
+}
+
+/** A block or unblock went through: its row, the owner badges of their mailings, the totals. */
+function userChanged(user) {
+  users.replace(user);
+  if (mailings) {
+    for (const mailing of [...mailings.nodes()]) {
+      if (mailing.owner.id === user.id && mailing.owner.isBlocked !== user.isBlocked) {
+        mailings.replace({ ...mailing, owner: { ...mailing.owner, isBlocked: user.isBlocked } });
+      }
+    }
+  }
+  stats.load();
+}
+
+function renderUser(user) {
+  const blocker = user.blockedBy ? user.blockedBy.fullName || user.blockedBy.email : gettext("someone");
+  let action = null;
+  if (mayBlock(user)) {
+    action = user.isBlocked
+      ? h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "data-action": "unblock", onclick: () => unblock(users.node(user.id) || user) }, gettext("Unblock"))
+      : h("button", { type: "button", class: "btn btn-sm btn-outline-danger", "data-action": "block", onclick: () => askBlock(users.node(user.id) || user) }, gettext("Block"));
+  }
+  return h(
+    "tr",
+    { "data-id": user.id, "data-testid": "user-row", "data-email": user.email, class: user.isBlocked ? "table-danger" : null },
+    h(
+      "td",
+      { class: "text-break" },
+      h("div", { class: "fw-semibold" }, user.fullName || user.email),
+      user.fullName ? h("div", { class: "small text-body-secondary" }, user.email) : null,
+      h(
+        "div",
+        { class: "d-flex flex-wrap gap-1" },
+        user.isSuperuser ? h("span", { class: "badge text-bg-dark" }, gettext("superuser")) : null,
+        user.isManager && !user.isSuperuser ? h("span", { class: "badge text-bg-info" }, gettext("manager")) : null,
+        user.isActive ? null : h("span", { class: "badge text-bg-warning" }, gettext("inactive")),
+      ),
+    ),
+    h("td", { class: "d-none d-md-table-cell small text-nowrap" }, time(user.dateJoined)),
+    h(
+      "td",
+      { class: "d-none d-sm-table-cell" },
+      user.emailVerified
+        ? h("span", { class: "badge text-bg-success" }, gettext("confirmed"))
+        : h("span", { class: "badge text-bg-secondary" }, gettext("not confirmed")),
+    ),
+    h(
+      "td",
+      { class: "small", "data-testid": "blocked" },
+      user.isBlocked
+        ? [
+            h("span", { class: "badge text-bg-danger" }, gettext("blocked")),
+            h("div", {}, format(gettext("by %(who)s, %(when)s"), { who: blocker, when: when(user.blockedAt) })),
+            user.blockedReason ? h("div", { class: "text-break fst-italic", "data-testid": "blocked-reason" }, user.blockedReason) : null,
+          ]
+        : h("span", { class: "text-body-secondary" }, gettext("no")),
+    ),
+    h("td", { class: "d-none d-sm-table-cell text-end" }, String(user.mailingsCount)),
+    h("td", { class: "text-end" }, action, rowErrorSlot()),
+  );
+}
+
+if (mailingsSection) {
+  mailings = createList(mailingsSection, {
+    operationName: "managerMailings",
+    connection: "allMailings",
+    variables: (form) => ({
+      status: form.get("status") || null,
+      active: booleanOf(form.get("active")),
+      ownerSearch: (form.get("ownerSearch") || "").trim() || null,
+    }),
+    renderRow: renderMailing,
+    summaryText: (shown, total) =>
+      format(ngettext("Showing %(shown)s of %(total)s mailing", "Showing %(shown)s of %(total)s mailings", total), { shown, total }),
+  });
+}
+if (usersSection) {
+  users = createList(usersSection, {
+    operationName: "managerUsers",
+    connection: "users",
+    variables: (form) => ({
+      search: (form.get("search") || "").trim() || null,
+      blocked: booleanOf(form.get("blocked")),
+      verified: booleanOf(form.get("verified")),
+    }),
+    renderRow: renderUser,
+    summaryText: (shown, total) =>
+      format(ngettext("Showing %(shown)s of %(total)s user", "Showing %(shown)s of %(total)s users", total), { shown, total }),
+    onData: (data) => {
+      me = data.me;
+    },
+  });
+}
+
+stats.load();
+if (mailings) mailings.load();
+if (users) users.load();
