@@ -147,9 +147,11 @@ def test_login_keeps_next(client):
     assert response.url == reverse("messages:list")
 
 
-def test_managers_and_content_editors_land_on_the_home_page(client):
-    for user in refused_accounts().values():
+def test_managers_land_on_their_dashboard_and_content_editors_on_the_home_page(client):
+    """Issue 12: a manager's dashboard is /manager/; a content editor has neither dashboard."""
+    landing = {"manager": reverse("web:manager"), "content editor": reverse("web:home")}
+    for role, user in refused_accounts().items():
         client.logout()
         response = _log_in(client, user.email)
         assert response.status_code == 302
-        assert response.url == reverse("web:home")
+        assert response.url == landing[role], role

@@ -122,12 +122,15 @@ class LoginView(auth_views.LoginView):
         return EmailAuthenticationForm
 
     def get_default_redirect_url(self) -> str:
-        """Without a `next`, owners land on their dashboard (issue 11 §1); managers and content editors, who
-        have no owner pages, on the home page."""
+        """Without a `next`, owners land on their dashboard (issue 11 §1), managers on theirs (issue 12);
+        content editors, who have neither, on the home page."""
         from backend.web.pages.generic import has_owner_pages
+        from backend.web.pages.manager import has_manager_page
 
         if has_owner_pages(self.request.user):
             return resolve_url("web:dashboard")
+        if has_manager_page(self.request.user):
+            return resolve_url("web:manager")
         return super().get_default_redirect_url()
 
 
