@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView
 from graphql import (
     DocumentNode,
+    ExecutionContext,
     ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
@@ -117,6 +118,23 @@ def _set_path(target: dict, path: str, value) -> None:
         node[int(last)] = value
     else:
         node[last] = value
+
+
+class MutationExecutionContext(ExecutionContext):
+    """Runs each root field of a mutation in a savepoint of its own, undone when that field or anything in
+    its payload fails: a failure never leaves half a write, and the fields before it, which the answer
+    reports as done, stay done (undoing the whole document would answer with ids of rows that no longer
+    exist)."""
+
+    def execute_field(self, parent_type, source, field_nodes, path):
+        if path.prev is not None:
+            return super().execute_field(parent_type, source, field_nodes, path)
+        errors_before = len(self.collected_errors.errors)
+        with transaction.atomic():
+            result = super().execute_field(parent_type, source, field_nodes, path)
+            if len(self.collected_errors.errors) > errors_before:
+                transaction.set_rollback(True)
+        return result
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -283,8 +301,13 @@ class MailerGraphQLView(GraphQLView):
         }
         if operation.operation == OperationType.MUTATION and not signs_in:
             with transaction.atomic():
-                result = execute(self.schema.graphql_schema, document, **options)
-                if result.errors:
+                result = execute(
+                    self.schema.graphql_schema,
+                    document,
+                    execution_context_class=MutationExecutionContext,
+                    **options,
+                )
+                if result.data is None:
                     transaction.set_rollback(True)
         else:
             result = execute(self.schema.graphql_schema, document, **options)
