@@ -291,7 +291,11 @@ function createList(section, { operationName, connection, variables, renderRow, 
     event.preventDefault();
     reload();
   });
-  form.addEventListener("change", reload);
+  // Selects reload at once; search boxes after a pause in typing (their "change" on blur would only repeat
+  // the same request, and re-render the rows under the pointer).
+  form.addEventListener("change", (event) => {
+    if (event.target.type !== "search") reload();
+  });
   form.addEventListener("input", (event) => {
     if (event.target.type !== "search") return;
     clearTimeout(timer);
@@ -399,9 +403,12 @@ function renderMailing(mailing) {
     id: switchId,
     checked: mailing.isActive,
     "data-testid": "active-switch",
-    onclick: (event) => {
-      event.preventDefault();
-      toggleMailing(mailings.node(mailing.id) || mailing);
+    // The switch shows the server's state until the confirmed mutation's payload re-renders the row: the
+    // browser's own toggle is undone here, by the page, whether it came from a click or the keyboard.
+    onchange: (event) => {
+      const current = mailings.node(mailing.id) || mailing;
+      event.target.checked = current.isActive;
+      toggleMailing(current);
     },
   });
   return h(

@@ -1,0 +1,312 @@
+"""The manager dashboard in a real browser (issue 12; R-AUTH-5, R-UI-8, R-SEND-8): a manager signs in and
+lands on /manager/, whose totals, 30-day chart and lists come from /graphql/; searches a user and blocks them
+with a reason (that user's open session ends on its next request); disables a mailing (the scheduler's pass
+then sends nothing for it) and enables it again; no Block button where the API would refuse, and the API
+refuses anyway; an owner gets 403; failed requests show a retry message; the page fits a phone.
+"""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
+from backend.mailings.sending import send_due
+from tests.factories import DEFAULT_PASSWORD, ClientFactory, MailingFactory, MessageFactory, UserFactory
+from tests.sending_helpers import due_mailing
+
+# serialized_rollback: the migrations' data (the Managers group, Wagtail's tree) survive the flushes.
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+# Attempts written into the last 30 days for the chart: (days ago, accepted, failed).
+HISTORY = ((0, 3, 1), (1, 5, 0), (2, 4, 2), (6, 7, 1), (13, 2, 3), (27, 6, 0))
+
+
+def record_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def make_managers_member(**kwargs) -> User:
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name="Managers"))
+    return user
+
+
+def history(owner: User) -> Mailing:
+    """A completed daily mailing with a send on each day of HISTORY, written as the engine leaves it: one
+    delivery per client and occurrence, each with its one attempt."""
+    now = timezone.now()
+    clients = [ClientFactory(owner=owner) for _ in range(10)]
+    mailing = MailingFactory(
+        owner=owner,
+        message=MessageFactory(owner=owner, subject="Daily orchard report"),
+        periodicity="daily",
+        status="completed",
+        start_at=now - dt.timedelta(days=28),
+        end_at=now - dt.timedelta(minutes=5),
+        clients=clients,
+    )
+    for days, sent, failed in HISTORY:
+        when = now - dt.timedelta(days=days, minutes=10)
+        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=when, finished_at=when)
+        for index, client in enumerate(clients[: sent + failed]):
+            ok = index < sent
+            delivery = Delivery.objects.create(
+                mailing=mailing,
+                occurrence=occurrence,
+                client=client,
+                email=client.email,
+                status="sent" if ok else "failed",
+                attempts=1,
+                last_attempt_at=when,
+            )
+            DeliveryAttempt.objects.create(
+                delivery=delivery,
+                attempted_at=when,
+                outcome="sent" if ok else "permanent",
+                smtp_code=250 if ok else 550,
+                response="250 OK" if ok else "550 User unknown",
+            )
+    return mailing
+
+
+def rows(page, section: str):
+    return page.locator(f"[data-section={section}] [data-rows] tr")
+
+
+def wait_ready(page, section: str) -> None:
+    # An inactive tab's section is hidden, so wait for the state, not for visibility.
+    page.wait_for_selector(f"[data-section={section}][data-state=ready]", state="attached")
+
+
+def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_SEND_8(
+    live_server, browser, page, smtp
+):
+    base = live_server.url
+    manager = make_managers_member(email="mia.manager@example.com", first_name="Mia", last_name="Manager")
+    root = UserFactory(email="root@example.com", is_superuser=True, is_staff=True)
+    olga = UserFactory(email="olga.orchard@example.com", first_name="Olga", last_name="Orchard")
+    boris = UserFactory(email="boris.spammer@example.com", first_name="Boris", last_name="Spammer")
+    history(olga)
+    due = due_mailing(owner=olga, clients=2, message=MessageFactory(owner=olga, subject="Harvest news"))
+    errors = record_errors(page)
+
+    # Boris is signed in in his own browser.
+    boris_context = browser.new_context()
+    boris_page = boris_context.new_page()
+    boris_page.set_default_timeout(15_000)
+    log_in(boris_page, base, boris.email)
+    assert boris_page.url.endswith("/dashboard/")
+
+    # The manager signs in and lands on the dashboard; the navbar offers it.
+    fetched: list[str] = []
+    page.on("request", lambda r: r.resource_type in ("fetch", "xhr") and fetched.append(r.url))
+    log_in(page, base, manager.email)
+    assert page.url == base + "/manager/"
+    assert page.locator("nav a[href='/manager/']").inner_text() == "Manager"
+    for section in ("stats", "mailings", "users"):
+        wait_ready(page, section)
+    assert len(fetched) == 3 and set(fetched) == {base + "/graphql/"}  # the one data path
+
+    # Totals and the 30-day chart, drawn from serviceStats.
+    assert page.inner_text("[data-stat=users]") == str(User.objects.count())
+    assert page.inner_text("[data-stat=mailings]") == "2"
+    sent_today, failed_today = HISTORY[0][1], HISTORY[0][2]
+    assert page.inner_text("[data-stat=sent-today]") == str(sent_today)
+    assert page.inner_text("[data-stat=failed-today]") == str(failed_today)
+    chart = page.evaluate(
+        """() => {
+            const canvas = document.querySelector('[data-testid=chart] canvas');
+            const chart = Chart.getChart(canvas);
+            const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            return {
+                labels: chart.data.labels.length,
+                sent: chart.data.datasets[0].data.reduce((a, b) => a + b, 0),
+                failed: chart.data.datasets[1].data.reduce((a, b) => a + b, 0),
+                painted: pixels.some((value, index) => index % 4 === 3 && value > 0),
+            };
+        }"""
+    )
+    assert chart == {
+        "labels": 30,
+        "sent": sum(sent for _, sent, _ in HISTORY),
+        "failed": sum(failed for _, _, failed in HISTORY),
+        "painted": True,
+    }
+
+    # Users: no Block button on the manager's own row nor on the superuser's.
+    page.click("#users-tab")
+    own_row = page.locator(f"[data-testid=user-row][data-email='{manager.email}']")
+    root_row = page.locator(f"[data-testid=user-row][data-email='{root.email}']")
+    assert own_row.count() == 1 and root_row.count() == 1
+    assert own_row.locator("[data-action]").count() == 0
+    assert root_row.locator("[data-action]").count() == 0
+    # ...and the API refuses anyway: the page's own operation, sent from the page for the superuser's row.
+    refused = page.evaluate(
+        """async (id) => {
+            const { operation, request } = await import('/static/js/graphql.js');
+            try {
+                await request(operation('managerBlockUser'), { id, reason: 'trying anyway' });
+                return 'accepted';
+            } catch (error) {
+                return error.codes.join(',');
+            }
+        }""",
+        root_row.get_attribute("data-id"),
+    )
+    assert refused == "FORBIDDEN"
+    assert not User.objects.get(pk=root.pk).is_blocked
+
+    # Search a user, block them: the reason is required (the API's form says so, at the field).
+    with page.expect_response("**/graphql/"):
+        page.fill("#users-search", "spammer")
+    page.wait_for_function("document.querySelectorAll('[data-section=users] [data-rows] tr').length === 1")
+    row = rows(page, "users").first
+    assert row.get_attribute("data-email") == boris.email
+    row.locator("[data-action=block]").click()
+    modal = page.locator("#block-modal")
+    modal.wait_for(state="visible")
+    assert "Boris Spammer" in modal.inner_text()
+    modal.locator("[data-block-submit]").click()
+    page.wait_for_selector("#block-reason.is-invalid")
+    assert "required" in modal.locator("[data-block-error]").inner_text()
+    assert not User.objects.get(pk=boris.pk).is_blocked
+    modal.locator("#block-reason").fill("Spam complaints from three clients")
+    modal.locator("[data-block-submit]").click()
+    modal.wait_for(state="hidden")
+    row = rows(page, "users").first
+    row.locator("[data-action=unblock]").wait_for()
+    assert "Spam complaints from three clients" in row.locator("[data-testid=blocked-reason]").inner_text()
+    assert "by Mia Manager" in row.inner_text()
+    page.wait_for_function("document.querySelector('[data-stat=blocked]').textContent.startsWith('1 ')")
+    boris.refresh_from_db()
+    assert boris.is_blocked and boris.blocked_by_id == manager.pk
+    assert boris.blocked_reason == "Spam complaints from three clients"
+
+    # Boris's open session ends on his next request.
+    boris_page.goto(base + "/dashboard/")
+    assert "/accounts/login/" in boris_page.url
+    assert "Your account is blocked" in boris_page.inner_text("main")
+    boris_context.close()
+
+    # Mailings: find Olga's due mailing by its owner, disable it with a confirmation.
+    page.click("#mailings-tab")
+    with page.expect_response("**/graphql/"):
+        page.fill("#mailings-owner", "orchard")
+    page.wait_for_function("document.querySelectorAll('[data-section=mailings] [data-rows] tr').length === 2")
+    row = page.locator("[data-testid=mailing-row]", has_text="Harvest news")
+    assert "olga.orchard@example.com" in row.inner_text()
+    assert "Dear" not in page.inner_text("main")  # the message's text is not shown (R-AUTH-5)
+    switch = row.locator("[data-testid=active-switch]")
+    assert switch.is_checked()
+    switch.click()
+    confirm = page.locator("#confirm-modal")
+    confirm.wait_for(state="visible")
+    assert "Harvest news" in confirm.inner_text()
+    confirm.locator("[data-bs-dismiss=modal] >> text=Cancel").click()
+    confirm.wait_for(state="hidden")
+    assert Mailing.objects.get(pk=due.pk).is_active
+    assert row.locator("[data-testid=active-switch]").is_checked()
+
+    switch.click()
+    confirm.wait_for(state="visible")
+    confirm.locator("[data-confirm-ok]").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=mailing-row]')]"
+        ".some(r => r.textContent.includes('Harvest news') && r.textContent.includes('since'))"
+    )
+    assert not row.locator("[data-testid=active-switch]").is_checked()
+    assert not Mailing.objects.get(pk=due.pk).is_active
+    page.wait_for_function("document.querySelector('[data-stat=active]').textContent === '0'")
+
+    # The scheduler's pass sends nothing for the disabled mailing (R-SEND-8).
+    send_due()
+    assert smtp.received == []
+    assert not Delivery.objects.filter(mailing=due, status="sent").exists()
+
+    # Enabled again: the row switches back, and the next pass sends the current occurrence.
+    row.locator("[data-testid=active-switch]").click()
+    confirm.wait_for(state="visible")
+    assert "Enable" in confirm.locator("[data-confirm-ok]").inner_text()
+    confirm.locator("[data-confirm-ok]").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-testid=mailing-row]')]"
+        ".some(r => r.textContent.includes('Harvest news') && !r.textContent.includes('since'))"
+    )
+    assert row.locator("[data-row-error]").is_hidden()
+    assert row.locator("[data-testid=active-switch]").is_checked()
+    assert Mailing.objects.get(pk=due.pk).is_active
+    send_due()
+    assert sorted(r for item in smtp.received for r in item.rcpt_tos) == sorted(
+        due.clients.values_list("email", flat=True)
+    )
+    assert errors == []
+
+
+def test_an_owner_opening_the_manager_dashboard_gets_403_R_AUTH_5(live_server, page):
+    owner = UserFactory()
+    log_in(page, live_server.url, owner.email)
+    assert page.locator("nav a[href='/manager/']").count() == 0
+    response = page.goto(live_server.url + "/manager/")
+    assert response.status == 403
+    assert "Not allowed" in page.inner_text("main")
+    assert page.locator("[data-testid=manager-dashboard]").count() == 0
+
+
+def test_failures_show_a_retry_message_and_errors_appear_next_to_the_row_at_phone_width_R_UI_8(
+    live_server, browser
+):
+    """A failed load shows a retry box (never a blank) that recovers; a failed mutation shows its error next
+    to its row; at 390 px nothing overflows sideways."""
+    manager = make_managers_member()
+    owner = UserFactory(email="phone.owner@example.com")
+    MailingFactory(owner=owner, message=MessageFactory(owner=owner, subject="Pocket-sized news"))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = record_errors(page)
+    log_in(page, live_server.url, manager.email)
+
+    def refuse(route):
+        route.fulfill(status=502, body="Bad gateway", content_type="text/plain")
+
+    page.route("**/graphql/", refuse)
+    page.goto(live_server.url + "/manager/")
+    for section in ("stats", "mailings"):
+        page.wait_for_selector(f"[data-section={section}][data-state=error]")
+        box = page.locator(f"[data-section={section}] [data-testid=retry]")
+        assert "HTTP 502" in box.inner_text() and "Try again" in box.inner_text()
+    page.unroute("**/graphql/", refuse)
+    page.click("[data-section=mailings] [data-testid=retry] button")
+    wait_ready(page, "mailings")
+    page.click("[data-section=stats] [data-testid=retry] button")
+    wait_ready(page, "stats")
+    assert page.is_hidden("[data-section=mailings] [data-error]")
+    assert rows(page, "mailings").count() == 1
+
+    # A mutation whose request fails: the switch stays on, the error shows in the row.
+    page.route("**/graphql/", refuse)
+    page.locator("[data-testid=active-switch]").click()
+    page.locator("#confirm-modal [data-confirm-ok]").click()
+    error = page.locator("[data-testid=mailing-row] [data-row-error]")
+    error.wait_for(state="visible")
+    assert "HTTP 502" in error.inner_text()
+    assert page.locator("[data-testid=active-switch]").is_checked()
+    page.unroute("**/graphql/", refuse)
+
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator("[data-testid=mailing-row]", has_text="Pocket-sized news").is_visible()
+    assert errors == []
+    context.close()
