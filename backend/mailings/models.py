@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.accounts.models import default_time_zone, validate_time_zone
 
@@ -105,9 +106,10 @@ class Mailing(models.Model):
         MONTHLY = schedule.MONTHLY, _("monthly")
 
     class Status(models.TextChoices):
-        CREATED = "created", _("created")
-        STARTED = "started", _("started")
-        COMPLETED = "completed", _("completed")
+        # A context: "created" is also the creation date's label, which other languages word differently.
+        CREATED = "created", pgettext_lazy("mailing status", "created")
+        STARTED = "started", pgettext_lazy("mailing status", "started")
+        COMPLETED = "completed", pgettext_lazy("mailing status", "completed")
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="mailings"

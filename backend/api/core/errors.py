@@ -12,6 +12,7 @@ import uuid
 import graphene
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from graphene.utils.str_converters import to_camel_case
 from graphql import GraphQLError
 
@@ -90,9 +91,11 @@ def format_error(error: Exception) -> dict:
         formatted["message"] = _("Not found.")
         formatted["extensions"] = {"code": NOT_FOUND}
     elif isinstance(original, RateLimited):
-        formatted["message"] = _("Too many requests; try again in %(seconds)d seconds.") % {
-            "seconds": original.retry_after
-        }
+        formatted["message"] = ngettext(
+            "Too many requests; try again in %(seconds)d second.",
+            "Too many requests; try again in %(seconds)d seconds.",
+            original.retry_after,
+        ) % {"seconds": original.retry_after}
         formatted["extensions"] = {"code": TOO_MANY_REQUESTS, "retryAfter": original.retry_after}
     else:
         error_id = uuid.uuid4().hex[:12]

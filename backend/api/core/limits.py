@@ -6,7 +6,7 @@ fragment spreads and would recurse forever on a fragment cycle that those rules 
 """
 
 from django.conf import settings
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from graphene.validation import depth_limit_validator
 from graphql import FieldNode, GraphQLError, ValidationRule
 
@@ -43,7 +43,11 @@ class AliasLimit(ValidationRule):
             self.reported = True
             self.report_error(
                 GraphQLError(
-                    _("The document uses more than %(limit)d aliases.")
+                    ngettext(
+                        "The document uses more than %(limit)d alias.",
+                        "The document uses more than %(limit)d aliases.",
+                        settings.GRAPHQL_MAX_ALIASES,
+                    )
                     % {"limit": settings.GRAPHQL_MAX_ALIASES},
                     node,
                     extensions={"code": "BAD_REQUEST"},

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from graphene_django.views import GraphQLView
 from graphql import (
@@ -172,7 +173,13 @@ class MailerGraphQLView(GraphQLView):
         if isinstance(data, list):
             if not data or len(data) > max_batch():
                 return self._error_response(
-                    _("A batch holds 1 to %(limit)d operations.") % {"limit": max_batch()}, 400
+                    ngettext(
+                        "A batch holds 1 to %(limit)d operation.",
+                        "A batch holds 1 to %(limit)d operations.",
+                        max_batch(),
+                    )
+                    % {"limit": max_batch()},
+                    400,
                 )
             results = [self._run(request, entry) for entry in data]
             body = [result for result, _status in results]
@@ -263,7 +270,11 @@ class MailerGraphQLView(GraphQLView):
         if not isinstance(query, str) or not query.strip():
             return self._errors([graphql_error(_("Send a query."), BAD_REQUEST)]), 400
         if len(query.encode("utf-8")) > max_document_bytes():
-            message = _("The document is larger than %(limit)d bytes.") % {"limit": max_document_bytes()}
+            message = ngettext(
+                "The document is larger than %(limit)d byte.",
+                "The document is larger than %(limit)d bytes.",
+                max_document_bytes(),
+            ) % {"limit": max_document_bytes()}
             return self._errors([graphql_error(message, BAD_REQUEST)]), 400
         if isinstance(variables, str):
             try:

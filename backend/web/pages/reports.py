@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 from django.views import View
 from graphql_relay import to_global_id
 
@@ -74,7 +74,10 @@ class LogFilterForm(forms.Form):
         choices=[("", gettext_lazy("Any outcome")), *Delivery.Status.choices],
     )
     occurrence = forms.TypedChoiceField(
-        label=gettext_lazy("Send"), required=False, coerce=int, empty_value=None
+        label=pgettext_lazy("one occurrence of a mailing", "Send"),
+        required=False,
+        coerce=int,
+        empty_value=None,
     )
     q = forms.CharField(label=gettext_lazy("Email"), required=False, max_length=254)
 
@@ -152,7 +155,7 @@ class MailingReport(OwnMailingMixin, View):
                 "retrying": _("Retrying"),
                 "pending": _("Pending"),
                 "skipped": _("Skipped"),
-                "axisX": _("Send"),
+                "axisX": pgettext("one occurrence of a mailing", "Send"),
                 "axisY": _("Recipients"),
             },
         }
