@@ -1,6 +1,8 @@
 """The one validation for clients, messages and mailings: pages render these forms, GraphQL mutations and
 the services run them. Every form takes its owner; every choice is limited to that owner's objects."""
 
+import datetime as dt
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -97,6 +99,13 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
+# The dates a schedule can work with. Python's datetimes stop at the years 1 and 9999, so a date near either
+# end overflows when it is moved to UTC or a period is added to it (on saving, on showing the next sends, in
+# the scheduler); no real mailing needs dates this far out.
+EARLIEST_DATE = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_DATE = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
+
 class MailingForm(OwnedModelForm):
     class Meta:
         model = Mailing
@@ -119,6 +128,22 @@ class MailingForm(OwnedModelForm):
         self.fields["clients"].required = True
         self.fields["start_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         self.fields["end_at"].input_formats = self.fields["start_at"].input_formats
+
+    def _within_range(self, name: str) -> dt.datetime:
+        value = self.cleaned_data[name]
+        if not EARLIEST_DATE <= value < LATEST_DATE:
+            raise forms.ValidationError(
+                _("Choose a date from %(earliest)d to %(latest)d."),
+                code="date_out_of_range",
+                params={"earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year - 1},
+            )
+        return value
+
+    def clean_start_at(self) -> dt.datetime:
+        return self._within_range("start_at")
+
+    def clean_end_at(self) -> dt.datetime:
+        return self._within_range("end_at")
 
     def clean(self):
         cleaned = super().clean()

@@ -9,7 +9,8 @@ from backend.api.core.mutations import BaseMutation
 from backend.api.core.views import MailerGraphQLView
 from backend.api.mailings.types import ClientType
 from backend.mailings import services
-from backend.mailings.models import Client
+from backend.mailings.forms import MailingForm
+from backend.mailings.models import Client, Mailing, Message
 from tests.api.helpers import data_of, error_codes, gql
 from tests.factories import UserFactory
 
@@ -94,3 +95,80 @@ def test_a_successful_document_is_kept():
     )
     assert data["createClient"]["errors"] == []
     assert Client.objects.filter(owner=owner, email="one@example.org").exists()
+
+
+# --- dates a schedule cannot compute with (R-DATA-3; issue 10 §7: bad input is never an internal error) ----
+
+CREATE_MAILING = """
+mutation Create($input: MailingInput!) {
+  createMailing(input: $input) { mailing { id upcoming(limit: 5) } errors { field code } }
+}
+"""
+
+
+def mailing_input(owner, start: str, end: str, periodicity: str = "DAILY") -> dict:
+    client = Client.objects.create(owner=owner, email=f"c{owner.pk}@example.org", full_name="C")
+    message = Message.objects.create(owner=owner, subject="S", body="B")
+    return {
+        "messageId": to_global_id("Message", message.pk),
+        "clientIds": [to_global_id("Client", client.pk)],
+        "startAt": start,
+        "endAt": end,
+        "periodicity": periodicity,
+    }
+
+
+@pytest.mark.parametrize(
+    "time_zone,start,end,periodicity,fields",
+    [
+        # Moved to UTC, a late evening of 31 December 9999 in New York is in the year 10000.
+        ("America/New_York", "9999-12-31T20:00:00", "9999-12-31T22:00:00", "ONCE", ["startAt", "endAt"]),
+        # Valid instants whose next daily, weekly or monthly occurrence is past the year 9999.
+        ("UTC", "9999-12-31T20:00:00", "9999-12-31T23:00:00", "DAILY", ["startAt", "endAt"]),
+        ("UTC", "9999-12-20T20:00:00", "9999-12-31T23:00:00", "WEEKLY", ["startAt", "endAt"]),
+        ("UTC", "2030-01-01T00:00:00", "9999-12-31T23:00:00", "MONTHLY", ["endAt"]),
+        # Moved to UTC, midnight of 1 January of the year 1 in Tokyo is in the year 0.
+        ("Asia/Tokyo", "0001-01-01T00:00:00", "2030-01-01T05:00:00", "DAILY", ["startAt"]),
+        ("UTC", "0001-01-01T00:00:00+05:00", "2030-01-01T05:00:00", "MONTHLY", ["startAt"]),
+    ],
+)
+def test_dates_out_of_a_schedules_range_are_a_field_error_not_an_internal_error_R_DATA_3(
+    time_zone, start, end, periodicity, fields
+):
+    owner = UserFactory(time_zone=time_zone)
+    status, body = gql(CREATE_MAILING, {"input": mailing_input(owner, start, end, periodicity)}, user=owner)
+    assert status == 200 and "errors" not in body, body
+    payload = body["data"]["createMailing"]
+    assert payload["mailing"] is None
+    assert payload["errors"] == [{"field": name, "code": "date_out_of_range"} for name in fields]
+    assert not Mailing.objects.exists()
+
+
+def test_the_pages_mailing_form_refuses_the_same_dates():
+    """Pages and API share MailingForm: a naive 9999-12-31 20:00 in New York no longer fails on save."""
+    owner = UserFactory(time_zone="America/New_York")
+    message = Message.objects.create(owner=owner, subject="S", body="B")
+    client = Client.objects.create(owner=owner, email="c@example.org", full_name="C")
+    data = {
+        "message": message.pk,
+        "clients": [client.pk],
+        "start_at": "9999-12-31T20:00",
+        "end_at": "9999-12-31T22:00",
+        "periodicity": "once",
+    }
+    form = MailingForm(data=data, owner=owner)
+    assert not form.is_valid()
+    assert {name: [e.code for e in errors] for name, errors in form.errors.as_data().items()} == {
+        "start_at": ["date_out_of_range"],
+        "end_at": ["date_out_of_range"],
+    }
+
+
+def test_dates_near_the_bounds_still_work():
+    owner = UserFactory()
+    data = data_of(
+        CREATE_MAILING,
+        {"input": mailing_input(owner, "1970-01-01T00:00:00+00:00", "2999-12-31T23:59:00+00:00", "MONTHLY")},
+        user=owner,
+    )
+    assert data["createMailing"]["errors"] == [] and len(data["createMailing"]["mailing"]["upcoming"]) == 5
