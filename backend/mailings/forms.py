@@ -106,10 +106,29 @@ EARLIEST_DATE = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST_DATE = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
+class ChoicesField(forms.ModelMultipleChoiceField):
+    """Refuses a key beyond the database's 64-bit keys like any other key that is not a choice. Django
+    passes it on in `pk IN (...)`, where SQLite fails with an OverflowError (an internal error, where the
+    same key alone, in a ModelChoiceField, is "Select a valid choice")."""
+
+    def _check_values(self, value):
+        for pk in value if isinstance(value, (list, tuple)) else ():
+            try:
+                number = int(pk)
+            except (TypeError, ValueError):
+                continue  # Django's own check names it
+            if not -(2**63) <= number < 2**63:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
+                )
+        return super()._check_values(value)
+
+
 class MailingForm(OwnedModelForm):
     class Meta:
         model = Mailing
         fields = ["message", "clients", "start_at", "end_at", "periodicity"]
+        field_classes = {"clients": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
             "end_at": DateTimeInput(),

@@ -172,3 +172,33 @@ def test_dates_near_the_bounds_still_work():
         user=owner,
     )
     assert data["createMailing"]["errors"] == [] and len(data["createMailing"]["mailing"]["upcoming"]) == 5
+
+
+# --- a client id beyond 64 bits (issue 10 §6, §7) -------------------------------------------------------
+
+
+def test_a_client_id_beyond_64_bits_is_refused_like_another_owners_R_AUTH_4():
+    """Was an internal error on SQLite (OverflowError from `pk IN (...)`); now the per-field refusal that
+    a foreign or deleted client gets, and nothing is created."""
+    owner = UserFactory()
+    data = mailing_input(owner, "2030-01-01T10:00:00", "2030-01-02T10:00:00", "ONCE")
+    data["clientIds"].append(to_global_id("Client", 2**64))
+    status, body = gql(CREATE_MAILING, {"input": data}, user=owner)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["createMailing"]["errors"] == [{"field": "clientIds", "code": "invalid_choice"}]
+    assert not Mailing.objects.exists()
+
+
+def test_the_pages_form_refuses_a_client_key_beyond_64_bits():
+    owner = UserFactory()
+    message = Message.objects.create(owner=owner, subject="S", body="B")
+    data = {
+        "message": message.pk,
+        "clients": [str(2**64)],
+        "start_at": "2030-01-01T10:00",
+        "end_at": "2030-01-02T10:00",
+        "periodicity": "once",
+    }
+    form = MailingForm(data=data, owner=owner)
+    assert not form.is_valid()
+    assert [error.code for error in form.errors.as_data()["clients"]] == ["invalid_choice"]
