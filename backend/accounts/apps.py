@@ -8,4 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from backend import db
+
         from . import checks  # noqa: F401 - registers the system checks
+
+        db.connect()
