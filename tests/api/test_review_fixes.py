@@ -2,6 +2,7 @@
 
 import graphene
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import path
 from graphql_relay import to_global_id
 
@@ -202,3 +203,36 @@ def test_the_pages_form_refuses_a_client_key_beyond_64_bits():
     form = MailingForm(data=data, owner=owner)
     assert not form.is_valid()
     assert [error.code for error in form.errors.as_data()["clients"]] == ["invalid_choice"]
+
+
+# --- NUL in a search (issue 10 §7): PostgreSQL refuses it; the caller got an internal error ---------------
+
+
+def managers_group_member():
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name="Managers"))
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.mark.parametrize(
+    "query,who",
+    [
+        ('{ clients(search: "a\\u0000") { totalCount } }', "owner"),
+        ('{ messages(search: "a\\u0000") { totalCount } }', "owner"),
+        ('{ allMailings(ownerSearch: "a\\u0000") { totalCount } }', "manager"),
+        ('{ users(search: "a\\u0000") { totalCount } }', "manager"),
+    ],
+)
+def test_a_null_character_in_a_search_is_a_bad_request_on_every_database(query, who):
+    user = UserFactory() if who == "owner" else managers_group_member()
+    status, body = gql(query, user=user)
+    assert error_codes(body) == ["BAD_REQUEST"], body
+    assert "null characters" in body["errors"][0]["message"]
+    assert status == 200
+
+
+def test_a_search_without_null_characters_still_filters():
+    owner = UserFactory()
+    Client.objects.create(owner=owner, email="ann@example.org", full_name="Ann")
+    Client.objects.create(owner=owner, email="bob@example.org", full_name="Bob")
+    assert data_of('{ clients(search: "ann") { totalCount } }', user=owner)["clients"]["totalCount"] == 1

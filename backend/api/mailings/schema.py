@@ -16,6 +16,7 @@ from backend.mailings import selectors
 
 from ..core.auth import require_user
 from ..core.ids import pk_from_global_id
+from ..core.inputs import search_text
 from ..core.pagination import PageConnectionField
 from .mutations import (
     CreateClient,
@@ -98,14 +99,14 @@ class MailingsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_clients(root, info, search=None, order_by=None, **_page):
         queryset = selectors.clients_for(require_user(info))
-        if search:
+        if search_text(search):
             queryset = queryset.filter(Q(email__icontains=search) | Q(full_name__icontains=search))
         return ordered(queryset, order_by, ClientOrder.FULL_NAME.value)
 
     @staticmethod
     def resolve_messages(root, info, search=None, order_by=None, **_page):
         queryset = selectors.messages_for(require_user(info))
-        if search:
+        if search_text(search):
             queryset = queryset.filter(subject__icontains=search)
         return ordered(queryset, order_by, MessageOrder.UPDATED_DESC.value)
 
@@ -122,7 +123,7 @@ class MailingsQuery(graphene.ObjectType):
         root, info, status=None, periodicity=None, active=None, owner_search=None, order_by=None, **_page
     ):
         queryset = _mailing_filters(selectors.mailings_for(require_user(info)), status, periodicity, active)
-        if owner_search:
+        if search_text(owner_search, "ownerSearch"):
             queryset = queryset.filter(
                 Q(owner__email__icontains=owner_search)
                 | Q(owner__first_name__icontains=owner_search)
