@@ -231,6 +231,13 @@ def refresh_token_issue(*, user: User):
     return get_refresh_token_model().objects.create(user=user)
 
 
+def _refresh_tokens_named(token: str):
+    """The stored refresh tokens equal to `token`: none for a string no issued token can be (PostgreSQL
+    refuses a NUL character in a query, which made a typo an internal error)."""
+    tokens = get_refresh_token_model().objects
+    return tokens.none() if "\x00" in token else tokens.filter(token=token)
+
+
 def refresh_token_rotate(*, token: str):
     """Spend a refresh token: it is revoked and a new one is returned for the same user. A token works once,
     so a copy that an attacker replays after its owner used it is refused; parallel uses of one token get
@@ -238,9 +245,10 @@ def refresh_token_rotate(*, token: str):
     RefreshToken = get_refresh_token_model()
     with transaction.atomic():
         old = (
-            RefreshToken.objects.select_for_update()
+            _refresh_tokens_named(token)
+            .select_for_update()
             .select_related("user")
-            .filter(token=token, revoked__isnull=True)
+            .filter(revoked__isnull=True)
             .first()
         )
         if old is None:
@@ -258,9 +266,9 @@ def refresh_token_revoke(*, actor: User, token: str):
     refused with the same text as an unknown one."""
     with transaction.atomic():
         refresh_token = (
-            get_refresh_token_model()
-            .objects.select_for_update()
-            .filter(token=token, user_id=actor.pk, revoked__isnull=True)
+            _refresh_tokens_named(token)
+            .select_for_update()
+            .filter(user_id=actor.pk, revoked__isnull=True)
             .first()
         )
         if refresh_token is None:

@@ -236,3 +236,15 @@ def test_a_search_without_null_characters_still_filters():
     Client.objects.create(owner=owner, email="ann@example.org", full_name="Ann")
     Client.objects.create(owner=owner, email="bob@example.org", full_name="Bob")
     assert data_of('{ clients(search: "ann") { totalCount } }', user=owner)["clients"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    "query,who,code",
+    [
+        ('mutation { refreshToken(refreshToken: "a\\u0000") { token } }', None, "UNAUTHENTICATED"),
+        ('mutation { revokeToken(refreshToken: "a\\u0000") { revoked } }', "owner", "NOT_FOUND"),
+    ],
+)
+def test_a_refresh_token_with_a_null_character_is_unknown_not_an_internal_error(query, who, code):
+    _status, body = gql(query, user=UserFactory() if who else None)
+    assert error_codes(body) == [code], body
