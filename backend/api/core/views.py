@@ -187,7 +187,9 @@ class MailerGraphQLView(GraphQLView):
         else:
             body, status = self._run(request, data)
         return HttpResponse(
-            json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+            json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+            status=status,
+            content_type="application/json",
         )
 
     # --- request parsing -------------------------------------------------------------
@@ -340,5 +342,7 @@ class MailerGraphQLView(GraphQLView):
     def _error_response(self, message: str, status: int, code: str = BAD_REQUEST) -> HttpResponse:
         body = self._errors([graphql_error(message, code)])
         return HttpResponse(
-            json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+            json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+            status=status,
+            content_type="application/json",
         )

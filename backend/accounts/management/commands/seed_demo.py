@@ -27,16 +27,16 @@ from backend.mailings import schedule, selectors, services
 from backend.mailings.csv_io import ClientRow
 from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 
-FIRST_NAMES = (
-    "Анна", "Борис", "Вера", "Глеб", "Дарья", "Егор", "Жанна", "Захар", "Ирина", "Кирилл",
-    "Лидия", "Максим", "Нина", "Олег", "Полина", "Роман", "Светлана", "Тимур", "Ульяна", "Фёдор",
-    "Alice", "Ben", "Chloe", "David", "Emma", "Felix", "Grace", "Henry", "Isla", "Jack",
-    "Kate", "Liam", "Mia", "Noah", "Olivia", "Peter", "Quinn", "Ruby", "Sam", "Tara",
-    "María", "José", "Lucía", "Mateo", "Sofía", "Zoë", "Björn", "Ingrid", "Yuki", "Hiro",
-)  # fmt: skip
-LAST_NAMES = (
-    "Петрова", "Смирнов", "Иванова", "Кузнецов", "Попова", "Соколов", "Лебедева", "Козлов", "Новикова",
-    "Морозов", "Smith", "Jones", "Taylor", "Brown", "Wilson", "García", "Martínez", "Larsen", "Tanaka",
+# Whole names, so that a first name never meets a surname from another language or of the other gender.
+FULL_NAMES = (
+    "Анна Петрова", "Борис Смирнов", "Вера Иванова", "Глеб Кузнецов", "Дарья Попова", "Егор Соколов",
+    "Жанна Лебедева", "Захар Козлов", "Ирина Новикова", "Кирилл Морозов", "Лидия Волкова", "Максим Зайцев",
+    "Нина Павлова", "Олег Семёнов", "Полина Голубева", "Роман Виноградов", "Светлана Богданова",
+    "Тимур Воробьёв", "Ульяна Фёдорова", "Фёдор Михайлов", "Alice Smith", "Ben Jones", "Chloe Taylor",
+    "David Brown", "Emma Wilson", "Felix Evans", "Grace Thomas", "Henry Roberts", "Isla Walker",
+    "Jack Wright", "Kate Green", "Liam Hall", "Mia Wood", "Noah Clarke", "Olivia Hughes", "Peter Lewis",
+    "Quinn Baker", "Ruby Hill", "Sam Moore", "Tara King", "María García", "José Martínez",
+    "Lucía Fernández", "Mateo López", "Sofía Ruiz", "Zoë Müller", "Björn Larsen",
 )  # fmt: skip
 CLIENT_COUNT = 50
 # Addresses the demo's mail server refused for good, and ones it greylisted before accepting.
@@ -83,8 +83,8 @@ MAILINGS = (
 def demo_clients() -> list[ClientRow]:
     rows = []
     for n in range(CLIENT_COUNT - len(BOUNCING)):
-        first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[(n * 7) % len(LAST_NAMES)]
-        rows.append(ClientRow(line=n + 1, email=f"client{n:02d}@example.org", full_name=f"{first} {last}"))
+        full_name = FULL_NAMES[n % len(FULL_NAMES)]
+        rows.append(ClientRow(line=n + 1, email=f"client{n:02d}@example.org", full_name=full_name))
     for n, email in enumerate(sorted(BOUNCING), start=len(rows) + 1):
         rows.append(ClientRow(line=n, email=email, full_name=email.split("@")[0].replace(".", " ").title()))
     return rows
