@@ -1,0 +1,59 @@
+"""Owner pages after the QA pass (issue 11 follow-up), in a real browser: nothing scrolls sideways at phone
+width, the mailing page's badge and "Send now" follow the live poll, the previewed HTML cannot reach our
+own site, and every page has a favicon."""
+
+import pytest
+
+from backend.mailings.sending import send_due
+from tests.factories import DEFAULT_PASSWORD, ClientFactory, MessageFactory, UserFactory
+from tests.sending_helpers import due_mailing
+
+from .test_owner_flow import record_errors
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+PHONE = {"width": 390, "height": 844}
+
+
+def log_in(page, live_server, user) -> None:
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_no_owner_page_scrolls_sideways_at_phone_width_issue_11_7(live_server, phone, smtp):
+    """issue 11 §7: at 390 px no list or report page is wider than the screen (a visually-hidden label in
+    a table's actions column escaped the table's scroll box and widened the whole page by ~42 px)."""
+    owner = UserFactory()
+    smtp.set(reject={"refused-with-a-rather-long-address@example.org"})
+    mailing = due_mailing(owner=owner, clients=3)
+    mailing.clients.add(ClientFactory(owner=owner, email="refused-with-a-rather-long-address@example.org"))
+    # Long unbreakable cells make the tables wider than the screen, so they scroll inside their own box.
+    ClientFactory(owner=owner, email="a.very.long.address.for.a.client@subdomain.example.org")
+    MessageFactory(owner=owner, subject="A-subject-without-any-space-that-cannot-wrap-anywhere")
+    send_due()
+    errors = record_errors(phone)
+    log_in(phone, live_server, owner)
+    for path in (
+        "/dashboard/",
+        "/clients/",
+        "/messages/",
+        "/mailings/",
+        "/reports/",
+        f"/mailings/{mailing.pk}/",
+        f"/mailings/{mailing.pk}/report/",
+    ):
+        phone.goto(live_server.url + path)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
+    assert errors == []
