@@ -3,7 +3,10 @@
 import graphene
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import path
+from django.utils import timezone
 from graphql_relay import to_global_id
 
 from backend.api.core.mutations import BaseMutation
@@ -11,9 +14,9 @@ from backend.api.core.views import MailerGraphQLView
 from backend.api.mailings.types import ClientType
 from backend.mailings import services
 from backend.mailings.forms import MailingForm
-from backend.mailings.models import Client, Mailing, Message
+from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 from tests.api.helpers import data_of, error_codes, gql
-from tests.factories import UserFactory
+from tests.factories import ClientFactory, MailingFactory, UserFactory, make_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +251,81 @@ def test_a_search_without_null_characters_still_filters():
 def test_a_refresh_token_with_a_null_character_is_unknown_not_an_internal_error(query, who, code):
     _status, body = gql(query, user=UserFactory() if who else None)
     assert error_codes(body) == [code], body
+
+
+# --- a mailing under a list costs no query per row (issue 10 §8) ------------------------------------------
+
+
+def seed_log(owner, count: int):
+    """`count` mailings, each with one occurrence and one failed delivery with one attempt."""
+    now = timezone.now()
+    for index in range(count):
+        client = Client.objects.create(owner=owner, email=f"r{index}@example.org", full_name=f"R {index}")
+        mailing = MailingFactory(owner=owner, clients=[client])
+        occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=now)
+        delivery = Delivery.objects.create(
+            mailing=mailing, occurrence=occurrence, client=client, email=client.email, status="failed"
+        )
+        DeliveryAttempt.objects.create(
+            delivery=delivery, attempted_at=now, outcome="permanent", smtp_code=550
+        )
+    return owner
+
+
+MAILING_FIELDS = "id message { subject } owner { email } clientCount lastOccurrence { sent failed }"
+ROW = "edges { node { %s } }"
+NESTED_MAILING_QUERIES = {
+    "deliveries.mailing": "{ deliveries(first: 100) { %s } }"
+    % (ROW % f"email mailing {{ {MAILING_FIELDS} }}"),
+    "deliveries.occurrence.mailing": "{ deliveries(first: 100) { %s } }"
+    % (ROW % f"occurrence {{ mailing {{ {MAILING_FIELDS} }} }}"),
+    "mailings.lastOccurrence.mailing": "{ mailings(first: 100) { %s } }"
+    % (ROW % "lastOccurrence { mailing { message { subject } } }"),
+}
+
+
+def queries_for(query: str, variables: dict, user) -> tuple[int, dict]:
+    with CaptureQueriesContext(connection) as captured:
+        data = data_of(query, variables, user=user)
+    return len(captured), data
+
+
+@pytest.mark.parametrize("name", list(NESTED_MAILING_QUERIES))
+def test_a_mailing_under_a_list_costs_the_same_queries_for_5_and_20_rows_issue_10_8(name):
+    query = NESTED_MAILING_QUERIES[name]
+    small, big = seed_log(UserFactory(), 5), seed_log(UserFactory(), 20)
+    few, _small_data = queries_for(query, {}, small)
+    many, big_data = queries_for(query, {}, big)
+    assert few == many
+    root = next(iter(big_data.values()))
+    assert len(root["edges"]) == 20
+
+
+def test_an_occurrences_mailing_costs_the_same_queries_for_5_and_20_occurrences_issue_10_8():
+    query = f"""query($m: ID!) {{
+      occurrences(mailing: $m, first: 100) {{ edges {{ node {{ sent mailing {{ {MAILING_FIELDS} }} }} }} }}
+    }}"""
+    counts = []
+    for count in (5, 20):
+        owner = UserFactory()
+        mailing = MailingFactory(owner=owner, clients=[ClientFactory(owner=owner)])
+        for _ in range(count):
+            Occurrence.objects.create(mailing=mailing, scheduled_for=timezone.now())
+        queries, data = queries_for(query, {"m": to_global_id("Mailing", mailing.pk)}, owner)
+        assert len(data["occurrences"]["edges"]) == count
+        assert {edge["node"]["mailing"]["id"] for edge in data["occurrences"]["edges"]} == {
+            to_global_id("Mailing", mailing.pk)
+        }
+        counts.append(queries)
+    assert counts[0] == counts[1]
+
+
+def test_a_manager_reads_the_mailings_under_the_log_but_not_their_clients_R_AUTH_5():
+    """The shared mailings come from mailings_for: a manager sees every log's mailing, and its client list
+    stays empty for them as anywhere else."""
+    seed_log(UserFactory(), 2)
+    query = "{ deliveries(first: 10) { edges { node { mailing { clientCount clients { totalCount } } } } } }"
+    data = data_of(query, user=make_manager())
+    assert [edge["node"]["mailing"] for edge in data["deliveries"]["edges"]] == [
+        {"clientCount": 1, "clients": {"totalCount": 0}}
+    ] * 2

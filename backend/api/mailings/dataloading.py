@@ -72,3 +72,23 @@ class MailingPage:
             .filter(pk__in=latest_ids)
         )
         return {occurrence.mailing_id: occurrence for occurrence in occurrences}
+
+
+def share_mailings(holders: list, user: User) -> None:
+    """Give rows that point at a mailing (a page of deliveries or occurrences) one Mailing object per
+    mailing, read with its message and owner in one query and sharing one `MailingPage`, so that
+    `mailing { ... }` under a list costs the same queries for 5 rows as for 100. Loaded through
+    `mailings_for`, like the rows themselves."""
+    ids = {holder.mailing_id for holder in holders}
+    mailings = {
+        mailing.pk: mailing
+        for mailing in selectors.mailings_for(user)
+        .filter(pk__in=ids)
+        .defer("message__body", "message__html_body")
+    }
+    page = MailingPage(list(mailings.values()), user)
+    for mailing in mailings.values():
+        mailing._page = page
+    for holder in holders:
+        if holder.mailing_id in mailings:
+            holder.mailing = mailings[holder.mailing_id]

@@ -319,7 +319,10 @@ class MailingType(DjangoObjectType):
     @staticmethod
     def resolve_last_occurrence(root: Mailing, info):
         times = selects_any(info, ("firstAttemptAt", "lastAttemptAt"))
-        return MailingPage.of(root, viewer(info)).last_occurrences(attempt_times=times).get(root.pk)
+        occurrence = MailingPage.of(root, viewer(info)).last_occurrences(attempt_times=times).get(root.pk)
+        if occurrence is not None:
+            occurrence.mailing = root  # loaded without it: its `mailing` is this one, not a query
+        return occurrence
 
 
 MailingConnection = MailingType._meta.connection

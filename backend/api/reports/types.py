@@ -16,6 +16,7 @@ from backend.mailings.models import Delivery, DeliveryAttempt, Occurrence
 
 from ..core.pagination import CountableConnection
 from ..core.selection import node_selects
+from ..mailings.dataloading import share_mailings
 
 DeliveryStatus = graphene.Enum.from_enum(
     Delivery.Status,
@@ -97,6 +98,8 @@ class OccurrenceType(DjangoObjectType):
     @classmethod
     def prefetch_page(cls, nodes: list[Occurrence], info) -> None:
         attach_occurrence_stats(nodes, info.context.user)
+        if node_selects(info, "mailing"):
+            share_mailings(nodes, info.context.user)
 
     @staticmethod
     def resolve_mailing(root: Occurrence, info):
@@ -204,6 +207,11 @@ class DeliveryType(DjangoObjectType):
             prefetch_related_objects(nodes, log)
         if any(node_selects(info, "occurrence", name) for name in STAT_FIELD_NAMES):
             attach_occurrence_stats([node.occurrence for node in nodes], info.context.user)
+        holders = list(nodes) if node_selects(info, "mailing") else []
+        if node_selects(info, "occurrence", "mailing"):
+            holders += [node.occurrence for node in nodes]
+        if holders:
+            share_mailings(holders, info.context.user)
 
     @staticmethod
     def resolve_mailing(root: Delivery, info):
