@@ -191,3 +191,40 @@ def test_a_non_ascii_local_part_fails_for_good_after_one_attempt_and_nothing_is_
     assert (delivery.status, delivery.attempts) == (Delivery.Status.FAILED, 1)
     assert "SMTPUTF8" in delivery.last_response
     assert delivery.attempt_log.get().outcome == "permanent"
+
+
+@pytest.mark.parametrize("setting", ["Mailer <noreply@localhost>", "Mailer<noreply@localhost>"])
+def test_the_sender_is_mailer_space_address_in_the_message_the_outbox_and_the_preview(
+    settings, mailoutbox, setting
+):
+    """QA of issue 11: `make run` showed `Mailer<noreply@localhost>` (honcho's .env reader drops the space of
+    an unquoted value). However the setting arrives, the sent message (SMTP and Django backend) and the
+    preview (R-SEND-9's compose step) carry the same well-formed `Mailer <noreply@localhost>`."""
+    from email import policy
+
+    from backend.mailings import services
+
+    settings.DEFAULT_FROM_EMAIL = setting
+    message = MessageFactory(subject="News", body="b")
+    sent = message_from_bytes(render(message), policy=policy.default)
+    assert str(sent["From"]) == "Mailer <noreply@localhost>"
+    assert sent["From"].addresses[0].display_name == "Mailer"
+    assert sent["From"].addresses[0].addr_spec == "noreply@localhost"
+
+    client = ClientFactory(owner=message.owner)
+    preview = services.message_preview(actor=message.owner, message=message, client=client)
+    assert preview.from_email == "Mailer <noreply@localhost>"
+
+    settings.EMAIL_HOST = ""
+    settings.MAILER_SEND_WORKERS = 1
+    due_mailing(clients=1, owner=message.owner, message=message)
+    assert send_due().sent == 1
+    assert mailoutbox[0].message()["From"] == "Mailer <noreply@localhost>"
+
+
+def test_a_sender_name_that_needs_quotes_keeps_them_and_a_bare_address_stays_bare():
+    from backend.mailings.sending.compose import readable_address
+
+    assert readable_address('"Shop, Inc." <shop@example.com>') == '"Shop, Inc." <shop@example.com>'
+    assert readable_address("Магазин<shop@example.com>") == "Магазин <shop@example.com>"
+    assert readable_address("noreply@localhost") == "noreply@localhost"

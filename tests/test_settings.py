@@ -175,3 +175,20 @@ def test_check_deploy_is_clean_under_production_variables():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PROD)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_honcho_and_the_settings_read_env_example_alike():
+    """`make run` starts honcho, which reads .env itself with shell-like rules and hands the values to the
+    processes, whose settings then keep them over their own reading of .env: an unquoted
+    `Mailer <noreply@localhost>` reached them as `Mailer<noreply@localhost>` (QA of issue 11). Every value
+    of .env.example means the same to both readers."""
+    import environ
+    from honcho.environ import parse
+
+    class Scratch(environ.Env):
+        ENVIRON: dict[str, str] = {}
+
+    Scratch.read_env(ROOT / ".env.example")
+    # honcho leaves an empty value out; the settings take an empty value as unset.
+    assert parse((ROOT / ".env.example").read_text()) == {k: v for k, v in Scratch.ENVIRON.items() if v}
+    assert Scratch.ENVIRON["DEFAULT_FROM_EMAIL"] == "Mailer <noreply@localhost>"

@@ -22,7 +22,9 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass
+from email.errors import HeaderParseError
 from email.header import Header
+from email.headerregistry import Address
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import idna
@@ -71,6 +73,23 @@ def one_line(value: str) -> str:
     return _CONTROL.sub(" ", value)
 
 
+def readable_address(value: str) -> str:
+    """A sender as one well-formed, readable address ("Mailer <noreply@localhost>"): the name quoted where
+    it must be, not MIME-encoded (Django's backend and the preview take it so; the SMTP path encodes it).
+    The space before "<" comes back where it was lost: honcho's .env reader (`make run`) joins an unquoted
+    value's words without it. A value with no address in it is kept as it was, on one line."""
+    value = one_line(value).strip()
+    name, address = parseaddr(value)
+    if "@" not in address:
+        return value
+    if not name:
+        return address
+    try:
+        return str(Address(display_name=name, addr_spec=address))
+    except (ValueError, IndexError, HeaderParseError):
+        return value
+
+
 def normalise_newlines(text: str) -> str:
     """Every line break (CRLF, bare CR, bare LF) as "\\n"; the wire form turns them into CRLF."""
     return _LINE_BREAK.sub("\n", text)
@@ -109,7 +128,7 @@ class PreparedMessage:
     """A message ready to be personalised for many recipients."""
 
     def __init__(self, message: Message, *, from_email: str | None = None):
-        self.from_email = from_email or settings.DEFAULT_FROM_EMAIL
+        self.from_email = readable_address(from_email or settings.DEFAULT_FROM_EMAIL)
         self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
         self.subject = message.subject
         # Line breaks normalised once here; no placeholder value can add one (names and links are one line,
