@@ -65,3 +65,22 @@ def test_server_error_page_renders_standalone(rf):
     response = server_error(rf.get("/"))
     assert response.status_code == 500
     assert "Something went wrong on our side" in response.content.decode()
+
+
+def test_favicon_ico_leads_to_a_real_icon_and_every_page_links_one(client):
+    """QA of issue 11: /favicon.ico was a 404 on every page (browsers ask for it where they cannot use the
+    SVG icon, and on pages without an icon link). It leads to a small ICO drawn for Mailer."""
+    from PIL import Image
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/favicon.ico"
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    path = finders.find("favicon.ico")
+    with Image.open(path) as image:
+        assert image.format == "ICO"
+        assert {(16, 16), (32, 32)} <= image.info["sizes"]
+    html = client.get(reverse("web:home")).content.decode()
+    assert 'rel="icon" href="/static/favicon.ico"' in html
+    assert 'rel="icon" href="/static/favicon.svg"' in html

@@ -1,8 +1,9 @@
 import random
 
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -40,3 +41,9 @@ def unsubscribe(request: HttpRequest, signed: str) -> HttpResponse:
     return render(
         request, "web/unsubscribe.html", {"client": client, "done": client.unsubscribed_at is not None}
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """/favicon.ico, which browsers ask for on pages without an icon link (the admin, GraphiQL) or that
+    cannot use the SVG one. Not permanent: the static file's hashed name changes with its content."""
+    return HttpResponseRedirect(static("favicon.ico"))
