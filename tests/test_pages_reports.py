@@ -5,8 +5,10 @@ CSV, and every completed send at /reports/ — owner-scoped (R-AUTH-4), refused 
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from graphql_relay import to_global_id
@@ -286,3 +288,22 @@ def test_managers_and_content_editors_get_a_403_page_R_AUTH_5(client, smtp):
             role
         )
     assert Delivery.objects.filter(occurrence=occurrence, status="failed").count() == 1
+
+
+def test_retry_failed_comes_back_to_the_report_with_its_filters_and_pages(client, owner, smtp):
+    """QA of issue 11: "Retry failed" forgot the page's filters; the form carries the report's query string
+    and the answer returns to it."""
+    mailing, occurrence, refused = sent_with_one_refusal(owner, smtp)
+    report = reverse("mailings:report", args=[mailing.pk])
+    filters = {"status": "failed", "occurrence": occurrence.pk, "q": "example", "sends": "1"}
+    html = client.get(report, filters).content.decode()
+    action = reverse("mailings:retry", args=[mailing.pk, occurrence.pk])
+    [posted_to] = re.findall(rf'action="({re.escape(action)}[^"]*)"', html)
+    posted_to = posted_to.replace("&amp;", "&")
+    response = client.post(posted_to)
+    assert response.status_code == 302
+    assert response["Location"].startswith(report + "?")
+    assert QueryDict(response["Location"].split("?", 1)[1]).dict() == {k: str(v) for k, v in filters.items()}
+    assert Delivery.objects.get(occurrence=occurrence, client=refused).status == "pending"
+    # Without a query string the answer is the bare report.
+    assert client.post(action)["Location"] == report

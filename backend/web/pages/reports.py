@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
@@ -178,7 +179,9 @@ class MailingReportExport(OwnMailingMixin, View):
 
 
 class OccurrenceRetry(OwnMailingMixin, View):
-    """POST only: queue the failed deliveries of one send again (`occurrence_retry_failed`)."""
+    """POST only: queue the failed deliveries of one send again (`occurrence_retry_failed`). The form posts
+    to this URL with the report's query string, and the answer goes back to the report with the same
+    filters and pages."""
 
     def post(self, request: HttpRequest, pk: int, occurrence_pk: int) -> HttpResponse:
         mailing = self.get_object(pk)
@@ -200,7 +203,9 @@ class OccurrenceRetry(OwnMailingMixin, View):
                 )
                 % {"count": count},
             )
-        return redirect("mailings:report", pk=mailing.pk)
+        back = reverse("mailings:report", args=[mailing.pk])
+        query = request.GET.urlencode()
+        return redirect(f"{back}?{query}" if query else back)
 
 
 class ReportList(OwnerPageMixin, View):
