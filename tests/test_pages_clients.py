@@ -104,7 +104,7 @@ def test_add_a_client_through_the_form(client, owner):
         {"email": "New@Example.org", "full_name": "New Person", "comment": "met at the fair"},
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == reverse("clients:list")
+    assert response.redirect_chain[-1][0] == reverse("clients:list") + "?sort=-created"
     created = Client.objects.get(owner=owner)
     assert (created.email, created.full_name, created.comment) == (
         "New@example.org",
@@ -112,6 +112,19 @@ def test_add_a_client_through_the_form(client, owner):
         "met at the fair",
     )
     assert "Client New@example.org added." in response.content.decode()
+
+
+def test_after_adding_a_client_the_list_shows_it_first(client, owner):
+    """QA of issue 11: after "Add a client" the owner lands on the list sorted newest first, the new client
+    in the first row, though by name it would be on the second page."""
+    for n in range(30):
+        ClientFactory(owner=owner, email=f"a{n}@example.org", full_name=f"Aaron {n:02}")
+    response = client.post(
+        reverse("clients:new"), {"email": "zoe@example.org", "full_name": "Zoe Last"}, follow=True
+    )
+    first_row = response.context["table"]["rows"][0]
+    assert dict((column.key, value) for column, value in first_row["cells"])["email"] == "zoe@example.org"
+    assert response.context["sort"] == "-created"
 
 
 def test_an_invalid_form_keeps_what_was_typed_and_saves_nothing(client, owner):

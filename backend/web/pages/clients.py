@@ -91,6 +91,10 @@ class ClientCreate(OwnerCreateView):
     def created_message(self, obj: Client) -> str:
         return _("Client %(email)s added.") % {"email": obj.email}
 
+    def success_url(self, obj: Client) -> str:
+        # Newest first, so the client just added is the first row, not somewhere on page 7 by name.
+        return f"{LIST_URL}?sort=-created"
+
 
 class ClientEdit(OwnerEditView):
     form_class = ClientForm
