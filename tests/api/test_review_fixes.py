@@ -1,5 +1,7 @@
 """Regressions found by the review of the GraphQL API (issue 10): each test failed before its fix."""
 
+import datetime as dt
+
 import graphene
 import pytest
 from django.contrib.auth.models import Group
@@ -9,6 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from graphql_relay import to_global_id
 
+from backend.api.core.ids import pk_from_global_id
 from backend.api.core.mutations import BaseMutation
 from backend.api.core.views import MailerGraphQLView
 from backend.api.mailings.types import ClientType
@@ -284,6 +287,10 @@ NESTED_MAILING_QUERIES = {
 }
 
 
+def nodes(connection_data: dict) -> list[dict]:
+    return [edge["node"] for edge in connection_data["edges"]]
+
+
 def queries_for(query: str, variables: dict, user) -> tuple[int, dict]:
     with CaptureQueriesContext(connection) as captured:
         data = data_of(query, variables, user=user)
@@ -329,3 +336,34 @@ def test_a_manager_reads_the_mailings_under_the_log_but_not_their_clients_R_AUTH
     assert [edge["node"]["mailing"] for edge in data["deliveries"]["edges"]] == [
         {"clientCount": 1, "clients": {"totalCount": 0}}
     ] * 2
+
+
+# --- a page of occurrences reads the log of its own occurrences only (issue 10 §8) ----------------------
+
+
+def test_an_occurrences_page_and_its_total_do_not_aggregate_the_whole_log_issue_10_8():
+    """Paged and counted with their stats, every page (and totalCount) grouped the mailing's whole delivery
+    log: 190 ms a page for 300 daily sends of 1,000 recipients on PostgreSQL. Now the count and the page read
+    occurrences only, and one query counts the deliveries of the page's own occurrences."""
+    owner = UserFactory()
+    clients = [ClientFactory(owner=owner) for _ in range(3)]
+    mailing = MailingFactory(owner=owner, clients=clients, periodicity="daily")
+    for day in range(6):
+        occurrence = Occurrence.objects.create(
+            mailing=mailing, scheduled_for=timezone.now() - dt.timedelta(days=day)
+        )
+        for client in clients:
+            Delivery.objects.create(
+                mailing=mailing, occurrence=occurrence, client=client, email=client.email, status="sent"
+            )
+    query = """query($m: ID!) {
+      occurrences(mailing: $m, first: 2) { totalCount edges { node { id sent total } } }
+    }"""
+    with CaptureQueriesContext(connection) as captured:
+        data = data_of(query, {"m": to_global_id("Mailing", mailing.pk)}, user=owner)
+    assert data["occurrences"]["totalCount"] == 6
+    assert [(node["sent"], node["total"]) for node in nodes(data["occurrences"])] == [(3, 3)] * 2
+    reading_the_log = [q["sql"] for q in captured.captured_queries if "mailings_delivery" in q["sql"]]
+    assert len(reading_the_log) == 1, reading_the_log
+    page_ids = sorted(pk_from_global_id(node["id"], "Occurrence") for node in nodes(data["occurrences"]))
+    assert f'"mailings_occurrence"."id" IN ({page_ids[0]}, {page_ids[1]})' in reading_the_log[0]

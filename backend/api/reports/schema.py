@@ -63,7 +63,10 @@ class ReportsQuery(graphene.ObjectType):
     def resolve_occurrences(root, info, mailing: str, **_page):
         user = require_user(info)
         found = selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing"))
-        return selectors.occurrences_with_stats(user, mailing=found).order_by("-scheduled_for", "-pk")
+        # Plain rows: the page's counts come from one stats query over its own occurrences
+        # (OccurrenceType.prefetch_page). Counted and paged with the stats, every page and its totalCount
+        # aggregated the mailing's whole delivery log.
+        return selectors.occurrences_for(user).filter(mailing_id=found.pk).order_by("-scheduled_for", "-pk")
 
     @staticmethod
     def resolve_deliveries(root, info, mailing=None, occurrence=None, status=None, **_page):
