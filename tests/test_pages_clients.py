@@ -286,6 +286,39 @@ def test_import_a_good_file_reports_added_updated_and_skipped_rows_with_reasons(
     assert theirs.full_name == "Their Name"
 
 
+def test_a_clean_import_lists_every_row_with_its_result_updated_ones_too(client, owner):
+    """QA of issue 11 §2: a clean import showed only "Every row was imported as it was."; the report lists
+    each row's line, address and result (added, updated), and the rows with a reason apart."""
+    ClientFactory(owner=owner, email="known@example.org", full_name="Old Name")
+    content = (
+        b"email;full name;comment\n"
+        b"anna@example.org;Anna;\n"
+        b"known@example.org;New Name;\n"
+        b"nameless@example.org;;\n"
+    )
+    response = _upload(client, content)
+    html = response.content.decode()
+    plain = html.split('data-testid="import-plain-rows"')[1].split("</table>")[0]
+    assert re.search(
+        r'data-line="2">\s*<td>2</td>\s*<td[^>]*>anna@example.org</td>\s*<td>\s*<span[^>]*>added<', plain
+    )
+    assert re.search(
+        r'data-line="3">\s*<td>3</td>\s*<td[^>]*>known@example.org</td>\s*<td>\s*<span[^>]*>updated<', plain
+    )
+    noted = html.split('data-testid="import-rows"')[1].split("</table>")[0]
+    assert "nameless@example.org" in noted and "the part of the address before the @ was used" in noted
+    assert "nameless@example.org" not in plain
+
+
+def test_a_long_import_report_stops_at_500_rows_with_a_note(client, owner):
+    content = "".join(f"c{n}@example.org;Client {n};\n" for n in range(502)).encode()
+    response = _upload(client, content)
+    assert response.context["report"].added == 502
+    html = response.content.decode()
+    assert html.count("<tr data-line=") == 500
+    assert "…and 2 more rows." in html
+
+
 def test_import_utf8_bom_and_semicolons(client, owner):
     content = "\ufeffemail;full name;comment\nivan@example.org;Иван Петров;друг, коллега\n".encode()
     response = _upload(client, content)

@@ -28,8 +28,9 @@ from .generic import (
 )
 
 LIST_URL = reverse_lazy("clients:list")
-# The import report lists the rows that have something to say (skipped, or a name filled in); a page of
-# 50,000 lines would not help anyone read it.
+# The import report lists every row, those with something to say (skipped, or a name filled in) apart from
+# the rest; each list stops at this many with a note of how many more, as a page of 50,000 lines would not
+# help anyone read it.
 REPORT_ROWS_SHOWN = 500
 
 
@@ -170,10 +171,13 @@ class ClientImport(OwnerPageMixin, View):
                     % {"added": report.added, "updated": report.updated, "skipped": report.skipped},
                 )
                 noted = [row for row in report.rows if row.reason]
+                plain = [row for row in report.rows if not row.reason]
                 context = {
                     "report": report,
-                    "rows": noted[:REPORT_ROWS_SHOWN],
-                    "more": max(0, len(noted) - REPORT_ROWS_SHOWN),
+                    "noted": noted[:REPORT_ROWS_SHOWN],
+                    "noted_more": max(0, len(noted) - REPORT_ROWS_SHOWN),
+                    "plain": plain[:REPORT_ROWS_SHOWN],
+                    "plain_more": max(0, len(plain) - REPORT_ROWS_SHOWN),
                 }
                 return render(request, "web/clients/import_report.html", context)
         return render(request, self.template_name, {"form": form})
