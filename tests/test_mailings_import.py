@@ -16,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone, translation
+from django.utils import translation
 
 from backend.mailings import csv_io, services
 from backend.mailings.csv_io import ClientRow, parse_clients_csv
@@ -407,8 +407,12 @@ def test_an_export_in_russian_imports_back(owner):
 
 
 def test_deliveries_export_shows_times_in_the_viewers_zone(owner):
+    """Each row names its send (occurrence) by its scheduled time (QA of issue 11 §5), in the viewer's zone
+    like the attempt time, as the last column."""
     mailing = MailingFactory(owner=owner)
-    occurrence = mailing.occurrences.create(scheduled_for=timezone.now())
+    occurrence = mailing.occurrences.create(scheduled_for=dt.datetime(2025, 6, 1, 21, 0, tzinfo=dt.UTC))
+    earlier = mailing.occurrences.create(scheduled_for=dt.datetime(2025, 5, 31, 21, 0, tzinfo=dt.UTC))
+    Delivery.objects.create(mailing=mailing, occurrence=earlier, email="c@example.org", status="sent")
     at = dt.datetime(2025, 6, 1, 21, 15, 5, tzinfo=dt.UTC)
     Delivery.objects.create(
         mailing=mailing,
@@ -422,7 +426,15 @@ def test_deliveries_export_shows_times_in_the_viewers_zone(owner):
     Delivery.objects.create(mailing=mailing, occurrence=occurrence, email="b@example.org")
     rows = read(csv_io.deliveries_csv(Delivery.objects.order_by("email"), zoneinfo.ZoneInfo("Europe/Moscow")))
     assert rows == [
-        ["email", "status", "attempts", "last attempt", "last server answer"],
-        ["a@example.org", "failed", "1", "2025-06-02 00:15:05+03:00", "'=550 no such user"],
-        ["b@example.org", "pending", "0", "", ""],
+        ["email", "status", "attempts", "last attempt", "last server answer", "send scheduled for"],
+        [
+            "a@example.org",
+            "failed",
+            "1",
+            "2025-06-02 00:15:05+03:00",
+            "'=550 no such user",
+            "2025-06-02 00:00:00+03:00",
+        ],
+        ["b@example.org", "pending", "0", "", "", "2025-06-02 00:00:00+03:00"],
+        ["c@example.org", "sent", "0", "", "", "2025-06-01 00:00:00+03:00"],
     ]

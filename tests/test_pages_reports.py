@@ -193,6 +193,11 @@ def test_export_streams_the_log_as_csv_with_the_pages_filters(client, owner, smt
     assert rows[0][:2] == ["email", "status"]
     assert len(rows) == 4
     assert any(row[0] == refused.email and row[1] == "failed" and "550" in row[4] for row in rows[1:])
+    # The send each row belongs to, at its scheduled time in the owner's zone (Moscow, +03:00).
+    scheduled = timezone.localtime(mailing.occurrences.get().scheduled_for, owner.tz)
+    assert rows[0][5] == "send scheduled for"
+    assert {row[5] for row in rows[1:]} == {scheduled.isoformat(sep=" ", timespec="seconds")}
+    assert rows[1][5].endswith("+03:00")
     only_failed = client.get(reverse("mailings:report_export", args=[mailing.pk]), {"status": "failed"})
     rows = list(csv.reader(io.StringIO(b"".join(only_failed.streaming_content).decode("utf-8-sig"))))
     assert [row[0] for row in rows[1:]] == [refused.email]

@@ -50,6 +50,8 @@ DELIVERY_COLUMNS = (
     gettext_lazy("attempts"),
     gettext_lazy("last attempt"),
     gettext_lazy("last server answer"),
+    # Last, so that scripts reading the earlier columns by position keep working.
+    gettext_lazy("send scheduled for"),
 )
 
 
@@ -212,20 +214,21 @@ def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
 
 
 def deliveries_csv(queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo) -> Iterator[str]:
-    """Lines of a report's attempt-log export: email, status, attempts, last attempt (in `tz`, with its
-    UTC offset), last server answer. Pass a scoped queryset (`selectors.deliveries_for`)."""
+    """Lines of a report's attempt-log export: email, status, attempts, last attempt, last server answer,
+    and the scheduled time of the send (occurrence) the delivery belongs to; times in `tz` with their UTC
+    offset. Pass a scoped queryset (`selectors.deliveries_for`)."""
     labels = {value: str(label) for value, label in Delivery.Status.choices}
-    rows = queryset.values_list("email", "status", "attempts", "last_attempt_at", "last_response")
+    rows = queryset.values_list(
+        "email", "status", "attempts", "last_attempt_at", "last_response", "occurrence__scheduled_for"
+    )
+
+    def moment(value: dt.datetime | None) -> str:
+        return value.astimezone(tz).isoformat(sep=" ", timespec="seconds") if value else ""
+
     return _lines(
         DELIVERY_COLUMNS,
         (
-            (
-                email,
-                labels.get(status, status),
-                attempts,
-                at.astimezone(tz).isoformat(sep=" ", timespec="seconds") if at else "",
-                answer,
-            )
-            for email, status, attempts, at, answer in rows.iterator(chunk_size=EXPORT_CHUNK)
+            (email, labels.get(status, status), attempts, moment(at), answer, moment(scheduled))
+            for email, status, attempts, at, answer, scheduled in rows.iterator(chunk_size=EXPORT_CHUNK)
         ),
     )
