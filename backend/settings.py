@@ -319,6 +319,8 @@ GRAPHQL_MAX_ALIASES = setting("int", "GRAPHQL_MAX_ALIASES", 30)
 GRAPHQL_MAX_DOCUMENT_BYTES = setting("int", "GRAPHQL_MAX_DOCUMENT_BYTES", 20_000)
 GRAPHQL_MAX_TOKENS = setting("int", "GRAPHQL_MAX_TOKENS", 5_000)
 GRAPHQL_MAX_BATCH = setting("int", "GRAPHQL_MAX_BATCH", 10)
+# Items nested lists may return in one document (pages times the pages around them).
+GRAPHQL_MAX_NODES = setting("int", "GRAPHQL_MAX_NODES", 20_000)
 # Access tokens are short-lived; refresh tokens are long-running, stored and revocable (revokeToken).
 GRAPHQL_JWT = {
     "JWT_VERIFY_EXPIRATION": True,
