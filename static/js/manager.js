@@ -401,6 +401,7 @@ function renderMailing(mailing) {
     type: "checkbox",
     role: "switch",
     id: switchId,
+    "aria-label": mailing.isActive ? gettext("Active") : gettext("Disabled"),
     checked: mailing.isActive,
     "data-testid": "active-switch",
     // The switch shows the server's state until the confirmed mutation's payload re-renders the row: the
@@ -425,7 +426,17 @@ function renderMailing(mailing) {
       "td",
       { class: "text-break" },
       mailing.message.subject,
+      // On narrow screens the hidden columns' essentials go under the subject.
       h("div", { class: "small text-body-secondary d-md-none" }, periodicity),
+      last
+        ? h(
+            "div",
+            { class: "small d-lg-none" },
+            h("span", { class: "text-success" }, format(gettext("%(count)s sent"), { count: last.sent })),
+            " · ",
+            h("span", { class: "text-danger" }, format(gettext("%(count)s failed"), { count: last.failed })),
+          )
+        : null,
     ),
     h("td", { class: "d-none d-md-table-cell" }, periodicity),
     h("td", {}, h("span", { class: `badge ${status.badge}`, "data-testid": "status" }, status.label())),
@@ -455,7 +466,11 @@ function renderMailing(mailing) {
         "div",
         { class: "form-check form-switch mb-0" },
         toggle,
-        h("label", { class: "form-check-label small", for: switchId }, mailing.isActive ? gettext("Active") : gettext("Disabled")),
+        h(
+          "label",
+          { class: "form-check-label small d-none d-sm-inline-block", for: switchId },
+          mailing.isActive ? gettext("Active") : gettext("Disabled"),
+        ),
       ),
       !mailing.isActive && mailing.disabledAt
         ? h("div", { class: "small text-body-secondary" }, format(gettext("since %(when)s"), { when: when(mailing.disabledAt) }))

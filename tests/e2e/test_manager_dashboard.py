@@ -6,9 +6,11 @@ refuses anyway; an owner gets 403; failed requests show a retry message; the pag
 """
 
 import datetime as dt
+from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -39,8 +41,16 @@ def log_in(page, base: str, email: str) -> None:
 
 
 def make_managers_member(**kwargs) -> User:
+    """A manager with exactly the Managers role's permissions (the roles migration's list). The group row
+    itself is not used: after another transactional test's flush it is back only if serialized rollback
+    restored it, which depends on what else ran in the session."""
     user = UserFactory(**kwargs)
-    user.groups.add(Group.objects.get(name="Managers"))
+    codes = import_module("backend.accounts.migrations.0003_roles").ROLES["Managers"]
+    wanted = Q()
+    for app_label, codename in codes:
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    user.user_permissions.set(Permission.objects.filter(wanted))
+    assert user.user_permissions.count() == len(codes)
     return user
 
 
