@@ -1,6 +1,7 @@
 """The message pages (issue 11 §3): list, write, edit, delete, preview, test send (R-AUTH-4)."""
 
 import re
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -208,9 +209,30 @@ def test_preview_fills_the_placeholders_for_the_chosen_client_and_escapes_html(c
     # The HTML part only ever appears escaped: in the sandboxed frame's srcdoc and as source text.
     assert "<script>alert(1)</script>" not in html
     assert '<p onclick="x()">' not in html
-    assert re.search(r'<iframe sandbox="" srcdoc="&lt;p onclick=&quot;x\(\)&quot;&gt;Dear Zoe', html)
+    assert re.search(
+        r'<iframe sandbox="" srcdoc="&lt;meta [^"]*&lt;p onclick=&quot;x\(\)&quot;&gt;Dear Zoe', html
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert f'value="{chosen.pk}" selected' in html
+
+
+def test_the_previewed_html_frame_carries_a_policy_that_fetches_nothing_from_this_site(client, owner, letter):
+    """QA of issue 11 §3: `<img src=x>` in the previewed HTML made the browser ask this site for
+    /messages/<id>/preview/x. The frame's document starts with a Content-Security-Policy (https and data:
+    images, inline styles, nothing else) and a base on a host that cannot exist, over http, which that
+    policy refuses; the browser test checks that no request reaches the site."""
+    ClientFactory(owner=owner)
+    html = client.get(reverse("messages:preview", args=[letter.pk])).content.decode()
+    srcdoc = unescape(re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', html).group(1))
+    head = (
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; img-src https: data:; style-src 'unsafe-inline'\">"
+        '<base href="http://preview.invalid/">'
+    )
+    assert srcdoc.startswith(head + '<p onclick="x()">Dear ')
+    # The source shown below the frame is the message's own HTML, without the page's additions.
+    source = unescape(html.split('data-testid="preview-html-source">')[1].split("</pre>")[0])
+    assert source.startswith('<p onclick="x()">')
 
 
 def test_preview_without_a_choice_shows_the_first_client(client, owner, letter):

@@ -57,3 +57,29 @@ def test_no_owner_page_scrolls_sideways_at_phone_width_issue_11_7(live_server, p
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
     assert errors == []
+
+
+def test_the_previewed_html_fetches_nothing_from_this_site(live_server, page):
+    """QA of issue 11 §3: relative addresses in the previewed HTML (images, styles, frames, media) made the
+    browser ask this site for them; the frame's policy and base leave the site alone."""
+    owner = UserFactory()
+    ClientFactory(owner=owner)
+    message = MessageFactory(
+        owner=owner,
+        html_body=(
+            '<p>Hi</p><img src="x1"><img src="/x2"><link rel="stylesheet" href="x3">'
+            '<div style="background:url(x4)">b</div><iframe src="x5"></iframe><video src="x6"></video>'
+        ),
+    )
+    log_in(page, live_server, owner)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{live_server.url}/messages/{message.pk}/preview/")
+    page.wait_for_load_state("networkidle")
+    assert page.frame_locator("[data-testid=preview-html]").locator("p").first.inner_text() == "Hi"
+    preview_url = f"{live_server.url}/messages/{message.pk}/preview/"
+    ours = [url for url in requested if url.startswith(live_server.url)]
+    assert preview_url in ours
+    assert [
+        url for url in ours if url != preview_url and not url.startswith(f"{live_server.url}/static/")
+    ] == []

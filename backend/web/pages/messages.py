@@ -30,6 +30,16 @@ from .generic import (
 )
 
 LIST_URL = reverse_lazy("messages:list")
+# Put before the previewed HTML in its sandboxed frame, whose relative addresses would otherwise resolve
+# against this page and make the browser ask this site for them (<img src=x> -> /messages/4/preview/x).
+# The policy lets in only what a mail program shows (https and data: images, inline styles); relative
+# addresses resolve against a host that cannot exist, over http, which the policy refuses before any
+# request, so even on an https site nothing of ours is fetched.
+PREVIEW_FRAME_HEAD = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; img-src https: data:; style-src 'unsafe-inline'\">"
+    '<base href="http://preview.invalid/">'
+)
 
 
 class MessageList(OwnerListView):
@@ -180,6 +190,7 @@ class MessagePreview(OwnerObjectMixin, View):
             "choices": choices,
             "query": query,
             "preview": preview,
+            "frame_html": PREVIEW_FRAME_HEAD + preview.html if preview and preview.html else "",
             "error": error,
             "test_limit": services.TEST_SENDS_PER_HOUR,
         }
