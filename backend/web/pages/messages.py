@@ -1,5 +1,6 @@
 """Messages (R-DATA-2, R-AUTH-4): list, write, edit, delete, preview for a client, send a test."""
 
+import re
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -161,12 +162,17 @@ class MessagePreview(OwnerObjectMixin, View):
         return selectors.message_get(self.request.user, pk)
 
     def _client(self, clients: QuerySet[Client], chosen: str) -> Client | None:
-        if not chosen:
+        """The chosen client while it is among `clients` (what the search found), else the first of them:
+        a new search shows its first match, not the client chosen before it. A choice that cannot be an id
+        (not a number, or longer than any key) is ignored; an id that is none of the owner's clients is a
+        404, like any id (R-AUTH-4)."""
+        if not re.fullmatch(r"[0-9]{1,18}", chosen):
             return clients.first()
         try:
-            return selectors.client_get(self.request.user, int(chosen))
-        except (ValueError, Client.DoesNotExist) as exc:
+            client = selectors.client_get(self.request.user, int(chosen))
+        except Client.DoesNotExist as exc:
             raise Http404 from exc
+        return client if clients.filter(pk=client.pk).exists() else clients.first()
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         message = self.get_object(pk)
@@ -174,8 +180,9 @@ class MessagePreview(OwnerObjectMixin, View):
         clients = selectors.clients_for(request.user).order_by("full_name", "email", "pk")
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
-        client = self._client(clients, request.GET.get("client", ""))
+        client = self._client(clients, request.GET.get("client", "").strip())
         choices = list(clients[: self.choices_shown])
+        matches = len(choices) if len(choices) < self.choices_shown else clients.count()
         if client is not None and client not in choices:
             choices.insert(0, client)
         preview, error = None, ""
@@ -188,6 +195,7 @@ class MessagePreview(OwnerObjectMixin, View):
             "message": message,
             "client": client,
             "choices": choices,
+            "matches": matches,
             "query": query,
             "preview": preview,
             "frame_html": PREVIEW_FRAME_HEAD + preview.html if preview and preview.html else "",
