@@ -105,3 +105,15 @@ def test_due_mailings_skip_disabled_blocked_completed_and_future(world):
     blocked_owner = UserFactory(is_blocked=True)
     MailingFactory(owner=blocked_owner, message=MessageFactory(owner=blocked_owner), next_run_at=now)
     assert list(selectors.due_mailings(now)) == [due]
+
+
+def test_mailings_using_a_message_are_the_visible_ones_that_send_it_R_AUTH_4(world):
+    """What stands in the way of deleting a message (the delete page lists these; QA of issue 11 §3)."""
+    alice, bob, data = world
+    message = data[alice][1].message
+    second = MailingFactory(owner=alice, message=message)
+    MailingFactory(owner=alice)
+    assert set(selectors.mailings_using(alice, message)) == {data[alice][1], second}
+    assert list(selectors.mailings_using(bob, message)) == []
+    blocked = UserFactory(is_active=False)
+    assert list(selectors.mailings_using(blocked, MessageFactory(owner=blocked))) == []

@@ -127,20 +127,37 @@ def test_delete_an_unused_message(client, owner):
     assert not Message.objects.filter(pk=message.pk).exists()
 
 
-def test_a_message_in_use_is_not_deleted_and_the_page_says_why(client, owner):
-    """The service refuses (code message_in_use); the page shows its message and keeps the message."""
+def test_a_message_in_use_lists_its_mailings_instead_of_a_delete_button(client, owner):
+    """QA of issue 11 §3: the page knew "2 mailings use this message" and still offered Delete. It lists
+    the mailings (links to them) with what to do, and has no Delete button; the service still refuses a
+    POST (code message_in_use), and the page then says so."""
     message = MessageFactory(owner=owner)
-    MailingFactory(owner=owner, message=message)
-    assert (
-        "1 mailing uses this message"
-        in client.get(reverse("messages:delete", args=[message.pk])).content.decode()
-    )
+    daily = MailingFactory(owner=owner, message=message, periodicity="daily")
+    once = MailingFactory(owner=owner, message=message)
+    MailingFactory(owner=owner)  # another message's mailing is not listed
+    html = client.get(reverse("messages:delete", args=[message.pk])).content.decode()
+    assert "2 mailings send this message, so it cannot be deleted yet." in html
+    blockers = html.split('data-testid="delete-blockers"')[1].split("</ul>")[0]
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', blockers) == [
+        (reverse("mailings:detail", args=[once.pk]), f"Mailing #{once.pk} (once, created)"),
+        (reverse("mailings:detail", args=[daily.pk]), f"Mailing #{daily.pk} (daily, created)"),
+    ]
+    assert 'type="submit" class="btn btn-danger"' not in html
     response = client.post(reverse("messages:delete", args=[message.pk]))
     assert response.status_code == 409
     html = response.content.decode()
-    assert "This message is used by 1 mailing; delete or change it first." in html
+    assert "This message is used by 2 mailings; delete or change them first." in html
     assert 'class="alert alert-danger' in html
+    assert 'type="submit" class="btn btn-danger"' not in html
     assert Message.objects.filter(pk=message.pk).exists()
+
+
+def test_an_unused_message_offers_delete_and_says_no_mailing_uses_it(client, owner):
+    message = MessageFactory(owner=owner)
+    html = client.get(reverse("messages:delete", args=[message.pk])).content.decode()
+    assert "No mailing uses this message." in html
+    assert 'type="submit" class="btn btn-danger"' in html
+    assert 'data-testid="delete-blockers"' not in html
 
 
 # --- who may -------------------------------------------------------------------------------------------

@@ -78,6 +78,12 @@ def message_get(user: User, pk: int) -> Message:
     return messages_for(user).get(pk=pk)
 
 
+def mailings_using(user: User, message: Message) -> QuerySet[Mailing]:
+    """The visible mailings that send `message`. While there is one the message cannot be deleted
+    (`services.message_delete` refuses with MESSAGE_IN_USE): a page lists these instead."""
+    return mailings_for(user).filter(message=message)
+
+
 def mailings_with_stats(user: User) -> QuerySet[Mailing]:
     """Visible mailings with delivery counts per status, for lists and reports in one query."""
     return mailings_for(user).annotate(

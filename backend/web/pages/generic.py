@@ -302,8 +302,9 @@ class OwnerEditView(OwnerFormMixin, OwnerObjectMixin, View):
 
 
 class OwnerDeleteView(OwnerObjectMixin, View):
-    """GET shows what the deletion takes with it; POST deletes through the service. A refusal (for example
-    a message still used by a mailing) shows the service's message on the confirmation page."""
+    """GET shows what the deletion takes with it; POST deletes through the service. What the domain says
+    stands in the way (`blockers`, e.g. the mailings that still send a message) is listed with links in
+    place of the Delete button; a refusal of the POST shows the service's message on the same page."""
 
     template_name = "web/generic/object_delete.html"
     list_url = ""
@@ -321,11 +322,22 @@ class OwnerDeleteView(OwnerObjectMixin, View):
     def consequences(self, obj: Model) -> Iterable[str]:
         return []
 
+    def blockers(self, obj: Model) -> list[Action]:
+        """What must be changed or deleted first, as links, from a selector; empty when nothing is."""
+        return []
+
+    def blocked_text(self, obj: Model, count: int) -> str:
+        """Why the object cannot be deleted yet and what to do, when `blockers` is not empty."""
+        return ""
+
     def confirmation(self, obj: Model, *, status: int = 200) -> HttpResponse:
+        blockers = self.blockers(obj)
         context = {
             "object": obj,
             "title": self.delete_title(obj),
-            "consequences": list(self.consequences(obj)),
+            "blockers": blockers,
+            "blocked_text": self.blocked_text(obj, len(blockers)) if blockers else "",
+            "consequences": [] if blockers else list(self.consequences(obj)),
             "cancel_url": self.list_url,
         }
         return render(self.request, self.template_name, context, status=status)

@@ -138,17 +138,32 @@ class MessageDelete(OwnerDeleteView):
         return _("Message “%(subject)s” deleted.") % {"subject": label}
 
     def consequences(self, obj: Message) -> list[str]:
-        count = obj.mailings.count()
-        if not count:
-            return [_("No mailing uses this message.")]
+        return [_("No mailing uses this message.")]
+
+    def blockers(self, obj: Message) -> list[Action]:
+        mailings = selectors.mailings_using(self.request.user, obj).order_by("-created_at", "-pk")
         return [
-            ngettext(
-                "%(count)d mailing uses this message.",
-                "%(count)d mailings use this message.",
-                count,
+            Action(
+                _("Mailing #%(number)d (%(periodicity)s, %(status)s)")
+                % {
+                    "number": mailing.pk,
+                    "periodicity": mailing.get_periodicity_display(),
+                    "status": mailing.get_status_display(),
+                },
+                reverse("mailings:detail", args=[mailing.pk]),
+                "send",
             )
-            % {"count": count}
+            for mailing in mailings
         ]
+
+    def blocked_text(self, obj: Message, count: int) -> str:
+        return ngettext(
+            "%(count)d mailing sends this message, so it cannot be deleted yet. Open the mailing and choose "
+            "another message for it, or delete the mailing; then delete this message.",
+            "%(count)d mailings send this message, so it cannot be deleted yet. Open each mailing and choose "
+            "another message for it, or delete the mailing; then delete this message.",
+            count,
+        ) % {"count": count}
 
 
 class MessagePreview(OwnerObjectMixin, View):
