@@ -58,6 +58,12 @@ function format(text, values) {
   return interpolate(text, values, true);
 }
 
+/** Fill `%(count)s` in `text`, an ngettext(…, count) call's result (written out at each call, so that
+ * makemessages finds the words). */
+function counted(text, count) {
+  return format(text, { count });
+}
+
 /** The words for a failed request: the server's own (already translated), else ours. */
 function describe(error) {
   if (error && error.messages && error.messages.length) return error.messages.join(" ");
@@ -142,16 +148,35 @@ function createStats(section) {
     const byStatus = h(
       "div",
       { class: "small d-flex flex-wrap justify-content-center gap-1", "data-testid": "mailings-by-status" },
-      h("span", { class: "badge text-bg-secondary" }, format(gettext("%(count)s created"), { count: stats.mailingsCreated })),
-      h("span", { class: "badge text-bg-primary" }, format(gettext("%(count)s started"), { count: stats.mailingsStarted })),
-      h("span", { class: "badge text-bg-success" }, format(gettext("%(count)s completed"), { count: stats.mailingsCompleted })),
+      h(
+        "span",
+        { class: "badge text-bg-secondary" },
+        counted(ngettext("%(count)s created", "%(count)s created", stats.mailingsCreated), stats.mailingsCreated),
+      ),
+      h(
+        "span",
+        { class: "badge text-bg-primary" },
+        counted(ngettext("%(count)s started", "%(count)s started", stats.mailingsStarted), stats.mailingsStarted),
+      ),
+      h(
+        "span",
+        { class: "badge text-bg-success" },
+        counted(
+          ngettext("%(count)s completed", "%(count)s completed", stats.mailingsCompleted),
+          stats.mailingsCompleted,
+        ),
+      ),
     );
     const users = h(
       "div",
       { class: "small text-body-secondary" },
-      format(ngettext("%(count)s confirmed", "%(count)s confirmed", stats.verifiedUsers), { count: stats.verifiedUsers }),
+      counted(ngettext("%(count)s confirmed", "%(count)s confirmed", stats.verifiedUsers), stats.verifiedUsers),
       " · ",
-      h("span", { "data-stat": "blocked" }, format(ngettext("%(count)s blocked", "%(count)s blocked", stats.blockedUsers), { count: stats.blockedUsers })),
+      h(
+        "span",
+        { "data-stat": "blocked" },
+        counted(ngettext("%(count)s blocked", "%(count)s blocked", stats.blockedUsers), stats.blockedUsers),
+      ),
     );
     totals.replaceChildren(
       statCard("users", stats.users, ngettext("user", "users", stats.users), users),
@@ -353,26 +378,32 @@ function mayBlock(user) {
 
 async function toggleMailing(mailing) {
   const disabling = mailing.isActive;
-  const confirmed = await confirmAction(
-    disabling
-      ? {
-          title: gettext("Disable this mailing?"),
-          text: format(gettext("“%(subject)s” of %(owner)s will not be sent until it is enabled again; what is waiting now is skipped."), {
-            subject: mailing.message.subject,
-            owner: mailing.owner.email,
-          }),
-          ok: gettext("Disable"),
-          okClass: "btn-danger",
-        }
-      : {
-          title: gettext("Enable this mailing?"),
-          text: format(gettext("“%(subject)s” of %(owner)s will be sent again: its current send goes out, not the ones missed while it was disabled."), {
-            subject: mailing.message.subject,
-            owner: mailing.owner.email,
-          }),
-          ok: gettext("Enable"),
-        },
-  );
+  const which = { subject: mailing.message.subject, owner: mailing.owner.email };
+  const question = disabling
+    ? {
+        title: gettext("Disable this mailing?"),
+        text: format(
+          gettext(
+            "“%(subject)s” of %(owner)s will not be sent until it is enabled again; what is waiting now is " +
+              "skipped.",
+          ),
+          which,
+        ),
+        ok: gettext("Disable"),
+        okClass: "btn-danger",
+      }
+    : {
+        title: gettext("Enable this mailing?"),
+        text: format(
+          gettext(
+            "“%(subject)s” of %(owner)s will be sent again: its current send goes out, not the ones missed " +
+              "while it was disabled.",
+          ),
+          which,
+        ),
+        ok: gettext("Enable"),
+      };
+  const confirmed = await confirmAction(question);
   if (!confirmed) return;
   const name = disabling ? "managerDisableMailing" : "managerEnableMailing";
   const field = disabling ? "disableMailing" : "enableMailing";
@@ -390,11 +421,26 @@ async function toggleMailing(mailing) {
   }
 }
 
+/** A send's outcome counts: sent and failed; `full` adds waiting, skipped and the total. */
+function sendCounts(last, full) {
+  const { sent, failed, skipped, total } = last;
+  const waiting = last.pending + last.retrying;
+  return [
+    h("span", { class: "text-success" }, counted(ngettext("%(count)s sent", "%(count)s sent", sent), sent)),
+    " · ",
+    h("span", { class: "text-danger" }, counted(ngettext("%(count)s failed", "%(count)s failed", failed), failed)),
+    full && waiting ? [" · ", counted(ngettext("%(count)s waiting", "%(count)s waiting", waiting), waiting)] : null,
+    full && skipped ? [" · ", counted(ngettext("%(count)s skipped", "%(count)s skipped", skipped), skipped)] : null,
+    full
+      ? h("span", { class: "text-body-secondary" }, " ", counted(ngettext("of %(count)s", "of %(count)s", total), total))
+      : null,
+  ];
+}
+
 function renderMailing(mailing) {
   const status = STATUS[mailing.status] || { label: () => mailing.status, badge: "text-bg-light" };
   const periodicity = (PERIODICITY[mailing.periodicity] || (() => mailing.periodicity))();
   const last = mailing.lastOccurrence;
-  const waiting = last ? last.pending + last.retrying : 0;
   const switchId = `active-${mailing.id}`;
   const toggle = h("input", {
     class: "form-check-input",
@@ -428,15 +474,7 @@ function renderMailing(mailing) {
       mailing.message.subject,
       // On narrow screens the hidden columns' essentials go under the subject.
       h("div", { class: "small text-body-secondary d-md-none" }, periodicity),
-      last
-        ? h(
-            "div",
-            { class: "small d-lg-none" },
-            h("span", { class: "text-success" }, format(gettext("%(count)s sent"), { count: last.sent })),
-            " · ",
-            h("span", { class: "text-danger" }, format(gettext("%(count)s failed"), { count: last.failed })),
-          )
-        : null,
+      last ? h("div", { class: "small d-lg-none" }, sendCounts(last, false)) : null,
     ),
     h("td", { class: "d-none d-md-table-cell" }, periodicity),
     h("td", {}, h("span", { class: `badge ${status.badge}`, "data-testid": "status" }, status.label())),
@@ -444,19 +482,7 @@ function renderMailing(mailing) {
       "td",
       { class: "d-none d-lg-table-cell small", "data-testid": "last-send" },
       last
-        ? [
-            h("div", {}, time(last.scheduledFor)),
-            h(
-              "div",
-              {},
-              h("span", { class: "text-success" }, format(gettext("%(count)s sent"), { count: last.sent })),
-              " · ",
-              h("span", { class: "text-danger" }, format(gettext("%(count)s failed"), { count: last.failed })),
-              waiting ? [" · ", format(gettext("%(count)s waiting"), { count: waiting })] : null,
-              last.skipped ? [" · ", format(gettext("%(count)s skipped"), { count: last.skipped })] : null,
-              h("span", { class: "text-body-secondary" }, " ", format(gettext("of %(count)s"), { count: last.total })),
-            ),
-          ]
+        ? [h("div", {}, time(last.scheduledFor)), h("div", {}, sendCounts(last, true))]
         : h("span", { class: "text-body-secondary" }, gettext("No sends yet")),
     ),
     h(
@@ -473,7 +499,11 @@ function renderMailing(mailing) {
         ),
       ),
       !mailing.isActive && mailing.disabledAt
-        ? h("div", { class: "small text-body-secondary" }, format(gettext("since %(when)s"), { when: when(mailing.disabledAt) }))
+        ? h(
+            "div",
+            { class: "small text-body-secondary" },
+            format(gettext("since %(when)s"), { when: when(mailing.disabledAt) }),
+          )
         : null,
       rowErrorSlot(),
     ),
@@ -510,7 +540,8 @@ blockForm.addEventListener("submit", async (event) => {
   blockSubmit.disabled = true;
   users.rowError(user.id, "");
   try {
-    const payload = (await request(operation("managerBlockUser"), { id: user.id, reason: blockReason.value })).blockUser;
+    const variables = { id: user.id, reason: blockReason.value };
+    const payload = (await request(operation("managerBlockUser"), variables)).blockUser;
     const atField = payload.errors.filter((error) => error.field === "reason");
     const elsewhere = payload.errors.filter((error) => error.field !== "reason");
     if (atField.length) {
@@ -534,9 +565,10 @@ blockForm.addEventListener("submit", async (event) => {
 async function unblock(user) {
   const confirmed = await confirmAction({
     title: gettext("Unblock this user?"),
-    text: format(gettext("%(who)s can sign in again and their mailings send again. API tokens revoked by the block stay revoked."), {
-      who: user.email,
-    }),
+    text: format(
+      gettext("%(who)s can sign in again and their mailings send again. API tokens revoked by the block stay revoked."),
+      { who: user.email },
+    ),
     ok: gettext("Unblock"),
   });
   if (!confirmed) return;
@@ -568,15 +600,19 @@ function userChanged(user) {
 
 function renderUser(user) {
   const blocker = user.blockedBy ? user.blockedBy.fullName || user.blockedBy.email : gettext("someone");
+  const current = () => users.node(user.id) || user;
+  const button = (kind, style, onclick, label) =>
+    h("button", { type: "button", class: `btn btn-sm ${style}`, "data-action": kind, onclick }, label);
   let action = null;
   if (mayBlock(user)) {
     action = user.isBlocked
-      ? h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "data-action": "unblock", onclick: () => unblock(users.node(user.id) || user) }, gettext("Unblock"))
-      : h("button", { type: "button", class: "btn btn-sm btn-outline-danger", "data-action": "block", onclick: () => askBlock(users.node(user.id) || user) }, gettext("Block"));
+      ? button("unblock", "btn-outline-secondary", () => unblock(current()), gettext("Unblock"))
+      : button("block", "btn-outline-danger", () => askBlock(current()), gettext("Block"));
   }
+  const attributes = { "data-id": user.id, "data-testid": "user-row", "data-email": user.email };
   return h(
     "tr",
-    { "data-id": user.id, "data-testid": "user-row", "data-email": user.email, class: user.isBlocked ? "table-danger" : null },
+    { ...attributes, class: user.isBlocked ? "table-danger" : null },
     h(
       "td",
       { class: "text-break" },
@@ -605,7 +641,9 @@ function renderUser(user) {
         ? [
             h("span", { class: "badge text-bg-danger" }, gettext("blocked")),
             h("div", {}, format(gettext("by %(who)s, %(when)s"), { who: blocker, when: when(user.blockedAt) })),
-            user.blockedReason ? h("div", { class: "text-break fst-italic", "data-testid": "blocked-reason" }, user.blockedReason) : null,
+            user.blockedReason
+              ? h("div", { class: "text-break fst-italic", "data-testid": "blocked-reason" }, user.blockedReason)
+              : null,
           ]
         : h("span", { class: "text-body-secondary" }, gettext("no")),
     ),
@@ -625,7 +663,10 @@ if (mailingsSection) {
     }),
     renderRow: renderMailing,
     summaryText: (shown, total) =>
-      format(ngettext("Showing %(shown)s of %(total)s mailing", "Showing %(shown)s of %(total)s mailings", total), { shown, total }),
+      format(ngettext("Showing %(shown)s of %(total)s mailing", "Showing %(shown)s of %(total)s mailings", total), {
+        shown,
+        total,
+      }),
   });
 }
 if (usersSection) {
@@ -639,7 +680,10 @@ if (usersSection) {
     }),
     renderRow: renderUser,
     summaryText: (shown, total) =>
-      format(ngettext("Showing %(shown)s of %(total)s user", "Showing %(shown)s of %(total)s users", total), { shown, total }),
+      format(ngettext("Showing %(shown)s of %(total)s user", "Showing %(shown)s of %(total)s users", total), {
+        shown,
+        total,
+      }),
     onData: (data) => {
       me = data.me;
     },
