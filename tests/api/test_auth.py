@@ -421,7 +421,10 @@ def test_token_mutations_in_json_need_no_csrf_token_so_curl_can_sign_in():
     assert status == 200 and body["data"]["tokenAuth"]["token"], body
     status, body = gql(REFRESH, {"refreshToken": body["data"]["tokenAuth"]["refreshToken"]}, client=strict)
     assert status == 200 and "errors" not in body
-    # The same mutation as a multipart form (which any site can post) is refused, and so is `me`.
+    # With a session cookie in the browser (what a forged cross-site post would ride on), the same mutation as
+    # a multipart form (which any site can post) is refused, and so is `me`. Without one there is nothing to
+    # forge (tests/api/test_core.py: the caller then hears "sign in first").
+    strict.force_login(UserFactory())
     operations = json.dumps({"query": TOKEN_AUTH, "variables": variables})
     response = strict.post("/graphql/", {"operations": operations, "map": "{}"})
     assert response.status_code == 403 and error_codes(response.json()) == ["FORBIDDEN"]
