@@ -355,7 +355,7 @@ def test_detail_shows_the_schedule_and_next_sends_in_the_owners_time_zone(client
     assert len(upcoming) == 5
     assert upcoming[0] == start and upcoming[1] == start + dt.timedelta(weeks=1)
     html = response.content.decode()
-    assert "<li>March 3, 2031, 9 a.m.</li>" in html.split('data-testid="upcoming"')[1]  # 06:00 UTC
+    assert "<li>March 3, 2031, 9:00 AM</li>" in html.split('data-testid="upcoming"')[1]  # 06:00 UTC
     assert "Europe/Moscow" in html
     assert 'data-live=""' in html and 'data-state="none"' in html
     assert response.context["clients_total"] == 2 and response.context["clients_subscribed"] == 1

@@ -3,6 +3,7 @@
 // first state and every word; this only switches between them and writes numbers.
 
 import { operation, poll, request } from "./graphql.js";
+import { momentFormat } from "./moments.js";
 
 const INTERVAL_MS = 2500;
 const PARTS = ["sent", "failed", "waiting", "skipped"];
@@ -17,11 +18,7 @@ function setUp(section) {
   const when = section.querySelector("[data-progress-when]");
   const error = section.querySelector("[data-progress-error]");
   const errorText = section.querySelector("[data-progress-error-text]");
-  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    dateStyle: "medium",
-    timeStyle: "short",
-    timeZone: section.dataset.timeZone || undefined,
-  });
+  const format = momentFormat(section.dataset.timeZone);
 
   const show = (state) => {
     section.dataset.state = state;
@@ -46,7 +43,8 @@ function setUp(section) {
       section.querySelector(`[data-progress-count="${name}"]`).textContent = String(counts[name]);
     }
     section.querySelector('[data-progress-count="total"]').textContent = String(total);
-    when.textContent = format.format(new Date(occurrence.scheduledFor));
+    when.textContent = format(occurrence.scheduledFor);
+    when.dateTime = occurrence.scheduledFor;
   };
 
   const refresh = async () => {

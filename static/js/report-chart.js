@@ -4,6 +4,7 @@
 // request shows the template's message and a retry button instead of an empty box.
 
 import { operation, request } from "./graphql.js";
+import { momentParts } from "./moments.js";
 
 const SERIES = [
   { key: "sent", color: "#198754" },
@@ -20,16 +21,13 @@ function setUp(figure) {
   const empty = figure.querySelector("[data-chart-empty]");
   const error = figure.querySelector("[data-chart-error]");
   const errorText = figure.querySelector("[data-chart-error-text]");
-  const format = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
-    dateStyle: "short",
-    timeStyle: "short",
-    timeZone: figure.dataset.timeZone || undefined,
-  });
+  // Each bar's label is the send's moment as the page writes it, the date over the time.
+  const label = momentParts(figure.dataset.timeZone);
   let chart = null;
 
   const draw = (occurrences) => {
     const data = {
-      labels: occurrences.map((occurrence) => format.format(new Date(occurrence.scheduledFor))),
+      labels: occurrences.map((occurrence) => label(occurrence.scheduledFor)),
       datasets: SERIES.map(({ key, color }) => ({
         label: labels[key],
         data: occurrences.map((occurrence) => occurrence[key]),

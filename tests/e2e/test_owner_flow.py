@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from backend.mailings.models import Delivery, Mailing, Message
 from backend.mailings.sending import send_due
+from backend.web.moments import moment_text
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.sending_helpers import due_mailing
 
@@ -144,6 +145,10 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     assert page.inner_text("[data-progress-count=waiting]") == "0"
     assert page.locator("[data-progress-part=sent]").get_attribute("aria-valuenow") == "67"
     assert page.is_hidden("[data-progress-error]")
+    # The script writes the send's time as the server writes every moment (QA: one date presentation).
+    with timezone.override(owner.tz):
+        scheduled = moment_text(mailing.occurrences.get().scheduled_for)
+    assert page.inner_text("[data-progress-when]") == scheduled
     assert sorted(r for item in smtp.received for r in item.rcpt_tos) == [
         "anna@example.org",
         "boris@example.org",
@@ -161,6 +166,11 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
         ".data.datasets.map(d => [d.label, d.data])"
     )
     assert ["Sent", [2]] in datasets and ["Failed", [1]] in datasets
+    labels = page.evaluate(
+        "() => Chart.getChart(document.querySelector('[data-testid=chart] canvas')).data.labels"
+    )
+    assert [", ".join(label) for label in labels] == [scheduled]
+    assert scheduled in row.inner_text()
     assert page.evaluate(
         """() => {
             const canvas = document.querySelector('[data-testid=chart] canvas');

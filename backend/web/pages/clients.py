@@ -16,6 +16,7 @@ from backend.mailings import csv_io, selectors, services
 from backend.mailings.forms import ClientForm
 from backend.mailings.models import Client
 
+from ..moments import moment_text
 from .forms import ClientImportForm
 from .generic import (
     Action,
@@ -62,7 +63,7 @@ class ClientList(OwnerListView):
         Column(
             "created",
             gettext_lazy("Added"),
-            lambda c: c.created_at,
+            lambda c: moment_text(c.created_at),
             ("created_at",),
             classes="d-none d-lg-table-cell",
         ),

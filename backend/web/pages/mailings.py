@@ -20,6 +20,7 @@ from backend.mailings import selectors, services
 from backend.mailings.forms import MailingForm
 from backend.mailings.models import Mailing
 
+from ..moments import moment_text
 from .generic import (
     Action,
     Column,
@@ -129,7 +130,7 @@ class MailingList(OwnerListView):
         Column(
             "next",
             gettext_lazy("Next send"),
-            lambda m: m.next_run_at,
+            lambda m: moment_text(m.next_run_at) or None,
             ("next_run_at",),
             classes="d-none d-md-table-cell",
         ),
@@ -143,7 +144,7 @@ class MailingList(OwnerListView):
         Column(
             "created",
             gettext_lazy("Created"),
-            lambda m: m.created_at,
+            lambda m: moment_text(m.created_at),
             ("created_at",),
             classes="d-none d-lg-table-cell",
         ),

@@ -19,6 +19,7 @@ from backend.mailings import selectors, services
 from backend.mailings.forms import MessageForm
 from backend.mailings.models import Client, Message
 
+from ..moments import moment_text
 from .generic import (
     Action,
     Column,
@@ -70,7 +71,7 @@ class MessageList(OwnerListView):
         Column(
             "updated",
             gettext_lazy("Updated"),
-            lambda m: m.updated_at,
+            lambda m: moment_text(m.updated_at),
             ("updated_at",),
             classes="d-none d-md-table-cell",
         ),

@@ -19,6 +19,7 @@ from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
 
+from ..moments import moment_text
 from .generic import OwnerPageMixin, error_text
 from .mailings import OwnMailingMixin, own_mailings, status_badge
 
@@ -104,7 +105,7 @@ class LogFilterForm(forms.Form):
 
 def _log_form(request: HttpRequest, mailing: Mailing) -> LogFilterForm:
     moments = mailing.occurrences.order_by("-scheduled_for", "-pk").values_list("pk", "scheduled_for")
-    choices = [(pk, timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")) for pk, moment in moments]
+    choices = [(pk, moment_text(moment)) for pk, moment in moments]
     return LogFilterForm(request.GET, occurrences=choices)
 
 
