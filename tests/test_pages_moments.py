@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from backend.mailings.sending import send_due
 from backend.web.moments import moment_text
-from tests.factories import UserFactory
+from tests.factories import MailingFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +89,23 @@ def test_the_pages_write_moments_in_russian_too(client, owner, smtp):
         scheduled = moment_text(mailing.occurrences.get().scheduled_for)
     assert re.fullmatch(r"\d{1,2} \w+ \d{4} г\., \d{2}:\d{2}", scheduled)  # noqa: RUF001
     assert scheduled in html
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_first_and_next_send_end_with_the_moment_and_no_doubled_period(client, owner, language):
+    """QA of issue 11: "The first send is due Dec. 10, 2026, 10 a.m.." (the date format ends in a period).
+    The moment comes last after a colon, with no period of the sentence's own."""
+    mailing = MailingFactory(owner=owner)
+    mailing.next_run_at = mailing.start_at
+    mailing.save(update_fields=["next_run_at"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    with timezone.override(MOSCOW), translation.override(language):
+        moment = moment_text(mailing.start_at)
+    detail = client.get(reverse("mailings:detail", args=[mailing.pk])).content.decode()
+    report = client.get(reverse("mailings:report", args=[mailing.pk])).content.decode()
+    first = re.search(r'data-testid="first-send">([^<]*)</span>', detail).group(1)
+    following = re.search(r'data-testid="next-send">([^<]*)</span>', report).group(1)
+    assert first.endswith(f": {moment}") and following.endswith(f": {moment}")
+    if language == "en":
+        assert (first, following) == (f"First send: {moment}", f"Next send: {moment}")
+    assert ".." not in detail and ".." not in report.replace("...", "")
