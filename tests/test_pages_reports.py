@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import re
+from html import unescape
 
 import pytest
 from django.http import QueryDict
@@ -162,7 +163,7 @@ def test_retry_failed_queues_the_refused_recipient_and_the_next_pass_sends_it(cl
     smtp.set(reject=set())
     send_due()
     html = client.get(reverse("mailings:report", args=[mailing.pk]), {"status": "sent"}).content.decode()
-    block = html.split(f'data-delivery="{refused.email}"')[1].split("</tr>")[0]
+    block = html.split(f'data-delivery="{refused.email}"')[1].split("</table>")[0]
     assert block.index('data-outcome="permanent"') < block.index('data-outcome="sent"')
 
     again = client.post(url, follow=True)
@@ -312,3 +313,22 @@ def test_retry_failed_comes_back_to_the_report_with_its_filters_and_pages(client
     assert Delivery.objects.get(occurrence=occurrence, client=refused).status == "pending"
     # Without a query string the answer is the bare report.
     assert client.post(action)["Location"] == report
+
+
+def test_the_attempt_log_shows_the_outcome_and_the_servers_answer_in_cells_of_their_own(
+    client, owner, settings, mailoutbox
+):
+    """QA of issue 11 §5: the log read "accepted accepted by Django's filebased email backend", our label
+    and the server's answer run together. Each attempt is a row: when, the outcome, the answer."""
+    settings.EMAIL_HOST = ""
+    settings.MAILER_SEND_WORKERS = 1
+    mailing = due_mailing(owner=owner, clients=1)
+    send_due()
+    html = client.get(reverse("mailings:report", args=[mailing.pk])).content.decode()
+    attempts = html.split('data-testid="attempts"')[1].split("</table>")[0]
+    cells = [
+        unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", attempts, flags=re.S)
+    ]
+    assert cells[1:] == ["accepted", "accepted by Django's locmem email backend"]
+    assert re.search(r'data-testid="attempt-outcome">accepted</td>', attempts)
