@@ -452,3 +452,23 @@ def test_graphql_operation_tag_reads_only_named_files_of_graphql_operations():
     embedded = str(graphql_operation("mailingReport"))
     assert embedded.startswith('<script id="graphql-operation-mailingReport" type="application/json">')
     assert "<" not in embedded.split(">", 1)[1].rsplit("</script>", 1)[0]  # json_script escapes markup
+
+
+def test_detail_says_which_zone_the_schedule_keeps_and_which_the_page_shows(client, owner):
+    """QA of issue 11 §4: "Time zone: Europe/Moscow (sends keep the local time of UTC)" mixed the viewer's
+    zone with the schedule's. The schedule's zone (the mailing's, set when it was created) is named as
+    such; the viewer's zone is named apart when it differs."""
+    mailing = MailingFactory(owner=owner, time_zone="UTC")
+    html = client.get(reverse("mailings:detail", args=[mailing.pk])).content.decode()
+    schedule_zone = html.split('data-testid="schedule-zone">')[1].split("</dd>")[0]
+    assert schedule_zone.startswith("UTC<")
+    assert "Each send keeps its local time in this zone, which was set when the mailing was created." in html
+    assert "Schedule's time zone" in html
+    viewer_zone = html.split('data-testid="viewer-zone">')[1].split("</dd>")[0]
+    assert viewer_zone == f"{owner.time_zone}, your time zone"
+    assert "sends keep the local time of" not in html
+
+    same = MailingFactory(owner=owner, time_zone=owner.time_zone)
+    html = client.get(reverse("mailings:detail", args=[same.pk])).content.decode()
+    assert html.split('data-testid="schedule-zone">')[1].startswith(f"{owner.time_zone}<")
+    assert 'data-testid="viewer-zone"' not in html
