@@ -472,3 +472,55 @@ def test_detail_says_which_zone_the_schedule_keeps_and_which_the_page_shows(clie
     html = client.get(reverse("mailings:detail", args=[same.pk])).content.decode()
     assert html.split('data-testid="schedule-zone">')[1].startswith(f"{owner.time_zone}<")
     assert 'data-testid="viewer-zone"' not in html
+
+
+def _badges(html: str) -> dict[str, bool]:
+    """Each badge of the page header and whether it shows."""
+    header = html.split('data-testid="mailing-status" data-mailing-status>')[1].split("</div>")[0]
+    badge = re.compile(r'<span class="badge [^"]*" data-(status-disabled|status="\w+")([^>]*)>')
+    return {name: " hidden" not in attrs for name, attrs in badge.findall(header)}
+
+
+def test_send_now_is_offered_only_when_the_domain_would_queue_it(client, owner):
+    """QA of issue 11 §4: "Send now" stayed on a completed mailing. The page asks the domain
+    (mailing_check_send_now): when it refuses, there is no button and the reason shows instead; the
+    service still refuses a POST."""
+    sendable = MailingFactory(owner=owner, status="started", clients=[ClientFactory(owner=owner)])
+    html = client.get(reverse("mailings:detail", args=[sendable.pk])).content.decode()
+    assert 'data-testid="send-now"' in html and 'data-testid="send-now-refusal"' not in html
+
+    completed = MailingFactory(owner=owner, status="completed", clients=[ClientFactory(owner=owner)])
+    html = client.get(reverse("mailings:detail", args=[completed.pk])).content.decode()
+    assert 'data-testid="send-now"' not in html
+    assert "This mailing is completed; move its end later to send it again." in html
+    response = client.post(reverse("mailings:send_now", args=[completed.pk]), follow=True)
+    assert "This mailing is completed" in response.content.decode()
+    assert not completed.occurrences.exists()
+
+    nobody = MailingFactory(owner=owner)
+    html = client.get(reverse("mailings:detail", args=[nobody.pk])).content.decode()
+    assert 'data-testid="send-now"' not in html
+    assert "This mailing has no subscribed clients to send to." in html
+
+    disabled = MailingFactory(owner=owner, is_active=False, clients=[ClientFactory(owner=owner)])
+    html = client.get(reverse("mailings:detail", args=[disabled.pk])).content.decode()
+    assert 'data-testid="send-now"' not in html
+    assert "A manager disabled this mailing" in html
+
+
+def test_the_header_carries_a_badge_per_status_for_the_live_poll_showing_the_mailings_own(client, owner):
+    """QA of issue 11 §4: the badge stayed "started" after the live progress said done. The page carries
+    every status's badge (the server's words) and its script shows the one mailingProgress reports."""
+    started = MailingFactory(owner=owner, status="started")
+    html = client.get(reverse("mailings:detail", args=[started.pk])).content.decode()
+    assert _badges(html) == {
+        'status="created"': False,
+        'status="started"': True,
+        'status="completed"': False,
+        "status-disabled": False,
+    }
+    assert ">completed</span>" in html
+    disabled = MailingFactory(owner=owner, status="completed", is_active=False)
+    html = client.get(reverse("mailings:detail", args=[disabled.pk])).content.decode()
+    shown = [name for name, visible in _badges(html).items() if visible]
+    assert shown == ['status="completed"', "status-disabled"]

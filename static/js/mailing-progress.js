@@ -7,6 +7,9 @@ import { momentFormat } from "./moments.js";
 
 const INTERVAL_MS = 2500;
 const PARTS = ["sent", "failed", "waiting", "skipped"];
+// After the last send finishes, the scheduler's same pass marks a mailing with no next send completed a
+// moment later: a few more polls catch that, so the badge does not stay "started".
+const SETTLE_POLLS = 8;
 
 function setUp(section) {
   const query = operation("mailingProgress");
@@ -19,6 +22,23 @@ function setUp(section) {
   const error = section.querySelector("[data-progress-error]");
   const errorText = section.querySelector("[data-progress-error-text]");
   const format = momentFormat(section.dataset.timeZone);
+
+  // The page header's badges and "Send now" follow the same poll: the server rendered a badge per status.
+  const badges = document.querySelector("[data-mailing-status]");
+  const sendNow = document.querySelector("[data-send-now]");
+  const showStatus = (mailing) => {
+    const status = String(mailing.status).toLowerCase();
+    if (badges) {
+      badges.querySelectorAll("[data-status]").forEach((badge) => {
+        badge.hidden = badge.dataset.status !== status;
+      });
+      const disabled = badges.querySelector("[data-status-disabled]");
+      if (disabled) disabled.hidden = mailing.isActive;
+    }
+    // The server refuses a send now of a completed or disabled mailing; the page stops offering it.
+    if (sendNow && (status === "completed" || !mailing.isActive)) sendNow.hidden = true;
+  };
+  let settlePolls = SETTLE_POLLS;
 
   const show = (state) => {
     section.dataset.state = state;
@@ -51,6 +71,7 @@ function setUp(section) {
     const { mailing } = await request(query, { id });
     const occurrence = mailing.lastOccurrence;
     if (occurrence) draw(occurrence);
+    showStatus(mailing);
     const due =
       mailing.isActive &&
       mailing.status !== "COMPLETED" &&
@@ -65,7 +86,9 @@ function setUp(section) {
       return true;
     }
     show(occurrence ? "done" : "none");
-    return false;
+    const completing = mailing.isActive && mailing.status !== "COMPLETED" && mailing.nextRunAt === null;
+    settlePolls -= 1;
+    return completing && settlePolls >= 0;
   };
 
   poll(refresh, {

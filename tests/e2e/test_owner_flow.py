@@ -149,6 +149,10 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     with timezone.override(owner.tz):
         scheduled = moment_text(mailing.occurrences.get().scheduled_for)
     assert page.inner_text("[data-progress-when]") == scheduled
+    # The header follows the same poll (QA): the once-only mailing is completed and no longer offers a send.
+    page.wait_for_selector("[data-mailing-status] [data-status=completed]", state="visible")
+    assert page.is_hidden("[data-mailing-status] [data-status=started]")
+    assert page.is_hidden("[data-testid=send-now]")
     assert sorted(r for item in smtp.received for r in item.rcpt_tos) == [
         "anna@example.org",
         "boris@example.org",

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
@@ -58,6 +58,25 @@ def status_badge(mailing: Mailing) -> str:
     if not mailing.is_active:
         badge += format_html(' <span class="badge text-bg-danger">{}</span>', _("disabled"))
     return badge
+
+
+def live_status_badges(mailing: Mailing) -> str:
+    """For the mailing page: a badge for every status, all but the mailing's own hidden, and the disabled
+    one, hidden while the mailing is active. The page's script shows the ones its poll reports; the server
+    wrote every word."""
+    badges = format_html_join(
+        " ",
+        '<span class="badge {}" data-status="{}"{}>{}</span>',
+        (
+            (STATUS_STYLES[value], value, " hidden" if value != mailing.status else "", label)
+            for value, label in Mailing.Status.choices
+        ),
+    )
+    return badges + format_html(
+        ' <span class="badge text-bg-danger" data-status-disabled{}>{}</span>',
+        "" if not mailing.is_active else " hidden",
+        _("disabled"),
+    )
 
 
 def _status_cell(mailing: Mailing) -> str:
@@ -287,6 +306,12 @@ class MailingDetail(OwnMailingMixin, View):
             and mailing.next_run_at is not None
             and mailing.next_run_at <= now
         )
+        try:
+            services.mailing_check_send_now(actor=request.user, mailing=mailing)
+        except ValidationError as exc:
+            send_now_refusal = error_text(exc)
+        else:
+            send_now_refusal = ""
         running = latest is not None and latest.finished_at is None
         if running:
             state = "running"
@@ -297,7 +322,9 @@ class MailingDetail(OwnMailingMixin, View):
         context = {
             "mailing": mailing,
             "title": mailing.message.subject,
-            "status_badge": status_badge(mailing),
+            "status_badges": live_status_badges(mailing),
+            # "Send now" is offered only when the domain would queue it; otherwise its reason is shown.
+            "send_now_refusal": send_now_refusal,
             "upcoming": mailing.upcoming(after=now, limit=UPCOMING_SHOWN) if mailing.is_active else [],
             "latest": latest,
             "progress": _progress(latest),
