@@ -52,10 +52,18 @@ def test_no_owner_page_scrolls_sideways_at_phone_width_issue_11_7(live_server, p
         "/reports/",
         f"/mailings/{mailing.pk}/",
         f"/mailings/{mailing.pk}/report/",
+        f"/messages/{mailing.message_id}/preview/",
+        f"/messages/{mailing.message_id}/delete/",
     ):
         phone.goto(live_server.url + path)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
+    # The attempt log's cells stack on a phone, so the server's answer is not squeezed to a letter a line.
+    phone.goto(f"{live_server.url}/mailings/{mailing.pk}/report/")
+    answers = phone.eval_on_selector_all(
+        "[data-testid=attempt-answer]", "cells => cells.map(cell => cell.getBoundingClientRect().width)"
+    )
+    assert answers and min(answers) > 100, answers
     assert errors == []
 
 
