@@ -414,3 +414,15 @@ def test_import_and_export_are_refused_to_anonymous_and_managers(client):
         response = _upload(client, b"x@example.org,X\n")
         assert response.status_code == 403
     assert not Client.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/clients/", "/messages/", "/mailings/"])
+def test_a_nul_character_in_a_search_is_dropped_not_a_500(client, path):
+    """PostgreSQL refuses NUL in a query; no stored text can contain one, so the search ignores it."""
+    owner = UserFactory()
+    ClientFactory(owner=owner, email="ann@example.org")
+    client.force_login(owner)
+    response = client.get(path, {"q": "ann\x00"})
+    assert response.status_code == 200
+    if path == "/clients/":
+        assert "ann@example.org" in response.content.decode()

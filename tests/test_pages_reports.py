@@ -147,6 +147,24 @@ def test_report_query_count_does_not_grow_with_sends_or_recipients(client, owner
     assert few == many
 
 
+def test_every_page_of_sends_shows_its_own_counts(client, owner):
+    """The sends are paged first and counted per page (one stats query over the page's rows): each row on a
+    later page still carries its own recipients' count."""
+    mailing = MailingFactory(owner=owner)
+    history(mailing, occurrences=25, deliveries=0)
+    for n, occurrence in enumerate(mailing.occurrences.order_by("-scheduled_for")):
+        Delivery.objects.bulk_create(
+            Delivery(mailing=mailing, occurrence=occurrence, email=f"p{n}-{k}@example.org", status="sent")
+            for k in range(n + 1)
+        )
+    url = reverse("mailings:report", args=[mailing.pk])
+    second = client.get(url, {"sends": 2})
+    rows = second.context["occurrences"].object_list
+    assert [row.sent_count for row in rows] == [21, 22, 23, 24, 25]
+    finished = client.get(reverse("reports"))
+    assert sorted(row.sent_count for row in finished.context["sends"].object_list) == list(range(1, 26))
+
+
 # --- retry failed -------------------------------------------------------------------------------------
 
 

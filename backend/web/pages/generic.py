@@ -172,7 +172,8 @@ class OwnerListView(OwnerPageMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         queryset = self.get_queryset()
-        query = request.GET.get("q", "").strip()
+        # A NUL character cannot be in any stored text (PostgreSQL refuses it in a query): drop it.
+        query = request.GET.get("q", "").replace("\x00", "").strip()
         if query and self.search_fields:
             condition = Q()
             for name in self.search_fields:

@@ -192,7 +192,7 @@ class MessagePreview(OwnerObjectMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         message = self.get_object(pk)
-        query = request.GET.get("q", "").strip()
+        query = request.GET.get("q", "").replace("\x00", "").strip()
         clients = selectors.clients_for(request.user).order_by("full_name", "email", "pk")
         if query:
             clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))

@@ -41,8 +41,17 @@ OUTCOME_STYLES = {
 
 
 def own_occurrences(user: User) -> QuerySet[Occurrence]:
-    """Occurrences of the user's own mailings, with their deliveries counted by status."""
-    return selectors.occurrences_with_stats(user).filter(mailing__in=own_mailings(user).values("pk"))
+    """Occurrences of the user's own mailings, plain rows: page them, then count with `counted_page`."""
+    return selectors.occurrences_for(user).filter(mailing__in=own_mailings(user).values("pk"))
+
+
+def counted_page(user: User, page) -> None:
+    """Put a page's occurrences back with their deliveries counted by status, from one stats query over that
+    page's rows only. Counting before paging grouped the whole delivery log for every page and its count."""
+    ids = [occurrence.pk for occurrence in page.object_list]
+    counted = selectors.occurrences_with_stats(user, attempt_times=False).filter(pk__in=ids)
+    by_pk = {occurrence.pk: occurrence for occurrence in counted.select_related("mailing__message")}
+    page.object_list = [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def page_url(params, **changes) -> str:
@@ -124,6 +133,7 @@ class MailingReport(OwnMailingMixin, View):
             own_occurrences(request.user).filter(mailing=mailing).order_by("-scheduled_for", "-pk"),
             OCCURRENCES_PER_PAGE,
         ).get_page(request.GET.get("sends"))
+        counted_page(request.user, occurrences)
         for occurrence in occurrences:
             occurrence.waiting_count = occurrence.pending_count + occurrence.retrying_count
         log_form = _log_form(request, mailing)
@@ -216,12 +226,10 @@ class ReportList(OwnerPageMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         finished = (
-            own_occurrences(request.user)
-            .filter(finished_at__isnull=False)
-            .select_related("mailing__message")
-            .order_by("-finished_at", "-pk")
+            own_occurrences(request.user).filter(finished_at__isnull=False).order_by("-finished_at", "-pk")
         )
         page = Paginator(finished, REPORTS_PER_PAGE).get_page(request.GET.get("page"))
+        counted_page(request.user, page)
         for occurrence in page:
             delivered = occurrence.sent_count + occurrence.failed_count
             occurrence.success_rate = round(100 * occurrence.sent_count / delivered) if delivered else None
