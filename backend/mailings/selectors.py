@@ -128,6 +128,18 @@ def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
     return sendable_mailings().filter(next_run_at__isnull=False, next_run_at__lte=now)
 
 
+def overdue_deliveries(*, late_by: dt.timedelta, now: dt.datetime | None = None) -> QuerySet[Delivery]:
+    """Deliveries of sendable mailings still waiting more than `late_by` after they were due: a backlog
+    the schedulers are not keeping up with (`/readyz`, issue 13 §4). A delivery held by a worker is due
+    at its lease's end, so work in progress is not counted."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(
+        status__in=Delivery.PENDING_STATUSES,
+        next_attempt_at__lt=now - late_by,
+        mailing__in=sendable_mailings().values("pk"),
+    )
+
+
 # --- statistics for reports and dashboards (issue 10 §4/§5, issue 11 §1/§5; R-SEND-4, R-UI-2/8/9) -----
 
 _STATUS = Delivery.Status
