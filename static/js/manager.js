@@ -7,6 +7,7 @@
 // Words come from Django's JavaScript catalog (/jsi18n/, loaded before this module: gettext, ngettext,
 // interpolate); times are shown in the viewer's time zone (the root element's data-time-zone).
 
+import { momentFormat } from "./moments.js";
 import { operation, request } from "./graphql.js";
 
 const { gettext, ngettext, interpolate } = window;
@@ -16,14 +17,15 @@ const DEBOUNCE_MS = 300;
 const root = document.getElementById("manager-dashboard");
 const language = document.documentElement.lang || undefined;
 const timeZone = root.dataset.timeZone || undefined;
-const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short", timeZone });
+// The owner pages' one date format (moments.js, as backend/web/moments.py writes it on the server).
+const momentText = momentFormat(timeZone);
 // perDay's dates are already the viewer's calendar days: read and shown as UTC so no zone shifts them.
 const dayFormat = new Intl.DateTimeFormat(language, { day: "numeric", month: "short", timeZone: "UTC" });
 
 const STATUS = {
-  CREATED: { label: () => gettext("created"), badge: "text-bg-secondary" },
-  STARTED: { label: () => gettext("started"), badge: "text-bg-primary" },
-  COMPLETED: { label: () => gettext("completed"), badge: "text-bg-success" },
+  CREATED: { label: () => pgettext("mailing status", "created"), badge: "text-bg-secondary" },
+  STARTED: { label: () => pgettext("mailing status", "started"), badge: "text-bg-primary" },
+  COMPLETED: { label: () => pgettext("mailing status", "completed"), badge: "text-bg-success" },
 };
 const PERIODICITY = {
   ONCE: () => gettext("once"),
@@ -47,7 +49,7 @@ function h(tag, attributes = {}, ...children) {
 }
 
 function when(iso) {
-  return iso ? dateTimeFormat.format(new Date(iso)) : "";
+  return iso ? momentText(iso) : "";
 }
 
 function time(iso) {
