@@ -89,7 +89,9 @@ def start_due(now: dt.datetime, summary: PassSummary) -> None:
                         _start(mailing, now, summary)
                 except Exception as exc:
                     failed.add(mailing.pk)
-                    logger.exception("could not start mailing %s", mailing.pk)
+                    logger.exception(
+                        "could not start mailing %s", mailing.pk, extra={"mailing_id": mailing.pk}
+                    )
                     summary.errors.append(f"mailing {mailing.pk}: {exc}")
 
 

@@ -110,7 +110,9 @@ class Workers:
         now = self._clock()
         state = self.policy.next_state(attempts_before=job.attempts, outcome=result.outcome, now=now)
         if not queue.record(job, state, at=now, outcome=result.outcome, code=result.code, text=result.text):
-            logger.warning("delivery %s was taken over by another pass while being sent", job.pk)
+            logger.warning(
+                "delivery %s was taken over by another pass while being sent", job.pk, extra=_ids(job)
+            )
             return
         self.summary.count(state.status)
 
@@ -119,7 +121,7 @@ class Workers:
             prepared = self.messages.get(job.occurrence_id)
             return transport.send(prepared, email=job.email, full_name=job.full_name, token=job.token)
         except Exception as exc:  # a bug in rendering must fail one recipient, not the pass
-            logger.exception("could not send delivery %s", job.pk)
+            logger.exception("could not send delivery %s", job.pk, extra=_ids(job))
             return SendResult(
                 DeliveryAttempt.Outcome.TEMPORARY, None, f"internal error: {type(exc).__name__}: {exc}"
             )
@@ -182,6 +184,11 @@ class Workers:
         finally:
             if in_thread:
                 connection.close()
+
+
+def _ids(job: Job) -> dict:
+    """The ids a log line about `job` carries as fields (LOG_FORMAT=json)."""
+    return {"occurrence_id": job.occurrence_id, "delivery_id": job.pk}
 
 
 def _tune_connection() -> None:
