@@ -187,21 +187,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = setting("str", "REDIS_URL", "")
 if REDIS_URL:
+    # django-redis behind backend/cache.py (issue 13 §3): an outage is logged once, when it starts and when it
+    # ends, instead of a traceback per call, and calls fail at once for a few seconds after a failed one.
+    _REDIS_OPTIONS = {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        "SOCKET_CONNECT_TIMEOUT": 1,
+        "SOCKET_TIMEOUT": 1,
+        "OUTAGE_RETRY_SECONDS": 5,
+    }
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            "BACKEND": "backend.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "mailer",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # A Redis outage degrades to uncached pages instead of a 500.
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 1,
-            },
-        }
+            # A Redis outage degrades to uncached pages instead of a 500.
+            "OPTIONS": {**_REDIS_OPTIONS, "IGNORE_EXCEPTIONS": True},
+        },
+        # The same keys for the login throttle, which must know when Redis is down (it then counts in the
+        # database) rather than read every count as zero.
+        "throttle": {
+            "BACKEND": "backend.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mailer",
+            "OPTIONS": {**_REDIS_OPTIONS, "IGNORE_EXCEPTIONS": False},
+        },
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 else:
     CACHES = {
         "default": {
@@ -280,6 +291,7 @@ AXES_HANDLER = (
     if REDIS_URL
     else "backend.accounts.throttling.DatabaseLoginThrottle"
 )
+AXES_CACHE = "throttle" if REDIS_URL else "default"
 AXES_FAILURE_LIMIT = setting("int", "AXES_FAILURE_LIMIT", 5)  # one email from one address
 AXES_IP_FAILURE_LIMIT = setting("int", "AXES_IP_FAILURE_LIMIT", 50)  # one address, any emails
 AXES_ACCOUNT_FAILURE_LIMIT = setting("int", "AXES_ACCOUNT_FAILURE_LIMIT", 20)  # one account, any addresses
@@ -333,6 +345,8 @@ GRAPHQL_JWT = {
 
 DEMO_EMAIL = setting("str", "DEMO_EMAIL", "demo@example.com")
 DEMO_PASSWORD = setting("str", "DEMO_PASSWORD", "demo-mailer-2026")
+# A demo manager (the Managers group) with the same password; empty: none.
+DEMO_MANAGER_EMAIL = setting("str", "DEMO_MANAGER_EMAIL", "manager@example.com")
 
 # --- Email --------------------------------------------------------------------------
 

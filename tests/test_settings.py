@@ -100,9 +100,11 @@ def test_each_variable_is_parsed():
         5433,
     )
     cache = values["CACHES"]["default"]
-    assert cache["BACKEND"] == "django_redis.cache.RedisCache"
+    assert cache["BACKEND"] == "backend.cache.ResilientRedisCache"
     assert cache["LOCATION"] == "redis://cache.internal:6380/3"
     assert cache["OPTIONS"]["IGNORE_EXCEPTIONS"] is True
+    throttle = values["CACHES"]["throttle"]
+    assert (throttle["LOCATION"], throttle["OPTIONS"]["IGNORE_EXCEPTIONS"]) == (cache["LOCATION"], False)
     assert values["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
     assert values["EMAIL_HOST"] == "smtp.example.com"
     assert values["EMAIL_PORT"] == 587
