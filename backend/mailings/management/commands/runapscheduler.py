@@ -14,6 +14,7 @@ from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJobExecution
 
 from backend.mailings.sending import send_due
+from backend.web.health import watch_ticks
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class Command(BaseCommand):
 
         def stop(signum, frame):
             scheduler.shutdown(wait=False)
+
+        # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
+        watch_ticks(scheduler)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,227 @@
+"""Health endpoints and the scheduler heartbeat (issue 13 §4).
+
+`/healthz` says the process is up and touches nothing else. `/readyz` checks what serving and sending
+depend on: the database, the cache, a scheduler heartbeat younger than three ticks; it also counts the
+deliveries overdue by more than an hour. Both are answered by `HealthMiddleware`, first in the chain, so a
+probe needs no session or user, no host name in ALLOWED_HOSTS (orchestrators probe a pod by its address)
+and no HTTPS redirect. Their JSON names checks and figures, never hosts, accounts or error texts; the
+errors go to the log, once per change of state rather than once per probe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import Count, DurationField, ExpressionWrapper, Max, Q
+from django.db.models.functions import Now
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers
+from django_redis.cache import RedisCache
+
+from backend.mailings import selectors
+
+from .models import SchedulerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+# A heartbeat older than this many ticks means no scheduler is ticking.
+STALE_AFTER_TICKS = 3
+# Rows of schedulers that stopped (or were killed) are deleted by the live ones after this long.
+PRUNE_AFTER = dt.timedelta(hours=1)
+OVERDUE_AFTER = dt.timedelta(hours=1)
+# Counting stops here, so a large backlog costs a probe no more than this many index entries.
+OVERDUE_COUNT_CAP = 1000
+
+
+# --- The heartbeat (written by every scheduler process) ----------------------------------------------
+
+
+def process_name() -> str:
+    """host:pid plus a random part: a restarted container often gets the same host name and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:255]
+
+
+def record_tick(process: str) -> None:
+    """Touch this process's row and prune the rows of processes gone for PRUNE_AFTER. The database's clock
+    is used for writing and for reading, so clocks that differ between hosts do not matter."""
+    if not SchedulerHeartbeat.objects.filter(process=process).update(last_tick_at=Now()):
+        SchedulerHeartbeat.objects.get_or_create(
+            process=process, defaults={"started_at": Now(), "last_tick_at": Now()}
+        )
+    SchedulerHeartbeat.objects.filter(last_tick_at__lt=Now() - PRUNE_AFTER).delete()
+
+
+class TickRecorder:
+    """An APScheduler listener: every tick of the scheduler (a job submitted, or skipped because the last
+    pass still runs) and its start wake a thread of its own that writes the heartbeat. The scheduler's loop
+    never waits for the database, and a pass that takes an hour does not make the heartbeat stale."""
+
+    def __init__(self, process: str | None = None):
+        self.process = process or process_name()
+        self._tick = threading.Event()
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name="mailer-heartbeat", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Any = None) -> None:
+        self._tick.set()
+
+    def _run(self) -> None:
+        while True:
+            self._tick.wait()
+            self._tick.clear()
+            close_old_connections()
+            try:
+                record_tick(self.process)
+            except Exception as exc:  # the database is down: say so once, try again next tick
+                if not self._failing:
+                    logger.warning("scheduler heartbeat not recorded: %s: %s", type(exc).__name__, exc)
+                self._failing = True
+                connection.close()
+            else:
+                if self._failing:
+                    logger.info("scheduler heartbeat recorded again")
+                self._failing = False
+
+
+def watch_ticks(scheduler) -> TickRecorder:
+    """Record a heartbeat on `scheduler`'s start and on each of its ticks."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, EVENT_SCHEDULER_STARTED
+
+    recorder = TickRecorder()
+    scheduler.add_listener(recorder, EVENT_SCHEDULER_STARTED | EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
+    return recorder
+
+
+# --- The checks ------------------------------------------------------------------------------------
+
+_last_failures: set[str] = set()
+_failures_lock = threading.Lock()
+
+
+def _database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True}
+
+
+def _cache() -> dict:
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        # Straight to the server: the cache's own calls swallow errors (IGNORE_EXCEPTIONS) by design.
+        cache.client.get_client(write=True).ping()
+        return {"ok": True}
+    key = f"readyz:{secrets.token_hex(4)}"
+    cache.set(key, 1, 5)
+    ok = cache.get(key) == 1
+    cache.delete(key)
+    return {"ok": ok}
+
+
+def _scheduler() -> dict:
+    limit = STALE_AFTER_TICKS * settings.MAILER_TICK_SECONDS
+    fresh_since = Now() - dt.timedelta(seconds=limit)
+    row = SchedulerHeartbeat.objects.aggregate(
+        age=ExpressionWrapper(Now() - Max("last_tick_at"), output_field=DurationField()),
+        live=Count("pk", filter=Q(last_tick_at__gte=fresh_since)),
+    )
+    age = row["age"].total_seconds() if row["age"] is not None else None
+    return {
+        "ok": age is not None and age < limit,
+        "last_tick_seconds_ago": round(age, 1) if age is not None else None,
+        "limit_seconds": limit,
+        "live_processes": row["live"],
+    }
+
+
+def _overdue() -> dict:
+    count = selectors.overdue_deliveries(late_by=OVERDUE_AFTER)[:OVERDUE_COUNT_CAP].count()
+    return {
+        "ok": True,  # a figure to watch and alert on, not a reason to take a web process out of service
+        "count": count,
+        "capped": count >= OVERDUE_COUNT_CAP,
+        "late_by_seconds": int(OVERDUE_AFTER.total_seconds()),
+    }
+
+
+CHECKS = {"database": _database, "cache": _cache, "scheduler": _scheduler, "overdue_deliveries": _overdue}
+NEEDS_DATABASE = {"scheduler", "overdue_deliveries"}
+
+
+def readiness() -> tuple[bool, dict]:
+    """Run every check; (all passed, the report)."""
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        if name in NEEDS_DATABASE and not results["database"]["ok"]:
+            results[name] = {"ok": False, "checked": False}
+            continue
+        try:
+            results[name] = check()
+        except Exception as exc:  # a check that cannot run has failed; its text goes to the log only
+            if isinstance(exc, DatabaseError):
+                connection.close()
+            results[name] = {"ok": False}
+            errors[name] = f"{type(exc).__name__}: {exc}"
+    failed = [name for name, result in results.items() if not result["ok"]]
+    _log_changes(failed, errors)
+    report = {"status": "unavailable" if failed else "ok", "failed": failed, "checks": results}
+    return not failed, report
+
+
+def _log_changes(failed: list[str], errors: dict[str, str]) -> None:
+    with _failures_lock:
+        now_failing = set(failed)
+        for name in sorted(now_failing - _last_failures):
+            logger.warning("readiness check %s failed: %s", name, errors.get(name, "see the report"))
+        for name in sorted(_last_failures - now_failing):
+            logger.info("readiness check %s passes again", name)
+        _last_failures.clear()
+        _last_failures.update(now_failing)
+
+
+# --- The endpoints -----------------------------------------------------------------------------------
+
+
+def healthz() -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def readyz() -> JsonResponse:
+    ok, report = readiness()
+    return JsonResponse(report, status=200 if ok else 503)
+
+
+ENDPOINTS = {HEALTH_PATH: healthz, READY_PATH: readyz}
+
+
+class HealthMiddleware:
+    """Answers `/healthz` and `/readyz` (with or without a trailing slash) before any other middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        endpoint = ENDPOINTS.get(request.path_info.rstrip("/"))
+        if endpoint is None:
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse({"status": "method not allowed"}, status=405)
+            response["Allow"] = "GET, HEAD"
+        else:
+            response = endpoint()
+        add_never_cache_headers(response)
+        if request.method == "HEAD":
+            response.content = b""
+        return response
