@@ -14,6 +14,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from backend.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -103,6 +105,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz answer before host validation, the HTTPS redirect, sessions (issue 13 §4).
+    "backend.web.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -455,16 +459,9 @@ if MAILER_STOP_SECONDS <= 0:
 
 # --- Logging ------------------------------------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": setting("str", "LOG_LEVEL", "INFO")},
-    "loggers": {
-        # Django's default config gives "django" a console handler of its own; don't print twice.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "apscheduler": {"level": "WARNING"},
-        "django.db.backends": {"level": "WARNING"},
-    },
-}
+# Every log line in one format (backend/logs.py): "plain" for people, "json" (one object per line) for a log
+# pipeline. Both escape control characters, e.g. those in an SMTP server's answer (issue 13 §4).
+LOG_FORMAT = setting("str", "LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json (got {LOG_FORMAT!r}).")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=setting("str", "LOG_LEVEL", "INFO"))
