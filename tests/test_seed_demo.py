@@ -2,6 +2,8 @@
 status and periodicity, and a history with accepted, refused (550) and retried (451 then 250) deliveries whose
 states agree with their attempt logs; re-runnable."""
 
+import io
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -87,3 +89,23 @@ def test_a_demo_mailing_deleted_by_hand_comes_back_on_the_next_run():
     assert Mailing.objects.filter(owner=demo).count() == 6
     assert Mailing.objects.filter(owner=demo, periodicity="weekly", status="created").exists()
     assert Client.objects.filter(owner=demo).count() == 50
+
+
+def test_seed_demo_makes_a_manager_who_may_open_the_manager_dashboard(client, settings):
+    """issue 12: a newcomer can open /manager/ from `make run` without the admin (R-AUTH-5 role)."""
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+    manager = get_user_model().objects.get(email=settings.DEMO_MANAGER_EMAIL)
+    assert list(manager.groups.values_list("name", flat=True)) == ["Managers"]
+    assert manager.check_password(settings.DEMO_PASSWORD) and manager.email_verified
+    client.force_login(manager)
+    assert client.get("/manager/").status_code == 200
+    assert client.get("/clients/").status_code == 403
+
+
+def test_no_demo_manager_when_its_email_is_empty(settings):
+    settings.DEMO_MANAGER_EMAIL = ""
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "manager" not in out.getvalue().lower()
+    assert not get_user_model().objects.filter(groups__name="Managers").exists()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -111,7 +112,28 @@ class Command(BaseCommand):
                 user.save()
         if not user.is_blocked:
             self._fill(user)
+        manager = self._manager(User, settings.DEMO_MANAGER_EMAIL, password)
         self.stdout.write(self.style.SUCCESS(f"Demo login: {email} / {password}"))
+        if manager is not None:
+            self.stdout.write(self.style.SUCCESS(f"Demo manager (/manager/): {manager.email} / {password}"))
+
+    def _manager(self, User, email: str, password: str):
+        """A member of the Managers group, so a newcomer can open the manager dashboard at once (issue 12).
+        DEMO_MANAGER_EMAIL empty: none."""
+        if not email:
+            return None
+        with transaction.atomic():
+            manager = User.objects.filter(email__iexact=email).first()
+            if manager is None:
+                manager = User.objects.create_user(
+                    email, password, first_name="Demo manager", email_verified=True
+                )
+            else:
+                manager.set_password(password)
+                manager.is_active = manager.email_verified = True
+                manager.save()
+            manager.groups.add(Group.objects.get(name="Managers"))
+        return manager
 
     def _fill(self, user) -> None:
         report = services.clients_import(actor=user, rows=demo_clients())
