@@ -311,3 +311,21 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         code = self.smtp_code or ""
         return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.get_outcome_display()} {code}".strip()
+
+
+class BreakerState(models.Model):
+    """The SMTP circuit breaker (R-SEND-5, issue 13 §3): while `open_until` is ahead, every pass in every
+    process sharing the database leaves the SMTP server alone. In the database rather than the cache, so a
+    Redis outage does not make it forget the cooldown."""
+
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    opened_at = models.DateTimeField(_("opened at"))
+    open_until = models.DateTimeField(_("open until"))
+    reason = models.TextField(_("reason"))
+
+    class Meta:
+        verbose_name = _("circuit breaker state")
+        verbose_name_plural = _("circuit breaker states")
+
+    def __str__(self) -> str:
+        return f"{self.name}: open until {self.open_until:%Y-%m-%d %H:%M:%S}"
