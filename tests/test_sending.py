@@ -7,9 +7,8 @@ from email.header import decode_header, make_header
 import pytest
 from django.utils import timezone
 
-from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Occurrence
+from backend.mailings.models import BreakerState, Client, Delivery, DeliveryAttempt, Mailing, Occurrence
 from backend.mailings.sending import send_due
-from backend.mailings.sending.breaker import CACHE_KEY as BREAKER_CACHE_KEY
 from tests.factories import ClientFactory, MessageFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
@@ -406,8 +405,6 @@ def test_garbage_replies_are_temporary_and_trip_the_breaker(smtp, settings):
 def test_server_down_opens_the_breaker_and_the_next_pass_waits(smtp, settings):
     """A refused connection is temporary; after the threshold the pass stops, records why, never raises,
     and the following passes leave the server alone until the cooldown ends."""
-    from django.core.cache import cache
-
     from tests.fakes.smtp import closed_port
 
     settings.EMAIL_PORT = closed_port()
@@ -424,7 +421,7 @@ def test_server_down_opens_the_breaker_and_the_next_pass_waits(smtp, settings):
     assert again.retrying == 0 and "left alone until" in again.breaker
     assert DeliveryAttempt.objects.count() == 3
 
-    cache.delete(BREAKER_CACHE_KEY)  # the cooldown is over and the server is back
+    BreakerState.objects.update(open_until=timezone.now())  # the cooldown is over and the server is back
     settings.EMAIL_PORT = smtp.port
     assert send_due(now=timezone.now() + dt.timedelta(minutes=2)).sent == 6
 
