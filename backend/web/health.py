@@ -65,42 +65,69 @@ def record_tick(process: str) -> None:
 class TickRecorder:
     """An APScheduler listener: every tick of the scheduler (a job submitted, or skipped because the last
     pass still runs) and its start wake a thread of its own that writes the heartbeat. The scheduler's loop
-    never waits for the database, and a pass that takes an hour does not make the heartbeat stale."""
+    never waits for the database, and a pass that takes an hour does not make the heartbeat stale. The
+    scheduler's shutdown ends the thread and closes its database connection."""
 
     def __init__(self, process: str | None = None):
         self.process = process or process_name()
         self._tick = threading.Event()
+        self._closing = False
         self._failing = False
         self._thread = threading.Thread(target=self._run, name="mailer-heartbeat", daemon=True)
         self._thread.start()
 
     def __call__(self, event: Any = None) -> None:
+        from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+
+        if event is not None and event.code == EVENT_SCHEDULER_SHUTDOWN:
+            self._closing = True
         self._tick.set()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end after the scheduler's shutdown; True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _run(self) -> None:
-        while True:
-            self._tick.wait()
-            self._tick.clear()
-            close_old_connections()
-            try:
-                record_tick(self.process)
-            except Exception as exc:  # the database is down: say so once, try again next tick
-                if not self._failing:
-                    logger.warning("scheduler heartbeat not recorded: %s: %s", type(exc).__name__, exc)
-                self._failing = True
-                connection.close()
-            else:
-                if self._failing:
-                    logger.info("scheduler heartbeat recorded again")
-                self._failing = False
+        try:
+            while True:
+                self._tick.wait()
+                self._tick.clear()
+                if self._closing:
+                    return
+                self._record()
+        finally:
+            connection.close()
+
+    def _record(self) -> None:
+        close_old_connections()
+        try:
+            record_tick(self.process)
+        except Exception as exc:  # the database is down: say so once, try again next tick
+            if not self._failing:
+                logger.warning("scheduler heartbeat not recorded: %s: %s", type(exc).__name__, exc)
+            self._failing = True
+            connection.close()
+        else:
+            if self._failing:
+                logger.info("scheduler heartbeat recorded again")
+            self._failing = False
 
 
 def watch_ticks(scheduler) -> TickRecorder:
-    """Record a heartbeat on `scheduler`'s start and on each of its ticks."""
-    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, EVENT_SCHEDULER_STARTED
+    """Record a heartbeat on `scheduler`'s start and on each of its ticks, until its shutdown."""
+    from apscheduler.events import (
+        EVENT_JOB_MAX_INSTANCES,
+        EVENT_JOB_SUBMITTED,
+        EVENT_SCHEDULER_SHUTDOWN,
+        EVENT_SCHEDULER_STARTED,
+    )
 
     recorder = TickRecorder()
-    scheduler.add_listener(recorder, EVENT_SCHEDULER_STARTED | EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
+    scheduler.add_listener(
+        recorder,
+        EVENT_SCHEDULER_STARTED | EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES | EVENT_SCHEDULER_SHUTDOWN,
+    )
     return recorder
 
 

@@ -1,0 +1,294 @@
+"""/healthz, /readyz and the scheduler heartbeat (issue 13 §4; R-SEND-6 operated at scale)."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from django.utils import timezone
+
+from backend.mailings.models import Delivery
+from backend.mailings.sending.engine import PassSummary
+from backend.mailings.sending.occurrences import start_due
+from backend.web import health
+from backend.web.models import SchedulerHeartbeat
+from tests.fakes.smtp import closed_port
+from tests.sending_helpers import due_mailing
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def beat(process: str = "scheduler-host:42:abc", *, ago: float = 0.0) -> SchedulerHeartbeat:
+    """A heartbeat row as a scheduler `ago` seconds after its last tick would have left it."""
+    health.record_tick(process)
+    moment = timezone.now() - dt.timedelta(seconds=ago)
+    SchedulerHeartbeat.objects.filter(process=process).update(last_tick_at=moment)
+    return SchedulerHeartbeat.objects.get(process=process)
+
+
+def readyz(client, **extra):
+    response = client.get("/readyz", **extra)
+    assert response["Content-Type"] == "application/json"
+    return response, response.json()
+
+
+# --- /healthz -------------------------------------------------------------------------------------
+
+
+def test_healthz_answers_200_json_without_touching_the_database(client, django_assert_num_queries):
+    """Issue 13 §4: the process is up; nothing else is asked, not even for a signed-in browser's session."""
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-store" in response["Cache-Control"]
+    assert not response.cookies
+
+    user = due_mailing().owner
+    client.force_login(user)
+    with django_assert_num_queries(0):
+        assert client.get("/healthz/").status_code == 200
+
+
+def test_probes_answer_any_host_and_plain_http(client, settings):
+    """An orchestrator probes a pod by its address over plain HTTP: neither ALLOWED_HOSTS nor the HTTPS
+    redirect may turn the probe into a 400 or a 301; other paths keep both rules."""
+    settings.SECURE_SSL_REDIRECT = True
+    beat()
+    assert client.get("/healthz", HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/readyz", HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+    assert client.get("/", HTTP_HOST="localhost").status_code == 301
+
+
+def test_probes_refuse_other_methods(client):
+    """GET and HEAD only: a POST is a 405 naming what is allowed (CSRF never comes into it)."""
+    for path in ("/healthz", "/readyz"):
+        response = client.post(path)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+    head = client.head("/healthz")
+    assert head.status_code == 200 and head.content == b""
+
+
+# --- /readyz ----------------------------------------------------------------------------------------
+
+
+def test_readyz_is_200_when_database_cache_and_scheduler_are_up(client, django_assert_max_num_queries):
+    """Issue 13 §4: every check passes; a probe every second costs three small queries."""
+    beat(ago=1)
+    with django_assert_max_num_queries(3):
+        response, body = readyz(client)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert body["status"] == "ok" and body["failed"] == []
+    checks = body["checks"]
+    assert checks["database"] == {"ok": True}
+    assert checks["cache"] == {"ok": True}
+    assert checks["scheduler"]["ok"] is True
+    assert checks["scheduler"]["live_processes"] == 1
+    assert 0 <= checks["scheduler"]["last_tick_seconds_ago"] < checks["scheduler"]["limit_seconds"]
+    assert checks["overdue_deliveries"]["count"] == 0
+
+
+def test_readyz_names_a_stale_heartbeat(client, settings):
+    """Issue 13 §4: the youngest heartbeat older than three ticks is a 503 naming the scheduler; the
+    process names in the table (host names) never appear in the answer."""
+    settings.MAILER_TICK_SECONDS = 5
+    beat("db-host-7.internal:4242:ab12", ago=16)
+    response, body = readyz(client)
+    assert response.status_code == 503
+    assert body["status"] == "unavailable"
+    assert body["failed"] == ["scheduler"]
+    scheduler = body["checks"]["scheduler"]
+    assert scheduler["ok"] is False and scheduler["limit_seconds"] == 15
+    assert 16 <= scheduler["last_tick_seconds_ago"] < 30
+    assert scheduler["live_processes"] == 0
+    assert "db-host-7" not in response.content.decode()
+
+    beat("db-host-8.internal:1:cd34", ago=2)  # one live scheduler is enough
+    response, body = readyz(client)
+    assert response.status_code == 200
+    assert body["checks"]["scheduler"]["live_processes"] == 1
+
+
+def test_readyz_without_any_scheduler_is_503(client):
+    response, body = readyz(client)
+    assert response.status_code == 503
+    assert body["failed"] == ["scheduler"]
+    assert body["checks"]["scheduler"]["last_tick_seconds_ago"] is None
+
+
+def test_readyz_names_a_cache_that_is_down(client, settings):
+    """Issue 13 §4: Redis at a closed port is a 503 naming the cache, at once (no timeout to wait for),
+    and the answer shows neither the cache's address nor its port."""
+    port = closed_port()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": settings.CACHES["default"]["BACKEND"]
+            if "redis" in settings.CACHES["default"]["BACKEND"].lower()
+            else "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://:hunter2-secret@127.0.0.1:{port}/0",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+    beat()
+    started = time.monotonic()
+    response, body = readyz(client)
+    assert time.monotonic() - started < 1.5
+    assert response.status_code == 503
+    assert body["failed"] == ["cache"]
+    assert body["checks"]["database"]["ok"] is True
+    text = response.content.decode()
+    assert str(port) not in text and "127.0.0.1" not in text and "hunter2" not in text
+
+
+def test_readyz_names_a_database_that_is_down_and_hides_its_address():
+    """Issue 13 §4: a database nobody answers at is a 503 naming it; what needs it is reported unchecked,
+    and neither the host, the port nor the password reaches the answer. A process of its own, since this
+    one's database must stay up."""
+    port = closed_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://mailer:s3cret-pw@127.0.0.1:{port}/mailer",
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        "LOG_LEVEL": "CRITICAL",
+    }
+    env.pop("REDIS_URL", None)
+    script = (
+        "import django, json; django.setup(); from django.test import Client; "
+        "r = Client().get('/readyz'); "
+        "print(json.dumps({'status': r.status_code, 'body': r.content.decode()}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 503
+    body = json.loads(result["body"])
+    assert body["failed"] == ["database", "scheduler", "overdue_deliveries"]
+    assert body["checks"]["cache"] == {"ok": True}
+    assert body["checks"]["scheduler"] == {"ok": False, "checked": False}
+    for secret in ("s3cret", "127.0.0.1", str(port), "mailer:"):
+        assert secret not in result["body"]
+
+
+def test_readyz_counts_deliveries_overdue_by_an_hour(client):
+    """Issue 13 §4: pending deliveries due more than an hour ago are counted (a backlog to alert on, not a
+    failure); deliveries due recently, held by a worker (due at their lease's end), or of a disabled
+    mailing or a blocked owner (never to be sent) are not."""
+    beat()
+    now = timezone.now()
+    late = due_mailing(clients=3, start_at=now - dt.timedelta(hours=3))
+    recent = due_mailing(clients=2)
+    disabled = due_mailing(clients=2, start_at=now - dt.timedelta(hours=3))
+    blocked = due_mailing(clients=2, start_at=now - dt.timedelta(hours=3))
+    start_due(now, PassSummary())
+    two_hours_ago = now - dt.timedelta(hours=2)
+    for mailing in (late, disabled, blocked):
+        mailing.deliveries.update(next_attempt_at=two_hours_ago)
+    recent.deliveries.update(next_attempt_at=now - dt.timedelta(minutes=50))
+    leased = late.deliveries.order_by("pk").first()
+    Delivery.objects.filter(pk=leased.pk).update(next_attempt_at=now + dt.timedelta(minutes=5))
+    disabled.__class__.objects.filter(pk=disabled.pk).update(is_active=False)
+    blocked.owner.__class__.objects.filter(pk=blocked.owner_id).update(is_blocked=True)
+
+    response, body = readyz(client)
+    assert response.status_code == 200
+    assert body["checks"]["overdue_deliveries"] == {
+        "ok": True,
+        "count": 2,
+        "capped": False,
+        "late_by_seconds": 3600,
+    }
+
+
+def test_the_overdue_count_stops_at_its_cap(client, monkeypatch):
+    """A large backlog costs a probe no more than the cap's index entries; the answer says it is capped."""
+    monkeypatch.setattr(health, "OVERDUE_COUNT_CAP", 2)
+    beat()
+    mailing = due_mailing(clients=3, start_at=timezone.now() - dt.timedelta(hours=3))
+    start_due(timezone.now(), PassSummary())
+    mailing.deliveries.update(next_attempt_at=timezone.now() - dt.timedelta(hours=2))
+    _, body = readyz(client)
+    assert body["checks"]["overdue_deliveries"]["count"] == 2
+    assert body["checks"]["overdue_deliveries"]["capped"] is True
+
+
+def test_a_failing_check_is_logged_once_per_change_not_per_probe(client, caplog):
+    """A probe every second must not fill the log: one warning when the check fails, one line when it
+    passes again."""
+    caplog.set_level("INFO", logger="backend.web.health")
+    health._last_failures.clear()
+    for _ in range(5):
+        readyz(client)
+    beat()
+    readyz(client)
+    lines = [record.getMessage() for record in caplog.records if record.name == "backend.web.health"]
+    assert lines == [
+        "readiness check scheduler failed: see the report",
+        "readiness check scheduler passes again",
+    ]
+
+
+# --- the heartbeat --------------------------------------------------------------------------------------
+
+
+def test_record_tick_touches_one_row_per_process_and_prunes_the_gone():
+    """Each process keeps one row; rows of processes silent for an hour are deleted by a live one."""
+    gone = beat("old-host:1:aa", ago=2 * 3600)
+    health.record_tick("live:2:bb")
+    first = SchedulerHeartbeat.objects.get(process="live:2:bb")
+    time.sleep(0.01)
+    health.record_tick("live:2:bb")
+    again = SchedulerHeartbeat.objects.get(process="live:2:bb")
+    assert again.started_at == first.started_at
+    assert again.last_tick_at > first.last_tick_at
+    assert not SchedulerHeartbeat.objects.filter(pk=gone.pk).exists()
+    assert SchedulerHeartbeat.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_scheduler_keeps_its_heartbeat_fresh_during_a_long_pass():
+    """Issue 13 §4 with R-SEND-6: a real APScheduler scheduler with `watch_ticks` writes the heartbeat on
+    its start and on each tick, from a thread of its own, also while a pass outlasts several ticks (the
+    tick is skipped then, not the heartbeat)."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def long_pass():
+        started.set()
+        release.wait(10)
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(long_pass, IntervalTrigger(seconds=1), id="send_due", max_instances=1, coalesce=True)
+    recorder = health.watch_ticks(scheduler)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not SchedulerHeartbeat.objects.filter(process=recorder.process).exists():
+            assert time.monotonic() < deadline, "no heartbeat after the scheduler started"
+            time.sleep(0.05)
+        assert started.wait(5)
+        seen = set()
+        while len(seen) < 3:
+            assert time.monotonic() < deadline, f"heartbeat not renewed during the pass: {seen}"
+            seen.add(SchedulerHeartbeat.objects.get(process=recorder.process).last_tick_at)
+            time.sleep(0.2)
+        ok, report = health.readiness()
+        assert ok, report
+        assert not release.is_set()  # all of that while the first pass still ran
+    finally:
+        release.set()
+        scheduler.shutdown(wait=True)
+    assert recorder.join(5), "the heartbeat thread outlived the scheduler"
