@@ -2,5 +2,6 @@
 
 from .engine import PassSummary, send_due, send_occurrence
 from .occurrences import materialise
+from .worker import StopRequest
 
-__all__ = ["PassSummary", "materialise", "send_due", "send_occurrence"]
+__all__ = ["PassSummary", "StopRequest", "materialise", "send_due", "send_occurrence"]

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from ..models import Occurrence
 from . import occurrences
-from .worker import Workers
+from .worker import StopRequest, Workers
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,16 @@ class PassSummary:
     failed: int = 0
     skipped: int = 0
     completed: int = 0
+    given_back: int = 0  # deliveries a stopping pass gave back unsent, due again at once
     breaker: str = ""
     errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, status: str) -> None:
-        """One more delivery with `status` (sent, retrying, failed, skipped); called from every worker."""
+    def count(self, status: str, n: int = 1) -> None:
+        """`n` more deliveries with `status` (sent, retrying, failed, skipped, given_back); called from every
+        worker."""
         with self._lock:
-            setattr(self, status, getattr(self, status) + 1)
+            setattr(self, status, getattr(self, status) + n)
 
     def __str__(self) -> str:
         text = (
@@ -57,6 +59,8 @@ class PassSummary:
         )
         if self.breaker:
             text += f"; stopped early: {self.breaker}"
+        if self.given_back:
+            text += f"; stopping: {self.given_back} given back unsent"
         if self.errors:
             text += f"; errors: {len(self.errors)} (see the log)"
         return text
@@ -70,11 +74,14 @@ def _step(summary: PassSummary, what: str, run) -> None:
         summary.errors.append(str(exc))
 
 
-def send_due(*, now: dt.datetime | None = None) -> PassSummary:
-    """One pass over everything due. Never raises: problems end up in the summary and the log."""
+def send_due(*, now: dt.datetime | None = None, stop: StopRequest | None = None) -> PassSummary:
+    """One pass over everything due. Never raises: problems end up in the summary and the log. With `stop`
+    (the scheduler's), the pass ends soon after it is set: nothing more is started or claimed, and what
+    the workers hold is sent or given back by its deadline (see worker.py)."""
     summary = PassSummary()
-    _step(summary, "start", lambda: occurrences.start_due(now or timezone.now(), summary))
-    _step(summary, "deliver", lambda: Workers(summary, now=now).run())
+    if not (stop and stop.is_set()):
+        _step(summary, "start", lambda: occurrences.start_due(now or timezone.now(), summary))
+    _step(summary, "deliver", lambda: Workers(summary, now=now, stop=stop).run())
     _step(summary, "finish", lambda: occurrences.finish(summary))
     return summary
 

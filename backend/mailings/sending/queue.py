@@ -187,11 +187,24 @@ def renew(jobs: list[Job], *, lease_until: dt.datetime) -> list[Job]:
     return [job for job in jobs if job.pk in kept]
 
 
-def release(jobs: list[Job], *, due_at: dt.datetime) -> None:
-    """Give back deliveries taken but not tried (the breaker opened): due again at `due_at`."""
+def release(jobs: list[Job], *, due_at: dt.datetime) -> int:
+    """Give back deliveries taken but not tried (the breaker opened, the process is stopping): due again
+    at `due_at`. Returns how many were still ours to give back."""
     if not jobs:
-        return
-    Delivery.objects.filter(pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease).update(
+        return 0
+    return Delivery.objects.filter(pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease).update(
+        next_attempt_at=due_at
+    )
+
+
+def release_leases(leases: list[str], *, due_at: dt.datetime) -> int:
+    """Give back every delivery still held under `leases`, including those a worker is sending right now
+    (a process stopping before its sends return): due again at `due_at`. The token stays, so a send that
+    returns before another pass takes the delivery is still recorded; one that returns after is a message
+    in flight, which the crash rule (R-SEND-7) allows to be repeated. Returns how many were given back."""
+    if not leases:
+        return 0
+    return Delivery.objects.filter(claim_token__in=leases, status__in=Delivery.PENDING_STATUSES).update(
         next_attempt_at=due_at
     )
 

@@ -1,10 +1,17 @@
 """The workers of one pass: threads, each with its own SMTP connection and database connection, sharing a
-rate limiter, the circuit breaker, the retry policy and the messages prepared once per occurrence."""
+rate limiter, the circuit breaker, the retry policy and the messages prepared once per occurrence.
+
+A pass given a `StopRequest` can be stopped quickly (a scheduler's SIGTERM): once it is set, every worker
+finishes the message it is sending, records it, gives the rest of its batch back (due at once, not after
+the lease) and claims nothing more; a worker still in a send at the request's deadline is left behind and
+its leases are given back too, so the pass returns in time whatever the SMTP server does.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -27,6 +34,29 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class StopRequest:
+    """Asked once (by a signal handler) to stop the passes of a process by `deadline` (time.monotonic())."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.deadline = math.inf
+
+    def set(self, *, within: float) -> None:
+        if not self._event.is_set():
+            self.deadline = time.monotonic() + within
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking as soon as the stop is asked; True when it was."""
+        return self._event.wait(seconds)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
 class RateLimiter:
     """Spaces sends evenly so that all workers together stay under `rate` messages per second."""
 
@@ -35,7 +65,8 @@ class RateLimiter:
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
-    def wait(self) -> None:
+    def wait(self, stop: StopRequest) -> None:
+        """Until this worker's turn, or until the stop is asked."""
         if not self.interval:
             return
         with self._lock:
@@ -44,7 +75,7 @@ class RateLimiter:
             self._next = slot + self.interval
         delay = slot - now
         if delay > 0:
-            time.sleep(delay)
+            stop.wait(delay)
 
 
 class PreparedMessages:
@@ -72,6 +103,7 @@ class Workers:
         occurrence_ids: list[int] | None = None,
         now: dt.datetime | None = None,
         breaker: CircuitBreaker | None = None,
+        stop: StopRequest | None = None,
     ):
         self.summary = summary
         # Only work due when the pass began: a retry scheduled during this pass waits for a later one.
@@ -82,6 +114,10 @@ class Workers:
         self.limiter = RateLimiter(settings.MAILER_RATE_LIMIT)
         self.messages = PreparedMessages()
         self.lease = dt.timedelta(seconds=settings.MAILER_CLAIM_LEASE_SECONDS)
+        self.stoppable = stop is not None
+        self.stop = stop or StopRequest()
+        self._held: set[str] = set()  # the leases of the batches the workers have in hand
+        self._held_lock = threading.Lock()
 
     def _clock(self) -> dt.datetime:
         return max(timezone.now(), self.now)
@@ -105,6 +141,25 @@ class Workers:
     def release(self, jobs: list[Job]) -> None:
         cooldown = dt.timedelta(seconds=self.breaker.cooldown)
         queue.release(jobs, due_at=self._clock() + cooldown)
+
+    def give_back(self, jobs: list[Job]) -> None:
+        """Stopping: the batch's untried deliveries are due again at once (as when this pass took them)."""
+        self.summary.count("given_back", queue.release(jobs, due_at=self.now))
+
+    def give_back_held(self) -> None:
+        """The deadline passed with a worker still sending: every lease still held goes back, in flight or
+        not, so that another process (or the restart) takes it without waiting for it to expire."""
+        with self._held_lock:
+            leases = list(self._held)
+        given = queue.release_leases(leases, due_at=self.now)
+        if not given:
+            return  # only closing a connection was left
+        self.summary.count("given_back", given)
+        logger.warning(
+            "stopping: a send outlasted MAILER_STOP_SECONDS; %d deliveries given back with it "
+            "(one already accepted by the server may be sent again)",
+            given,
+        )
 
     def record(self, job: Job, result: SendResult) -> None:
         now = self._clock()
@@ -130,31 +185,46 @@ class Workers:
         """One worker: claim a batch, send it one by one (renewing the lease as it goes), repeat."""
         _tune_connection()
         transport = open_connection()
-        stop = self.breaker.tripped
+        tripped = self.breaker.tripped
         try:
             renew_every = self.lease.total_seconds() / 2
-            while not stop.is_set():
+            while not tripped.is_set() and not self.stop.is_set():
                 jobs = self.claim()
                 if not jobs:
                     return
-                leased_at = time.monotonic()
-                while jobs:
-                    if stop.is_set():
-                        self.release(jobs)
-                        return
-                    if time.monotonic() - leased_at > renew_every:
-                        jobs = self.renew(jobs)
-                        leased_at = time.monotonic()
-                        if not jobs:
-                            break
-                    job = jobs.pop(0)
-                    self.limiter.wait()
-                    result = self.send(transport, job)
-                    self.record(job, result)
-                    if self.breaker.observe(connection_failed=result.connection_failed, text=result.text):
-                        self.summary.breaker = self.breaker.reason
+                lease = jobs[0].lease
+                with self._held_lock:
+                    self._held.add(lease)
+                try:
+                    self._send_batch(transport, jobs, renew_every)
+                finally:
+                    with self._held_lock:
+                        self._held.discard(lease)
         finally:
             transport.close()
+
+    def _send_batch(self, transport: Connection, jobs: list[Job], renew_every: float) -> None:
+        leased_at = time.monotonic()
+        while jobs:
+            if self.breaker.tripped.is_set():
+                self.release(jobs)
+                return
+            if self.stop.is_set():
+                self.give_back(jobs)
+                return
+            if time.monotonic() - leased_at > renew_every:
+                jobs = self.renew(jobs)
+                leased_at = time.monotonic()
+                if not jobs:
+                    return
+            self.limiter.wait(self.stop)
+            if self.stop.is_set():
+                continue  # the loop's top gives the batch back
+            job = jobs.pop(0)
+            result = self.send(transport, job)
+            self.record(job, result)
+            if self.breaker.observe(connection_failed=result.connection_failed, text=result.text):
+                self.summary.breaker = self.breaker.reason
 
     def run(self) -> None:
         """Every pending delivery and every retry that is due, with MAILER_SEND_WORKERS threads."""
@@ -163,7 +233,8 @@ class Workers:
             self.summary.breaker = f"SMTP server left alone until {state['until']} ({state['reason']})"
             return
         workers = max(1, settings.MAILER_SEND_WORKERS)
-        if workers == 1:
+        # A stoppable pass keeps its single worker in a thread too, so that this thread can keep the deadline.
+        if workers == 1 and not self.stoppable:
             self._guarded(in_thread=False)
             return
         threads = [
@@ -173,7 +244,12 @@ class Workers:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            while thread.is_alive():
+                thread.join(timeout=0.1)
+                if thread.is_alive() and self.stop.is_set() and self.stop.remaining() <= 0:
+                    # The workers are daemon threads: one stuck in a send dies with the process.
+                    self.give_back_held()
+                    return
 
     def _guarded(self, in_thread: bool) -> None:
         try:
