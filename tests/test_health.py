@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from backend.mailings.sending.occurrences import start_due
 from backend.web import health
 from backend.web.models import SchedulerHeartbeat
 from tests.fakes.smtp import closed_port
+from tests.helpers import clean_env
 from tests.sending_helpers import due_mailing
 
 pytestmark = pytest.mark.django_db
@@ -156,13 +156,9 @@ def test_readyz_names_a_database_that_is_down_and_hides_its_address():
     and neither the host, the port nor the password reaches the answer. A process of its own, since this
     one's database must stay up."""
     port = closed_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://mailer:s3cret-pw@127.0.0.1:{port}/mailer",
-        "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "LOG_LEVEL": "CRITICAL",
-    }
-    env.pop("REDIS_URL", None)
+    env = clean_env(
+        DEBUG="1", DATABASE_URL=f"postgres://mailer:s3cret-pw@127.0.0.1:{port}/mailer", LOG_LEVEL="CRITICAL"
+    )
     script = (
         "import django, json; django.setup(); from django.test import Client; "
         "r = Client().get('/readyz'); "

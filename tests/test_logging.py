@@ -6,12 +6,14 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import re
 import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from backend.mailings.sending.occurrences import start_due
 from backend.mailings.sending.transport import SendResult
 from backend.mailings.sending.worker import Workers
 from tests.fakes.smtp import free_port
+from tests.helpers import clean_env, database_url, run_python
 from tests.sending_helpers import due_mailing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,10 +187,7 @@ EMIT = (
 
 
 def run_with(**env_vars) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings", **env_vars}
-    return subprocess.run(
-        [sys.executable, "-c", EMIT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return run_python(EMIT, DEBUG="1", **env_vars)
 
 
 def test_log_format_json_makes_every_line_a_json_object():
@@ -230,3 +230,46 @@ def test_logging_config_routes_runserver_lines_into_json_only():
     """runserver's request lines join the JSON stream; the plain default leaves Django's own format."""
     assert "django.server" in logging_config(log_format="json", level="INFO")["loggers"]
     assert "django.server" not in logging_config(log_format="plain", level="INFO")["loggers"]
+
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend.wsgi"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_gunicorn_lines_are_json_too():
+    """Issue 13 §4: gunicorn run as the Procfile runs it (`-c python:backend.gunicorn_conf`) writes its
+    own lines, its access log and the application's lines as JSON objects; a request path holding an
+    escape sequence is logged escaped."""
+    port = free_port()
+    env = clean_env(DEBUG="1", DATABASE_URL=database_url(), LOG_FORMAT="json", LOG_LEVEL="INFO")
+    server = subprocess.Popen(
+        [*GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "-"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/nope%1B%5B31m", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # every line, or this raises
+    loggers = {entry["logger"] for entry in parsed}
+    assert {"gunicorn.error", "gunicorn.access", "django.request"} <= loggers
+    assert any(entry["message"] == "Not Found: /nope\\x1b[31m" for entry in parsed), parsed
+    assert "\x1b" not in out + err
