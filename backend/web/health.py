@@ -63,14 +63,16 @@ def record_tick(process: str) -> None:
 
 
 class TickRecorder:
-    """An APScheduler listener: every tick of the scheduler (a job submitted, or skipped because the last
-    pass still runs) and its start wake a thread of its own that writes the heartbeat. The scheduler's loop
-    never waits for the database, and a pass that takes an hour does not make the heartbeat stale. The
-    scheduler's shutdown ends the thread and closes its database connection."""
+    """The heartbeat of one scheduler process, written from a thread of its own: on the scheduler's start,
+    on each of its ticks (an APScheduler listener), and every `interval` seconds in between, so a pass that
+    runs for an hour (while the tick job waits for it) does not make the heartbeat stale, and the
+    scheduler's loop never waits for the database. The scheduler's shutdown ends the thread and closes its
+    database connection."""
 
-    def __init__(self, process: str | None = None):
+    def __init__(self, *, interval: float, process: str | None = None):
+        self.interval = interval
         self.process = process or process_name()
-        self._tick = threading.Event()
+        self._wake = threading.Event()
         self._closing = False
         self._failing = False
         self._thread = threading.Thread(target=self._run, name="mailer-heartbeat", daemon=True)
@@ -81,7 +83,7 @@ class TickRecorder:
 
         if event is not None and event.code == EVENT_SCHEDULER_SHUTDOWN:
             self._closing = True
-        self._tick.set()
+        self._wake.set()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end after the scheduler's shutdown; True when it has."""
@@ -90,12 +92,11 @@ class TickRecorder:
 
     def _run(self) -> None:
         try:
-            while True:
-                self._tick.wait()
-                self._tick.clear()
-                if self._closing:
-                    return
+            self._wake.wait()  # the scheduler's start
+            while not self._closing:
+                self._wake.clear()
                 self._record()
+                self._wake.wait(self.interval)
         finally:
             connection.close()
 
@@ -115,7 +116,8 @@ class TickRecorder:
 
 
 def watch_ticks(scheduler) -> TickRecorder:
-    """Record a heartbeat on `scheduler`'s start and on each of its ticks, until its shutdown."""
+    """Record a heartbeat from `scheduler`'s start, on each of its ticks and every MAILER_TICK_SECONDS,
+    until its shutdown."""
     from apscheduler.events import (
         EVENT_JOB_MAX_INSTANCES,
         EVENT_JOB_SUBMITTED,
@@ -123,7 +125,7 @@ def watch_ticks(scheduler) -> TickRecorder:
         EVENT_SCHEDULER_STARTED,
     )
 
-    recorder = TickRecorder()
+    recorder = TickRecorder(interval=settings.MAILER_TICK_SECONDS)
     scheduler.add_listener(
         recorder,
         EVENT_SCHEDULER_STARTED | EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES | EVENT_SCHEDULER_SHUTDOWN,
