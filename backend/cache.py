@@ -72,6 +72,10 @@ _REPLAYED = frozenset({"delete", "delete_many", "incr", "decr"})
 MAX_REPLAYED_KEYS = 10_000
 
 
+class RedisDownError(RedisConnectionError):
+    """A call refused without trying the network, within the retry interval of a failed one."""
+
+
 def _without_credentials(location: str) -> str:
     return re.sub(r"//[^/@]*@", "//", location)
 
@@ -96,21 +100,20 @@ class Outage:
     def waiting(self) -> bool:
         """Within the retry interval of a failure: the call should fail at once, not try the network."""
         with self.lock:
-            if self.down_since is None or time.monotonic() >= self.next_try:
-                return False
-            self.failed_calls += 1
-            return True
+            return self.down_since is not None and time.monotonic() < self.next_try
 
     def failed(self, error: BaseException) -> None:
         with self.lock:
+            self.failed_calls += 1
+            if isinstance(error, RedisDownError):
+                return
             now = time.monotonic()
             self.next_try = now + self.retry_seconds
-            self.failed_calls += 1
             if self.down_since is not None:
                 return
             self.down_since = now
         logger.warning(
-            "cache: Redis at %s is unreachable (%s: %s); serving without the cache, logins counted in the "
+            "Redis at %s is unreachable (%s: %s); serving without the cache, logins counted in the "
             "database, next try in %g s; nothing more is logged until it is back",
             _without_credentials(self.location),
             type(error).__name__,
@@ -118,25 +121,27 @@ class Outage:
             self.retry_seconds,
         )
 
-    def succeeded(self) -> dict[Any, int | None]:
-        """Marks the server up; returns the invalidations to replay if this call ended an outage."""
+    def take_missed(self) -> dict[Any, int | None]:
+        with self.lock:
+            missed, self.missed = self.missed, {}
+        return missed
+
+    def succeeded(self, replayed: int) -> None:
+        """A call reached the server: if that ends an outage, say so once."""
         if self.down_since is None:  # unlocked read: the common case costs nothing
-            return {}
+            return
         with self.lock:
             if self.down_since is None:
-                return {}
+                return
             lasted, calls = time.monotonic() - self.down_since, self.failed_calls
-            missed, self.missed = self.missed, {}
             self.down_since, self.failed_calls = None, 0
         logger.info(
-            "cache: Redis at %s is back after %.1f s (%d calls went without it; %d lost invalidations "
-            "replayed)",
+            "Redis at %s is back after %.1f s (%d calls went without it; %d lost invalidations replayed)",
             _without_credentials(self.location),
             lasted,
             calls,
-            len(missed),
+            replayed,
         )
-        return missed
 
     def remember(self, missed: dict[Any, int | None]) -> None:
         with self.lock:
@@ -172,28 +177,32 @@ class _GuardedClient:
             return attribute
 
         def call(*args, **kwargs):
-            if self._outage.waiting():
-                self._remember(name, attribute, args, kwargs)
-                raise ConnectionInterrupted(connection=None) from RedisConnectionError(
-                    f"Redis at {_without_credentials(self._outage.location)} is down; next try in at most "
-                    f"{self._outage.retry_seconds:g} s"
-                )
+            replayed = 0
             try:
+                if self._outage.is_down:
+                    if self._outage.waiting():
+                        raise RedisDownError(
+                            f"Redis at {_without_credentials(self._outage.location)} is down; next try in "
+                            f"at most {self._outage.retry_seconds:g} s"
+                        )
+                    # The first call after an outage replays what was lost before it runs, so that even
+                    # it reads no page the outage left stale.
+                    replayed = self._replay(self._outage.take_missed())
                 result = attribute(*args, **kwargs)
             except ConnectionInterrupted as exc:
-                self._outage.failed(exc.__cause__ or exc)
-                self._remember(name, attribute, args, kwargs)
+                self._lost(name, attribute, args, kwargs, exc.__cause__ or exc)
                 raise
             except CACHE_DOWN_ERRORS as exc:  # a few client calls (touch) let redis's own errors through
-                self._outage.failed(exc)
-                self._remember(name, attribute, args, kwargs)
+                self._lost(name, attribute, args, kwargs, exc)
                 raise ConnectionInterrupted(connection=None) from exc
-            self._replay(self._outage.succeeded())
+            self._outage.succeeded(replayed)
             return result
 
         return call
 
-    def _remember(self, name: str, method, args, kwargs) -> None:
+    def _lost(self, name: str, method, args, kwargs, error: BaseException) -> None:
+        """This call did not reach the server: count it, and keep the invalidation it carried."""
+        self._outage.failed(error)
         if self._replays and name in _REPLAYED:
             self._outage.remember(self._invalidations(name, method, args, kwargs))
 
@@ -208,7 +217,8 @@ class _GuardedClient:
         delta = bound.arguments.get("delta", 1)
         return {key: delta if name == "incr" else -delta}
 
-    def _replay(self, missed: dict[Any, int | None]) -> None:
+    def _replay(self, missed: dict[Any, int | None]) -> int:
+        """Apply the invalidations an outage lost; if Redis fails meanwhile, keep the rest and raise."""
         left = dict(missed)
         for key, delta in missed.items():
             try:
@@ -218,11 +228,11 @@ class _GuardedClient:
                     self._client.incr(key, delta)
             except ValueError:  # the counter is gone (expired, or Redis lost its data): nothing to move on
                 pass
-            except CACHE_DOWN_ERRORS as exc:  # down again: keep what is left for next time
-                self._outage.failed(exc)
+            except BaseException:
                 self._outage.remember(left)
-                return
+                raise
             del left[key]
+        return len(missed)
 
 
 class ResilientRedisCache(RedisCache):
