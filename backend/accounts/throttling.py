@@ -49,6 +49,12 @@ or ``email``. The GraphQL ``tokenAuth`` must therefore pass the request (``info.
 ``authenticate``; when it returns None, ``request.axes_locked_out`` tells a lock from a wrong password. A
 success is forgiven on ``user_logged_in``, which ``django.contrib.auth.login`` sends; a token login that does
 not call ``login`` sends that signal itself, or its pair's typos simply expire with the cool-off.
+
+Redis down (issue 13 §3): the cache handler reads its counts through a cache alias that raises instead of
+answering zero (``AXES_CACHE``, settings). While Redis cannot be reached it counts failures in the database,
+as the database handler does, and every check adds those rows to the cache's counts: an outage neither lets
+guesses through uncounted nor forgets what it counted when Redis is back. The device-cookie exemption needs
+its per-nonce count, so while that count cannot be read the cookie spares nothing.
 """
 
 import ipaddress
@@ -76,6 +82,8 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from backend.cache import CACHE_DOWN_ERRORS
 
 from .models import User
 
@@ -179,19 +187,27 @@ def count_device_failure(request: HttpRequest, credentials: dict | None) -> None
     if nonce is None:
         return
     cache, key = get_cache(), _device_failures_key(nonce)
-    if cache.add(key, 1, timeout=get_cache_timeout(request)):
-        return
     try:
+        if cache.add(key, 1, timeout=get_cache_timeout(request)):
+            return
         cache.incr(key)
     except ValueError:  # expired since the add: this failure starts a new count
         cache.add(key, 1, timeout=get_cache_timeout(request))
+    except CACHE_DOWN_ERRORS:  # uncounted, but `is_known_device` spares nothing while the cache is down
+        return
 
 
 def is_known_device(request: HttpRequest, credentials: dict | None) -> bool:
     """Whether the request carries a valid device cookie (see `device_nonce`) with fewer than
     AXES_FAILURE_LIMIT failures made with it in the cool-off."""
     nonce = device_nonce(request, credentials)
-    return nonce is not None and get_cache().get(_device_failures_key(nonce), 0) < settings.AXES_FAILURE_LIMIT
+    if nonce is None:
+        return False
+    try:
+        failures = get_cache().get(_device_failures_key(nonce), 0)
+    except CACHE_DOWN_ERRORS:
+        return False
+    return failures < settings.AXES_FAILURE_LIMIT
 
 
 class DeviceCookieMiddleware:
@@ -355,16 +371,40 @@ class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
 
 class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
     """Counts in the cache (Redis), one counter per scope. A counter is created with the cool-off as its
-    expiry and only raised after that (Redis INCR and the local-memory cache keep a key's expiry)."""
+    expiry and only raised after that (Redis INCR and the local-memory cache keep a key's expiry). While the
+    cache cannot be reached, failures count in the database handler's rows, which every check adds in."""
+
+    # The rows counted during an outage are saved and deleted through axes's model signals, which call these.
+    post_save_access_attempt = AxesDatabaseHandler.post_save_access_attempt
+    post_delete_access_attempt = AxesDatabaseHandler.post_delete_access_attempt
+
+    def __init__(self):
+        super().__init__()
+        self.database = DatabaseLoginThrottle()
 
     def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
-        return [self.cache.get(key, default=0) for key in get_client_cache_keys(request, credentials)]
+        stored = self.database.scope_failures(request, credentials)
+        try:
+            cached = [self.cache.get(key, default=0) for key in get_client_cache_keys(request, credentials)]
+        except CACHE_DOWN_ERRORS:
+            return stored
+        return [in_cache + in_database for in_cache, in_database in zip(cached, stored, strict=True)]
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         if request is None or request.axes_locked_out or self.is_whitelisted(request, credentials):
             # axes's own handling: no request cannot be counted, a refused or whitelisted one is not.
             super().user_login_failed(sender, credentials, request, **kwargs)
             return
+        try:
+            self.count_failure(request, credentials)
+        except CACHE_DOWN_ERRORS:
+            # Counts the cache took before it went away are counted again here: stricter, never looser.
+            self.database.clean_expired_user_attempts(request, credentials)
+            self.database.count_failure(request, credentials)
+        count_device_failure(request, credentials)
+        self.lock_if_over_a_limit(request, credentials)
+
+    def count_failure(self, request: HttpRequest, credentials: dict) -> None:
         timeout = get_cache_timeout(request)
         for key in get_client_cache_keys(request, credentials):
             if self.cache.add(key, 1, timeout=timeout):
@@ -373,10 +413,15 @@ class CacheLoginThrottle(_ScopedLimits, AxesCacheHandler):
                 self.cache.incr(key)
             except ValueError:  # expired since the add: this failure starts a new count
                 self.cache.add(key, 1, timeout=timeout)
-        count_device_failure(request, credentials)
-        self.lock_if_over_a_limit(request, credentials)
 
     def forgive_pair(self, request: HttpRequest, credentials: dict) -> None:
+        self.database.forgive_pair(request, credentials)
+        try:
+            self._forgive_cached_pair(request, credentials)
+        except CACHE_DOWN_ERRORS:  # the pair's cached counts then run out with their cool-off
+            return
+
+    def _forgive_cached_pair(self, request: HttpRequest, credentials: dict) -> None:
         pair, *others = get_client_cache_keys(request, credentials)
         forgiven = self.cache.get(pair, default=0)
         # Only the caller whose delete removed the key subtracts: parallel logins of the same pair all read
