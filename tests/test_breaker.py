@@ -91,7 +91,7 @@ def test_it_is_not_kept_in_the_cache(settings):
     assert breaker(at=NOW + dt.timedelta(seconds=30)).open_state() is not None
 
 
-@pytest.mark.django_db(transaction=True)  # the thread that opens it writes on its own connection
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # it opens on a thread's own connection
 def test_threads_count_together_and_open_it_exactly_once():
     b = breaker(threshold=50)
     opened = []
