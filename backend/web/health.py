@@ -251,6 +251,8 @@ class HealthMiddleware:
         else:
             response = endpoint()
         add_never_cache_headers(response)
+        # Django's handler would log every 503 as an error, once per probe; the checks log state changes.
+        response._has_been_logged = True
         if request.method == "HEAD":
             response.content = b""
         return response
