@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from ..models import Occurrence
-from . import occurrences
+from . import failures, occurrences
 from .worker import StopRequest, Workers
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class PassSummary:
     given_back: int = 0  # deliveries a stopping pass gave back unsent, due again at once
     breaker: str = ""
     errors: list[str] = field(default_factory=list)
+    database: str = ""  # the database went away during the pass: why, as the driver said it (failures.py)
+    database_errors: int = 0  # of `errors`, those; they are in this summary, not in the log
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, status: str, n: int = 1) -> None:
@@ -50,6 +52,19 @@ class PassSummary:
         worker."""
         with self._lock:
             setattr(self, status, getattr(self, status) + n)
+
+    def fail(self, what: str, error: Exception) -> None:
+        """A worker or a step stopped on `error`: the database going away is one clause of this summary's
+        line however many workers it stopped; anything else is logged with its traceback."""
+        if not failures.database_unreachable(error):
+            logger.exception("sending pass: %s stopped", what)
+            with self._lock:
+                self.errors.append(f"{what}: {error}")
+            return
+        with self._lock:
+            self.errors.append(f"{what}: {failures.describe(error)}")
+            self.database_errors += 1
+            self.database = self.database or failures.describe(error)
 
     def __str__(self) -> str:
         text = (
@@ -61,8 +76,10 @@ class PassSummary:
             text += f"; stopped early: {self.breaker}"
         if self.given_back:
             text += f"; stopping: {self.given_back} given back unsent"
-        if self.errors:
-            text += f"; errors: {len(self.errors)} (see the log)"
+        if self.database:
+            text += f"; the database went away ({self.database}): stopped, the next pass carries on"
+        if len(self.errors) > self.database_errors:
+            text += f"; errors: {len(self.errors) - self.database_errors} (see the log)"
         return text
 
 
@@ -70,8 +87,7 @@ def _step(summary: PassSummary, what: str, run) -> None:
     try:
         run()
     except Exception as exc:
-        logger.exception("sending pass step failed: %s", what)
-        summary.errors.append(str(exc))
+        summary.fail(f"step {what}", exc)
 
 
 def send_due(*, now: dt.datetime | None = None, stop: StopRequest | None = None) -> PassSummary:

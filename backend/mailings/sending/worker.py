@@ -255,8 +255,7 @@ class Workers:
         try:
             self.work()
         except Exception as exc:  # the database went away mid-pass, etc.: report, never raise
-            logger.exception("a sending worker stopped")
-            self.summary.errors.append(f"worker: {exc}")
+            self.summary.fail("a worker", exc)
         finally:
             if in_thread:
                 connection.close()
