@@ -57,12 +57,21 @@ def occurrences_for(user: User) -> QuerySet[Occurrence]:
     return Occurrence.objects.filter(mailing__in=mailings_for(user).values("pk"))
 
 
+def log_mailings_for(user: User) -> QuerySet[Mailing]:
+    """Mailings whose per-recipient log `user` may read: their own, or every one for a superuser. A manager
+    oversees every mailing and its counts (`mailings_for`, `occurrences_for`) but not who it went to: a
+    delivery log lists the recipients' addresses, a client list by another name (R-AUTH-5)."""
+    if not user_can_act(user):
+        return Mailing.objects.none()
+    return Mailing.objects.all() if user.is_superuser else Mailing.objects.filter(owner=user)
+
+
 def deliveries_for(user: User) -> QuerySet[Delivery]:
-    return Delivery.objects.filter(mailing__in=mailings_for(user).values("pk")).select_related("mailing")
+    return Delivery.objects.filter(mailing__in=log_mailings_for(user).values("pk")).select_related("mailing")
 
 
 def attempts_for(user: User) -> QuerySet[DeliveryAttempt]:
-    return DeliveryAttempt.objects.filter(delivery__mailing__in=mailings_for(user).values("pk"))
+    return DeliveryAttempt.objects.filter(delivery__mailing__in=log_mailings_for(user).values("pk"))
 
 
 def mailing_get(user: User, pk: int) -> Mailing:
@@ -307,9 +316,10 @@ def service_stats(user: User, *, tz: dt.tzinfo, now: dt.datetime | None = None) 
     )
     by_status = mailings_for(user).order_by().aggregate(**_mailing_counts())
     sent = Q(outcome=DeliveryAttempt.Outcome.SENT)
+    # Counts over every overseen mailing's attempts; no row leaves this function.
+    overseen = DeliveryAttempt.objects.filter(delivery__mailing__in=mailings_for(user).values("pk"))
     rows = (
-        attempts_for(user)
-        .filter(attempted_at__gte=since, attempted_at__lte=now)
+        overseen.filter(attempted_at__gte=since, attempted_at__lte=now)
         .annotate(day=TruncDate("attempted_at", tzinfo=tz))
         .order_by()
         .values("day")

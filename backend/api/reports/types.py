@@ -1,8 +1,9 @@
 """The delivery log and reports as GraphQL types (issue 10 §4, §8; R-DATA-4, R-SEND-4, R-UI-9).
 
 Occurrence, Delivery and DeliveryAttempt nodes are read only through the owner-scoped selectors
-(`occurrences_for`, `deliveries_for`, `attempts_for`); a manager sees every mailing's log (R-AUTH-5, decided
-in `backend.mailings.selectors`). Per-occurrence counts come from `selectors.occurrences_with_stats`, one
+(`occurrences_for`, `deliveries_for`, `attempts_for`): a manager sees every mailing's occurrences and counts
+but no delivery or attempt, which would list the recipients (R-AUTH-5, decided in
+`backend.mailings.selectors`). Per-occurrence counts come from `selectors.occurrences_with_stats`, one
 aggregate query for a whole page; a delivery page loads its attempts and its occurrences' counts in one
 query each (`prefetch_page`), so 5 and 100 deliveries cost the same number of queries.
 """
