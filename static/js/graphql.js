@@ -11,9 +11,15 @@
 // server's (already in the user's language) and whose `codes` are the errors' extension codes; a network
 // failure or a response that is not GraphQL throws one too, with no messages and `network` or `status` set,
 // so a caller shows its own (template-given) words and never a blank.
+//
+// An error whose `sessionEnded` is true means the server no longer knows who is asking (signed out in another
+// tab, session expired, account blocked): the server's words then speak to API clients and a retry cannot
+// help, so a page shows its own "sign in again" words with a link to `signInUrl(...)` and no retry.
 
 const DEFAULT_ENDPOINT = "/graphql/";
 const DEFAULT_TIMEOUT_MS = 15000;
+const DEFAULT_LOGIN_URL = "/accounts/login/";
+const UNAUTHENTICATED = "UNAUTHENTICATED";
 
 export class GraphQLRequestError extends Error {
   // `messages` are only the server's (already translated), so a page may show them; `detail` (the browser's
@@ -26,6 +32,18 @@ export class GraphQLRequestError extends Error {
     this.status = status;
     this.network = network;
   }
+
+  get sessionEnded() {
+    return this.codes.includes(UNAUTHENTICATED);
+  }
+}
+
+/** The sign-in page (the template's `loginUrl`, else /accounts/login/) with `next` = this page, so signing in
+ * again comes back here. */
+export function signInUrl(loginUrl = DEFAULT_LOGIN_URL) {
+  const url = new URL(loginUrl || DEFAULT_LOGIN_URL, window.location.href);
+  url.searchParams.set("next", window.location.pathname + window.location.search);
+  return url.pathname + url.search;
 }
 
 /** The text of an operation the template embedded with {% graphql_operation name %}. */

@@ -2,7 +2,7 @@
 // (graphql/operations/mailingProgress.graphql) every few seconds and move the bar. The server rendered the
 // first state and every word; this only switches between them and writes numbers.
 
-import { operation, poll, request } from "./graphql.js";
+import { operation, poll, request, signInUrl } from "./graphql.js";
 import { momentFormat } from "./moments.js";
 
 const INTERVAL_MS = 2500;
@@ -21,6 +21,7 @@ function setUp(section) {
   const when = section.querySelector("[data-progress-when]");
   const error = section.querySelector("[data-progress-error]");
   const errorText = section.querySelector("[data-progress-error-text]");
+  const sessionEnded = section.querySelector("[data-progress-session-ended]");
   const format = momentFormat(section.dataset.timeZone);
 
   // The page header's badges and "Send now" follow the same poll: the server rendered a badge per status.
@@ -91,9 +92,18 @@ function setUp(section) {
     return completing && settlePolls >= 0;
   };
 
-  poll(refresh, {
+  const polling = poll(refresh, {
     intervalMs: INTERVAL_MS,
     onError: (problem) => {
+      if (problem.sessionEnded) {
+        // No poll can succeed until the user signs in again.
+        polling.stop();
+        error.hidden = true;
+        const link = sessionEnded.querySelector("[data-sign-in]");
+        link.href = signInUrl(link.getAttribute("href"));
+        sessionEnded.hidden = false;
+        return;
+      }
       errorText.textContent = problem.messages && problem.messages.length ? problem.messages.join(" ") : "";
       error.hidden = false;
     },

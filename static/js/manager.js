@@ -8,7 +8,7 @@
 // interpolate); times are shown in the viewer's time zone (the root element's data-time-zone).
 
 import { momentFormat } from "./moments.js";
-import { operation, request } from "./graphql.js";
+import { operation, request, signInUrl } from "./graphql.js";
 
 const { gettext, ngettext, interpolate } = window;
 const PAGE_SIZE = 50;
@@ -66,8 +66,21 @@ function counted(text, count) {
   return format(text, { count });
 }
 
-/** The words for a failed request: the server's own (already translated), else ours. */
+/** "Your session has ended. Sign in again." with a link back here through the sign-in page. */
+function sessionEnded(linkClass = null) {
+  return h(
+    "span",
+    { "data-testid": "session-ended" },
+    gettext("Your session has ended."),
+    " ",
+    h("a", { href: signInUrl(root.dataset.loginUrl), class: linkClass }, gettext("Sign in again.")),
+  );
+}
+
+/** What to show for a failed request: the sign-in link when the session has ended (the server's words then
+ * speak to API clients), else the server's own words (already translated), else ours. */
 function describe(error) {
+  if (error && error.sessionEnded) return sessionEnded();
   if (error && error.messages && error.messages.length) return error.messages.join(" ");
   if (error && error.network) return gettext("The server could not be reached. Check the connection and try again.");
   if (error && error.status) {
@@ -78,6 +91,10 @@ function describe(error) {
 }
 
 function retryBox(title, error, retry) {
+  if (error && error.sessionEnded) {
+    // Trying again cannot help until the user signs in again.
+    return h("div", { class: "alert alert-warning", role: "alert" }, sessionEnded("alert-link"));
+  }
   return h(
     "div",
     { class: "alert alert-warning d-flex flex-wrap align-items-center gap-2", role: "alert", "data-testid": "retry" },
@@ -340,12 +357,12 @@ function createList(section, { operationName, connection, variables, renderRow, 
       nodes.set(node.id, node);
       if (current) current.replaceWith(renderRow(node));
     },
-    /** Show an error next to a row (empty text clears it). */
-    rowError(id, text) {
+    /** Show an error (text or an element) next to a row; empty text clears it. */
+    rowError(id, content) {
       const slot = rowFor(id) && rowFor(id).querySelector("[data-row-error]");
       if (slot) {
-        slot.textContent = text;
-        slot.hidden = !text;
+        slot.replaceChildren(content);
+        slot.hidden = !content;
       }
     },
   };

@@ -3,7 +3,7 @@
 // (graphql/operations/mailingReport.graphql). Labels come from the template (json_script); a failed
 // request shows the template's message and a retry button instead of an empty box.
 
-import { operation, request } from "./graphql.js";
+import { operation, request, signInUrl } from "./graphql.js";
 import { momentParts } from "./moments.js";
 
 const SERIES = [
@@ -21,6 +21,7 @@ function setUp(figure) {
   const empty = figure.querySelector("[data-chart-empty]");
   const error = figure.querySelector("[data-chart-error]");
   const errorText = figure.querySelector("[data-chart-error-text]");
+  const sessionEnded = figure.querySelector("[data-chart-session-ended]");
   // Each bar's label is the send's moment as the page writes it, the date over the time.
   const label = momentParts(figure.dataset.timeZone);
   let chart = null;
@@ -63,9 +64,16 @@ function setUp(figure) {
       if (occurrences.length) draw(occurrences);
       figure.dataset.state = "ready";
     } catch (problem) {
+      figure.dataset.state = "error";
+      if (problem.sessionEnded) {
+        // A retry cannot help until the user signs in again.
+        const link = sessionEnded.querySelector("[data-sign-in]");
+        link.href = signInUrl(link.getAttribute("href"));
+        sessionEnded.hidden = false;
+        return;
+      }
       errorText.textContent = problem.messages && problem.messages.length ? problem.messages.join(" ") : "";
       error.hidden = false;
-      figure.dataset.state = "error";
     } finally {
       loading.hidden = true;
     }

@@ -320,3 +320,103 @@ def test_failures_show_a_retry_message_and_errors_appear_next_to_the_row_at_phon
     assert page.locator("[data-testid=mailing-row]", has_text="Pocket-sized news").is_visible()
     assert errors == []
     context.close()
+
+
+def sign_out_in_another_tab(page, base: str) -> None:
+    """The same browser signs out from a second tab: the first tab's session cookie is gone."""
+    other = page.context.new_page()
+    other.goto(base + "/accounts/profile/")
+    other.click("nav form[action='/accounts/logout/'] button")
+    other.wait_for_load_state()
+    other.close()
+
+
+def test_an_ended_session_offers_to_sign_in_again_instead_of_a_retry_R_UI_8(live_server, page):
+    """Signed out in another tab, the dashboard's next request answers UNAUTHENTICATED: a switch's mutation
+    and a list's reload both say "Your session has ended. Sign in again." with a link to the sign-in page
+    that comes back here — not the API's developer text, and no "Try again" that cannot help."""
+    base = live_server.url
+    manager = make_managers_member()
+    owner = UserFactory(email="evening.owner@example.com")
+    mailing = MailingFactory(owner=owner, message=MessageFactory(owner=owner, subject="Evening edition"))
+    errors = record_errors(page)
+    log_in(page, base, manager.email)
+    for section in ("stats", "mailings", "users"):
+        wait_ready(page, section)
+    sign_out_in_another_tab(page, base)
+
+    page.locator("[data-testid=active-switch]").click()
+    page.locator("#confirm-modal [data-confirm-ok]").click()
+    notice = page.locator("[data-testid=mailing-row] [data-row-error] [data-testid=session-ended]")
+    notice.wait_for()
+    assert notice.inner_text() == "Your session has ended. Sign in again."
+    assert notice.locator("a").get_attribute("href") == "/accounts/login/?next=%2Fmanager%2F"
+    assert Mailing.objects.get(pk=mailing.pk).is_active
+
+    with page.expect_response("**/graphql/") as answer:
+        page.fill("#mailings-owner", "evening")
+    assert answer.value.status == 401
+    page.wait_for_selector("[data-section=mailings][data-state=error]")
+    box = page.locator("[data-section=mailings] [data-error]")
+    assert box.inner_text().strip() == "Your session has ended. Sign in again."
+    assert box.locator("button").count() == 0
+    assert "Sign in first" not in page.inner_text("main")
+
+    box.locator("a").click()
+    page.wait_for_url("**/accounts/login/?next=*")
+    page.fill("#id_username", manager.email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(base + "/manager/")
+    wait_ready(page, "mailings")
+    assert errors == []
+
+
+def test_the_owner_pages_live_parts_offer_to_sign_in_again_when_the_session_ends_R_UI_9(live_server, page):
+    """graphql.js's session-ended answer is shared: the mailing page's progress poll stops and shows the
+    template's "Your session has ended. Sign in again." (no retrying message), and so does the report's chart
+    (no "Try again"); each link comes back to its page after signing in."""
+    base = live_server.url
+    owner = UserFactory()
+    mailing = due_mailing(owner=owner, clients=2)
+    errors = record_errors(page)
+    log_in(page, base, owner.email)
+    detail = f"/mailings/{mailing.pk}/"
+    page.goto(base + detail)
+    page.wait_for_selector("[data-testid=progress][data-state=waiting]")
+    sign_out_in_another_tab(page, base)
+    notice = page.locator("[data-progress-session-ended]")
+    notice.wait_for(timeout=20_000)
+    assert " ".join(notice.inner_text().split()) == "Your session has ended. Sign in again."
+    assert notice.locator("a").get_attribute("href") == f"/accounts/login/?next={detail.replace('/', '%2F')}"
+    assert page.is_hidden("[data-progress-error]")
+    polls: list[str] = []
+    page.on("request", lambda r: "/graphql/" in r.url and polls.append(r.url))
+    page.wait_for_timeout(6_000)  # two poll intervals and the first retry's delay
+    assert polls == []
+
+    # The report's chart: its first load fails (502), the session ends, then "Try again" meets the 401.
+    log_in(page, base, owner.email)
+    report = f"/mailings/{mailing.pk}/report/"
+
+    def refuse(route):
+        route.fulfill(status=502, body="Bad gateway", content_type="text/plain")
+
+    page.route("**/graphql/", refuse)
+    page.goto(base + report)
+    page.wait_for_selector("[data-testid=chart][data-state=error]")
+    page.unroute("**/graphql/", refuse)
+    sign_out_in_another_tab(page, base)
+    page.click("[data-chart-retry]")
+    notice = page.locator("[data-chart-session-ended]")
+    notice.wait_for()
+    assert " ".join(notice.inner_text().split()) == "Your session has ended. Sign in again."
+    assert page.is_hidden("[data-chart-error]") and page.is_hidden("[data-chart-retry]")
+    notice.locator("a").click()
+    page.wait_for_url("**/accounts/login/?next=*")
+    page.fill("#id_username", owner.email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(base + report)
+    page.wait_for_selector("[data-testid=chart][data-state=ready]")
+    assert errors == []
