@@ -200,9 +200,20 @@ function createStats(section) {
     totals.replaceChildren(
       statCard("users", stats.users, ngettext("user", "users", stats.users), users),
       statCard("mailings", stats.mailings, ngettext("mailing", "mailings", stats.mailings), byStatus),
-      statCard("active", stats.activeMailings, gettext("active mailings")),
+      // Not the rows' "Active" (not disabled): this counts the started mailings among those.
+      statCard(
+        "active",
+        stats.activeMailings,
+        ngettext("mailing running", "mailings running", stats.activeMailings),
+        h("div", { class: "small text-body-secondary" }, gettext("started and not disabled")),
+      ),
       statCard("sent-today", stats.sentToday, gettext("sent today")),
-      statCard("failed-today", stats.failedToday, gettext("failed today")),
+      // Every attempt the server did not accept, temporary failures that are retried included.
+      statCard(
+        "failed-today",
+        stats.failedToday,
+        ngettext("failed attempt today", "failed attempts today", stats.failedToday),
+      ),
     );
   };
 

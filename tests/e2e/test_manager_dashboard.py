@@ -136,6 +136,10 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     sent_today, failed_today = HISTORY[0][1], HISTORY[0][2]
     assert page.inner_text("[data-stat=sent-today]") == str(sent_today)
     assert page.inner_text("[data-stat=failed-today]") == str(failed_today)
+    # The totals say what they count: started and enabled mailings, failed attempts (not recipients).
+    totals = page.inner_text("[data-testid=totals]")
+    assert "mailings running\nstarted and not disabled" in totals
+    assert "failed attempt today" in totals
     chart = page.evaluate(
         """() => {
             const canvas = document.querySelector('[data-testid=chart] canvas');
