@@ -193,6 +193,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     modal = page.locator("#block-modal")
     modal.wait_for(state="visible")
     assert "Boris Spammer" in modal.inner_text()
+    assert "the service's managers and superusers see it" in modal.inner_text()  # not Boris's own managers
     modal.locator("[data-block-submit]").click()
     page.wait_for_selector("#block-reason.is-invalid")
     assert "required" in modal.locator("[data-block-error]").inner_text()
