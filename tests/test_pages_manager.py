@@ -96,6 +96,27 @@ def test_owners_and_content_editors_get_403_in_the_sites_layout_R_AUTH_5(role):
     assert "manager.js" not in html and "graphql-operation-" not in html
 
 
+def way_out(response) -> tuple[str, str]:
+    """The 403 page's button: its address and words."""
+    found = re.search(
+        r'<a [^>]*href="([^"]+)" data-testid="refusal-way-out">([^<]+)</a>', response.content.decode()
+    )
+    assert found, response.content.decode()[:500]
+    return found.group(1), found.group(2)
+
+
+@pytest.mark.parametrize("path", ["/clients/", "/messages/", "/mailings/", "/dashboard/"])
+def test_a_manager_refused_an_owner_page_is_offered_the_dashboard_R_AUTH_5(path):
+    response = signed_in(make_managers_member()).get(path)
+    assert_refused_page(response)
+    assert way_out(response) == (URL, "Go to the manager dashboard")
+
+
+def test_those_who_may_not_enter_the_dashboard_are_offered_the_home_page():
+    assert way_out(signed_in(UserFactory()).get(URL)) == ("/", "Go to the home page")
+    assert way_out(signed_in(make_content_editor()).get("/clients/")) == ("/", "Go to the home page")
+
+
 def test_anonymous_visitors_go_to_the_login_page():
     response = Client().get(URL)
     assert response.status_code == 302
