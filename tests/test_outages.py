@@ -377,3 +377,92 @@ def test_failures_counted_during_an_outage_still_count_when_redis_is_back(client
     time.sleep(0.3)
     assert [login(client, "victim@example.com", "guess").status_code for _ in range(3)] == [200, 200, 429]
     assert login(client, "victim@example.com").status_code == 429
+
+
+# --- a Redis that accepts connections and never answers --------------------------------
+
+
+def test_a_silent_redis_costs_one_timeout_per_retry_interval_not_one_per_call(settings):
+    """Issue 13 §3: a Redis host that stopped answering (a listener that never replies) made every cache
+    call wait SOCKET_TIMEOUT; after one failed call the next ones within OUTAGE_RETRY_SECONDS fail at once,
+    without connecting. Counted by the connections the silent server gets."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(50)
+    listener.settimeout(0.05)
+    accepted = []
+
+    def connections() -> int:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                return len(accepted)
+
+    location = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    caches_setting = redis_caches(location)
+    caches_setting["default"]["OPTIONS"].update(SOCKET_TIMEOUT=0.3, OUTAGE_RETRY_SECONDS=60)
+    settings.CACHES = caches_setting
+    cache = caches["default"]
+    try:
+        assert [cache.get(f"key-{n}", "missed") for n in range(20)] == ["missed"] * 20
+        assert cache.outage.is_down and cache.outage.failed_calls == 20
+        assert connections() == 1
+    finally:
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+# --- the sending pass's report of a lost database -----------------------------------------
+
+
+class DriverError(Exception):
+    """Stands in for psycopg2's exception, which carries the server's SQLSTATE as `pgcode`."""
+
+    def __init__(self, pgcode):
+        super().__init__(pgcode)
+        self.pgcode = pgcode
+
+
+def from_driver(pgcode):
+    from django.db import OperationalError
+
+    error = OperationalError(f"driver said {pgcode}")
+    error.__cause__ = DriverError(pgcode)
+    return error
+
+
+def test_what_counts_as_the_database_gone():
+    """Issue 13 §3: a lost connection (no SQLSTATE, class 08, a shutdown's 57P01, too many connections) is
+    an outage; a deadlock or a broken statement is a bug to see with its traceback."""
+    from django.db import IntegrityError, InterfaceError
+
+    from backend.mailings.sending.failures import database_unreachable
+
+    gone = [from_driver(None), from_driver("08006"), from_driver("57P01"), from_driver("53300")]
+    gone.append(InterfaceError("connection already closed"))
+    assert [database_unreachable(error) for error in gone] == [True] * 5
+    bugs = [from_driver("40P01"), IntegrityError("duplicate key"), ValueError("bug")]
+    assert [database_unreachable(error) for error in bugs] == [False] * 3
+
+
+def test_a_lost_database_is_one_clause_of_the_pass_summary_and_a_bug_keeps_its_traceback(caplog):
+    """Issue 13 §3: four workers stopped by the same restart make one clause and no log record; an
+    unexpected error is still logged with its traceback and counted as "see the log"."""
+    from backend.mailings.sending.engine import PassSummary
+
+    summary = PassSummary()
+    for _ in range(4):
+        summary.fail("a worker", from_driver("57P01"))
+    assert caplog.records == []
+    assert len(summary.errors) == 4
+    assert str(summary).endswith(
+        "; the database went away (driver said 57P01): stopped, the next pass carries on"
+    )
+    try:
+        raise ValueError("simulated bug")
+    except ValueError as exc:
+        summary.fail("step finish", exc)
+    assert [record.exc_info is not None for record in caplog.records] == [True]
+    assert str(summary).endswith("the next pass carries on; errors: 1 (see the log)")
