@@ -1,75 +1,184 @@
-"""The blocking scheduler process (R-SEND-6): APScheduler with django-apscheduler's job store."""
+"""The scheduler process (R-SEND-6): APScheduler with django-apscheduler's memory job store, so the jobs live
+in this process and their execution history in the database.
 
+Any number of these processes may share one database (DESIGN.md "Scale"). APScheduler 3 does not support
+several schedulers on one job store: with the database store each process ran and rescheduled the same job
+rows ("Job 'send_due' no longer exists!", "maximum number of running instances reached"). Here every process
+has its own jobs: the sending pass every MAILER_TICK_SECONDS, which pauses itself while it runs (a long
+pass delays the next tick instead of having ticks skipped), and the weekly clean-up of the history, which
+every process schedules at its own moment of Monday's first hour and which runs in one process at a time
+under a row lock. Processes share the sending work through the queue's SKIP LOCKED claims.
+
+Stopping (SIGTERM, SIGINT): no new pass starts, the running one stops claiming and gives back what its
+workers hold (worker.py), and the process exits within MAILER_STOP_SECONDS of the signal.
+"""
+
+import contextlib
 import logging
+import os
 import signal
+import sys
+import threading
+import time
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django_apscheduler import util
-from django_apscheduler.jobstores import DjangoJobStore
-from django_apscheduler.models import DjangoJobExecution
+from django_apscheduler.jobstores import DjangoMemoryJobStore
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from backend.mailings.sending import send_due
+from backend.mailings.sending import StopRequest, send_due
+from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
 
 logger = logging.getLogger(__name__)
 
+TICK_JOB = "send_due"
+CLEANUP_JOB = "delete_old_job_executions"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
+# Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
+# the process exits even if a job is still running; the rest is the interpreter's own exit.
+PASS_SHARE_OF_STOP = 0.7
+EXIT_SHARE_OF_STOP = 0.9
 
 
 @util.close_old_connections
-def send_due_job() -> None:
-    summary = send_due()
-    busy = summary.occurrences or summary.sent or summary.failed or summary.retrying or summary.skipped
+def send_due_job(stop: StopRequest) -> None:
+    summary = send_due(stop=stop)
+    busy = (
+        summary.occurrences
+        or summary.sent
+        or summary.failed
+        or summary.retrying
+        or summary.skipped
+        or summary.given_back
+    )
     if busy or summary.breaker or summary.errors:
         logger.info("send pass: %s", summary)
 
 
 @util.close_old_connections
 def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> None:
-    """Keep the job-execution table small: drop entries older than `max_age` seconds."""
-    DjangoJobExecution.objects.delete_old_job_executions(max_age)
+    """Keep the job-execution table small: drop entries older than `max_age` seconds. One process at a time:
+    a process that finds the job's row locked leaves the work to the one cleaning; a later run finds
+    nothing left to delete."""
+    with transaction.atomic():
+        if not list(lock_rows(DjangoJob.objects.filter(pk=CLEANUP_JOB)).values_list("pk", flat=True)):
+            logger.info("job history clean-up: another process is at it")
+            return
+        DjangoJobExecution.objects.delete_old_job_executions(max_age)
+
+
+def keep_history_of(job_ids: list[str]) -> None:
+    """django-apscheduler writes each execution against its job's row (a foreign key). Here those rows are
+    only that: no process schedules from the table, so they stay paused with no stored job."""
+    for job_id in job_ids:
+        DjangoJob.objects.update_or_create(id=job_id, defaults={"next_run_time": None, "job_state": b""})
 
 
 class Command(BaseCommand):
-    help = "Run the scheduler in the foreground (Ctrl+C or SIGTERM stops it)."
+    help = (
+        "Run the scheduler in the foreground; any number may share one database. SIGTERM or Ctrl+C stops it "
+        "within MAILER_STOP_SECONDS."
+    )
 
     def handle(self, *args, **options):
         close_old_connections()
-        scheduler = BlockingScheduler(timezone=settings.TIME_ZONE)
-        scheduler.add_jobstore(DjangoJobStore(), "default")
+        self.stop = StopRequest()
+        self.signalled_at: float | None = None
+        self.running = 0
+        self.jobs_done = threading.Condition()
+        # A late tick still runs (once: coalesced) however late; two of one job never overlap in a process.
+        self.scheduler = BlockingScheduler(
+            timezone=settings.TIME_ZONE,
+            jobstores={"default": DjangoMemoryJobStore()},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
         tick = settings.MAILER_TICK_SECONDS
-        scheduler.add_job(
-            send_due_job,
-            trigger=IntervalTrigger(seconds=tick),
-            id="send_due",
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
+        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=tick), id=TICK_JOB)
+        # The jitter spreads N processes' clean-ups over the hour: their history rows never share a run time.
+        self.scheduler.add_job(
+            self.clean_up,
+            CronTrigger(day_of_week="mon", hour=0, minute=0, jitter=3600),
+            id=CLEANUP_JOB,
         )
-        scheduler.add_job(
-            delete_old_job_executions,
-            trigger=CronTrigger(day_of_week="mon", hour="00", minute="00"),
-            id="delete_old_job_executions",
-            max_instances=1,
-            replace_existing=True,
-        )
-
-        def stop(signum, frame):
-            scheduler.shutdown(wait=False)
-
+        keep_history_of([TICK_JOB, CLEANUP_JOB])
+        close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
-        watch_ticks(scheduler)
+        watch_ticks(self.scheduler)
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
         self.stdout.write(f"Scheduler started: sending pass every {tick} s, weekly clean-up of job history.")
-        try:
-            scheduler.start()
-        except KeyboardInterrupt:
-            scheduler.shutdown(wait=False)
+        self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
+        self.scheduler.start()
+        self.wait_for_jobs()
         self.stdout.write("Scheduler stopped.")
+
+    @contextlib.contextmanager
+    def job(self):
+        """Counts the running jobs; none starts once the stop is asked (yields False then)."""
+        with self.jobs_done:
+            go = not self.stop.is_set()
+            self.running += go
+        try:
+            yield go
+        finally:
+            with self.jobs_done:
+                self.running -= go
+                self.jobs_done.notify_all()
+
+    def tick(self) -> None:
+        with self.job() as go:
+            if not go:
+                return
+            self.scheduler.pause_job(TICK_JOB)
+            try:
+                send_due_job(self.stop)
+            finally:
+                if not self.stop.is_set():
+                    self.scheduler.resume_job(TICK_JOB)
+
+    def clean_up(self) -> None:
+        with self.job() as go:
+            if go:
+                delete_old_job_executions()
+
+    def on_signal(self, signum, frame) -> None:
+        if self.stop.is_set():
+            return
+        self.signalled_at = time.monotonic()
+        self.stop.set(within=settings.MAILER_STOP_SECONDS * PASS_SHARE_OF_STOP)
+        logger.info("%s: stopping", signal.Signals(signum).name)
+        # Not from the handler itself: the main thread may be inside the scheduler, holding its locks.
+        threading.Thread(target=self.shut_down, name="scheduler-stop", daemon=True).start()
+
+    def shut_down(self) -> None:
+        while not self.scheduler.running:  # a signal just before start(): let it start, then stop it
+            time.sleep(0.01)
+        self.scheduler.shutdown(wait=False)
+
+    def wait_for_jobs(self) -> None:
+        """Until the running pass has stopped; past the deadline the process exits without it (whatever it
+        still held was given back at the pass's own, earlier deadline)."""
+        if self.signalled_at is None:
+            return
+        deadline = self.signalled_at + settings.MAILER_STOP_SECONDS * EXIT_SHARE_OF_STOP
+        with self.jobs_done:
+            done = self.jobs_done.wait_for(
+                lambda: self.running == 0, timeout=max(deadline - time.monotonic(), 0)
+            )
+        took = time.monotonic() - self.signalled_at
+        if done:
+            logger.info("stopped %.1f s after the signal", took)
+            return
+        logger.error("a job was still running %.1f s after the signal; exiting without it", took)
+        logging.shutdown()
+        self.stdout.write("Scheduler stopped.")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
