@@ -109,9 +109,25 @@ function show(section, state) {
 
 // --- the confirmation dialog (disable, enable, unblock) ----------------------------------------------------
 
+/** The same control (switch or action button) in the row shown now for `control`'s row, which a payload or
+ * a reload may have re-rendered since. */
+function counterpart(control) {
+  const row = control.closest("tr[data-id]");
+  const now = row && root.querySelector(`tr[data-id="${CSS.escape(row.dataset.id)}"]`);
+  if (!now) return null;
+  return now.querySelector(control.dataset.testid ? `[data-testid="${control.dataset.testid}"]` : "[data-action]");
+}
+
+/** Give keyboard focus back to the control a dialog was opened from (Bootstrap returns it only to
+ * data-bs-toggle triggers; otherwise it falls to <body> and a keyboard user starts over from the top). */
+function focusBack(control) {
+  const target = control && (control.isConnected ? control : counterpart(control));
+  if (target) target.focus();
+}
+
 const confirmModal = document.getElementById("confirm-modal");
 
-function confirmAction({ title, text, ok, okClass = "btn-primary" }) {
+function confirmAction({ title, text, ok, okClass = "btn-primary", opener = null }) {
   confirmModal.querySelector("[data-confirm-title]").textContent = title;
   confirmModal.querySelector("[data-confirm-text]").textContent = text;
   const button = confirmModal.querySelector("[data-confirm-ok]");
@@ -126,6 +142,7 @@ function confirmAction({ title, text, ok, okClass = "btn-primary" }) {
     };
     const onHidden = () => {
       button.removeEventListener("click", onOk);
+      focusBack(opener);
       resolve(answered);
     };
     button.addEventListener("click", onOk);
@@ -362,11 +379,15 @@ function createList(section, { operationName, connection, variables, renderRow, 
     load,
     node: (id) => nodes.get(id),
     nodes: () => nodes.values(),
-    /** Put the payload's version of a row in place of the shown one. */
+    /** Put the payload's version of a row in place of the shown one; keyboard focus on the old row's
+     * control moves to the new row's. */
     replace(node) {
       const current = rowFor(node.id);
       nodes.set(node.id, node);
-      if (current) current.replaceWith(renderRow(node));
+      if (!current) return;
+      const focused = current.contains(document.activeElement) ? document.activeElement : null;
+      current.replaceWith(renderRow(node));
+      if (focused) focusBack(focused);
     },
     /** Show an error (text or an element) next to a row; empty text clears it. */
     rowError(id, content) {
@@ -406,7 +427,7 @@ function mayBlock(user) {
   return Boolean(me) && user.email !== me.email && (!user.isSuperuser || me.isSuperuser);
 }
 
-async function toggleMailing(mailing) {
+async function toggleMailing(mailing, opener) {
   const disabling = mailing.isActive;
   const which = { subject: mailing.message.subject, owner: mailing.owner.email };
   const question = disabling
@@ -433,7 +454,7 @@ async function toggleMailing(mailing) {
         ),
         ok: gettext("Enable"),
       };
-  const confirmed = await confirmAction(question);
+  const confirmed = await confirmAction({ ...question, opener });
   if (!confirmed) return;
   const name = disabling ? "managerDisableMailing" : "managerEnableMailing";
   const field = disabling ? "disableMailing" : "enableMailing";
@@ -485,7 +506,7 @@ function renderMailing(mailing) {
     onchange: (event) => {
       const current = mailings.node(mailing.id) || mailing;
       event.target.checked = current.isActive;
-      toggleMailing(current);
+      toggleMailing(current, event.target);
     },
   });
   return h(
@@ -548,7 +569,7 @@ const blockError = blockModal.querySelector("[data-block-error]");
 const blockSubmit = blockModal.querySelector("[data-block-submit]");
 let blocking = null;
 
-function askBlock(user) {
+function askBlock(user, opener) {
   blocking = user;
   blockModal.querySelector("[data-block-who]").textContent = format(gettext("Block %(who)s?"), {
     who: user.fullName ? `${user.fullName} <${user.email}>` : user.email,
@@ -559,6 +580,7 @@ function askBlock(user) {
   blockSubmit.disabled = false;
   const modal = window.bootstrap.Modal.getOrCreateInstance(blockModal);
   blockModal.addEventListener("shown.bs.modal", () => blockReason.focus(), { once: true });
+  blockModal.addEventListener("hidden.bs.modal", () => focusBack(opener), { once: true });
   modal.show();
 }
 
@@ -592,8 +614,9 @@ blockForm.addEventListener("submit", async (event) => {
   }
 });
 
-async function unblock(user) {
+async function unblock(user, opener) {
   const confirmed = await confirmAction({
+    opener,
     title: gettext("Unblock this user?"),
     text: format(
       gettext("%(who)s can sign in again and their mailings send again. API tokens revoked by the block stay revoked."),
@@ -631,13 +654,15 @@ function userChanged(user) {
 function renderUser(user) {
   const blocker = user.blockedBy ? user.blockedBy.fullName || user.blockedBy.email : gettext("someone");
   const current = () => users.node(user.id) || user;
+  // The dialog gets the button it was opened from, to give focus back to.
+  const opens = (action) => (event) => action(current(), event.currentTarget);
   const button = (kind, style, onclick, label) =>
     h("button", { type: "button", class: `btn btn-sm ${style}`, "data-action": kind, onclick }, label);
   let action = null;
   if (mayBlock(user)) {
     action = user.isBlocked
-      ? button("unblock", "btn-outline-secondary", () => unblock(current()), gettext("Unblock"))
-      : button("block", "btn-outline-danger", () => askBlock(current()), gettext("Block"));
+      ? button("unblock", "btn-outline-secondary", opens(unblock), gettext("Unblock"))
+      : button("block", "btn-outline-danger", opens(askBlock), gettext("Block"));
   }
   const attributes = { "data-id": user.id, "data-testid": "user-row", "data-email": user.email };
   return h(

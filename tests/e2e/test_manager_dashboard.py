@@ -96,6 +96,19 @@ def rows(page, section: str):
     return page.locator(f"[data-section={section}] [data-rows] tr")
 
 
+def wait_focus(page, control: str, row_id: str) -> None:
+    """Keyboard focus is on `control` (a data-testid or data-action) of the row `row_id`, not on <body>."""
+    page.wait_for_function(
+        """([control, rowId]) => {
+            const element = document.activeElement;
+            const row = element.closest('tr[data-id]');
+            const kind = element.dataset.testid || element.dataset.action;
+            return kind === control && row && row.dataset.id === rowId;
+        }""",
+        arg=[control, row_id],
+    )
+
+
 def wait_ready(page, section: str) -> None:
     # An inactive tab's section is hidden, so wait for the state, not for visibility.
     page.wait_for_selector(f"[data-section={section}][data-state=ready]", state="attached")
@@ -203,6 +216,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     modal.wait_for(state="hidden")
     row = rows(page, "users").first
     row.locator("[data-action=unblock]").wait_for()
+    wait_focus(page, "unblock", row.get_attribute("data-id"))  # the re-rendered row's button
     assert "Spam complaints from three clients" in row.locator("[data-testid=blocked-reason]").inner_text()
     assert "by Mia Manager" in row.inner_text()
     page.wait_for_function("document.querySelector('[data-stat=blocked]').textContent.startsWith('1 ')")
@@ -232,8 +246,16 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     assert "Harvest news" in confirm.inner_text()
     confirm.locator("[data-bs-dismiss=modal] >> text=Cancel").click()
     confirm.wait_for(state="hidden")
+    due_id = row.get_attribute("data-id")
+    wait_focus(page, "active-switch", due_id)
     assert Mailing.objects.get(pk=due.pk).is_active
     assert row.locator("[data-testid=active-switch]").is_checked()
+    page.keyboard.press("Space")  # the keyboard's way: the switch has focus again, and Escape leaves too
+    page.wait_for_function("document.getElementById('confirm-modal').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    confirm.wait_for(state="hidden")
+    wait_focus(page, "active-switch", due_id)
+    assert Mailing.objects.get(pk=due.pk).is_active
 
     switch.click()
     confirm.wait_for(state="visible")
@@ -242,6 +264,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
         "[...document.querySelectorAll('[data-testid=mailing-row]')]"
         ".some(r => r.textContent.includes('Harvest news') && r.textContent.includes('since'))"
     )
+    wait_focus(page, "active-switch", due_id)  # on the switch of the row the payload re-rendered
     assert not row.locator("[data-testid=active-switch]").is_checked()
     assert not Mailing.objects.get(pk=due.pk).is_active
     page.wait_for_function("document.querySelector('[data-stat=active]').textContent === '0'")
