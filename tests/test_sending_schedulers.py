@@ -114,8 +114,8 @@ def sink():
 def postgresql_only():
     if connection.vendor != "postgresql":
         pytest.skip(
-            "several schedulers share one database on PostgreSQL (SKIP LOCKED); on SQLite writers are "
-            "serialised and one scheduler is the supported setup"
+            "PostgreSQL only: this tests row locks between sessions (SKIP LOCKED, several schedulers); "
+            "SQLite serialises writers with one database lock, and one scheduler is its supported setup"
         )
 
 
