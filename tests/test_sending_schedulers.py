@@ -433,6 +433,7 @@ def test_the_clean_up_runs_in_one_process_at_a_time(postgresql_only, caplog):
     assert DjangoJobExecution.objects.count() == 0
 
 
+@pytest.mark.django_db  # no other thread or process: the test's transaction will do
 def test_keep_history_of_is_idempotent_and_pauses_database_jobs():
     """Issue 13 §1: a job row left by the former database job store (scheduled, with a pickled job) becomes
     a plain history row, so no process could run jobs from the table; doing it again changes nothing."""
@@ -445,6 +446,7 @@ def test_keep_history_of_is_idempotent_and_pauses_database_jobs():
     ]
 
 
+@pytest.mark.django_db  # no other thread or process: the test's transaction will do
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_stop_seconds_must_be_positive(value):
     """Issue 13 §2: MAILER_STOP_SECONDS of 0 or less stops start-up with a clear error."""
