@@ -57,8 +57,10 @@ guesses through uncounted nor forgets what it counted when Redis is back. The de
 its per-nonce count, so while that count cannot be read the cookie spares nothing.
 """
 
+import functools
 import ipaddress
 import math
+import operator
 import secrets
 
 from axes.attempts import get_cool_off_threshold
@@ -68,6 +70,7 @@ from axes.helpers import (
     get_cache,
     get_cache_timeout,
     get_client_cache_keys,
+    get_client_parameters,
     get_client_username,
     get_cool_off,
     get_credentials,
@@ -78,7 +81,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.core import signing
 from django.db import router, transaction
-from django.db.models import F
+from django.db.models import F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -320,10 +323,22 @@ class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
     failure, which kept a row counting for as long as failures came less than a cool-off apart)."""
 
     def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
-        return [
-            sum(attempts.values_list("failures_since_start", flat=True))
-            for attempts in self.get_user_attempts(request, credentials)
+        # One query for the three scopes: the cache handler asks this too on every check (issue 13 §3).
+        scopes = [
+            Q(**parameters)
+            for parameters in get_client_parameters(
+                get_client_username(request, credentials),
+                request.axes_ip_address,
+                request.axes_user_agent,
+                request,
+                credentials,
+            )
         ]
+        sums = {f"scope{n}": Sum("failures_since_start", filter=scope) for n, scope in enumerate(scopes)}
+        counts = AccessAttempt.objects.filter(
+            functools.reduce(operator.or_, scopes), attempt_time__gte=get_cool_off_threshold(request)
+        ).aggregate(**sums)
+        return [counts[name] or 0 for name in sums]
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         if request is None or request.axes_locked_out or self.is_whitelisted(request, credentials):
