@@ -48,6 +48,12 @@ function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** An email address that a narrow cell wraps before its "@" and dots, not mid-word. */
+function emailText(email) {
+  const parts = email.split(/(?=[@.])/);
+  return h("span", {}, parts.flatMap((part, index) => (index ? [h("wbr"), part] : [part])));
+}
+
 function when(iso) {
   return iso ? momentText(iso) : "";
 }
@@ -509,21 +515,32 @@ function renderMailing(mailing) {
       toggleMailing(current, event.target);
     },
   });
+  const ownerBlocked = () =>
+    mailing.owner.isBlocked ? h("span", { class: "badge text-bg-danger" }, gettext("owner blocked")) : null;
   return h(
     "tr",
     { "data-id": mailing.id, "data-testid": "mailing-row", class: mailing.isActive ? null : "table-secondary" },
     h(
       "td",
-      { class: "text-break" },
-      h("div", { class: "fw-semibold" }, mailing.owner.fullName || mailing.owner.email),
-      mailing.owner.fullName ? h("div", { class: "small text-body-secondary" }, mailing.owner.email) : null,
-      mailing.owner.isBlocked ? h("span", { class: "badge text-bg-danger" }, gettext("owner blocked")) : null,
+      { class: "d-none d-md-table-cell" },
+      h("div", { class: "fw-semibold" }, mailing.owner.fullName || emailText(mailing.owner.email)),
+      mailing.owner.fullName
+        ? h("div", { class: "small text-body-secondary" }, emailText(mailing.owner.email))
+        : null,
+      ownerBlocked(),
     ),
     h(
       "td",
-      { class: "text-break" },
+      {},
       mailing.message.subject,
-      // On narrow screens the hidden columns' essentials go under the subject.
+      // On narrow screens the hidden columns' essentials go under the subject, the owner first.
+      h(
+        "div",
+        { class: "small text-body-secondary d-md-none", "data-testid": "owner-under-subject" },
+        emailText(mailing.owner.email),
+        mailing.owner.isBlocked ? " " : null,
+        ownerBlocked(),
+      ),
       h("div", { class: "small text-body-secondary d-md-none" }, periodicity),
       last ? h("div", { class: "small d-lg-none" }, sendCounts(last, false)) : null,
     ),
@@ -545,10 +562,12 @@ function renderMailing(mailing) {
         toggle,
         h(
           "label",
-          { class: "form-check-label small d-none d-sm-inline-block", for: switchId },
+          { class: "form-check-label small d-none d-lg-inline-block", for: switchId },
           mailing.isActive ? gettext("Active") : gettext("Disabled"),
         ),
       ),
+      // Narrow screens have no room for the label beside the switch; the word that matters goes under it.
+      mailing.isActive ? null : h("div", { class: "small d-lg-none", "data-testid": "disabled-note" }, gettext("Disabled")),
       !mailing.isActive && mailing.disabledAt
         ? h(
             "div",
@@ -664,15 +683,22 @@ function renderUser(user) {
       ? button("unblock", "btn-outline-secondary", opens(unblock), gettext("Unblock"))
       : button("block", "btn-outline-danger", opens(askBlock), gettext("Block"));
   }
+  const blockDetails = (reasonTestId) => [
+    h("span", { class: "badge text-bg-danger" }, gettext("blocked")),
+    h("div", {}, format(gettext("by %(who)s, %(when)s"), { who: blocker, when: when(user.blockedAt) })),
+    user.blockedReason
+      ? h("div", { class: "text-break fst-italic", "data-testid": reasonTestId }, user.blockedReason)
+      : null,
+  ];
   const attributes = { "data-id": user.id, "data-testid": "user-row", "data-email": user.email };
   return h(
     "tr",
     { ...attributes, class: user.isBlocked ? "table-danger" : null },
     h(
       "td",
-      { class: "text-break" },
-      h("div", { class: "fw-semibold" }, user.fullName || user.email),
-      user.fullName ? h("div", { class: "small text-body-secondary" }, user.email) : null,
+      {},
+      h("div", { class: "fw-semibold" }, user.fullName || emailText(user.email)),
+      user.fullName ? h("div", { class: "small text-body-secondary" }, emailText(user.email)) : null,
       h(
         "div",
         { class: "d-flex flex-wrap gap-1" },
@@ -680,8 +706,10 @@ function renderUser(user) {
         user.isManager && !user.isSuperuser ? h("span", { class: "badge text-bg-info" }, gettext("manager")) : null,
         user.isActive ? null : h("span", { class: "badge text-bg-warning" }, gettext("inactive")),
       ),
+      // Phones have no Blocked column: a block's who, when and why go under the user.
+      user.isBlocked ? h("div", { class: "small d-sm-none mt-1" }, blockDetails(null)) : null,
     ),
-    h("td", { class: "d-none d-md-table-cell small text-nowrap" }, time(user.dateJoined)),
+    h("td", { class: "d-none d-md-table-cell small" }, time(user.dateJoined)),
     h(
       "td",
       { class: "d-none d-sm-table-cell" },
@@ -691,18 +719,10 @@ function renderUser(user) {
     ),
     h(
       "td",
-      { class: "small", "data-testid": "blocked" },
-      user.isBlocked
-        ? [
-            h("span", { class: "badge text-bg-danger" }, gettext("blocked")),
-            h("div", {}, format(gettext("by %(who)s, %(when)s"), { who: blocker, when: when(user.blockedAt) })),
-            user.blockedReason
-              ? h("div", { class: "text-break fst-italic", "data-testid": "blocked-reason" }, user.blockedReason)
-              : null,
-          ]
-        : h("span", { class: "text-body-secondary" }, gettext("no")),
+      { class: "d-none d-sm-table-cell small", "data-testid": "blocked" },
+      user.isBlocked ? blockDetails("blocked-reason") : h("span", { class: "text-body-secondary" }, gettext("no")),
     ),
-    h("td", { class: "d-none d-sm-table-cell text-end" }, String(user.mailingsCount)),
+    h("td", { class: "d-none d-md-table-cell text-end" }, String(user.mailingsCount)),
     h("td", { class: "text-end" }, action, rowErrorSlot()),
   );
 }

@@ -303,14 +303,45 @@ def test_an_owner_opening_the_manager_dashboard_gets_403_R_AUTH_5(live_server, p
     assert page.locator("[data-testid=manager-dashboard]").count() == 0
 
 
+# Every word of the visible text in `root` that the browser broke across lines (a range over it has two
+# line boxes); an email's parts between its <wbr>s are words here.
+BROKEN_WORDS = """(root) => {
+    const broken = [];
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!node.parentElement.checkVisibility()) continue;
+        for (const match of node.data.matchAll(/\\S+/g)) {
+            const range = document.createRange();
+            range.setStart(node, match.index);
+            range.setEnd(node, match.index + match[0].length);
+            if (range.getClientRects().length > 1) broken.push(match[0]);
+        }
+    }
+    return broken;
+}"""
+
+
 def test_failures_show_a_retry_message_and_errors_appear_next_to_the_row_at_phone_width_R_UI_8(
     live_server, browser
 ):
     """A failed load shows a retry box (never a blank) that recovers; a failed mutation shows its error next
-    to its row; at 390 px nothing overflows sideways."""
+    to its row; at 390 px nothing overflows sideways, no word or address is broken mid-word, the owner shows
+    under the subject and a disabled mailing says so."""
     manager = make_managers_member()
     owner = UserFactory(email="phone.owner@example.com")
     MailingFactory(owner=owner, message=MessageFactory(owner=owner, subject="Pocket-sized news"))
+    long_owner = UserFactory(
+        email="alexandra.konstantinopolskaya@example-company.org",
+        first_name="Alexandra",
+        last_name="Konstantinopolskaya",
+    )
+    MailingFactory(
+        owner=long_owner,
+        message=MessageFactory(
+            owner=long_owner, subject="Quarterly newsletter: international shipping announcements"
+        ),
+        is_active=False,
+    )
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -332,20 +363,44 @@ def test_failures_show_a_retry_message_and_errors_appear_next_to_the_row_at_phon
     page.click("[data-section=stats] [data-testid=retry] button")
     wait_ready(page, "stats")
     assert page.is_hidden("[data-section=mailings] [data-error]")
-    assert rows(page, "mailings").count() == 1
+    assert rows(page, "mailings").count() == 2
 
     # A mutation whose request fails: the switch stays on, the error shows in the row.
+    pocket = page.locator("[data-testid=mailing-row]", has_text="Pocket-sized news")
     page.route("**/graphql/", refuse)
-    page.locator("[data-testid=active-switch]").click()
+    pocket.locator("[data-testid=active-switch]").click()
     page.locator("#confirm-modal [data-confirm-ok]").click()
-    error = page.locator("[data-testid=mailing-row] [data-row-error]")
+    error = pocket.locator("[data-row-error]")
     error.wait_for(state="visible")
     assert "HTTP 502" in error.inner_text()
-    assert page.locator("[data-testid=active-switch]").is_checked()
+    assert pocket.locator("[data-testid=active-switch]").is_checked()
     page.unroute("**/graphql/", refuse)
 
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert page.locator("[data-testid=mailing-row]", has_text="Pocket-sized news").is_visible()
+    assert pocket.is_visible()
+    table = page.locator("[data-section=mailings] .table-responsive")
+    assert table.evaluate("box => box.scrollWidth <= box.clientWidth")
+    assert (
+        page.evaluate(BROKEN_WORDS, page.locator("[data-section=mailings] [data-rows]").element_handle())
+        == []
+    )
+    # The owner column gives way to the owner's address under the subject; the disabled row says so.
+    assert page.is_hidden("[data-section=mailings] thead th >> text=Owner")
+    assert pocket.locator("[data-testid=owner-under-subject]").inner_text() == owner.email
+    disabled = page.locator("[data-testid=mailing-row]", has_text="Quarterly newsletter")
+    assert disabled.locator("[data-testid=owner-under-subject]").inner_text() == long_owner.email
+    assert disabled.locator("[data-testid=disabled-note]").inner_text() == "Disabled"
+    assert pocket.locator("[data-testid=disabled-note]").count() == 0
+
+    page.click("#users-tab")
+    page.click("[data-section=users] [data-testid=retry] button")  # it failed with the first load
+    wait_ready(page, "users")
+    page.locator("[data-section=users] [data-rows]").wait_for(state="visible")
+    assert (
+        page.evaluate(BROKEN_WORDS, page.locator("[data-section=users] [data-rows]").element_handle()) == []
+    )
+    users_table = page.locator("[data-section=users] .table-responsive")
+    assert users_table.evaluate("box => box.scrollWidth <= box.clientWidth")
     assert errors == []
     context.close()
 
