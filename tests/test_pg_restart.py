@@ -238,5 +238,6 @@ def test_postgresql_restarted_mid_pass_ends_the_pass_with_one_line_and_the_next_
     after = passes[passes.index(broken[0]) + 1 :]
     assert sum(int(re.search(r"sent: (\d+)", line).group(1)) for line in after) > 0, passes
     assert any("mailings completed: 1" in line for line in after), passes
-    ours = [block for block in tracebacks(log) if "/backend/" in block]
-    assert ours == [], ours[0][-3000:] if ours else ""
+    # No traceback at all: neither from our code nor from APScheduler's listener recording the job's run
+    # (runapscheduler.JobStore turns a run it cannot record into one warning line).
+    assert tracebacks(log) == [], tracebacks(log)[0][-3000:] if tracebacks(log) else ""

@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django_apscheduler import util
 from django_apscheduler.jobstores import DjangoMemoryJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
@@ -44,6 +44,33 @@ JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
 PASS_SHARE_OF_STOP = 0.7
 EXIT_SHARE_OF_STOP = 0.9
+
+
+class JobStore(DjangoMemoryJobStore):
+    """Jobs in this process's memory, their run history in the database (django-apscheduler). While the
+    database is unreachable (a restart), a run that cannot be recorded is one warning line, not a traceback
+    from APScheduler's listener: the pass itself already said that the database went away."""
+
+    @classmethod
+    def _record(cls, handler, event):
+        try:
+            return handler(event)
+        except DatabaseError as exc:
+            logger.warning("Job run of %r not recorded: the database is unreachable (%s).", event.job_id, exc)
+            close_old_connections()
+            return None
+
+    @classmethod
+    def handle_submission_event(cls, event):
+        return cls._record(super().handle_submission_event, event)
+
+    @classmethod
+    def handle_execution_event(cls, event):
+        return cls._record(super().handle_execution_event, event)
+
+    @classmethod
+    def handle_error_event(cls, event):
+        return cls._record(super().handle_error_event, event)
 
 
 @util.close_old_connections
@@ -95,7 +122,7 @@ class Command(BaseCommand):
         # A late tick still runs (once: coalesced) however late; two of one job never overlap in a process.
         self.scheduler = BlockingScheduler(
             timezone=settings.TIME_ZONE,
-            jobstores={"default": DjangoMemoryJobStore()},
+            jobstores={"default": JobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         tick = settings.MAILER_TICK_SECONDS
