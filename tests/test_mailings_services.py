@@ -275,3 +275,13 @@ def test_complete_only_when_nothing_is_left_and_every_delivery_is_final(owner):
     assert services.mailing_complete_if_finished(mailing) is True
     mailing.refresh_from_db()
     assert mailing.status == Mailing.Status.COMPLETED
+
+
+def test_only_one_of_several_schedulers_completes_a_mailing_R_SEND_3(owner):
+    """Two processes finish the same mailing: one conditional UPDATE completes it; exactly one counts it."""
+    mailing = MailingFactory(owner=owner, status=Mailing.Status.STARTED)
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
+    first, second = Mailing.objects.get(pk=mailing.pk), Mailing.objects.get(pk=mailing.pk)
+    assert services.mailing_complete_if_finished(first) is True
+    assert services.mailing_complete_if_finished(second) is False
+    assert Mailing.objects.get(pk=mailing.pk).status == Mailing.Status.COMPLETED

@@ -233,9 +233,16 @@ def mailing_complete_if_finished(mailing: Mailing) -> bool:
         return False
     if mailing_has_unfinished_deliveries(mailing):
         return False
-    mailing.status = Mailing.Status.COMPLETED
-    mailing.save(update_fields=["status", "updated_at"])
-    return True
+    # One conditional UPDATE: with several schedulers finishing the same mailing, only one of them completes
+    # it (and counts it in its pass summary).
+    completed = (
+        Mailing.objects.filter(pk=mailing.pk, next_run_at__isnull=True)
+        .exclude(status=Mailing.Status.COMPLETED)
+        .update(status=Mailing.Status.COMPLETED, updated_at=timezone.now())
+    )
+    if completed:
+        mailing.status = Mailing.Status.COMPLETED
+    return completed == 1
 
 
 def mailing_create(*, actor: User, data: dict, owner: User | None = None) -> Mailing:
