@@ -1,6 +1,6 @@
 """Sending throughput: the engine end to end against raw smtplib, on the same SMTP sink (issue 4).
 
-    python bench/send_throughput.py [--messages N] [--workers W]
+    python bench/send_throughput.py [--messages N] [--workers W] [--peers [--rounds R] [--peer-configs ...]]
 
 Starts a counting SMTP sink (tests/fakes/smtp.py) in its own process, seeds one mailing with N clients
 (default 5,000) in the database DATABASE_URL selects (default: a throw-away SQLite file var/bench.sqlite3),
@@ -12,18 +12,30 @@ then measures in the same run:
       peak RSS is the child's maximum resident set size.
 It prints both rates, their ratio and the sender's peak RSS; the last line is machine-readable. It prints
 figures and asserts nothing about time.
+
+With --peers (issue 14; `pip install -r bench/requirements-peers.txt` first) it also runs
+  (c) django-post_office, in a child process with bench/peer_settings.py and its own throw-away database on
+      the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
+      BATCHxTHREADSxPROCESSES (default: post_office's defaults 100x5x1, then 1000x8x1 and 5000x5x2): N
+      personalised messages queued with `send_many`, then `send_queued_mail_until_done` timed until the queue
+      is empty (every attempt logged, post_office's default); its rate is N over that sending time;
+and repeats raw, engine and every peer configuration interleaved for --rounds rounds (default 3), reporting
+medians. peer_ratio is the engine's median over the best peer configuration's median.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
 import smtplib
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,17 +76,137 @@ def raw_smtplib(port: int, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def parse_peer_configs(text: str) -> list[tuple[int, int, int]]:
+    configs = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise ValueError(f"{item!r} is not BATCHxTHREADSxPROCESSES")
+        configs.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    return configs
+
+
+def peer_label(config: tuple[int, int, int]) -> str:
+    batch, threads, processes = config
+    return f"post_office batch {batch} x {threads} threads x {processes} process{'es' * (processes > 1)}"
+
+
+class PeerDatabase:
+    """post_office's throw-away database: `<name>_peer` on the same PostgreSQL server, or a SQLite file."""
+
+    def __init__(self, database_url: str):
+        import environ
+
+        self.config = environ.Env.db_url_config(database_url)
+        self.postgres = self.config["ENGINE"] == "django.db.backends.postgresql"
+        if self.postgres:
+            self.name = f"{self.config['NAME']}_peer"
+            parts = urlsplit(database_url)
+            self.url = urlunsplit(parts._replace(path=f"/{self.name}"))
+        else:
+            self.path = ROOT / "var" / "bench-peer.sqlite3"
+            self.url = f"sqlite:///{self.path}"
+
+    def _admin(self, statement: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(
+            dbname="postgres",
+            user=self.config.get("USER") or None,
+            password=self.config.get("PASSWORD") or None,
+            host=self.config.get("HOST") or None,
+            port=self.config.get("PORT") or None,
+        )
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            conn.close()
+
+    def create(self) -> None:
+        self.drop()
+        if self.postgres:
+            self._admin(f'CREATE DATABASE "{self.name}"')
+
+    def drop(self) -> None:
+        if self.postgres:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}"')
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict:
+    batch, threads, processes = config
+    env = dict(
+        os.environ,
+        PEER_DATABASE_URL=db.url,
+        PEER_BATCH_SIZE=str(batch),
+        PEER_THREADS=str(threads),
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    command = [sys.executable, "bench/peer_post_office.py", "--messages", str(count)]
+    command += ["--processes", str(processes)]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"post_office ({peer_label(config)}) failed: {result.stderr.strip()[-2000:]}")
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome["rate"] = count / max(outcome["sending_s"], 1e-6)
+    return outcome
+
+
+def run_engine(mailing_id: int) -> tuple[str, float]:
+    """`manage.py send_mailing` in a child: its stdout and its own peak RSS in MiB (not the peers')."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, "manage.py", "send_mailing", str(mailing_id)],
+            cwd=ROOT,
+            env=os.environ,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            sys.exit(f"send_mailing failed: {err.read().strip()[-2000:]}")
+        return out.read().strip(), usage.ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000, help="recipients in the mailing (default 5000)")
     parser.add_argument(
         "--workers", type=int, default=None, help="MAILER_SEND_WORKERS (default: the setting)"
     )
+    parser.add_argument(
+        "--peers", action="store_true", help="also run django-post_office (bench/requirements-peers.txt)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds, medians reported (default 3 with --peers, else 1)",
+    )
+    parser.add_argument(
+        "--peer-configs",
+        default="100x5x1,1000x8x1,5000x5x2",
+        help="post_office configurations BATCHxTHREADSxPROCESSES, comma-separated (default: %(default)s)",
+    )
     args = parser.parse_args()
     if args.messages < 1:
         parser.error("--messages must be at least 1")
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    rounds = args.rounds if args.rounds is not None else (3 if args.peers else 1)
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
+    try:
+        peer_configs = parse_peer_configs(args.peer_configs) if args.peers else []
+    except ValueError as exc:
+        parser.error(str(exc))
 
     # Production mode: DEBUG would keep a log of every SQL query in memory.
     os.environ["DEBUG"] = "0"
@@ -106,6 +238,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     db = connection.vendor
     owner = User.objects.create_user(f"bench-{time.time_ns()}@example.com", "bench-password-1")
+    peer_db = PeerDatabase(os.environ["DATABASE_URL"]) if args.peers else None
     try:
         started = time.perf_counter()
         message = Message.objects.create(owner=owner, subject="Autumn news for {first_name}", body=BODY)
@@ -116,62 +249,97 @@ def main() -> None:
             ],
             batch_size=2000,
         )
-        now = timezone.now()
-        mailing = Mailing.objects.create(
-            owner=owner,
-            message=message,
-            start_at=now,
-            end_at=now + timezone.timedelta(days=1),
-            next_run_at=None,
-        )
         through = Mailing.clients.through
-        through.objects.bulk_create(
-            [through(mailing_id=mailing.pk, client_id=c.pk) for c in clients], batch_size=2000
-        )
-        print(f"seeded {args.messages} clients on {db} in {time.perf_counter() - started:.1f} s")
 
+        def new_mailing() -> Mailing:
+            now = timezone.now()
+            mailing = Mailing.objects.create(
+                owner=owner,
+                message=message,
+                start_at=now,
+                end_at=now + timezone.timedelta(days=1),
+                next_run_at=None,
+            )
+            through.objects.bulk_create(
+                [through(mailing_id=mailing.pk, client_id=c.pk) for c in clients], batch_size=2000
+            )
+            return mailing
+
+        mailings = [new_mailing() for _ in range(rounds)]
+        print(f"seeded {args.messages} clients on {db} in {time.perf_counter() - started:.1f} s")
+        if peer_db:
+            peer_db.create()
+
+        raws, engines, peaks = [], [], []
+        peers: dict[tuple[int, int, int], list[float]] = {config: [] for config in peer_configs}
+        workers = settings.MAILER_SEND_WORKERS
         sink = start_sink(port)
         try:
-            raw = raw_smtplib(port, args.messages)
-            print(f"raw smtplib, one reused connection: {raw:,.0f} msgs/s")
+            for round_no in range(rounds):
+                if rounds > 1:
+                    print(f"-- round {round_no + 1} of {rounds}")
+                raw = raw_smtplib(port, args.messages)
+                raws.append(raw)
+                print(f"raw smtplib, one reused connection: {raw:,.0f} msgs/s")
 
-            result = subprocess.run(
-                [sys.executable, "manage.py", "send_mailing", str(mailing.pk)],
-                cwd=ROOT,
-                env=os.environ,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            if result.returncode != 0:
-                sys.exit(f"send_mailing failed: {result.stderr.strip()[-2000:]}")
-            print(f"send_mailing: {result.stdout.strip()}")
+                mailing = mailings[round_no]
+                summary, peak_mib = run_engine(mailing.pk)
+                peaks.append(peak_mib)
+                print(f"send_mailing: {summary}")
+                occurrence = Occurrence.objects.get(mailing=mailing)
+                span = DeliveryAttempt.objects.filter(delivery__occurrence=occurrence).aggregate(
+                    first=Min("attempted_at"), last=Max("attempted_at")
+                )
+                first, last = span["first"], span["last"]
+                sent = occurrence.deliveries.filter(status="sent").count()
+                engine = sent / max((last - occurrence.created_at).total_seconds(), 1e-6)
+                engines.append(engine)
+                print(f"engine sent {sent} of {args.messages}")
+                queueing = (first - occurrence.created_at).total_seconds()
+                sending = (last - first).total_seconds()
+                print(
+                    f"engine timeline: {queueing:.1f} s creating the deliveries, then {sending:.1f} s sending"
+                )
+                print(
+                    f"engine ({workers} workers, every attempt logged): {engine:,.0f} msgs/s; "
+                    f"sender peak RSS {peak_mib:.0f} MiB"
+                )
+
+                for config in peer_configs:
+                    outcome = run_peer(peer_db, config, args.messages)
+                    peers[config].append(outcome["rate"])
+                    print(
+                        f"{peer_label(config)}: {outcome['rate']:,.0f} msgs/s (sent {outcome['sent']}, "
+                        f"failed {outcome['failed']}, {outcome['logged']} attempts logged; "
+                        f"{outcome['queueing_s']:.1f} s queueing, then {outcome['sending_s']:.1f} s sending)"
+                    )
         finally:
             sink.terminate()
             sink_out = sink.communicate(timeout=30)[0].strip()
-        occurrence = Occurrence.objects.get(mailing=mailing)
-        span = DeliveryAttempt.objects.filter(delivery__occurrence=occurrence).aggregate(
-            first=Min("attempted_at"), last=Max("attempted_at")
-        )
-        first, last = span["first"], span["last"]
-        sent = occurrence.deliveries.filter(status="sent").count()
-        engine = sent / max((last - occurrence.created_at).total_seconds(), 1e-6)
-        peak_mib = peak_kib / 1024  # the only child reaped so far is the sender
+        print(f"sink: {sink_out}")
+
+        raw, engine, peak_mib = statistics.median(raws), statistics.median(engines), max(peaks)
         ratio = engine / raw
-        workers = settings.MAILER_SEND_WORKERS
-        print(f"sink: {sink_out}; engine sent {sent} of {args.messages}")
-        queueing = (first - occurrence.created_at).total_seconds()
-        sending = (last - first).total_seconds()
-        print(f"engine timeline: {queueing:.1f} s creating the deliveries, then {sending:.1f} s sending")
-        print(f"engine ({workers} workers, every attempt logged): {engine:,.0f} msgs/s")
+        which = f"medians of {rounds} rounds: " if rounds > 1 else ""
+        print(f"{which}raw smtplib {raw:,.0f} msgs/s; engine ({workers} workers) {engine:,.0f} msgs/s")
         print(f"ratio engine/raw: {ratio:.2f}; sender peak RSS: {peak_mib:.0f} MiB")
+        peer_fields = ""
+        if peers:
+            medians = {config: statistics.median(rates) for config, rates in peers.items()}
+            for config, rate in medians.items():
+                print(f"{which}{peer_label(config)}: {rate:,.0f} msgs/s ({rate / raw:.2f} of raw)")
+            best = max(medians, key=medians.get)
+            peer_ratio = engine / medians[best]
+            print(f"best peer: {peer_label(best)}; engine/peer: {peer_ratio:.2f}")
+            peer_fields = f"peer_best_msgs_per_s={medians[best]:.0f} peer_ratio={peer_ratio:.2f} "
         print(
             f"ratio={ratio:.2f} engine_msgs_per_s={engine:.0f} raw_msgs_per_s={raw:.0f} "
-            f"peak_rss_mib={peak_mib:.0f} messages={args.messages} db={db}"
+            f"{peer_fields}peak_rss_mib={peak_mib:.0f} messages={args.messages} db={db}"
         )
     finally:
         owner.delete()
+        if peer_db:
+            peer_db.drop()
 
 
 if __name__ == "__main__":
