@@ -1,6 +1,7 @@
 """Sending throughput: the engine end to end against raw smtplib, on the same SMTP sink (issue 4).
 
     python bench/send_throughput.py [--messages N] [--workers W] [--peers [--rounds R] [--peer-configs ...]]
+                                    [--profile FILE]
 
 Starts a counting SMTP sink (tests/fakes/smtp.py) in its own process, seeds one mailing with N clients
 (default 5,000) in the database DATABASE_URL selects (default: a throw-away SQLite file var/bench.sqlite3),
@@ -16,11 +17,16 @@ figures and asserts nothing about time.
 With --peers (issue 14; `pip install -r bench/requirements-peers.txt` first) it also runs
   (c) django-post_office, in a child process with bench/peer_settings.py and its own throw-away database on
       the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
-      BATCHxTHREADSxPROCESSES (default: post_office's defaults 100x5x1, then 1000x8x1 and 5000x5x2): N
-      personalised messages queued with `send_many`, then `send_queued_mail_until_done` timed until the queue
-      is empty (every attempt logged, post_office's default); its rate is N over that sending time;
+      BATCHxTHREADSxPROCESSES (default: post_office's defaults 100x5x1, then 1000x8x1, 5000x5x2 and
+      5000x5x3): N personalised messages queued with `send_many`, then `send_queued_mail_until_done` timed
+      until the queue is empty (every attempt logged, post_office's default); its rate is N over that
+      sending time;
 and repeats raw, engine and every peer configuration interleaved for --rounds rounds (default 3), reporting
 medians. peer_ratio is the engine's median over the best peer configuration's median.
+
+With --profile FILE the sender runs under py-spy (bench/requirements-peers.txt), every thread sampled, its
+collapsed stacks written to FILE (FILE.1, FILE.2, ... with several rounds); its CPU figure then includes
+py-spy's own.
 """
 
 from __future__ import annotations
@@ -155,11 +161,18 @@ def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict
     return outcome
 
 
-def run_engine(mailing_id: int) -> tuple[str, float]:
-    """`manage.py send_mailing` in a child: its stdout and its own peak RSS in MiB (not the peers')."""
+def run_engine(mailing_id: int, profile: str | None) -> tuple[str, float, float]:
+    """`manage.py send_mailing` in a child: its stdout, its peak RSS in MiB (not the peers') and CPU seconds.
+
+    With `profile`, py-spy samples every thread of the child (collapsed stacks to that file)."""
+    command = [sys.executable, "manage.py", "send_mailing", str(mailing_id)]
+    if profile:
+        py_spy = Path(sys.executable).with_name("py-spy")
+        command = [str(py_spy), "record", "--rate", "250", "--nonblocking", "--format", "raw"]
+        command += ["--output", profile, "--", sys.executable, "manage.py", "send_mailing", str(mailing_id)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
-            [sys.executable, "manage.py", "send_mailing", str(mailing_id)],
+            command,
             cwd=ROOT,
             env=os.environ,
             stdout=out,
@@ -172,7 +185,7 @@ def run_engine(mailing_id: int) -> tuple[str, float]:
         err.seek(0)
         if child.returncode != 0:
             sys.exit(f"send_mailing failed: {err.read().strip()[-2000:]}")
-        return out.read().strip(), usage.ru_maxrss / 1024
+        return out.read().strip(), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -192,8 +205,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--peer-configs",
-        default="100x5x1,1000x8x1,5000x5x2",
+        default="100x5x1,1000x8x1,5000x5x2,5000x5x3",
         help="post_office configurations BATCHxTHREADSxPROCESSES, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="run the sender under py-spy (bench/requirements-peers.txt): collapsed stacks to FILE[.round]",
     )
     args = parser.parse_args()
     if args.messages < 1:
@@ -283,7 +301,8 @@ def main() -> None:
                 print(f"raw smtplib, one reused connection: {raw:,.0f} msgs/s")
 
                 mailing = mailings[round_no]
-                summary, peak_mib = run_engine(mailing.pk)
+                profile = args.profile and (args.profile + (f".{round_no + 1}" if rounds > 1 else ""))
+                summary, peak_mib, cpu_s = run_engine(mailing.pk, profile)
                 peaks.append(peak_mib)
                 print(f"send_mailing: {summary}")
                 occurrence = Occurrence.objects.get(mailing=mailing)
@@ -302,7 +321,7 @@ def main() -> None:
                 )
                 print(
                     f"engine ({workers} workers, every attempt logged): {engine:,.0f} msgs/s; "
-                    f"sender peak RSS {peak_mib:.0f} MiB"
+                    f"sender peak RSS {peak_mib:.0f} MiB, CPU {cpu_s * 1e6 / args.messages:.0f} us/message"
                 )
 
                 for config in peer_configs:
