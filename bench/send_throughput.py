@@ -25,8 +25,8 @@ and repeats raw, engine and every peer configuration interleaved for --rounds ro
 medians. peer_ratio is the engine's median over the best peer configuration's median.
 
 With --profile FILE the sender runs under py-spy (bench/requirements-peers.txt), every thread sampled, its
-collapsed stacks written to FILE (FILE.1, FILE.2, ... with several rounds); its CPU figure then includes
-py-spy's own.
+collapsed stacks written to FILE (FILE.1, FILE.2, ... with several rounds); its CPU and RSS figures are then
+py-spy's, not the sender's.
 """
 
 from __future__ import annotations
@@ -283,7 +283,8 @@ def main() -> None:
             )
             return mailing
 
-        mailings = [new_mailing() for _ in range(rounds)]
+        # One mailing per round, made just before its send: a send completes the owner's finished mailings.
+        mailing = new_mailing()
         print(f"seeded {args.messages} clients on {db} in {time.perf_counter() - started:.1f} s")
         if peer_db:
             peer_db.create()
@@ -300,7 +301,8 @@ def main() -> None:
                 raws.append(raw)
                 print(f"raw smtplib, one reused connection: {raw:,.0f} msgs/s")
 
-                mailing = mailings[round_no]
+                if round_no:
+                    mailing = new_mailing()
                 profile = args.profile and (args.profile + (f".{round_no + 1}" if rounds > 1 else ""))
                 summary, peak_mib, cpu_s = run_engine(mailing.pk, profile)
                 peaks.append(peak_mib)
