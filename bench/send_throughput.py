@@ -25,8 +25,8 @@ and repeats raw, engine and every peer configuration interleaved for --rounds ro
 medians. peer_ratio is the engine's median over the best peer configuration's median.
 
 With --profile FILE the sender runs under py-spy (bench/requirements-peers.txt), every thread sampled, its
-collapsed stacks written to FILE (FILE.1, FILE.2, ... with several rounds); its CPU and RSS figures are then
-py-spy's, not the sender's.
+collapsed stacks written to FILE (FILE.1, FILE.2, ... with several rounds), and with --profile-gil only the
+thread holding the GIL; its CPU and RSS figures are then py-spy's, not the sender's.
 """
 
 from __future__ import annotations
@@ -161,15 +161,24 @@ def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict
     return outcome
 
 
-def run_engine(mailing_id: int, profile: str | None) -> tuple[str, float, float]:
+def run_engine(mailing_id: int, profile: str | None, gil: bool = False) -> tuple[str, float, float]:
     """`manage.py send_mailing` in a child: its stdout, its peak RSS in MiB (not the peers') and CPU seconds.
 
-    With `profile`, py-spy samples every thread of the child (collapsed stacks to that file)."""
+    With `profile`, py-spy samples every thread of the child (collapsed stacks to that file); with `gil`, only
+    the thread holding the GIL: where the Python CPU goes, without the waits on sockets."""
     command = [sys.executable, "manage.py", "send_mailing", str(mailing_id)]
     if profile:
         py_spy = Path(sys.executable).with_name("py-spy")
         command = [str(py_spy), "record", "--rate", "250", "--nonblocking", "--format", "raw"]
-        command += ["--output", profile, "--", sys.executable, "manage.py", "send_mailing", str(mailing_id)]
+        command += ["--gil"] * gil + [
+            "--output",
+            profile,
+            "--",
+            sys.executable,
+            "manage.py",
+            "send_mailing",
+            str(mailing_id),
+        ]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
             command,
@@ -212,6 +221,9 @@ def main() -> None:
         "--profile",
         metavar="FILE",
         help="run the sender under py-spy (bench/requirements-peers.txt): collapsed stacks to FILE[.round]",
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="with --profile: sample only the thread holding the GIL"
     )
     args = parser.parse_args()
     if args.messages < 1:
@@ -304,7 +316,7 @@ def main() -> None:
                 if round_no:
                     mailing = new_mailing()
                 profile = args.profile and (args.profile + (f".{round_no + 1}" if rounds > 1 else ""))
-                summary, peak_mib, cpu_s = run_engine(mailing.pk, profile)
+                summary, peak_mib, cpu_s = run_engine(mailing.pk, profile, args.profile_gil)
                 peaks.append(peak_mib)
                 print(f"send_mailing: {summary}")
                 occurrence = Occurrence.objects.get(mailing=mailing)
