@@ -15,8 +15,8 @@ It prints both rates, their ratio and the sender's peak RSS; the last line is ma
 figures and asserts nothing about time.
 
 With --peers (issue 14; `pip install -r bench/requirements-peers.txt` first) it also runs
-  (c) django-post_office, in a child process with bench/peer_settings.py and its own throw-away database on
-      the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
+  (c) django-post_office, in a child process with bench/peers/settings.py and its own throw-away database
+      on the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
       BATCHxTHREADSxPROCESSES (default: post_office's defaults 100x5x1, then 1000x8x1, 5000x5x2 and
       5000x5x3): N personalised messages queued with `send_many`, then `send_queued_mail_until_done` timed
       until the queue is empty (every attempt logged, post_office's default); its rate is N over that
@@ -151,7 +151,7 @@ def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict
         PEER_THREADS=str(threads),
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    command = [sys.executable, "bench/peer_post_office.py", "--messages", str(count)]
+    command = [sys.executable, "bench/peers/post_office_run.py", "--messages", str(count)]
     command += ["--processes", str(processes)]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:

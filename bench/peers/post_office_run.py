@@ -1,6 +1,6 @@
 """One django-post_office run for `bench/send_throughput.py --peers` (issue 14); not meant to be run by hand.
 
-In its own process with bench/peer_settings.py: migrates and empties post_office's tables in the throw-away
+In its own process with bench/peers/settings.py: migrates and empties post_office's tables in the throw-away
 database, queues N personalised messages of about 1 KB with `mail.send_many` (post_office's bulk enqueue),
 then times `send_queued_mail_until_done` (what `manage.py send_queued_mail --processes P` runs)
 until the queue is empty.
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.send_throughput import BODY
 
@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, required=True)
     parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.peer_settings"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.peers.settings"
 
     import django
 
