@@ -119,3 +119,18 @@ def test_mailings_using_a_message_are_the_visible_ones_that_send_it_R_AUTH_4(wor
     assert list(selectors.mailings_using(bob, message)) == []
     blocked = UserFactory(is_active=False)
     assert list(selectors.mailings_using(blocked, MessageFactory(owner=blocked))) == []
+
+
+def test_own_mailings_are_the_users_own_even_for_a_superuser_or_a_manager(world):
+    """The owner pages and the API's `mailings` list the user's own only; `mailings_for` would give a
+    superuser or a manager everyone's (R-AUTH-4)."""
+    alice, _bob, data = world
+    assert list(selectors.own_mailings(alice)) == [data[alice][1]]
+    root = UserFactory(is_superuser=True)
+    mine = MailingFactory(owner=root)
+    assert selectors.mailings_for(root).count() == 3
+    assert list(selectors.own_mailings(root)) == [mine]
+    assert not selectors.own_mailings(make_manager()).exists()
+    alice.is_blocked = True
+    alice.save()
+    assert not selectors.own_mailings(alice).exists()

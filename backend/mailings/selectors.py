@@ -53,6 +53,13 @@ def mailings_for(user: User) -> QuerySet[Mailing]:
     return queryset.filter(owner=user)
 
 
+def own_mailings(user: User) -> QuerySet[Mailing]:
+    """The user's own mailings, also for a superuser or a manager (whom `mailings_for` shows everyone's): what
+    the owner pages list and the API's `mailings` returns, so another owner's mailing is missing there for
+    everyone."""
+    return mailings_for(user).filter(owner=user)
+
+
 def occurrences_for(user: User) -> QuerySet[Occurrence]:
     return Occurrence.objects.filter(mailing__in=mailings_for(user).values("pk"))
 

@@ -113,9 +113,7 @@ class MailingsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_mailings(root, info, status=None, periodicity=None, active=None, order_by=None, **_page):
         user = require_user(info)
-        queryset = _mailing_filters(
-            selectors.mailings_for(user).filter(owner=user), status, periodicity, active
-        )
+        queryset = _mailing_filters(selectors.own_mailings(user), status, periodicity, active)
         return ordered(queryset, order_by, MailingOrder.CREATED_DESC.value)
 
     @staticmethod

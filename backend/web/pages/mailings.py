@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from graphql_relay import to_global_id
 
-from backend.accounts.models import User
 from backend.mailings import selectors, services
 from backend.mailings.forms import MailingForm
 from backend.mailings.models import Mailing
@@ -39,12 +38,6 @@ STATUS_STYLES = {
     Mailing.Status.STARTED: "text-bg-primary",
     Mailing.Status.COMPLETED: "text-bg-success",
 }
-
-
-def own_mailings(user: User) -> QuerySet[Mailing]:
-    """The user's own mailings. `mailings_for` also gives a superuser everyone's; these pages show a user
-    their own only (others' are managed in the admin), so another owner's id is a 404 for everyone."""
-    return selectors.mailings_for(user).filter(owner=user)
 
 
 def status_badge(mailing: Mailing) -> str:
@@ -171,7 +164,9 @@ class MailingList(OwnerListView):
 
     def get_queryset(self) -> QuerySet[Mailing]:
         self.filters = MailingFilterForm(self.request.GET)
-        return self.filters.filtered(own_mailings(self.request.user)).annotate(clients_count=Count("clients"))
+        return self.filters.filtered(selectors.own_mailings(self.request.user)).annotate(
+            clients_count=Count("clients")
+        )
 
     def row_url(self, obj: Mailing) -> str:
         return reverse("mailings:detail", args=[obj.pk])
@@ -239,7 +234,7 @@ class MailingCreate(MailingFormMixin, OwnerCreateView):
 
 class MailingEdit(MailingFormMixin, OwnerEditView):
     def lookup(self, pk: int) -> Model:
-        return own_mailings(self.request.user).get(pk=pk)
+        return selectors.own_mailings(self.request.user).get(pk=pk)
 
     def perform_update(self, obj: Mailing, data: QueryDict) -> Mailing:
         return services.mailing_update(actor=self.request.user, mailing=obj, data=data)
@@ -253,7 +248,7 @@ class MailingEdit(MailingFormMixin, OwnerEditView):
 
 class OwnMailingMixin(OwnerObjectMixin):
     def lookup(self, pk: int) -> Model:
-        return own_mailings(self.request.user).get(pk=pk)
+        return selectors.own_mailings(self.request.user).get(pk=pk)
 
 
 class MailingDelete(OwnMailingMixin, OwnerDeleteView):

@@ -21,7 +21,7 @@ from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurren
 
 from ..moments import moment_text
 from .generic import OwnerPageMixin, error_text
-from .mailings import OwnMailingMixin, own_mailings, status_badge
+from .mailings import OwnMailingMixin, status_badge
 
 OCCURRENCES_PER_PAGE = 20
 LOG_PER_PAGE = 25
@@ -42,7 +42,7 @@ OUTCOME_STYLES = {
 
 def own_occurrences(user: User) -> QuerySet[Occurrence]:
     """Occurrences of the user's own mailings, plain rows: page them, then count with `counted_page`."""
-    return selectors.occurrences_for(user).filter(mailing__in=own_mailings(user).values("pk"))
+    return selectors.occurrences_for(user).filter(mailing__in=selectors.own_mailings(user).values("pk"))
 
 
 def counted_page(user: User, page) -> None:
