@@ -30,10 +30,11 @@ import sys
 import time
 import types
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support.throwaway_db import fresh_database  # noqa: E402
 
 MAILINGS = 1000
 CLIENTS_PER_MAILING = 20
@@ -49,39 +50,6 @@ QUERY = """query Bench($first: Int!) {
 
 
 # --- the database -------------------------------------------------------------------------------------------
-
-
-def fresh_database() -> tuple[str, object]:
-    """Point DATABASE_URL at a new, empty database; returns its vendor and a function that drops it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        db_file = ROOT / "var" / "bench_graphql.sqlite3"
-        db_file.unlink(missing_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{db_file}"
-        return "sqlite", lambda: db_file.unlink(missing_ok=True)
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("DATABASE_URL must be a postgres:// URL (or unset for SQLite).")
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = f"mailer_bench_graphql_{os.getpid()}"
-    server = urlunsplit(parts._replace(path="/postgres"))
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-    return "postgresql", drop
 
 
 def seed():
@@ -263,7 +231,7 @@ def main() -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["JWT_ACCESS_TOKEN_SECONDS"] = str(3600)  # outlives the run
-    vendor, drop = fresh_database()
+    vendor, drop = fresh_database("graphql")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     try:
         run(args, vendor)

@@ -29,10 +29,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support.throwaway_db import fresh_database  # noqa: E402
 
 OWNERS = 200
 MAILINGS_PER_OWNER = 5
@@ -65,47 +66,6 @@ OBSERVER = """
 
 
 # --- the database -------------------------------------------------------------------------------------------
-
-
-def fresh_database() -> tuple[str, object]:
-    """Point DATABASE_URL at a new, empty database; returns its vendor and a function that drops it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        db_file = ROOT / "var" / "bench_manager.sqlite3"
-        db_file.parent.mkdir(exist_ok=True)
-        db_file.unlink(missing_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{db_file}"
-
-        def remove() -> None:
-            from django.db import connections
-
-            connections.close_all()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-
-        return "sqlite", remove
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("DATABASE_URL must be a postgres:// URL (or unset for SQLite).")
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = f"mailer_bench_manager_{os.getpid()}"
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-    return "postgresql", drop
 
 
 def seed():
@@ -249,7 +209,7 @@ def main() -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1"
     os.environ["SITE_URL"] = "http://127.0.0.1"
-    vendor, drop = fresh_database()
+    vendor, drop = fresh_database("manager")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     try:
         run(args, vendor)
