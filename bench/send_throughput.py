@@ -204,6 +204,12 @@ def main() -> None:
         "--workers", type=int, default=None, help="MAILER_SEND_WORKERS (default: the setting)"
     )
     parser.add_argument(
+        "--record-batch",
+        type=int,
+        default=None,
+        help="MAILER_RECORD_BATCH: attempts written per statement (default: the setting; 1 = each at once)",
+    )
+    parser.add_argument(
         "--peers", action="store_true", help="also run django-post_office (bench/requirements-peers.txt)"
     )
     parser.add_argument(
@@ -230,6 +236,8 @@ def main() -> None:
         parser.error("--messages must be at least 1")
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.record_batch is not None and args.record_batch < 1:
+        parser.error("--record-batch must be at least 1")
     rounds = args.rounds if args.rounds is not None else (3 if args.peers else 1)
     if rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -252,6 +260,8 @@ def main() -> None:
     os.environ.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port), MAILER_RATE_LIMIT="0")
     if args.workers:
         os.environ["MAILER_SEND_WORKERS"] = str(args.workers)
+    if args.record_batch:
+        os.environ["MAILER_RECORD_BATCH"] = str(args.record_batch)
 
     import django
 
@@ -304,6 +314,7 @@ def main() -> None:
         raws, engines, peaks = [], [], []
         peers: dict[tuple[int, int, int], list[float]] = {config: [] for config in peer_configs}
         workers = settings.MAILER_SEND_WORKERS
+        engine_label = f"{workers} workers, attempts written {settings.MAILER_RECORD_BATCH} per statement"
         sink = start_sink(port)
         try:
             for round_no in range(rounds):
@@ -334,7 +345,7 @@ def main() -> None:
                     f"engine timeline: {queueing:.1f} s creating the deliveries, then {sending:.1f} s sending"
                 )
                 print(
-                    f"engine ({workers} workers, every attempt logged): {engine:,.0f} msgs/s; "
+                    f"engine ({engine_label}, every attempt logged): {engine:,.0f} msgs/s; "
                     f"sender peak RSS {peak_mib:.0f} MiB, CPU {cpu_s * 1e6 / args.messages:.0f} us/message"
                 )
 
@@ -350,11 +361,14 @@ def main() -> None:
             sink.terminate()
             sink_out = sink.communicate(timeout=30)[0].strip()
         print(f"sink: {sink_out}")
+        sink_stats = dict(item.split("=") for item in sink_out.split())
+        sink_us = float(sink_stats["cpu_s"]) * 1e6 / max(int(sink_stats["received"]), 1)
+        print(f"sink CPU: {sink_us:.0f} us/message (one process: it can take at most one core)")
 
         raw, engine, peak_mib = statistics.median(raws), statistics.median(engines), max(peaks)
         ratio = engine / raw
         which = f"medians of {rounds} rounds: " if rounds > 1 else ""
-        print(f"{which}raw smtplib {raw:,.0f} msgs/s; engine ({workers} workers) {engine:,.0f} msgs/s")
+        print(f"{which}raw smtplib {raw:,.0f} msgs/s; engine ({engine_label}) {engine:,.0f} msgs/s")
         print(f"ratio engine/raw: {ratio:.2f}; sender peak RSS: {peak_mib:.0f} MiB")
         peer_fields = ""
         if peers:

@@ -182,7 +182,7 @@ def main() -> None:
     while not stop.is_set():
         time.sleep(0.1)
     server.stop()
-    print(f"received={len(server.received)}", flush=True)
+    print(f"received={len(server.received)} cpu_s={time.process_time():.2f}", flush=True)
 
 
 if __name__ == "__main__":
