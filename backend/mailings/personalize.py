@@ -38,6 +38,40 @@ def values_for(*, full_name: str, email: str) -> dict[str, str]:
     }
 
 
+class Template:
+    """`text` split once into literal pieces and placeholder names, for rendering it for many recipients
+    (the sending engine: one per occurrence). `Template(text).render(values)` is `render(text, values)`."""
+
+    def __init__(self, text: str, *, escape_html: bool = False):
+        self.escape_html = escape_html
+        pieces: list[tuple[str, str | None]] = []  # (literal, None) or (the text as written, a name)
+        at = 0
+        for match in _TOKEN.finditer(text):
+            literal = text[at : match.start()]
+            if match.group(1) is None:  # "{{" or "}}"
+                literal += match.group(0)[0]
+                pieces.append((literal, None))
+            else:
+                pieces += [(literal, None), (match.group(0), match.group(1).strip())]
+            at = match.end()
+        pieces.append((text[at:], None))
+        self._pieces = [(value, name) for value, name in pieces if value or name]
+        self.static = not any(name for _value, name in self._pieces)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        out = []
+        for written, name in self._pieces:
+            if name is None:
+                out.append(written)
+                continue
+            value = values.get(name)
+            if value is None:
+                out.append(written)  # not a placeholder: left as written, as `render` does
+            else:
+                out.append(html.escape(value) if self.escape_html else value)
+        return "".join(out)
+
+
 def render(text: str, values: Mapping[str, str], *, escape_html: bool = False) -> str:
     """Replace placeholders by `values`; with `escape_html`, values are HTML-escaped (the HTML body)."""
 

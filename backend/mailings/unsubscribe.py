@@ -4,6 +4,10 @@ Every message carries a link signed with the client's token; the unsubscribe pag
 compose step and the page both call this module, so no page depends on the sending engine.
 """
 
+import base64
+import hashlib
+import hmac
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -15,6 +19,29 @@ def unsubscribe_url(token: str) -> str:
     """The absolute link for the client whose `unsubscribe_token` is `token`."""
     signed = signing.Signer(salt=SALT).sign(token)
     return settings.SITE_URL + reverse("web:unsubscribe", args=[signed])
+
+
+class UnsubscribeLinks:
+    """`unsubscribe_url` for many tokens (the sending engine: every recipient of an occurrence), with the
+    page's address resolved and the signing key derived once instead of per link. `link(token)` is
+    `unsubscribe_url(token)` for every token the model makes (URL-safe ones; a test holds them equal)."""
+
+    _MARKER = "UNSUBSCRIBE-TOKEN-MARKER"
+
+    def __init__(self) -> None:
+        url = settings.SITE_URL + reverse("web:unsubscribe", args=[self._MARKER])
+        self._before, self._after = url.split(self._MARKER)
+        signer = signing.Signer(salt=SALT)
+        self._separator = signer.sep
+        # What `Signer.sign` computes per call (django.utils.crypto.salted_hmac): the key, then an HMAC.
+        key = hashlib.sha256((signer.salt + "signer" + settings.SECRET_KEY).encode()).digest()
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+
+    def link(self, token: str) -> str:
+        mac = self._mac.copy()
+        mac.update(token.encode())
+        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+        return f"{self._before}{token}{self._separator}{signature}{self._after}"
 
 
 def unsubscribe_token_from(signed: str) -> str:

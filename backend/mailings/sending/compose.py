@@ -26,6 +26,7 @@ from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from smtplib import quoteaddr
 
 import idna
 from django.conf import settings
@@ -33,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from .. import personalize
 from ..models import Message
-from ..unsubscribe import unsubscribe_url
+from ..unsubscribe import UnsubscribeLinks
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # every ASCII control character but TAB
@@ -130,11 +131,17 @@ class PreparedMessage:
     def __init__(self, message: Message, *, from_email: str | None = None):
         self.from_email = readable_address(from_email or settings.DEFAULT_FROM_EMAIL)
         self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
+        self.envelope_from_command = quoteaddr(self.envelope_from)  # MAIL FROM's argument, as smtplib has it
         self.subject = message.subject
         # Line breaks normalised once here; no placeholder value can add one (names and links are one line,
         # addresses are checked), so every recipient's text has "\n" breaks only.
         self.body = normalise_newlines(message.body)
         self.html_body = normalise_newlines(message.html_body)
+        # Parsed once for every recipient of the occurrence (issue 14): only the placeholders are filled in.
+        self._subject = personalize.Template(self.subject)
+        self._body = personalize.Template(self.body)
+        self._html_body = personalize.Template(self.html_body, escape_html=True)
+        self._links = UnsubscribeLinks()
         self.footer_text = _("You receive this because you are on the sender's list. Unsubscribe: %(url)s")
         self.footer_html = _(
             'You receive this because you are on the sender\'s list. <a href="%(url)s">Unsubscribe</a>'
@@ -152,16 +159,16 @@ class PreparedMessage:
         # A name goes into headers: collapse any line break a user typed, so no header can be injected.
         full_name = " ".join(full_name.split())
         values = personalize.values_for(full_name=full_name, email=email)
-        url = one_line(unsubscribe_url(token))
-        text = personalize.render(self.body, values) + "\n\n-- \n" + self.footer_text % {"url": url}
+        url = one_line(self._links.link(token))
+        text = self._body.render(values) + "\n\n-- \n" + self.footer_text % {"url": url}
         html = ""
         if self.html_body:
-            html = personalize.render(self.html_body, values, escape_html=True) + (
+            html = self._html_body.render(values) + (
                 '\n<p style="color:#666;font-size:12px">' + self.footer_html % {"url": url} + "</p>"
             )
         return Parts(
             to=formataddr((full_name, address), charset="utf-8") if full_name else address,
-            subject=one_line(personalize.render(self.subject, values)),
+            subject=one_line(self._subject.render(values)),
             text=text,
             html=html,
             headers={

@@ -99,7 +99,7 @@ class SMTPConnection:
         except UnsafeRecipient as exc:
             return _refused_before_sending(exc)
         try:
-            return self._transaction(prepared.envelope_from, address, data)
+            return self._transaction(prepared.envelope_from_command, address, data)
         except (
             smtplib.SMTPDataError
         ) as exc:  # DATA refused after the recipient was accepted: about this message
@@ -129,7 +129,7 @@ class SMTPConnection:
             self._smtp = self._connect()
         smtp = self._smtp
         try:
-            code, reply = smtp.mail(envelope_from)
+            code, reply = _command(smtp, f"MAIL FROM:{envelope_from}")
         except smtplib.SMTPServerDisconnected as exc:
             if not reused or isinstance(exc.__context__, TimeoutError):
                 raise
@@ -137,16 +137,21 @@ class SMTPConnection:
             # was sent, so this is not an attempt for the recipient.
             self._drop()
             smtp = self._smtp = self._connect()
-            code, reply = smtp.mail(envelope_from)
+            code, reply = _command(smtp, f"MAIL FROM:{envelope_from}")
         if code != 250:
             # The sender address refused: the same for every recipient, so temporary and a breaker count.
             result = _server_side(code, _decode(reply))
             self._reset_or_drop(code)
             return result
-        code, reply = smtp.rcpt(email)
+        code, reply = _command(smtp, f"RCPT TO:<{email}>")
         if code not in (250, 251):
             return self._refused(code, reply)
-        code, reply = smtp.data(data)
+        code, reply = _command(smtp, "DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # `data` is CRLF-only (compose.py); dot-stuffing as smtplib's `data` does it, without its regex.
+        smtp.send((b"." * data.startswith(b".")) + data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+        code, reply = smtp.getreply()
         if code == 421:
             self._drop()
         return classify(code, _decode(reply), connection_failed=code == 421)
@@ -213,6 +218,13 @@ def _refused_before_sending(exc: UnsafeRecipient) -> SendResult:
     """An address no server could accept (it would break the SMTP command): final, and not the server's
     fault, so it does not count for the breaker."""
     return SendResult(Outcome.PERMANENT, None, f"not sent: {exc}")
+
+
+def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:
+    """One SMTP command and its reply: what smtplib's `mail`, `rcpt` and `data` send for one address and no
+    options, without re-parsing addresses compose.py has already checked (`wire_address`)."""
+    smtp.putcmd(line)
+    return smtp.getreply()
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:
