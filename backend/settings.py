@@ -442,6 +442,7 @@ MAILER_RETRY_MAX_SECONDS = setting("float", "MAILER_RETRY_MAX_SECONDS", 6 * 3600
 MAILER_RATE_LIMIT = setting("float", "MAILER_RATE_LIMIT", 0.0)
 MAILER_CLAIM_BATCH = setting("int", "MAILER_CLAIM_BATCH", 100)
 MAILER_CLAIM_LEASE_SECONDS = setting("float", "MAILER_CLAIM_LEASE_SECONDS", 300.0)
+MAILER_RECORD_BATCH = setting("int", "MAILER_RECORD_BATCH", 10)
 MAILER_BREAKER_THRESHOLD = setting("int", "MAILER_BREAKER_THRESHOLD", 5)
 MAILER_BREAKER_COOLDOWN_SECONDS = setting("float", "MAILER_BREAKER_COOLDOWN_SECONDS", 60.0)
 # Seconds a scheduler has, after SIGTERM/SIGINT, to finish the messages in flight, give back the rest of its
@@ -451,7 +452,13 @@ MAILER_STOP_SECONDS = setting("float", "MAILER_STOP_SECONDS", 10.0)
 # of a second (0, the default). Either way a killed sender loses nothing (the marks are committed); with 0
 # a crash of PostgreSQL itself may forget the last ~0.6 s of marks, so those messages would be sent again.
 MAILER_SYNCHRONOUS_COMMIT = setting("bool", "MAILER_SYNCHRONOUS_COMMIT", False)
-for _name in ("MAILER_SEND_WORKERS", "MAILER_MAX_ATTEMPTS", "MAILER_CLAIM_BATCH", "MAILER_TICK_SECONDS"):
+for _name in (
+    "MAILER_SEND_WORKERS",
+    "MAILER_MAX_ATTEMPTS",
+    "MAILER_CLAIM_BATCH",
+    "MAILER_RECORD_BATCH",
+    "MAILER_TICK_SECONDS",
+):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")
 if MAILER_STOP_SECONDS <= 0:

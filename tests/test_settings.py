@@ -165,6 +165,7 @@ def test_env_file_is_read_when_present(tmp_path):
         ({"DEBUG": "1", "SMS_BACKEND": "pigeon"}, "SMS_BACKEND must be console or smsru"),
         ({"DEBUG": "1", "SMS_BACKEND": "smsru"}, "SMS_BACKEND=smsru needs SMSRU_API_ID"),
         ({"DEBUG": "1", "MAILER_SEND_WORKERS": "0"}, "MAILER_SEND_WORKERS must be at least 1"),
+        ({"DEBUG": "1", "MAILER_RECORD_BATCH": "0"}, "MAILER_RECORD_BATCH must be at least 1"),
     ],
 )
 def test_bad_configuration_is_refused_with_a_clear_error(env, message):

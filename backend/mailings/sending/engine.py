@@ -4,15 +4,18 @@ A pass (`send_due`) has three steps, each of which survives the failure of the o
 1. start (occurrences.py): every due mailing is locked (SKIP LOCKED on PostgreSQL), gets its occurrence
    and one delivery per recipient, is marked started, and its next due time moves on;
 2. deliver (worker.py over queue.py): worker threads, each with one reused SMTP connection, lease small
-   batches of due deliveries, send each, and record the attempt and the delivery's new state (policy.py)
-   right after the server answers; connection failures in a row open the circuit breaker (breaker.py);
+   batches of due deliveries, send each, and record the attempts and the deliveries' new states (policy.py)
+   a few at a time (MAILER_RECORD_BATCH) as the server answers; connection failures in a row open the
+   circuit breaker (breaker.py);
 3. finish (occurrences.py): occurrences whose deliveries are all final get `finished_at`; mailings with
    nothing left are completed.
 
-Crash safety (R-SEND-7): a delivery is marked sent right after the server accepts it, so a killed sender
-can repeat at most the messages in flight (one per worker); its leased deliveries are taken again once the
-lease expires. Any number of passes may run at once on PostgreSQL; on SQLite, writers are serialised by the
-database lock, so concurrent passes are safe but gain nothing.
+Crash safety (R-SEND-7): a delivery is marked sent within MAILER_RECORD_BATCH messages (and 50 ms, or at
+once after a slow send) of the server accepting it, so a sender killed outright can repeat at most
+MAILER_RECORD_BATCH messages per worker (1: only the message in flight); its leased deliveries are taken
+again once the lease expires. A stopping pass (SIGTERM) writes every answer it has before it returns. Any
+number of passes may run at once on PostgreSQL; on SQLite, writers are serialised by the database lock, so
+concurrent passes are safe but gain nothing.
 """
 
 from __future__ import annotations

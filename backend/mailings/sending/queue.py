@@ -6,10 +6,11 @@ their `next_attempt_at` past the lease. Renewing, releasing and recording only t
 that token, so a worker that stalled past its lease can neither send on nor record over the pass that took
 its deliveries over. A killed sender's deliveries are due again when its lease ends.
 
-Recording runs for every message and is committed before the worker sends the next one, so with W workers
-at most W messages are ever accepted by the server and not yet marked sent: what a crash can repeat. It
-skips the ORM: on PostgreSQL one statement writes the delivery's new state and its attempt (an UPDATE ...
-RETURNING feeding the INSERT); elsewhere two statements in one transaction.
+Recording takes a worker's last few answers (worker.py's `Unrecorded`: at most MAILER_RECORD_BATCH, so
+with W workers at most W x MAILER_RECORD_BATCH messages are ever accepted by the server and not yet marked
+sent: what a crash can repeat). It skips the ORM: on PostgreSQL one statement writes the deliveries' new
+states and their attempts (an UPDATE ... FROM (VALUES ...) RETURNING feeding the INSERT); elsewhere two
+statements per delivery in one transaction.
 """
 
 from __future__ import annotations
@@ -28,15 +29,23 @@ from .policy import NextState
 
 _DELIVERY = Delivery._meta.db_table
 _ATTEMPT = DeliveryAttempt._meta.db_table
-# PostgreSQL: the delivery's new state and its attempt in one statement, atomic by itself.
+# PostgreSQL: several deliveries' new states and their attempts in one statement, atomic by itself. A row
+# whose lease was lost (its claim token changed) is neither updated nor logged; RETURNING names the rest.
+_RECORD_PG_ROW = (
+    "(%s::bigint, %s::text, %s::text, %s::integer, %s::timestamptz, %s::timestamptz, %s::text, "
+    "%s::timestamptz, %s::text, %s::integer, %s::text)"
+)
 _RECORD_PG = f"""
-WITH u AS (
-    UPDATE {_DELIVERY} SET status = %s, attempts = %s, last_attempt_at = %s, next_attempt_at = %s,
-        last_response = %s, sent_at = %s, claim_token = ''
-    WHERE id = %s AND claim_token = %s RETURNING id
+WITH v (id, lease, status, attempts, at, next_at, answer, sent_at, outcome, code, response) AS (
+    VALUES {{rows}}
+), u AS (
+    UPDATE {_DELIVERY} AS d SET status = v.status, attempts = v.attempts, last_attempt_at = v.at,
+        next_attempt_at = v.next_at, last_response = v.answer, sent_at = v.sent_at, claim_token = ''
+    FROM v WHERE d.id = v.id AND d.claim_token = v.lease RETURNING d.id
 )
 INSERT INTO {_ATTEMPT} (delivery_id, attempted_at, outcome, smtp_code, response)
-SELECT u.id, %s, %s, %s, %s FROM u
+SELECT v.id, v.at, v.outcome, v.code, v.response FROM v JOIN u ON u.id = v.id
+RETURNING delivery_id
 """
 _UPDATE = (
     f"UPDATE {_DELIVERY} SET status = %s, attempts = %s, last_attempt_at = %s, next_attempt_at = %s, "
@@ -209,29 +218,43 @@ def release_leases(leases: list[str], *, due_at: dt.datetime) -> int:
     )
 
 
-def record(job: Job, state: NextState, *, at: dt.datetime, outcome: str, code: int | None, text: str) -> bool:
-    """Write one attempt and the delivery's new state in one transaction. False when the lease was lost
-    (another pass took the delivery over while it was in flight): that pass records its own attempt."""
+@dataclass(frozen=True)
+class Result:
+    """One attempt to record: the delivery, its new state, and the server's answer at `at`."""
+
+    job: Job
+    state: NextState
+    at: dt.datetime
+    outcome: str
+    code: int | None
+    text: str
+
+
+def record(results: list[Result]) -> set[int]:
+    """Write the attempts and the deliveries' new states, all in one transaction (on PostgreSQL one
+    statement). Returns the ids of the deliveries recorded; one missing had lost its lease (another pass
+    took it over while it was in flight) and that pass records its own attempt."""
+    if not results:
+        return set()
     adapt = connection.ops.adapt_datetimefield_value  # raw SQL: store dates exactly as the ORM does
-    at_db = adapt(at)
-    answer = f"{code} {text}" if code else text
-    update = [
-        state.status,
-        state.attempts,
-        at_db,
-        adapt(state.next_attempt_at),
-        answer,
-        adapt(state.sent_at),
-        job.pk,
-        job.lease,
-    ]
+    rows = []
+    for r in results:
+        at = adapt(r.at)
+        answer = f"{r.code} {r.text}" if r.code else r.text
+        state = r.state
+        next_at, sent_at = adapt(state.next_attempt_at), adapt(state.sent_at)
+        delivery = (r.job.pk, r.job.lease, state.status, state.attempts, at, next_at, answer, sent_at)
+        rows.append((*delivery, r.outcome, r.code, r.text))
     if connection.vendor == "postgresql":
+        sql = _RECORD_PG.format(rows=", ".join([_RECORD_PG_ROW] * len(rows)))
         with connection.cursor() as cursor:
-            cursor.execute(_RECORD_PG, [*update, at_db, outcome, code, text])
-            return cursor.rowcount == 1
+            cursor.execute(sql, [value for row in rows for value in row])
+            return {pk for (pk,) in cursor.fetchall()}
+    recorded = set()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_UPDATE, update)
-        if cursor.rowcount != 1:
-            return False
-        cursor.execute(_INSERT, [job.pk, at_db, outcome, code, text])
-    return True
+        for pk, lease, status, attempts, at, next_at, answer, sent_at, outcome, code, text in rows:
+            cursor.execute(_UPDATE, [status, attempts, at, next_at, answer, sent_at, pk, lease])
+            if cursor.rowcount == 1:
+                cursor.execute(_INSERT, [pk, at, outcome, code, text])
+                recorded.add(pk)
+    return recorded

@@ -93,6 +93,41 @@ class PreparedMessages:
             return self._prepared[occurrence_id]
 
 
+# An answer waits at most this long (plus one send) for the next ones to be written with it.
+RECORD_WITHIN_SECONDS = 0.05
+
+
+class Unrecorded:
+    """One worker's attempts the server has answered and the database does not hold yet (issue 14): written
+    MAILER_RECORD_BATCH at a time in one statement; at once after a send that took RECORD_WITHIN_SECONDS or
+    more (a slow server: one write per message costs nothing next to it); before a send once the oldest
+    waited that long; and always before the worker claims, gives back or stops. A sender killed outright
+    (kill -9) can repeat these and the message in flight: at most MAILER_RECORD_BATCH per worker."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._results: list[queue.Result] = []
+        self._since = 0.0
+        self._lock = threading.Lock()  # the pass's thread takes them at a stop deadline (give_back_held)
+
+    def add(self, result: queue.Result) -> bool:
+        """Keep `result`; True when the batch is full and should be written now."""
+        with self._lock:
+            if not self._results:
+                self._since = time.monotonic()
+            self._results.append(result)
+            return len(self._results) >= self.size
+
+    def stale(self) -> bool:
+        with self._lock:
+            return bool(self._results) and time.monotonic() - self._since >= RECORD_WITHIN_SECONDS
+
+    def take(self) -> list[queue.Result]:
+        with self._lock:
+            results, self._results = self._results, []
+            return results
+
+
 class Workers:
     """What the workers of one pass share; `run()` sends until nothing is due or the breaker opens."""
 
@@ -117,6 +152,7 @@ class Workers:
         self.stoppable = stop is not None
         self.stop = stop or StopRequest()
         self._held: set[str] = set()  # the leases of the batches the workers have in hand
+        self._unrecorded: list[Unrecorded] = []  # each worker's, for a stop deadline to write
         self._held_lock = threading.Lock()
 
     def _clock(self) -> dt.datetime:
@@ -151,6 +187,9 @@ class Workers:
         not, so that another process (or the restart) takes it without waiting for it to expire."""
         with self._held_lock:
             leases = list(self._held)
+            unrecorded = list(self._unrecorded)
+        for results in unrecorded:  # answered already: recorded, not given back to be sent again
+            self.write(results.take())
         given = queue.release_leases(leases, due_at=self.now)
         if not given:
             return  # only closing a connection was left
@@ -161,15 +200,32 @@ class Workers:
             given,
         )
 
-    def record(self, job: Job, result: SendResult) -> None:
+    def result(self, job: Job, result: SendResult) -> queue.Result:
+        """The attempt `result` of `job` as it will be recorded: the delivery's next state decided now."""
         now = self._clock()
         state = self.policy.next_state(attempts_before=job.attempts, outcome=result.outcome, now=now)
-        if not queue.record(job, state, at=now, outcome=result.outcome, code=result.code, text=result.text):
-            logger.warning(
-                "delivery %s was taken over by another pass while being sent", job.pk, extra=_ids(job)
-            )
+        return queue.Result(job, state, now, result.outcome, result.code, result.text)
+
+    def record(self, job: Job, result: SendResult) -> None:
+        """Record one attempt now."""
+        self.write([self.result(job, result)])
+
+    def write(self, results: list[queue.Result]) -> None:
+        if not results:
             return
-        self.summary.count(state.status)
+        recorded = queue.record(results)
+        counts: dict[str, int] = {}
+        for result in results:
+            if result.job.pk in recorded:
+                counts[result.state.status] = counts.get(result.state.status, 0) + 1
+            else:
+                logger.warning(
+                    "delivery %s was taken over by another pass while being sent",
+                    result.job.pk,
+                    extra=_ids(result.job),
+                )
+        for status, n in counts.items():
+            self.summary.count(status, n)
 
     def send(self, transport: Connection, job: Job) -> SendResult:
         try:
@@ -186,9 +242,13 @@ class Workers:
         _tune_connection()
         transport = open_connection()
         tripped = self.breaker.tripped
+        unrecorded = Unrecorded(settings.MAILER_RECORD_BATCH)
+        with self._held_lock:
+            self._unrecorded.append(unrecorded)
         try:
             renew_every = self.lease.total_seconds() / 2
             while not tripped.is_set() and not self.stop.is_set():
+                self.write(unrecorded.take())
                 jobs = self.claim()
                 if not jobs:
                     return
@@ -196,22 +256,29 @@ class Workers:
                 with self._held_lock:
                     self._held.add(lease)
                 try:
-                    self._send_batch(transport, jobs, renew_every)
+                    self._send_batch(transport, jobs, renew_every, unrecorded)
                 finally:
                     with self._held_lock:
                         self._held.discard(lease)
+            self.write(unrecorded.take())
         finally:
             transport.close()
 
-    def _send_batch(self, transport: Connection, jobs: list[Job], renew_every: float) -> None:
+    def _send_batch(
+        self, transport: Connection, jobs: list[Job], renew_every: float, unrecorded: Unrecorded
+    ) -> None:
         leased_at = time.monotonic()
         while jobs:
             if self.breaker.tripped.is_set():
+                self.write(unrecorded.take())
                 self.release(jobs)
                 return
             if self.stop.is_set():
+                self.write(unrecorded.take())
                 self.give_back(jobs)
                 return
+            if unrecorded.stale():
+                self.write(unrecorded.take())
             if time.monotonic() - leased_at > renew_every:
                 jobs = self.renew(jobs)
                 leased_at = time.monotonic()
@@ -221,8 +288,11 @@ class Workers:
             if self.stop.is_set():
                 continue  # the loop's top gives the batch back
             job = jobs.pop(0)
+            sending = time.monotonic()
             result = self.send(transport, job)
-            self.record(job, result)
+            slow = time.monotonic() - sending >= RECORD_WITHIN_SECONDS  # a database write costs little then
+            if unrecorded.add(self.result(job, result)) or slow:
+                self.write(unrecorded.take())
             if self.breaker.observe(connection_failed=result.connection_failed, text=result.text):
                 self.summary.breaker = self.breaker.reason
 
