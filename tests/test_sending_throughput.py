@@ -36,6 +36,7 @@ TEXTS = [
     "{full_name}{full_name}{email}",
     "a { b } c {{ d",
     "line one\nline two {first_name}\n",
+    "{a\"b} & {x<y} <{full_name}> '{email}'",  # found in review: an unknown name is escaped in HTML too
 ]
 VALUES = [
     {"full_name": "Anna Smith", "first_name": "Anna", "email": "anna@example.org"},
@@ -138,6 +139,57 @@ def test_with_a_slow_server_each_answer_is_written_before_the_next_send(smtp, se
     due_mailing(clients=4)
     assert send_due().sent == 4
     assert batches == [1, 1, 1, 1]
+
+
+def test_an_answer_waits_for_others_at_most_record_within_seconds(smtp, settings, batches, monkeypatch):
+    """Sends of 30 ms (each below the 50 ms that counts as slow): before the fourth send the oldest answer
+    has waited 60 ms, so at most three are ever written together, whatever MAILER_RECORD_BATCH allows."""
+    settings.MAILER_SEND_WORKERS = 1
+    settings.MAILER_RECORD_BATCH = 10
+    monkeypatch.setattr(worker, "RECORD_WITHIN_SECONDS", 0.05)
+    smtp.set(mode="slow", delay=0.03)
+    due_mailing(clients=8)
+    assert send_due().sent == 8
+    assert sum(batches) == 8
+    assert max(batches) <= 3, batches
+
+
+def test_with_a_rate_limit_each_answer_is_written_before_the_limiter_waits(smtp, settings, batches):
+    """Found in review: the limiter's wait could outlast the lease while answers waited to be written."""
+    settings.MAILER_SEND_WORKERS = 1
+    settings.MAILER_RECORD_BATCH = 10
+    settings.MAILER_RATE_LIMIT = 100
+    due_mailing(clients=4)
+    assert send_due().sent == 4
+    assert batches == [1, 1, 1, 1]
+
+
+def test_answers_held_by_a_worker_that_fails_are_still_written(smtp, settings, monkeypatch):
+    """Found in review: a worker stopped by an error (here in the breaker's bookkeeping, after its third
+    send) writes the answers it holds instead of leaving them to be sent again after the lease."""
+    from backend.mailings.sending.breaker import CircuitBreaker
+
+    settings.MAILER_SEND_WORKERS = 1
+    settings.MAILER_RECORD_BATCH = 10
+    monkeypatch.setattr(worker, "RECORD_WITHIN_SECONDS", 60.0)
+    observe = CircuitBreaker.observe
+    calls = []
+
+    def failing(self, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("bookkeeping failed")
+        return observe(self, **kwargs)
+
+    monkeypatch.setattr(CircuitBreaker, "observe", failing)
+    mailing = due_mailing(clients=5)
+    summary = send_due()
+    assert summary.sent == 3
+    assert any("bookkeeping failed" in error for error in summary.errors)
+    assert len(smtp.received) == 3
+    statuses = sorted(mailing.deliveries.values_list("status", flat=True))
+    assert statuses == ["pending", "pending", "sent", "sent", "sent"]
+    assert DeliveryAttempt.objects.filter(delivery__mailing=mailing).count() == 3
 
 
 def test_retries_and_failures_are_recorded_in_batches_too(smtp, settings, batches):

@@ -52,11 +52,12 @@ class Template:
                 literal += match.group(0)[0]
                 pieces.append((literal, None))
             else:
-                pieces += [(literal, None), (match.group(0), match.group(1).strip())]
+                # An unknown name stays as written, escaped in HTML as `render` escapes it.
+                written = html.escape(match.group(0)) if escape_html else match.group(0)
+                pieces += [(literal, None), (written, match.group(1).strip())]
             at = match.end()
         pieces.append((text[at:], None))
         self._pieces = [(value, name) for value, name in pieces if value or name]
-        self.static = not any(name for _value, name in self._pieces)
 
     def render(self, values: Mapping[str, str]) -> str:
         out = []

@@ -149,8 +149,10 @@ class SMTPConnection:
         code, reply = _command(smtp, "DATA")
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        # `data` is CRLF-only (compose.py); dot-stuffing as smtplib's `data` does it, without its regex.
-        smtp.send((b"." * data.startswith(b".")) + data.replace(b"\r\n.", b"\r\n..") + b"\r\n.\r\n")
+        # `data` is CRLF-only (compose.py); dot-stuffing and the end as smtplib's `data` does them, without
+        # its regular expression.
+        data = (b"." * data.startswith(b".")) + data.replace(b"\r\n.", b"\r\n..")
+        smtp.send(data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         code, reply = smtp.getreply()
         if code == 421:
             self._drop()

@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -95,6 +96,8 @@ class PreparedMessages:
 
 # An answer waits at most this long (plus one send) for the next ones to be written with it.
 RECORD_WITHIN_SECONDS = 0.05
+# At a stop deadline, how long the pass waits for a worker's write of its answers already under way.
+STOP_FLUSH_SECONDS = 1.0
 
 
 class Unrecorded:
@@ -109,6 +112,7 @@ class Unrecorded:
         self._results: list[queue.Result] = []
         self._since = 0.0
         self._lock = threading.Lock()  # the pass's thread takes them at a stop deadline (give_back_held)
+        self._flushing = threading.Lock()
 
     def add(self, result: queue.Result) -> bool:
         """Keep `result`; True when the batch is full and should be written now."""
@@ -117,6 +121,18 @@ class Unrecorded:
                 self._since = time.monotonic()
             self._results.append(result)
             return len(self._results) >= self.size
+
+    def flush(self, write: Callable[[list[queue.Result]], None], *, timeout: float = -1) -> bool:
+        """Write what is kept with `write`, holding this buffer's flush lock from taking to written, so that
+        a stop deadline's flush waits for a worker's write in progress instead of racing past it. False
+        when the lock was not had within `timeout` seconds."""
+        if not self._flushing.acquire(timeout=timeout):
+            return False
+        try:
+            write(self.take())
+        finally:
+            self._flushing.release()
+        return True
 
     def stale(self) -> bool:
         with self._lock:
@@ -189,7 +205,11 @@ class Workers:
             leases = list(self._held)
             unrecorded = list(self._unrecorded)
         for results in unrecorded:  # answered already: recorded, not given back to be sent again
-            self.write(results.take())
+            try:
+                if not results.flush(self.write, timeout=STOP_FLUSH_SECONDS):
+                    logger.warning("stopping: a worker's answers were still being written; not waited for")
+            except Exception as exc:  # the leases still go back below
+                self.summary.fail("recording answers at the stop deadline", exc)
         given = queue.release_leases(leases, due_at=self.now)
         if not given:
             return  # only closing a connection was left
@@ -248,7 +268,7 @@ class Workers:
         try:
             renew_every = self.lease.total_seconds() / 2
             while not tripped.is_set() and not self.stop.is_set():
-                self.write(unrecorded.take())
+                unrecorded.flush(self.write)
                 jobs = self.claim()
                 if not jobs:
                     return
@@ -260,9 +280,15 @@ class Workers:
                 finally:
                     with self._held_lock:
                         self._held.discard(lease)
-            self.write(unrecorded.take())
         finally:
-            transport.close()
+            # Whatever ended the worker (nothing left, a stop, an error in a claim or a renewal), the answers
+            # it holds are written: left unwritten, their deliveries would be sent again after the lease.
+            try:
+                unrecorded.flush(self.write)
+            except Exception as exc:
+                self.summary.fail("recording a worker's last answers", exc)
+            finally:
+                transport.close()
 
     def _send_batch(
         self, transport: Connection, jobs: list[Job], renew_every: float, unrecorded: Unrecorded
@@ -270,15 +296,17 @@ class Workers:
         leased_at = time.monotonic()
         while jobs:
             if self.breaker.tripped.is_set():
-                self.write(unrecorded.take())
+                unrecorded.flush(self.write)
                 self.release(jobs)
                 return
             if self.stop.is_set():
-                self.write(unrecorded.take())
+                unrecorded.flush(self.write)
                 self.give_back(jobs)
                 return
-            if unrecorded.stale():
-                self.write(unrecorded.take())
+            # Before a send once the oldest answer waited long enough, and before every wait of the rate
+            # limiter (which can outlast the lease that keeps other passes off those deliveries).
+            if unrecorded.stale() or self.limiter.interval:
+                unrecorded.flush(self.write)
             if time.monotonic() - leased_at > renew_every:
                 jobs = self.renew(jobs)
                 leased_at = time.monotonic()
@@ -292,7 +320,7 @@ class Workers:
             result = self.send(transport, job)
             slow = time.monotonic() - sending >= RECORD_WITHIN_SECONDS  # a database write costs little then
             if unrecorded.add(self.result(job, result)) or slow:
-                self.write(unrecorded.take())
+                unrecorded.flush(self.write)
             if self.breaker.observe(connection_failed=result.connection_failed, text=result.text):
                 self.summary.breaker = self.breaker.reason
 
