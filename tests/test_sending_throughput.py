@@ -261,3 +261,37 @@ def test_a_stop_deadline_records_the_answered_messages_before_giving_leases_back
     assert workers.summary.given_back == 2
     given = Delivery.objects.get(pk=jobs[1].pk)
     assert given.next_attempt_at <= timezone.now() + dt.timedelta(seconds=1)
+
+
+def test_answers_the_database_could_not_take_are_written_by_the_next_pass(smtp, settings, monkeypatch):
+    """The database went away when a worker wrote its answers: they are kept, and the next pass writes them
+    before it claims anything (their deliveries still carry the lease), so no accepted message is sent
+    again and every attempt is logged once."""
+    from django.db import OperationalError
+
+    settings.MAILER_SEND_WORKERS = 1
+    settings.MAILER_RECORD_BATCH = 10
+    monkeypatch.setattr(worker, "RECORD_WITHIN_SECONDS", 60.0)
+    record = queue.record
+    calls = []
+
+    def unreachable_once(results):
+        calls.append(len(results))
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return record(results)
+
+    monkeypatch.setattr(queue, "record", unreachable_once)
+    mailing = due_mailing(clients=4)
+    first = send_due()
+    assert first.database and first.sent == 0
+    assert len(smtp.received) == 4
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"pending"}
+    assert not DeliveryAttempt.objects.exists()
+
+    second = send_due()
+    assert (second.sent, second.errors) == (4, [])
+    assert len(smtp.received) == 4  # nothing sent twice
+    assert set(mailing.deliveries.values_list("status", flat=True)) == {"sent"}
+    assert DeliveryAttempt.objects.filter(delivery__mailing=mailing).count() == 4
+    assert worker.Unwritten.take() == []

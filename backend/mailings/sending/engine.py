@@ -13,7 +13,9 @@ A pass (`send_due`) has three steps, each of which survives the failure of the o
 Crash safety (R-SEND-7): a delivery is marked sent within MAILER_RECORD_BATCH messages (and 50 ms, or at
 once after a slow send) of the server accepting it, so a sender killed outright can repeat at most
 MAILER_RECORD_BATCH messages per worker (1: only the message in flight); its leased deliveries are taken
-again once the lease expires. A stopping pass (SIGTERM) writes every answer it has before it returns. Any
+again once the lease expires. A stopping pass (SIGTERM) writes every answer it has before it returns;
+answers the database could not take (it went away) are written by the process's next pass
+(worker.Unwritten). Any
 number of passes may run at once on PostgreSQL; on SQLite, writers are serialised by the database lock, so
 concurrent passes are safe but gain nothing.
 """

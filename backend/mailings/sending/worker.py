@@ -22,7 +22,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ..models import DeliveryAttempt, Occurrence
-from . import queue
+from . import failures, queue
 from .breaker import CircuitBreaker
 from .compose import PreparedMessage
 from .policy import RetryPolicy
@@ -144,6 +144,28 @@ class Unrecorded:
             return results
 
 
+class Unwritten:
+    """Answers a pass could not write because the database went away (a restart, a lost connection, SQLite
+    locked too long), kept in this process for its next pass to write first. Their deliveries still carry
+    the lease, so if the database is back before the lease ends (MAILER_CLAIM_LEASE_SECONDS) they are
+    recorded and not sent again; only a process dying as well, or the lease running out first, repeats
+    them. At most MAILER_RECORD_BATCH per worker of each broken pass."""
+
+    _results: list[queue.Result] = []
+    _lock = threading.Lock()
+
+    @classmethod
+    def keep(cls, results: list[queue.Result]) -> None:
+        with cls._lock:
+            cls._results.extend(results)
+
+    @classmethod
+    def take(cls) -> list[queue.Result]:
+        with cls._lock:
+            results, cls._results[:] = list(cls._results), []
+            return results
+
+
 class Workers:
     """What the workers of one pass share; `run()` sends until nothing is due or the breaker opens."""
 
@@ -233,7 +255,12 @@ class Workers:
     def write(self, results: list[queue.Result]) -> None:
         if not results:
             return
-        recorded = queue.record(results)
+        try:
+            recorded = queue.record(results)
+        except Exception as exc:
+            if failures.database_unreachable(exc):
+                Unwritten.keep(results)  # the next pass writes them (see Unwritten)
+            raise
         counts: dict[str, int] = {}
         for result in results:
             if result.job.pk in recorded:
@@ -326,6 +353,10 @@ class Workers:
 
     def run(self) -> None:
         """Every pending delivery and every retry that is due, with MAILER_SEND_WORKERS threads."""
+        carried = Unwritten.take()
+        if carried:  # a previous pass of this process lost the database before it could write these
+            self.write(carried)  # raises (keeping them again) while the database is still away
+            logger.info("recorded %d answers a previous pass could not write", len(carried))
         state = self.breaker.open_state()
         if state:
             self.summary.breaker = f"SMTP server left alone until {state['until']} ({state['reason']})"
