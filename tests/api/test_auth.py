@@ -264,11 +264,13 @@ def test_an_expired_access_token_is_refused_and_verify_says_so():
 
 
 def test_the_access_token_lifetime_comes_from_settings(settings):
-    settings.GRAPHQL_JWT = {**settings.GRAPHQL_JWT, "JWT_EXPIRATION_DELTA": dt.timedelta(seconds=1)}
+    # 3 s, not 1: `exp` is in whole seconds, so a 1 s token could expire a few milliseconds after it was
+    # made and fail the first check on a busy machine (seen in CI).
+    settings.GRAPHQL_JWT = {**settings.GRAPHQL_JWT, "JWT_EXPIRATION_DELTA": dt.timedelta(seconds=3)}
     result = tokens(UserFactory())
-    assert result["payload"]["exp"] - result["payload"]["origIat"] == 1
+    assert result["payload"]["exp"] - result["payload"]["origIat"] == 3
     assert me_status(result["token"]) == 200
-    time.sleep(2.1)
+    time.sleep(4.1)
     assert me_status(result["token"]) == 401
 
 
