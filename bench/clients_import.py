@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support.environment import production_mode  # noqa: E402
+
 
 def csv_file(rows: int, *, name: str) -> bytes:
     lines = ["email;ФИО;комментарий"]
@@ -35,11 +37,7 @@ def main() -> None:
     if not 1 <= args.rows <= 50_000:
         parser.error("--rows must be between 1 and 50000 (the import's limit)")
 
-    # Production mode: DEBUG would keep a log of every SQL query in memory.
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
-    os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    production_mode()
     if not os.environ.get("DATABASE_URL"):
         bench_db = ROOT / "var" / "bench_import.sqlite3"
         bench_db.parent.mkdir(exist_ok=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support.environment import production_mode  # noqa: E402
 from bench.support.throwaway_db import fresh_database  # noqa: E402
 
 MAILINGS = 1000
@@ -224,11 +225,7 @@ def main() -> None:
     if args.rounds < 10:
         parser.error("--rounds must be at least 10")
 
-    # Production mode: DEBUG would keep a log of every SQL query in memory.
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
-    os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    production_mode()
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["JWT_ACCESS_TOKEN_SECONDS"] = str(3600)  # outlives the run
     vendor, drop = fresh_database("graphql")

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support.environment import production_mode  # noqa: E402
+
 BROWSER = {"HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Firefox/150.0"}
 
 
@@ -31,10 +33,7 @@ def main() -> None:
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
 
-    os.environ["DEBUG"] = "0"  # production mode: no SQL log kept in memory, real template caching
-    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
-    os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    production_mode()
     os.environ["ALLOWED_HOSTS"] = "testserver"
     if not os.environ.get("DATABASE_URL"):
         db_file = ROOT / "var" / "bench_home.sqlite3"

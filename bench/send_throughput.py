@@ -46,6 +46,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support.environment import production_mode  # noqa: E402
+
 BODY = ("Hello {full_name},\n\n" + "This is the autumn newsletter with news you asked for. " * 16)[:1000]
 
 
@@ -246,11 +248,7 @@ def main() -> None:
     except ValueError as exc:
         parser.error(str(exc))
 
-    # Production mode: DEBUG would keep a log of every SQL query in memory.
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
-    os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    production_mode()
     if not os.environ.get("DATABASE_URL"):
         bench_db = ROOT / "var" / "bench.sqlite3"
         bench_db.unlink(missing_ok=True)

@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import pytest
 from django.conf import settings
 
 from tests.fakes.smtp import FakeSMTPServer
-from tests.helpers import clean_env, run_manage, start_manage
+from tests.helpers import clean_env, run_manage, start_manage, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -152,15 +151,6 @@ def cluster():
         yield private
     finally:
         private.destroy()
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def tracebacks(log: str) -> list[str]:

@@ -12,20 +12,11 @@ import pytest
 from backend.mailings.models import Delivery, Occurrence
 from backend.mailings.sending import send_due
 from tests.fakes.smtp import FakeSMTPServer
-from tests.helpers import sender_env, start_manage
+from tests.helpers import sender_env, start_manage, wait_for
 from tests.sending_helpers import due_mailing
 
 # serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def assert_each_sent_once(mailing, server):

@@ -29,21 +29,12 @@ from backend.mailings.models import Client, Delivery, Mailing, Occurrence
 from backend.mailings.sending import StopRequest, send_due
 from tests.factories import MailingFactory, UserFactory
 from tests.fakes.smtp import FakeSMTPServer
-from tests.helpers import ROOT, run_python, sender_env
+from tests.helpers import ROOT, run_python, sender_env, wait_for
 from tests.sending_helpers import due_mailing
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
 PROBLEM = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b|Traceback|Warning:")
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def mailing_with(clients: int, *, tag: str) -> Mailing:
