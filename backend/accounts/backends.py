@@ -3,8 +3,35 @@ active accounts may authenticate."""
 
 from django.contrib.auth.backends import ModelBackend
 
+# Set on the request when the password was right but the account may not log in: "blocked" or "unverified".
+# The login form says why from it, so no password is checked twice.
+REFUSAL = "login_refusal"
+
 
 class EmailBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        """ModelBackend's check, with exactly one password hash whatever the outcome (an unknown address
+        hashes a dummy, as Django does), and the reason a right password is refused left on the request."""
+        from django.contrib.auth import get_user_model
+
+        User = get_user_model()
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
+        if username is None or password is None:
+            return None
+        try:
+            user = User._default_manager.get_by_natural_key(username)
+        except User.DoesNotExist:
+            User().set_password(password)
+            return None
+        if not user.check_password(password):
+            return None
+        if self.user_can_authenticate(user):
+            return user
+        if request is not None and user.is_active:
+            setattr(request, REFUSAL, "blocked" if user.is_blocked else "unverified")
+        return None
+
     def user_can_authenticate(self, user) -> bool:
         return (
             super().user_can_authenticate(user)

@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from .backends import REFUSAL
 from .models import User
 from .sms import country_allowed
 
@@ -40,18 +41,11 @@ class EmailAuthenticationForm(AuthenticationForm):
         try:
             return super().clean()
         except forms.ValidationError:
-            user = User.objects.filter(email__iexact=self.cleaned_data.get("username", "")).first()
-            password = self.cleaned_data.get("password") or ""
-            if user is None:
-                # Hash once anyway, so an unknown address takes as long as a known one (no enumeration).
-                User().set_password(password)
-            elif user.is_active and user.check_password(password):
-                if user.is_blocked:
-                    raise forms.ValidationError(self.error_messages["blocked"], code="blocked") from None
-                if not user.email_verified:
-                    raise forms.ValidationError(
-                        self.error_messages["unverified"], code="unverified"
-                    ) from None
+            # The backend checked the password once (a dummy hash for an unknown address, none at all when
+            # the throttling refused first) and left the reason a right password was refused.
+            refusal = getattr(self.request, REFUSAL, None)
+            if refusal is not None:
+                raise forms.ValidationError(self.error_messages[refusal], code=refusal) from None
             raise
 
 
