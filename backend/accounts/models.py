@@ -78,6 +78,9 @@ class User(AbstractUser):
         related_name="+",
     )
     blocked_reason = models.CharField(_("reason for blocking"), max_length=255, blank=True)
+    # Raised by every block: an access token names the generation it was issued in, so one issued before a
+    # block stays refused after the unblock although it has not expired (backend/api/core/auth.py).
+    token_generation = models.PositiveIntegerField(_("API token generation"), default=0, editable=False)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -2,7 +2,8 @@
 
 An access token carries a fingerprint of the password hash (`pwd`), so a token issued before a password change
 stops working, and the user is checked with `user_can_act` on every request, so a token issued before a block
-stops working on the next request (R-AUTH-5).
+stops working on the next request (R-AUTH-5); it also names the account's token generation, which every block
+raises, so it stays refused after the unblock.
 """
 
 from django.contrib.auth.models import AnonymousUser
@@ -29,6 +30,7 @@ def jwt_payload(user: User, context=None) -> dict:
     """GRAPHQL_JWT's payload handler: the stock claims plus the password fingerprint."""
     payload = stock_jwt_payload(user, context)
     payload["pwd"] = password_fingerprint(user)
+    payload["gen"] = user.token_generation
     return payload
 
 
@@ -44,6 +46,8 @@ def user_for_token(token: str) -> User:
         )
     if not user_can_act(user) or not user.email_verified:
         raise jwt_exceptions.JSONWebTokenError(_("This account is blocked or inactive."))
+    if payload.get("gen") != user.token_generation:
+        raise jwt_exceptions.JSONWebTokenError(_("The token was issued before a block; sign in again."))
     return user
 
 
