@@ -59,6 +59,18 @@ if not SECRET_KEY:
             "(DEBUG is off, so no development key is used)."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+# API access tokens are signed with a key of their own: rotating it signs every API client out and nothing
+# else, and a leak of SECRET_KEY (sessions, links) does not let anyone mint API tokens, nor the reverse.
+JWT_SECRET_KEY = setting("str", "JWT_SECRET_KEY", "")
+if not JWT_SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "JWT_SECRET_KEY is not set. Set it in the environment or .env to a long random string other "
+            "than SECRET_KEY (DEBUG is off, so no development key is used)."
+        )
+    JWT_SECRET_KEY = "dev-jwt-insecure-only-for-debug-and-tests"  # noqa: S105
+if JWT_SECRET_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SECRET_KEY must differ from SECRET_KEY.")
 
 SITE_URL = setting("str", "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 _SITE_IS_HTTPS = SITE_URL.startswith("https://")
@@ -337,8 +349,13 @@ GRAPHQL_MAX_TOKENS = setting("int", "GRAPHQL_MAX_TOKENS", 5_000)
 GRAPHQL_MAX_BATCH = setting("int", "GRAPHQL_MAX_BATCH", 10)
 # Items nested lists may return in one document (pages times the pages around them).
 GRAPHQL_MAX_NODES = setting("int", "GRAPHQL_MAX_NODES", 20_000)
+# Fields in a document with every fragment spread expanded, checked before any other validation.
+GRAPHQL_MAX_SELECTIONS = setting("int", "GRAPHQL_MAX_SELECTIONS", 2_000)
+# Characters of text one request's answers may hold together (a batch shares it).
+GRAPHQL_MAX_RESPONSE_CHARS = setting("int", "GRAPHQL_MAX_RESPONSE_CHARS", 8_000_000)
 # Access tokens are short-lived; refresh tokens are long-running, stored and revocable (revokeToken).
 GRAPHQL_JWT = {
+    "JWT_SECRET_KEY": JWT_SECRET_KEY,
     "JWT_VERIFY_EXPIRATION": True,
     "JWT_EXPIRATION_DELTA": dt.timedelta(seconds=setting("int", "JWT_ACCESS_TOKEN_SECONDS", 300)),
     "JWT_LONG_RUNNING_REFRESH_TOKEN": True,

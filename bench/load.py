@@ -450,6 +450,7 @@ def main() -> None:
             **{key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "LANG", "TMPDIR"}},
             "DEBUG": "0",
             "SECRET_KEY": "load-" + os.urandom(24).hex(),
+            "JWT_SECRET_KEY": "load-jwt-" + os.urandom(24).hex(),
             "ENV_FILE": str(ROOT / "var" / "no-such.env"),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SITE_URL": f"http://127.0.0.1:{web_port}",

@@ -10,6 +10,7 @@ from tests.helpers import ROOT, run_manage, run_python
 PROD = {
     "DEBUG": "0",
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "JWT_SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "mailer.example.com",
     "SITE_URL": "https://mailer.example.com",
 }
@@ -156,6 +157,8 @@ def test_env_file_is_read_when_present(tmp_path):
     ("env", "message"),
     [
         ({"DEBUG": "0"}, "SECRET_KEY is not set"),
+        ({"DEBUG": "0", "SECRET_KEY": "k" * 60}, "JWT_SECRET_KEY is not set"),
+        ({"DEBUG": "0", "SECRET_KEY": "k" * 60, "JWT_SECRET_KEY": "k" * 60}, "must differ from SECRET_KEY"),
         ({"DEBUG": "1", "DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL must use sqlite:// or postgres://"),
         ({"DEBUG": "1", "DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DEBUG": "maybe"}, "DEBUG must be 1/0"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 import smtplib
@@ -13,6 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -186,8 +188,13 @@ def user_block(*, actor: User, user: User, reason: str = "") -> User:
         user.blocked_at = timezone.now()
         user.blocked_by = actor
         user.blocked_reason = reason.strip()[:255]
-        user.save(update_fields=["is_blocked", "blocked_at", "blocked_by", "blocked_reason"])
-        # An unblock later must not revive the API sessions this block ended.
+        # An unblock later must not revive the API sessions this block ended: neither the refresh tokens
+        # nor the access tokens issued before it.
+        user.token_generation = F("token_generation") + 1
+        user.save(
+            update_fields=["is_blocked", "blocked_at", "blocked_by", "blocked_reason", "token_generation"]
+        )
+        user.refresh_from_db(fields=["token_generation"])
         refresh_tokens_revoke_all(user=user)
     return user
 
@@ -224,25 +231,40 @@ def refresh_token_expires_at(refresh_token) -> dt.datetime:
     return refresh_token.created + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
 
 
+def refresh_token_digest(token: str) -> str:
+    """What the database keeps of a refresh token: its SHA-256. The token is 20 random bytes, so the digest
+    needs no salt, and a copy of the table (a backup, a leak) holds nothing a client could spend."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _refresh_token_create(user: User):
+    RefreshToken = get_refresh_token_model()
+    refresh_token = RefreshToken(user=user)
+    secret = refresh_token.generate_token()
+    refresh_token.token = refresh_token_digest(secret)
+    refresh_token.save()
+    refresh_token._cached_token = secret  # what get_token() hands to the client, once
+    return refresh_token
+
+
 def refresh_token_issue(*, user: User):
     """A new refresh token for a user who has just authenticated."""
     if not _may_hold_tokens(user):
         raise TokenRefused(_("This account is blocked or inactive."))
-    return get_refresh_token_model().objects.create(user=user)
+    return _refresh_token_create(user)
 
 
 def _refresh_tokens_named(token: str):
-    """The stored refresh tokens equal to `token`: none for a string no issued token can be (PostgreSQL
-    refuses a NUL character in a query, which made a typo an internal error)."""
-    tokens = get_refresh_token_model().objects
-    return tokens.none() if "\x00" in token else tokens.filter(token=token)
+    """The stored refresh tokens issued as `token`."""
+    return get_refresh_token_model().objects.filter(token=refresh_token_digest(token))
 
 
 def refresh_token_rotate(*, token: str):
-    """Spend a refresh token: it is revoked and a new one is returned for the same user. A token works once,
-    so a copy that an attacker replays after its owner used it is refused; parallel uses of one token get
-    one new token between them (the row is locked and must still be unrevoked)."""
-    RefreshToken = get_refresh_token_model()
+    """Spend a refresh token: it is revoked and a new one is returned for the same user. A token works once.
+    A spent token presented again means a copy is in someone else's hands (its owner or the thief already
+    used it), so every refresh token of its account is revoked and both sides must sign in again; parallel
+    uses of one token count as such a reuse (the row is locked and must still be unrevoked)."""
+    reused_by = None
     with transaction.atomic():
         old = (
             _refresh_tokens_named(token)
@@ -252,13 +274,21 @@ def refresh_token_rotate(*, token: str):
             .first()
         )
         if old is None:
-            raise TokenRefused(_("This refresh token is unknown or revoked; sign in again."))
-        if old.is_expired():
+            reused_by = _refresh_tokens_named(token).values_list("user_id", flat=True).first()
+            if reused_by is not None:
+                get_refresh_token_model().objects.filter(user_id=reused_by, revoked__isnull=True).update(
+                    revoked=timezone.now()
+                )
+        elif old.is_expired():
             raise TokenRefused(_("This refresh token has expired; sign in again."))
-        if not _may_hold_tokens(old.user):
+        elif not _may_hold_tokens(old.user):
             raise TokenRefused(_("This account is blocked or inactive."))
-        old.revoke()
-        return RefreshToken.objects.create(user=old.user)
+        else:
+            old.revoke()
+            return _refresh_token_create(old.user)
+    if reused_by is not None:
+        logger.warning("a spent refresh token of user %s was used again; all their tokens revoked", reused_by)
+    raise TokenRefused(_("This refresh token is unknown or revoked; sign in again."))
 
 
 def refresh_token_revoke(*, actor: User, token: str):

@@ -13,5 +13,6 @@ def production_mode() -> None:
     .env file read, warnings and worse logged."""
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-" + os.urandom(24).hex())
+    os.environ.setdefault("JWT_SECRET_KEY", "bench-jwt-" + os.urandom(24).hex())
     os.environ.setdefault("ENV_FILE", str(ROOT / "var" / "no-such.env"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
