@@ -415,5 +415,5 @@ def test_one_page_of_mailings_with_a_page_of_clients_each_still_runs():
 
 def test_every_operation_the_pages_send_is_within_the_cost_limits():
     for operation in sorted(OPERATIONS.glob("*.graphql")):
-        _document, errors = _prepared(schema.graphql_schema, operation.read_text())
-        assert errors == (), (operation.name, errors)
+        prepared = _prepared(schema.graphql_schema, operation.read_text())
+        assert prepared.errors == (), (operation.name, prepared.errors)

@@ -1,24 +1,37 @@
 """What one request may cost (issue 10 §7). Each refusal is a GraphQL error that says which limit it hit.
 
-Parsing is bounded by the document's size and token count; validation adds a depth limit, a cap on
-aliases and a cap on the items nested lists may return, run only on documents that already passed the
-standard rules (graphene's depth crawler follows fragment spreads and would recurse forever on a fragment
-cycle that those rules reject).
+Parsing is bounded by the document's size and token count. Before any validation rule runs, the document's
+size *with every fragment spread expanded* is counted, each fragment once (memoised), and capped: a small
+document of fragments that each spread the next one twice expands to 2^n selections, and every rule that
+follows spreads (the depth limit, the item count below) would walk each of them. Past that check every walk is
+bounded by the cap, so any document is accepted or refused in milliseconds.
+
+Then the standard rules, a depth limit, and the cost of what the document asks for: aliases and the items
+nested lists may return, counted over the expanded document. The cost of every document in one HTTP request
+shares one budget (`request_cost_error`), so a batch cannot multiply the limits.
 """
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.translation import ngettext
 from graphene.validation import depth_limit_validator
 from graphql import (
+    DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     ValidationRule,
     get_named_type,
 )
+
+from .errors import BAD_REQUEST
 
 
 def max_document_bytes() -> int:
@@ -37,69 +50,102 @@ def max_page_size() -> int:
     return settings.GRAPHENE["RELAY_CONNECTION_MAX_LIMIT"]
 
 
-class AliasLimit(ValidationRule):
-    """Aliases let one small document ask for the same expensive field thousands of times."""
+def _error(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": BAD_REQUEST})
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self.count = 0
-        self.reported = False
 
-    def enter_field(self, node: FieldNode, *_args) -> None:
-        if node.alias is None or self.reported:
-            return
-        self.count += 1
-        if self.count > settings.GRAPHQL_MAX_ALIASES:
-            self.reported = True
-            self.report_error(
-                GraphQLError(
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def expanded_size_error(document: DocumentNode) -> GraphQLError | None:
+    """Refuses a document whose operations, with every fragment spread expanded, hold more than
+    GRAPHQL_MAX_SELECTIONS selections. Each fragment's size is computed once, and the count stops as soon as
+    it passes the cap, so this costs time linear in the document's text whatever it expands to. A fragment
+    cycle counts nothing here: the standard rules refuse it next."""
+    cap = settings.GRAPHQL_MAX_SELECTIONS
+    fragments = _fragments(document)
+    sizes: dict[str, int] = {}
+    open_fragments: set[str] = set()
+
+    def size_of(selection_set: SelectionSetNode, budget: int) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += 1
+                if selection.selection_set is not None:
+                    total += size_of(selection.selection_set, budget - total)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size_of(selection.selection_set, budget - total)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment_size(selection.name.value, budget - total)
+            if total > budget:
+                break
+        return total
+
+    def fragment_size(name: str, budget: int) -> int:
+        if name in sizes:
+            return sizes[name]
+        fragment = fragments.get(name)
+        if fragment is None or name in open_fragments:
+            return 0
+        open_fragments.add(name)
+        size = size_of(fragment.selection_set, budget)
+        open_fragments.discard(name)
+        if size <= budget:  # a count cut short is a lower bound, not the size
+            sizes[name] = size
+        return size
+
+    total = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            total += size_of(definition.selection_set, cap - total)
+            if total > cap:
+                return _error(
                     ngettext(
-                        "The document uses more than %(limit)d alias.",
-                        "The document uses more than %(limit)d aliases.",
-                        settings.GRAPHQL_MAX_ALIASES,
+                        "The document, with its fragments expanded, has more than %(limit)d field.",
+                        "The document, with its fragments expanded, has more than %(limit)d fields.",
+                        cap,
                     )
-                    % {"limit": settings.GRAPHQL_MAX_ALIASES},
-                    node,
-                    extensions={"code": "BAD_REQUEST"},
+                    % {"limit": cap}
                 )
-            )
+    return None
 
 
 # Arguments that say how many items a field returns.
 SIZE_ARGUMENTS = ("first", "last", "limit")
 
 
-class NodeLimit(ValidationRule):
-    """Depth, aliases and page size are each capped, but nested lists multiply: 30 aliases of
-    `mailings(first: 100) { clients(first: 100) { edges { node { email } } } }` ask for 300,000 clients (9 s
-    and 16 MB in one request). Each list with a size argument (`first`, `last`, `limit`) or of a connection
-    type counts its size times the sizes of the lists around it; a size that comes from a variable or is
-    left to the default counts as the largest page. The document's total is capped."""
+@dataclass(frozen=True)
+class Cost:
+    """What one operation asks for: aliased fields, and the items its nested lists may return (a list's
+    page size times the page sizes of the lists around it)."""
 
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_args) -> None:
-        root = self.context.schema.get_root_type(node.operation)
-        total = self._count(node.selection_set, root, 1, set())
-        limit = settings.GRAPHQL_MAX_NODES
-        if total > limit:
-            self.report_error(
-                GraphQLError(
-                    ngettext(
-                        "The document may return up to %(count)d item, more than %(limit)d; ask for "
-                        "smaller pages (first) or fewer nested lists.",
-                        "The document may return up to %(count)d items, more than %(limit)d; ask for "
-                        "smaller pages (first) or fewer nested lists.",
-                        total,
-                    )
-                    % {"count": total, "limit": limit},
-                    node,
-                    extensions={"code": "BAD_REQUEST"},
-                )
-            )
+    aliases: int = 0
+    nodes: int = 0
 
-    def _count(self, selection_set, parent_type, multiplier: int, spread: set[str]) -> int:
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.aliases + other.aliases, self.nodes + other.nodes)
+
+
+def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> Cost:
+    """The cost of one operation of a valid document, fragments expanded (so an alias inside a fragment
+    spread ten times counts ten times). Run after `expanded_size_error`, so the walk is bounded.
+
+    Nested lists multiply: 30 aliases of `mailings(first: 100) { clients(first: 100) { ... } }` ask for
+    300,000 clients. Each list with a size argument (`first`, `last`, `limit`) or of a connection type counts
+    its size times the sizes of the lists around it; a size that comes from a variable or is left to the
+    default counts as the largest page."""
+    fragments = _fragments(document)
+    aliases = 0
+
+    def count(selection_set: SelectionSetNode, parent_type, multiplier: int) -> int:
+        nonlocal aliases
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
+                if selection.alias is not None:
+                    aliases += 1
                 field = getattr(parent_type, "fields", {}).get(selection.name.value)
                 if field is None:  # __typename and introspection
                     continue
@@ -108,19 +154,20 @@ class NodeLimit(ValidationRule):
                 if size != 1:
                     total += multiplier * size
                 if selection.selection_set is not None:
-                    total += self._count(selection.selection_set, field_type, multiplier * size, spread)
+                    total += count(selection.selection_set, field_type, multiplier * size)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                inner = self.context.schema.get_type(condition.name.value) if condition else parent_type
-                total += self._count(selection.selection_set, inner, multiplier, spread)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in spread:
-                fragment = self.context.get_fragment(selection.name.value)
+                inner = schema.get_type(condition.name.value) if condition else parent_type
+                total += count(selection.selection_set, inner, multiplier)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments.get(selection.name.value)
                 if fragment is not None:
-                    inner = self.context.schema.get_type(fragment.type_condition.name.value)
-                    total += self._count(
-                        fragment.selection_set, inner, multiplier, spread | {selection.name.value}
-                    )
+                    inner = schema.get_type(fragment.type_condition.name.value)
+                    total += count(fragment.selection_set, inner, multiplier)
         return total
+
+    nodes = count(operation.selection_set, schema.get_root_type(operation.operation), 1)
+    return Cost(aliases=aliases, nodes=nodes)
 
 
 def _size(node: FieldNode, field_type) -> int:
@@ -131,5 +178,45 @@ def _size(node: FieldNode, field_type) -> int:
     return max_page_size() if field_type.name.endswith("Connection") else 1
 
 
+def cost_error(cost: Cost, *, batch: bool = False) -> GraphQLError | None:
+    """The error for a cost over the limits: of one document, or (`batch`) of every document one HTTP request
+    carries together."""
+    if cost.aliases > settings.GRAPHQL_MAX_ALIASES:
+        limit = settings.GRAPHQL_MAX_ALIASES
+        if batch:
+            message = ngettext(
+                "The documents of this request use more than %(limit)d alias together.",
+                "The documents of this request use more than %(limit)d aliases together.",
+                limit,
+            )
+        else:
+            message = ngettext(
+                "The document uses more than %(limit)d alias.",
+                "The document uses more than %(limit)d aliases.",
+                limit,
+            )
+        return _error(message % {"limit": limit})
+    if cost.nodes > settings.GRAPHQL_MAX_NODES:
+        limit = settings.GRAPHQL_MAX_NODES
+        if batch:
+            message = ngettext(
+                "The documents of this request may return up to %(count)d item together, more than "
+                "%(limit)d; send fewer documents or ask for smaller pages (first).",
+                "The documents of this request may return up to %(count)d items together, more than "
+                "%(limit)d; send fewer documents or ask for smaller pages (first).",
+                cost.nodes,
+            )
+        else:
+            message = ngettext(
+                "The document may return up to %(count)d item, more than %(limit)d; ask for smaller pages "
+                "(first) or fewer nested lists.",
+                "The document may return up to %(count)d items, more than %(limit)d; ask for smaller pages "
+                "(first) or fewer nested lists.",
+                cost.nodes,
+            )
+        return _error(message % {"count": cost.nodes, "limit": limit})
+    return None
+
+
 def cost_rules() -> list[type[ValidationRule]]:
-    return [depth_limit_validator(max_depth=settings.GRAPHQL_MAX_DEPTH), AliasLimit, NodeLimit]
+    return [depth_limit_validator(max_depth=settings.GRAPHQL_MAX_DEPTH)]

@@ -11,11 +11,13 @@ documents are cached by their text, so a page's repeated query is parsed once pe
 import functools
 import json
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -27,6 +29,7 @@ from graphql import (
     ExecutionContext,
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -42,7 +45,16 @@ from backend.accounts.services import user_can_act
 
 from .auth import authenticate_request, authentication_error
 from .errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, format_error, graphql_error
-from .limits import cost_rules, max_batch, max_document_bytes, max_tokens
+from .limits import (
+    Cost,
+    cost_error,
+    cost_rules,
+    expanded_size_error,
+    max_batch,
+    max_document_bytes,
+    max_tokens,
+    operation_cost,
+)
 
 logger = logging.getLogger("backend.api")
 
@@ -50,10 +62,12 @@ logger = logging.getLogger("backend.api")
 PUBLIC_ROOT_FIELDS = frozenset(
     {"tokenAuth", "refreshToken", "verifyToken", "__typename", "__schema", "__type"}
 )
-# tokenAuth runs alone and outside the document's transaction: a refused sign-in is counted by the login
-# throttling (in the database with axes's database handler), and rolling the refusal back would undo the
-# count, so the guessing would never lock. Its own writes are each atomic.
-SIGN_IN_FIELDS = frozenset({"tokenAuth", "__typename"})
+# tokenAuth (a password hash) and refreshToken run once per HTTP request: alone in their document (beside
+# __typename), without a second alias, never in a batch; so one request costs one password check. They run
+# outside the document's transaction: a refused sign-in is counted by the login throttling (in the database
+# with axes's database handler), and a re-used refresh token revokes its account's tokens, and rolling the
+# refusal back would undo either. Their own writes are each atomic.
+SINGLE_USE_FIELDS = frozenset({"tokenAuth", "refreshToken"})
 # A JSON request asking only for these needs no CSRF token (MailerGraphQLView._token_request).
 TOKEN_FIELDS = frozenset({"tokenAuth", "refreshToken", "verifyToken", "__typename"})
 
@@ -62,6 +76,25 @@ class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+@dataclass(frozen=True)
+class Job:
+    """One checked operation of a request, ready to run."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    variables: dict | None
+    operation_name: str | None
+    cost: Cost
+    single_use: bool
+
+
+def _single_use_message() -> str:
+    return _(
+        "Send tokenAuth or refreshToken alone: one field in its own mutation, once per HTTP request, "
+        "not in a batch."
+    )
 
 
 class _Csrf(CsrfViewMiddleware):
@@ -74,35 +107,66 @@ def _csrf_failure(request: HttpRequest) -> str | None:
     return _Csrf(lambda req: None).process_view(request, None, (), {})
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed and validated document (`document` None when it could not be parsed), its errors, and the
+    cost of each of its operations, kept together in the per-process cache."""
+
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...]
+    costs: tuple[tuple[OperationDefinitionNode, Cost], ...] = ()
+
+    def cost_of(self, operation: OperationDefinitionNode) -> Cost:
+        return next(cost for node, cost in self.costs if node is operation)
+
+
 @functools.lru_cache(maxsize=256)
-def _prepared(schema, query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
-    """Parse and validate once per distinct document (validation depends only on the schema and the text)."""
+def _prepared(schema, query: str) -> Prepared:
+    """Parse and validate once per distinct document (validation depends only on the schema and the text).
+    The expanded size is capped before any rule runs, so no document costs more than milliseconds here."""
     try:
         document = parse(query, max_tokens=max_tokens())
     except GraphQLError as exc:
-        return None, (exc,)
-    errors = validate(schema, document, max_errors=50)
-    if not errors:
-        errors = validate(schema, document, cost_rules())
-    return document, tuple(errors)
+        return Prepared(None, (exc,))
+    try:
+        error = expanded_size_error(document)
+        if error is not None:
+            return Prepared(document, (error,))
+        errors = validate(schema, document, max_errors=50)
+        if not errors:
+            errors = validate(schema, document, cost_rules())
+        if errors:
+            return Prepared(document, tuple(errors))
+        costs = tuple(
+            (definition, operation_cost(schema, document, definition))
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        )
+    except RecursionError:
+        return Prepared(document, (graphql_error(_("The document is nested too deeply."), BAD_REQUEST),))
+    errors = [error for _node, cost in costs if (error := cost_error(cost)) is not None]
+    return Prepared(document, tuple(errors[:1]), costs)
 
 
-def _root_field_names(document: DocumentNode, operation) -> set[str]:
-    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition") and d.name}
-    names: set[str] = set()
-    seen: set[str] = set()
+def _root_fields(document: DocumentNode, operation) -> list[str]:
+    """The names of an operation's root fields, once per occurrence: an aliased or a twice-spread field counts
+    each time it runs."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    names: list[str] = []
+    open_fragments: set[str] = set()
 
     def walk(selection_set) -> None:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
+                names.append(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
                 walk(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                seen.add(selection.name.value)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in open_fragments:
                 fragment = fragments.get(selection.name.value)
                 if fragment is not None:
+                    open_fragments.add(selection.name.value)
                     walk(fragment.selection_set)
+                    open_fragments.discard(selection.name.value)
 
     walk(operation.selection_set)
     return names
@@ -119,6 +183,43 @@ def _set_path(target: dict, path: str, value) -> None:
         node[int(last)] = value
     else:
         node[last] = value
+
+
+class AnswerBudget:
+    """The text one HTTP request's answers may carry (GRAPHQL_MAX_RESPONSE_CHARS), shared by a batch's
+    documents. The item budget bounds how many objects an answer holds, not how long their texts are (a
+    page of 100 messages of a megabyte each); this bounds that, while the answer is being made."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    @property
+    def exceeded(self) -> bool:
+        return self.spent > self.limit
+
+    def spend(self, amount: int) -> None:
+        self.spent += amount
+
+
+class QueryExecutionContext(ExecutionContext):
+    """Counts the answer's text against the request's AnswerBudget and, once it is spent, resolves nothing
+    more: the answer is then refused as a whole (MailerGraphQLView._result)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.budget: AnswerBudget | None = getattr(self.context_value, "graphql_answer_budget", None)
+
+    def execute_field(self, parent_type, source, field_nodes, path):
+        if self.budget is not None and self.budget.exceeded:
+            return None
+        return super().execute_field(parent_type, source, field_nodes, path)
+
+    def complete_leaf_value(self, return_type, result):
+        value = ExecutionContext.complete_leaf_value(return_type, result)
+        if self.budget is not None:
+            self.budget.spend(len(value) if isinstance(value, str) else 1)
+        return value
 
 
 class MutationExecutionContext(ExecutionContext):
@@ -157,8 +258,9 @@ class MailerGraphQLView(GraphQLView):
             has_session = settings.SESSION_COOKIE_NAME in request.COOKIES
             checked = request.method == "POST" and not has_token and has_session
             reason = _csrf_failure(request) if checked else None
-            data = self._parse_body(request) if reason is None else self._token_request(request)
-            if data is None:
+            if reason is None:
+                data = self._parse_body(request)
+            elif not self._token_request(request):
                 return self._error_response(
                     _(
                         "CSRF check failed (%(reason)s). Browser sessions send the X-CSRFToken header; "
@@ -168,24 +270,37 @@ class MailerGraphQLView(GraphQLView):
                     403,
                     FORBIDDEN,
                 )
+            else:
+                data = self._parse_body(request)
         except BadRequest as exc:
             return self._error_response(str(exc), exc.status)
-        if isinstance(data, list):
-            if not data or len(data) > max_batch():
-                return self._error_response(
-                    ngettext(
-                        "A batch holds 1 to %(limit)d operation.",
-                        "A batch holds 1 to %(limit)d operations.",
-                        max_batch(),
-                    )
-                    % {"limit": max_batch()},
-                    400,
+        except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+            return self._error_response(_("The request is too large."), 413)
+        except MultiPartParserError:
+            return self._error_response(_("The multipart request cannot be read."), 400)
+        batch = isinstance(data, list)
+        if batch and (not data or len(data) > max_batch()):
+            return self._error_response(
+                ngettext(
+                    "A batch holds 1 to %(limit)d operation.",
+                    "A batch holds 1 to %(limit)d operations.",
+                    max_batch(),
                 )
-            results = [self._run(request, entry) for entry in data]
+                % {"limit": max_batch()},
+                400,
+            )
+        plans = [self._plan(request, entry) for entry in (data if batch else [data])]
+        jobs = [plan for plan in plans if isinstance(plan, Job)]
+        refusal = self._request_refusal(jobs, batch=batch)
+        if refusal is not None:
+            return self._error_response(str(refusal.message), 400)
+        request.graphql_answer_budget = AnswerBudget(settings.GRAPHQL_MAX_RESPONSE_CHARS)
+        results = [self._execute(request, plan) if isinstance(plan, Job) else plan for plan in plans]
+        if batch:
             body = [result for result, _status in results]
             status = max(status for _result, status in results)
         else:
-            body, status = self._run(request, data)
+            body, status = results[0]
         return HttpResponse(
             json.dumps(body, separators=(",", ":"), ensure_ascii=False),
             status=status,
@@ -194,31 +309,31 @@ class MailerGraphQLView(GraphQLView):
 
     # --- request parsing -------------------------------------------------------------
 
-    def _token_request(self, request: HttpRequest):
-        """The parsed body of a request that failed the CSRF check if it needs none, else None: JSON whose
-        every operation only gets, refreshes or verifies a token. Those mutations take their credential as
-        an argument and use no cookie, so a forged request gains nothing, and a browser sends JSON to
-        another site only after a CORS preflight, which this site never grants. So curl and apps sign in
-        without a CSRF token, and a multipart form from another site does not."""
+    def _token_request(self, request: HttpRequest) -> bool:
+        """Whether a request that failed the CSRF check needs none: JSON whose every operation only gets,
+        refreshes or verifies a token. Those mutations take their credential as an argument and use no
+        cookie, so a forged request gains nothing, and a browser sends JSON to another site only after a
+        CORS preflight, which this site never grants. So curl and apps sign in without a CSRF token, and a
+        multipart form from another site does not."""
         if self.get_content_type(request) != "application/json":
-            return None
+            return False
         try:
             data = self._parse_body(request)
         except BadRequest:
-            return None
+            return False
         for entry in data if isinstance(data, list) else [data]:
             query = entry.get("query") if isinstance(entry, dict) else None
             if not isinstance(query, str) or len(query.encode("utf-8")) > max_document_bytes():
-                return None
-            document, errors = _prepared(self.schema.graphql_schema, query)
-            if document is None or errors:
-                return None
-            for definition in document.definitions:
+                return False
+            prepared = _prepared(self.schema.graphql_schema, query)
+            if prepared.document is None or prepared.errors:
+                return False
+            for definition in prepared.document.definitions:
                 if isinstance(definition, OperationDefinitionNode) and not (
-                    _root_field_names(document, definition) <= TOKEN_FIELDS
+                    set(_root_fields(prepared.document, definition)) <= TOKEN_FIELDS
                 ):
-                    return None
-        return data
+                    return False
+        return True
 
     def _parse_body(self, request: HttpRequest):
         if request.method == "GET":
@@ -235,10 +350,10 @@ class MailerGraphQLView(GraphQLView):
                 return json.loads(request.body.decode("utf-8"))
             if content_type == "multipart/form-data":
                 return self._parse_multipart(request)
-        except (RequestDataTooBig, TooManyFieldsSent):
-            raise BadRequest(_("The request is too large."), 413) from None
         except (UnicodeDecodeError, ValueError):
             raise BadRequest(_("The request body is not valid JSON in UTF-8.")) from None
+        except RecursionError:
+            raise BadRequest(_("The request body is nested too deeply.")) from None
         raise BadRequest(
             _("Send application/json (or multipart/form-data for file uploads) with a query."), 415
         )
@@ -255,6 +370,8 @@ class MailerGraphQLView(GraphQLView):
                 upload = request.FILES[field]
                 for path in paths:
                     _set_path(operations, path, upload)
+        except RecursionError:
+            raise BadRequest(_("The request body is nested too deeply.")) from None
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             raise BadRequest(
                 _("A multipart request needs `operations` (JSON), `map` (JSON) and every mapped file.")
@@ -263,7 +380,9 @@ class MailerGraphQLView(GraphQLView):
 
     # --- execution ---------------------------------------------------------------------
 
-    def _run(self, request: HttpRequest, data) -> tuple[dict, int]:
+    def _plan(self, request: HttpRequest, data) -> "Job | tuple[dict, int]":
+        """One operation of the request checked without running anything: a Job, or its refusal (an answer
+        and its status)."""
         if not isinstance(data, dict):
             return self._errors([graphql_error(_("Each operation must be a JSON object."), BAD_REQUEST)]), 400
         query = data.get("query")
@@ -281,49 +400,78 @@ class MailerGraphQLView(GraphQLView):
         if isinstance(variables, str):
             try:
                 variables = json.loads(variables) if variables.strip() else None
-            except ValueError:
+            except (ValueError, RecursionError):
                 return self._errors([graphql_error(_("variables are not valid JSON."), BAD_REQUEST)]), 400
         if variables is not None and not isinstance(variables, dict):
             return self._errors([graphql_error(_("variables must be a JSON object."), BAD_REQUEST)]), 400
         if operation_name is not None and not isinstance(operation_name, str):
             return self._errors([graphql_error(_("operationName must be a string."), BAD_REQUEST)]), 400
 
-        document, errors = _prepared(self.schema.graphql_schema, query)
-        if errors:
-            return self._errors(errors), 400
-        operation = get_operation_ast(document, operation_name)
+        prepared = _prepared(self.schema.graphql_schema, query)
+        if prepared.errors:
+            return self._errors(prepared.errors), 400
+        operation = get_operation_ast(prepared.document, operation_name)
         if operation is None:
             message = _("Name the operation to run (operationName).")
             return self._errors([graphql_error(message, BAD_REQUEST)]), 400
         if request.method == "GET" and operation.operation != OperationType.QUERY:
             return self._errors([graphql_error(_("Mutations need a POST request."), BAD_REQUEST)]), 405
-        root_fields = _root_field_names(document, operation)
-        if not user_can_act(request.user) and not root_fields <= PUBLIC_ROOT_FIELDS:
+        root_fields = _root_fields(prepared.document, operation)
+        if not user_can_act(request.user) and not set(root_fields) <= PUBLIC_ROOT_FIELDS:
             return self._errors([authentication_error(request)]), 401
-        signs_in = "tokenAuth" in root_fields
-        if signs_in and not root_fields <= SIGN_IN_FIELDS:
-            message = _("Send tokenAuth in a mutation of its own.")
-            return self._errors([graphql_error(message, BAD_REQUEST)]), 400
+        single_use = [name for name in root_fields if name in SINGLE_USE_FIELDS]
+        others = [name for name in root_fields if name not in SINGLE_USE_FIELDS and name != "__typename"]
+        if single_use and (len(single_use) > 1 or others):
+            return self._errors([graphql_error(_single_use_message(), BAD_REQUEST)]), 400
+        return Job(
+            document=prepared.document,
+            operation=operation,
+            variables=variables,
+            operation_name=operation_name,
+            cost=prepared.cost_of(operation),
+            single_use=bool(single_use),
+        )
 
+    def _request_refusal(self, jobs: list["Job"], *, batch: bool) -> GraphQLError | None:
+        """What the request's documents may not do together: a batch shares one cost budget, and a password
+        check or a refresh runs alone in its request."""
+        if not batch:
+            return None
+        if any(job.single_use for job in jobs):
+            return graphql_error(_single_use_message(), BAD_REQUEST)
+        total = sum((job.cost for job in jobs), Cost())
+        return cost_error(total, batch=True)
+
+    def _execute(self, request: HttpRequest, job: "Job") -> tuple[dict, int]:
         options = {
             "root_value": None,
             "context_value": request,
-            "variable_values": variables,
-            "operation_name": operation_name,
+            "variable_values": job.variables,
+            "operation_name": job.operation_name,
             "middleware": self.get_middleware(request),
         }
-        if operation.operation == OperationType.MUTATION and not signs_in:
+        schema = self.schema.graphql_schema
+        if job.operation.operation == OperationType.MUTATION and not job.single_use:
             with transaction.atomic():
                 result = execute(
-                    self.schema.graphql_schema,
-                    document,
-                    execution_context_class=MutationExecutionContext,
-                    **options,
+                    schema, job.document, execution_context_class=MutationExecutionContext, **options
                 )
                 if result.data is None:
                     transaction.set_rollback(True)
+        elif job.operation.operation == OperationType.QUERY:
+            result = execute(schema, job.document, execution_context_class=QueryExecutionContext, **options)
+            budget = request.graphql_answer_budget
+            if budget.exceeded:
+                message = ngettext(
+                    "The answer holds more than %(limit)d character of text; ask for smaller pages or "
+                    "fewer fields.",
+                    "The answer holds more than %(limit)d characters of text; ask for smaller pages or "
+                    "fewer fields.",
+                    budget.limit,
+                ) % {"limit": budget.limit}
+                return self._errors([graphql_error(message, BAD_REQUEST)]), 400
         else:
-            result = execute(self.schema.graphql_schema, document, **options)
+            result = execute(schema, job.document, **options)
         return self._result(result)
 
     def _result(self, result: ExecutionResult) -> tuple[dict, int]:
