@@ -37,7 +37,7 @@ class AccountsQuery(graphene.ObjectType):
         search=graphene.String(description="Words that must each be in the email or the name, any case."),
         blocked=graphene.Boolean(description="true: only blocked users; false: only the others."),
         verified=graphene.Boolean(description="true: only users who confirmed their email; false: the rest."),
-        order_by=graphene.Argument(UserOrder, default_value=UserOrder.EMAIL.value),
+        order_by=graphene.Argument(graphene.NonNull(UserOrder), default_value=UserOrder.EMAIL.value),
         description="Every user, for managers and superusers (R-AUTH-5); FORBIDDEN for anyone else.",
     )
 

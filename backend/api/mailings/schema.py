@@ -63,13 +63,15 @@ class MailingsQuery(graphene.ObjectType):
     clients = PageConnectionField(
         ClientType,
         search=graphene.String(description="Part of the email or the full name, any letter case."),
-        order_by=graphene.Argument(ClientOrder, default_value=ClientOrder.FULL_NAME.value),
+        order_by=graphene.Argument(graphene.NonNull(ClientOrder), default_value=ClientOrder.FULL_NAME.value),
         description="Your clients (a manager has none: R-AUTH-5).",
     )
     messages = PageConnectionField(
         MessageType,
         search=graphene.String(description="Part of the subject, any letter case."),
-        order_by=graphene.Argument(MessageOrder, default_value=MessageOrder.UPDATED_DESC.value),
+        order_by=graphene.Argument(
+            graphene.NonNull(MessageOrder), default_value=MessageOrder.UPDATED_DESC.value
+        ),
         description="Your messages (a manager has none: R-AUTH-5).",
     )
     mailings = PageConnectionField(
@@ -77,7 +79,9 @@ class MailingsQuery(graphene.ObjectType):
         status=graphene.Argument(MailingStatus),
         periodicity=graphene.Argument(MailingPeriodicity),
         active=graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
-        order_by=graphene.Argument(MailingOrder, default_value=MailingOrder.CREATED_DESC.value),
+        order_by=graphene.Argument(
+            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
+        ),
         description="Your own mailings.",
     )
     all_mailings = PageConnectionField(
@@ -86,7 +90,9 @@ class MailingsQuery(graphene.ObjectType):
         periodicity=graphene.Argument(MailingPeriodicity),
         active=graphene.Boolean(),
         owner_search=graphene.String(description="Part of the owner's email or name."),
-        order_by=graphene.Argument(MailingOrder, default_value=MailingOrder.CREATED_DESC.value),
+        order_by=graphene.Argument(
+            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
+        ),
         description="Every mailing you may see, with its owner: all of them for a manager (R-AUTH-5); "
         "your own for anyone else.",
     )

@@ -247,7 +247,7 @@ class MailingType(DjangoObjectType):
     upcoming = graphene.List(
         graphene.NonNull(graphene.DateTime),
         required=True,
-        limit=graphene.Int(default_value=5, description=f"1 to {UPCOMING_MAX}."),
+        limit=graphene.Int(required=True, default_value=5, description=f"1 to {UPCOMING_MAX}."),
         description="The next scheduled occurrences after now (empty when nothing is left).",
     )
     last_occurrence = graphene.Field(
