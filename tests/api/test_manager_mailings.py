@@ -74,7 +74,9 @@ def mailing(owner):
 
 
 def test_manager_sees_every_mailing_with_its_owner_R_AUTH_5(manager, owner, mailing):
-    other = MailingFactory(owner=UserFactory(email="bob@else.example"), is_active=False)
+    other = MailingFactory(
+        owner=UserFactory(email="bob@else.example", first_name="Bob", last_name="Else"), is_active=False
+    )
     data = data_of(ALL, user=manager)
     assert data["allMailings"]["totalCount"] == 2
     assert ids(data) == {gid(mailing), gid(other)}
