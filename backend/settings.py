@@ -297,6 +297,11 @@ if SMS_ALLOWED_COUNTRIES != ["*"]:
 # per recipient address and per client address; 0 = no limit. Counted in the database like the SMS.
 ACCOUNT_EMAILS_PER_RECIPIENT = setting("int", "ACCOUNT_EMAILS_PER_RECIPIENT", 3)
 ACCOUNT_EMAILS_PER_CLIENT = setting("int", "ACCOUNT_EMAILS_PER_CLIENT", 20)
+# Issue 19 §3: account emails wait in the database (accounts_accountemail) for the scheduler to send them;
+# rows that are done (sent, nothing to send, failed) are deleted this many days later.
+ACCOUNT_EMAIL_KEEP_DAYS = setting("int", "ACCOUNT_EMAIL_KEEP_DAYS", 7)
+if ACCOUNT_EMAIL_KEEP_DAYS < 0:
+    raise ImproperlyConfigured("ACCOUNT_EMAIL_KEEP_DAYS must be 0 or more.")
 
 # Login throttling (django-axes; the policy is in backend/accounts/throttling.py, issue 9 §5.2): a failure
 # counts for the (email, address) pair, the address and the account, each with its own limit within the

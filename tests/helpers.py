@@ -85,3 +85,14 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def deliver_account_mail() -> list:
+    """What the scheduler does every tick: send the queued account emails (issue 19 §3), here into Django's
+    test outbox; returns `mail.outbox`. Pages only queue them, so a test expecting one drains first."""
+    from django.core import mail
+
+    from backend.accounts.outbox import send_account_mail
+
+    send_account_mail()
+    return mail.outbox

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from backend.mailings.management.commands.runapscheduler import (
+    ACCOUNT_MAIL_JOB,
     CLEANUP_JOB,
     TICK_JOB,
     delete_old_job_executions,
@@ -160,6 +161,7 @@ def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, t
     )  # none missed/skipped
     assert set(DjangoJob.objects.values_list("pk", "next_run_time")) == {
         (TICK_JOB, None),
+        (ACCOUNT_MAIL_JOB, None),
         (CLEANUP_JOB, None),
     }
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -16,6 +15,7 @@ from backend.accounts import services
 from backend.accounts.models import PhoneVerification
 from backend.accounts.services import _code_hash
 from tests.factories import UserFactory
+from tests.helpers import deliver_account_mail
 
 pytestmark = pytest.mark.django_db
 RU = {"accept-language": "ru"}
@@ -138,7 +138,7 @@ def test_the_verification_email_says_its_days_in_the_right_form(client, settings
             {"email": email, "full_name": "", "password1": password, "password2": password},
             headers=headers,
         )
-    english_body, russian_body = (message.body for message in mail.outbox)
+    english_body, russian_body = (message.body for message in deliver_account_mail())
     assert f"(valid for {english}, once)" in english_body
     assert f"(она действует {russian} и только один раз)" in russian_body
     assert "Здравствуйте!" in russian_body and "Если вы не регистрировались" in russian_body

@@ -12,11 +12,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from backend.admin_site import DeletesItsLogMixin
+from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
 
 from . import services
 from .forms import BlockReasonForm
-from .models import User
+from .models import AccountEmail, User
 
 
 @admin.register(User)
@@ -120,3 +120,27 @@ class UserAdmin(DeletesItsLogMixin, DjangoUserAdmin):
             lambda n: ngettext("Unblocked %(count)d user.", "Unblocked %(count)d users.", n),
         )
         return None
+
+
+@admin.register(AccountEmail)
+class AccountEmailAdmin(ReadOnlyAdmin):
+    """The account-email outbox (issue 19 §3), read-only: what was asked, for whom, and what became of it.
+    It holds no message bodies (they are rendered when sent), so none can show here."""
+
+    list_display = ["created", "kind", "recipient", "status", "attempts", "next_try", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "created"]
+    search_fields = ["recipient"]
+    fields = [
+        "kind",
+        "recipient",
+        "language",
+        "status",
+        "created",
+        "expires",
+        "attempts",
+        "next_try",
+        "sent_at",
+        "finished",
+        "last_error",
+    ]
+    readonly_fields = fields

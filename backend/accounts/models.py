@@ -164,3 +164,55 @@ class RateCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.window_start:%Y-%m-%d %H:%M} {self.hits}"
+
+
+class AccountEmail(models.Model):
+    """An account email asked for by a request and sent by the scheduler (issue 19 §3): the outbox.
+
+    The request only records what was asked (which email, for which address, in which language); the
+    scheduler (`accounts.outbox.send_account_mail`) decides whether the address has an account it applies to,
+    renders the message with a fresh link and sends it. So a request does the same work for a registered
+    and an unknown address, and no body (with its secret link) is ever stored. A row whose address has no
+    such account is finished as "nothing to send" and its address blanked.
+    """
+
+    class Kind(models.TextChoices):
+        SIGN_UP = "sign-up", _("sign-up")
+        VERIFY_AGAIN = "verify-again", _("confirmation link again")
+        PASSWORD_RESET = "password-reset", _("password reset")
+        CMS_PASSWORD_RESET = "cms-password-reset", _("password reset (CMS)")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        NOTHING_TO_SEND = "nothing", _("nothing to send")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    recipient = models.EmailField(_("recipient"), blank=True)
+    language = models.CharField(_("language"), max_length=16)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    created = models.DateTimeField(_("created"), default=timezone.now)
+    # Past this, a link would reach its reader too late to be of use: the row fails instead of being sent.
+    expires = models.DateTimeField(_("expires"))
+    next_try = models.DateTimeField(_("next try"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease = models.CharField(max_length=32, blank=True, editable=False)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True, db_index=True)
+    last_error = models.CharField(_("last error"), max_length=1000, blank=True)
+
+    class Meta:
+        verbose_name = _("account email")
+        verbose_name_plural = _("account emails")
+        ordering = ["-created"]
+        indexes = [
+            models.Index(
+                fields=["next_try"],
+                condition=models.Q(status="pending"),
+                name="accounts_accountemail_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.recipient or '-'} {self.get_status_display()}"

@@ -6,17 +6,13 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-import smtplib
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -24,10 +20,10 @@ from django.utils.translation import ngettext
 from graphql_jwt.refresh_token.utils import get_refresh_token_model
 from graphql_jwt.settings import jwt_settings
 
-from . import ratelimit
-from .models import PhoneVerification, User
+from . import outbox, ratelimit
+from .models import AccountEmail, PhoneVerification, User
 from .ratelimit import DAY, HOUR, Limit, RateLimited
-from .tokens import make_verification_token, user_from_verification_token
+from .tokens import user_from_verification_token
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +44,6 @@ def user_can_act(user: User | AnonymousUser | None) -> bool:
 # --- sign-up and email verification (R-AUTH-1, R-AUTH-2) ---------------------------------
 
 
-def _send(subject_template: str, body_template: str, user: User, context: dict) -> bool:
-    """Send one account email; False (and a log line) when the mail server cannot take it."""
-    context = {"user": user, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(subject_template, context).split())
-    body = render_to_string(body_template, context)
-    try:
-        send_mail(subject, body, None, [user.email])
-    except (smtplib.SMTPException, OSError) as exc:
-        logger.warning("could not send %s to user %s: %s", subject_template, user.pk, exc)
-        return False
-    return True
-
-
 def account_email_throttle(*, email: str, client_ip: str) -> None:
     """Count one account email (sign-up, the link again, a password reset) asked for `email` from
     `client_ip`; raises ratelimit.RateLimited when either hourly limit is used up (issue 9 §5.5).
@@ -79,51 +62,43 @@ def account_email_throttle(*, email: str, client_ip: str) -> None:
     )
 
 
-def send_verification_email(user: User) -> bool:
-    link = settings.SITE_URL + reverse("accounts:verify", args=[make_verification_token(user)])
-    return _send(
-        "accounts/email/verify_subject.txt",
-        "accounts/email/verify_body.txt",
-        user,
-        {"link": link, "days": int(settings.EMAIL_VERIFICATION_DAYS)},
-    )
-
-
-def user_register(*, email: str, password: str, client_ip: str, full_name: str = "") -> bool:
-    """Create an unverified account and email its link. Returns whether the email could be sent; raises
-    ratelimit.RateLimited when too many account emails were asked for (the address or the client).
+def user_register(*, email: str, password: str, client_ip: str, full_name: str = "") -> None:
+    """Create an unverified account and queue its email; raises ratelimit.RateLimited when too many account
+    emails were asked for (the address or the client).
 
     An address that already has an account gets no second one and no error on the page (that would tell
     anyone who is registered); its owner gets an email instead: the link again if still unverified, or a
-    note with the password-reset page. Both paths hash the password once, so they take as long (§5.6).
+    note with the password-reset page. Both paths hash the password once, so they take as long (§5.6), and
+    both queue one email: which one is decided when the scheduler sends it (accounts.emails, issue 19 §3).
     """
     email = User.objects.normalize_email(email)
     account_email_throttle(email=email, client_ip=client_ip)
     existing = User.objects.filter(email__iexact=email).first()
-    if existing is not None:
-        make_password(password)  # the cost a new account pays in create_user; the result is not kept
-        if not existing.email_verified:
-            return send_verification_email(existing)
-        return _send(
-            "accounts/email/exists_subject.txt",
-            "accounts/email/exists_body.txt",
-            existing,
-            {"reset_link": settings.SITE_URL + reverse("accounts:password_reset")},
-        )
-    first, _sep, last = full_name.strip().partition(" ")
     with transaction.atomic():
-        user = User.objects.create_user(email, password, first_name=first, last_name=last.strip())
-    return send_verification_email(user)
+        if existing is not None:
+            make_password(password)  # the cost a new account pays in create_user; the result is not kept
+        else:
+            first, _sep, last = full_name.strip().partition(" ")
+            User.objects.create_user(email, password, first_name=first, last_name=last.strip())
+        outbox.enqueue(kind=AccountEmail.Kind.SIGN_UP, address=email)
 
 
-def resend_verification(*, email: str, client_ip: str) -> bool:
-    """Send the link again to an unverified account; neutral (True) for any other address. Raises
-    ratelimit.RateLimited when too many account emails were asked for (the address or the client)."""
+def resend_verification(*, email: str, client_ip: str) -> None:
+    """Queue the link again for `email`; the scheduler sends it only if the address has an active, unverified
+    account. The request does the same whatever the address (issue 19 §3). Raises ratelimit.RateLimited when
+    too many account emails were asked for (the address or the client)."""
     account_email_throttle(email=email, client_ip=client_ip)
-    user = User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
-    if user is None or user.email_verified or not user.is_active:
-        return True
-    return send_verification_email(user)
+    outbox.enqueue(kind=AccountEmail.Kind.VERIFY_AGAIN, address=email)
+
+
+def password_reset_request(
+    *, email: str, client_ip: str, kind: str = AccountEmail.Kind.PASSWORD_RESET
+) -> None:
+    """Queue a password-reset link for `email` (ours, or Wagtail's for `kind` CMS_PASSWORD_RESET); the
+    scheduler sends it only if the address has an account that may reset its password (Django's rule). The
+    same work for any address (issue 19 §3). Raises ratelimit.RateLimited like the other account emails."""
+    account_email_throttle(email=email, client_ip=client_ip)
+    outbox.enqueue(kind=kind, address=email)
 
 
 def verification_user(*, token: str) -> User:

@@ -3,11 +3,11 @@
 import re
 
 import pytest
-from django.core import mail
 
 from backend.mailings.unsubscribe import unsubscribe_url
 from tests.blog_helpers import publish_article
 from tests.factories import ClientFactory, MailingFactory
+from tests.helpers import deliver_account_mail
 
 # serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
@@ -30,7 +30,7 @@ def test_sign_up_confirm_and_log_in(live_server, page):
     page.click("main button[type=submit]")
     assert "Check your email" in page.inner_text("h1")
 
-    link = re.search(r"https?://\S+/accounts/verify/\S+/", mail.outbox[-1].body).group(0)
+    link = re.search(r"https?://\S+/accounts/verify/\S+/", deliver_account_mail()[-1].body).group(0)
     page.goto(live_server.url + link.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
     assert "Confirm your email and set your password" in page.inner_text("h1")  # a GET confirms nothing
     page.fill("#id_new_password1", PASSWORD)

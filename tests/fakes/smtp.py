@@ -59,6 +59,19 @@ class _Handler:
     def __init__(self, server: FakeSMTPServer):
         self.server = server
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # Every client (smtplib, Django's backend) greets first: a greeting counts one session.
+        with self.server.lock:
+            self.server.sessions += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        with self.server.lock:
+            self.server.sessions += 1
+        session.host_name = hostname
+        return f"250 {server.hostname}"
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.server.behaviour.mode == "tempfail_421":
             return "421 4.3.2 Service not available, closing channel"
@@ -104,6 +117,7 @@ class FakeSMTPServer:
         # sink's heap, and its garbage collections, with the length of the run.
         self.keep = keep
         self.accepted = 0
+        self.sessions = 0  # clients that greeted the server (EHLO or HELO)
         self.received: list[Received] = []
         self.data_commands = 0
         self.lock = threading.Lock()

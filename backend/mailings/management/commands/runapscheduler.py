@@ -5,9 +5,11 @@ Any number of these processes may share one database (DESIGN.md "Scale"). APSche
 several schedulers on one job store: with the database store each process ran and rescheduled the same job
 rows ("Job 'send_due' no longer exists!", "maximum number of running instances reached"). Here every process
 has its own jobs: the sending pass every MAILER_TICK_SECONDS, which pauses itself while it runs (a long
-pass delays the next tick instead of having ticks skipped), and the weekly clean-up of the history, which
+pass delays the next tick instead of having ticks skipped), the account-email outbox (sign-up links, password
+resets: accounts.outbox) on the same interval but as a job of its own, so a long mailing pass never keeps a
+person waiting for their link, and the weekly clean-up of the history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
-under a row lock. Processes share the sending work through the queue's SKIP LOCKED claims.
+under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
 
 Stopping (SIGTERM, SIGINT): no new pass starts, the running one stops claiming and gives back what its
 workers hold (worker.py), and the process exits within MAILER_STOP_SECONDS of the signal.
@@ -31,6 +33,7 @@ from django_apscheduler import util
 from django_apscheduler.jobstores import DjangoMemoryJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
+from backend.accounts.outbox import send_account_mail
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
@@ -38,6 +41,7 @@ from backend.web.health import watch_ticks
 logger = logging.getLogger(__name__)
 
 TICK_JOB = "send_due"
+ACCOUNT_MAIL_JOB = "send_account_mail"
 CLEANUP_JOB = "delete_old_job_executions"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
@@ -89,6 +93,13 @@ def send_due_job(stop: StopRequest) -> None:
 
 
 @util.close_old_connections
+def send_account_mail_job(stop: StopRequest) -> None:
+    summary = send_account_mail(stop=stop)
+    if summary.busy:
+        logger.info("account mail pass: %s", summary)
+
+
+@util.close_old_connections
 def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> None:
     """Keep the job-execution table small: drop entries older than `max_age` seconds. One process at a time:
     a process that finds the job's row locked leaves the work to the one cleaning; a later run finds
@@ -127,20 +138,24 @@ class Command(BaseCommand):
         )
         tick = settings.MAILER_TICK_SECONDS
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=tick), id=TICK_JOB)
+        self.scheduler.add_job(self.account_mail, IntervalTrigger(seconds=tick), id=ACCOUNT_MAIL_JOB)
         # The jitter spreads N processes' clean-ups over the hour: their history rows never share a run time.
         self.scheduler.add_job(
             self.clean_up,
             CronTrigger(day_of_week="mon", hour=0, minute=0, jitter=3600),
             id=CLEANUP_JOB,
         )
-        keep_history_of([TICK_JOB, CLEANUP_JOB])
+        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, CLEANUP_JOB])
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
 
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
-        self.stdout.write(f"Scheduler started: sending pass every {tick} s, weekly clean-up of job history.")
+        self.stdout.write(
+            f"Scheduler started: sending pass every {tick} s (account emails too), "
+            "weekly clean-up of job history."
+        )
         self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
         self.scheduler.start()
         self.wait_for_jobs()
@@ -169,6 +184,11 @@ class Command(BaseCommand):
             finally:
                 if not self.stop.is_set():
                     self.scheduler.resume_job(TICK_JOB)
+
+    def account_mail(self) -> None:
+        with self.job() as go:
+            if go:
+                send_account_mail_job(self.stop)
 
     def clean_up(self) -> None:
         with self.job() as go:

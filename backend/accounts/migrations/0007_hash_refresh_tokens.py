@@ -17,7 +17,7 @@ def hash_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_user_token_generation"),
+        ("accounts", "0006_user_token_generation"),
         ("refresh_token", "0002_auto_20190130_0900"),
     ]
 
