@@ -356,6 +356,8 @@ GRAPHQL_MAX_BATCH = setting("int", "GRAPHQL_MAX_BATCH", 10)
 GRAPHQL_MAX_NODES = setting("int", "GRAPHQL_MAX_NODES", 20_000)
 # Fields in a document with every fragment spread expanded, checked before any other validation.
 GRAPHQL_MAX_SELECTIONS = setting("int", "GRAPHQL_MAX_SELECTIONS", 2_000)
+# Times one response name (alias or field) may appear in one selection, fragments and merges included.
+GRAPHQL_MAX_FIELD_REPEATS = setting("int", "GRAPHQL_MAX_FIELD_REPEATS", 20)
 # Characters of text one request's answers may hold together (a batch shares it).
 GRAPHQL_MAX_RESPONSE_CHARS = setting("int", "GRAPHQL_MAX_RESPONSE_CHARS", 8_000_000)
 # Access tokens are short-lived; refresh tokens are long-running, stored and revocable (revokeToken).

@@ -69,9 +69,37 @@ def test_a_fragment_bomb_is_refused_before_validation_with_a_clear_error():
     assert "with its fragments expanded, has more than 2000 fields" in body["errors"][0]["message"]
 
 
-def test_a_document_just_under_the_cap_still_validates_and_runs():
-    data = data_of(fragment_bomb(10), user=UserFactory())  # 1,024 fields expanded
+def test_a_document_just_under_the_cap_still_validates_and_runs(settings):
+    settings.GRAPHQL_MAX_FIELD_REPEATS = 2_000  # the bomb's fields are all `__typename`, at one level
+    data = data_of(fragment_bomb(9), user=UserFactory())  # 512 fields expanded
     assert data == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ("{ me { " + "email " * 1990 + "} }", "email"),  # 12 KB: 1.7 s of the overlap rule before
+        ("{ " + " ".join("a: me { email }" for _ in range(600)) + " }", "a"),  # 3.8 s before
+        (
+            "{ ...A ...B } fragment A on Query { " + "x: __typename " * 11 + "} "
+            "fragment B on Query { " + "x: __typename " * 11 + "}",
+            "x",
+        ),  # through fragments, counted together
+        (
+            # Five `m`s, each with 5 `email`s: 25 once merged, as the overlap rule merges them.
+            "{ " + " ".join("m: me { " + "email " * 5 + "}" for _ in range(5)) + " }",
+            "email",
+        ),
+    ],
+    ids=["wide", "aliased", "fragments", "merged"],
+)
+def test_a_name_repeated_in_one_selection_is_refused_before_the_overlap_rule_compares_every_pair(
+    document, field
+):
+    response = Client().get("/graphql/", {"query": document, "raw": ""})
+    assert response.status_code == 400
+    message = response.json()["errors"][0]["message"]
+    assert message == f"The document asks for {field} more than 20 times in one selection."
 
 
 def test_the_expanded_size_counts_every_operation_and_inline_fragments(settings):

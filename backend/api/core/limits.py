@@ -112,6 +112,54 @@ def expanded_size_error(document: DocumentNode) -> GraphQLError | None:
     return None
 
 
+def repeated_field_error(document: DocumentNode) -> GraphQLError | None:
+    """Refuses a document that asks for one response name (a field's alias, or its name) more than
+    GRAPHQL_MAX_FIELD_REPEATS times in one selection, counted as the standard overlap rule sees it: through
+    fragments, and with the selections of equally named fields merged. That rule compares every pair of such
+    fields, so 2,000 `email`s in 12 KB cost 1.7 s of validation. Run after `expanded_size_error`, so the walk
+    visits at most GRAPHQL_MAX_SELECTIONS fields."""
+    limit = settings.GRAPHQL_MAX_FIELD_REPEATS
+    fragments = _fragments(document)
+
+    def collect(selection_set: SelectionSetNode, into: dict[str, list], open_fragments: set[str]) -> None:
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                key = (selection.alias or selection.name).value
+                into.setdefault(key, []).append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                collect(selection.selection_set, into, open_fragments)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in open_fragments:
+                    collect(fragments[name].selection_set, into, open_fragments | {name})
+
+    def repeated(selection_sets: list[SelectionSetNode]) -> str | None:
+        fields: dict[str, list] = {}
+        for selection_set in selection_sets:
+            collect(selection_set, fields, set())
+        for key, children in fields.items():
+            if len(children) > limit:
+                return key
+            inner = [child for child in children if child is not None]
+            if inner and (found := repeated(inner)) is not None:
+                return found
+        return None
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            key = repeated([definition.selection_set])
+            if key is not None:
+                return _error(
+                    ngettext(
+                        "The document asks for %(field)s more than %(limit)d time in one selection.",
+                        "The document asks for %(field)s more than %(limit)d times in one selection.",
+                        limit,
+                    )
+                    % {"field": key, "limit": limit}
+                )
+    return None
+
+
 # Arguments that say how many items a field returns.
 SIZE_ARGUMENTS = ("first", "last", "limit")
 

@@ -54,6 +54,7 @@ from .limits import (
     max_document_bytes,
     max_tokens,
     operation_cost,
+    repeated_field_error,
 )
 
 logger = logging.getLogger("backend.api")
@@ -129,7 +130,7 @@ def _prepared(schema, query: str) -> Prepared:
     except GraphQLError as exc:
         return Prepared(None, (exc,))
     try:
-        error = expanded_size_error(document)
+        error = expanded_size_error(document) or repeated_field_error(document)
         if error is not None:
             return Prepared(document, (error,))
         errors = validate(schema, document, max_errors=50)
