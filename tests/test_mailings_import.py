@@ -151,6 +151,29 @@ def test_malformed_and_empty_files_are_refused(data, code, line):
         assert f"Line {line} " in error.messages[0]
 
 
+LONG_CELL = "x" * (csv_io.csv.field_size_limit() + 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (f"a@example.org,{LONG_CELL}\n".encode(), 1),
+        (f"\n\nemail,{LONG_CELL}\n".encode(), 3),  # the first line that is not blank decides the delimiter
+        (f'email\na@example.org,"{LONG_CELL}"\n'.encode(), 2),
+        (f"email\na@example.org\nb@example.org;{LONG_CELL}\n".encode(), 3),
+    ],
+    ids=["first-line", "first-after-blank-lines", "later-quoted", "later-plain"],
+)
+def test_a_cell_over_the_csv_field_limit_is_refused_naming_the_line(data, line):
+    """Issue item (a cell over 131,072 characters, first line or later): the whole file is refused with
+    a clear error naming the line and the limit, never a crash of the csv module's field limit."""
+    error = refused(data)
+    assert error.code == ErrorCode.CSV_MALFORMED
+    assert error.messages == [
+        f"Line {line} has a cell longer than 131072 characters; this is not a clients file."
+    ]
+
+
 def test_more_than_50000_rows_are_refused():
     rows = b"".join(b"c%d@example.org\n" % n for n in range(csv_io.MAX_IMPORT_ROWS))
     assert len(parse_clients_csv(b"email\n" + rows)) == csv_io.MAX_IMPORT_ROWS
@@ -300,6 +323,8 @@ def test_a_superuser_imports_into_their_own_list():
         b"a@example.org,Ann\nb@example.org,Bo,c,d\n",
         b"a@example.org,Ann\n\x00",
         b"a@example.org,Ann\n" + b"x" * csv_io.MAX_IMPORT_BYTES,
+        b"a@example.org,Ann\nb@example.org," + b"x" * 200_000 + b"\n",
+        b"a@example.org," + b"x" * 200_000 + b"\nb@example.org,Bo\n",
     ],
 )
 def test_a_file_that_cannot_be_read_changes_nothing(owner, data):

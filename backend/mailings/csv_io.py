@@ -94,10 +94,31 @@ def _text(data: bytes) -> str:
         ) from exc
 
 
+def _unreadable(exc: csv.Error, line: int) -> ValidationError:
+    """The whole file refused for what the csv module could not read on `line`."""
+    if str(exc).startswith("field larger than field limit"):
+        # No cell of a clients file comes near the csv module's limit: a file of another kind, or a quote
+        # never closed (the rest of the file became one cell).
+        return ValidationError(
+            _("Line %(line)d has a cell longer than %(limit)d characters; this is not a clients file."),
+            code=ErrorCode.CSV_MALFORMED,
+            params={"line": line, "limit": csv.field_size_limit()},
+        )
+    return ValidationError(
+        _("Line %(line)d cannot be read as CSV (%(error)s); check its quotes."),
+        code=ErrorCode.CSV_MALFORMED,
+        params={"line": line, "error": exc},
+    )
+
+
 def _delimiter(text: str) -> str:
     """`;` or `,`, whichever splits the first line into more cells (quotes respected); `,` on a tie."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    cells = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (";", ",")}
+    lines = text.splitlines()
+    number, first = next(((n, line) for n, line in enumerate(lines, 1) if line.strip()), (1, ""))
+    try:
+        cells = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (";", ",")}
+    except csv.Error as exc:
+        raise _unreadable(exc, number) from exc
     return ";" if cells[";"] > cells[","] else ","
 
 
@@ -159,11 +180,7 @@ def parse_clients_csv(data: bytes) -> list[ClientRow]:
             email, full_name, comment = ([_unescape(cell) for cell in cells] + ["", ""])[:MAX_COLUMNS]
             rows.append(ClientRow(line=start, email=email, full_name=full_name, comment=comment))
     except csv.Error as exc:
-        raise ValidationError(
-            _("Line %(line)d cannot be read as CSV (%(error)s); check its quotes."),
-            code=ErrorCode.CSV_MALFORMED,
-            params={"line": reader.line_num or 1, "error": exc},
-        ) from exc
+        raise _unreadable(exc, reader.line_num or 1) from exc
     if not rows:
         raise ValidationError(_("The file has no clients in it."), code=ErrorCode.CSV_EMPTY)
     return rows
