@@ -423,6 +423,49 @@ def test_every_formula_start_is_neutralised(value):
     assert csv_io.safe_cell("a" + value) == "a" + value
 
 
+@pytest.mark.parametrize("separator", [";", ","])
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@x", "\tx", "\rx"])
+def test_a_formula_after_a_separator_inside_a_cell_is_neutralised(separator, value):
+    """Issue item: Excel with a Russian or German locale splits a line on `;`, so the text after a `;` (or
+    `,`) inside a cell starts a cell of its own there: it gets the apostrophe too."""
+    assert csv_io.safe_cell(f"a{separator}{value}") == f"a{separator}'{value}"
+    assert csv_io.safe_cell(f"{value}{separator}{value}") == f"'{value}{separator}'{value}"
+    assert csv_io.safe_cell(f"a{separator} {value}") == f"a{separator} {value}"
+
+
+def test_an_export_opened_split_on_semicolons_has_no_formula_cell(owner):
+    """Issue item: every piece of every exported line, split on `;` as a Russian Excel does, and on `,`,
+    starts with no formula character."""
+    ClientFactory(
+        owner=owner,
+        email="a@example.org",
+        full_name='Ann;=HYPERLINK("http://evil")',
+        comment="ok;+1;-2, @x;\tcmd",
+    )
+    ClientFactory(owner=owner, email="b@example.org", full_name="Bob", comment="x,=1+1")
+    text = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    for line in text.splitlines():
+        for piece in [p for part in line.split(";") for p in part.split(",")]:
+            assert not piece.lstrip('"').startswith(csv_io.FORMULA_START), (line, piece)
+
+
+@pytest.mark.parametrize(
+    ("full_name", "comment"),
+    [
+        ("Ann;=cmd", "a,+1;-2"),
+        ("'=already quoted", "x;'@y"),
+        ("=x;'", "';=;''-"),
+    ],
+)
+def test_an_export_with_separators_and_apostrophes_imports_back_unchanged(owner, full_name, comment):
+    """The apostrophes the export adds (at the start and after a separator) are the ones the import takes
+    off: a text that had an apostrophe there already keeps it."""
+    ClientFactory(owner=owner, email="a@example.org", full_name=full_name, comment=comment)
+    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner)))
+    report = services.clients_import_csv(actor=owner, data="".join(lines).encode())
+    assert [row.code for row in report.rows] == [ErrorCode.UNCHANGED]
+
+
 def test_an_export_in_russian_imports_back(owner):
     ClientFactory(owner=owner, email="ivan@example.org", full_name="Иван")
     with translation.override("ru"):

@@ -5,8 +5,10 @@ Reading is strict about what a file is (size, text encoding, shape) and refuses 
 each row says (a valid address, lengths) is the import service's judgement, per row.
 
 Writing streams: each function yields one CSV line at a time, so an export of 50,000 rows never sits in
-memory. Every cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection), and
-the reader takes that apostrophe off again, so an exported list imports unchanged.
+memory. Every cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection),
+and so does every piece of a cell after a `;` or `,` (Excel in a Russian or German locale splits lines on
+`;`, so such a piece becomes a cell of its own); the reader takes those apostrophes off again, so an
+exported list imports unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +37,12 @@ MAX_COLUMNS = 3
 HEADER_NAMES = frozenset({"email", "e-mail", "email address", "e-mail address", "почта", "электронная почта"})
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice and Google Sheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell: the cell's start, or after a separator in a locale that splits on it.
+# The export adds one apostrophe before a run of apostrophes and a formula character there, the import
+# takes one off, so a text that had an apostrophe there already comes back with it.
+_STARTS = "".join(re.escape(char) for char in FORMULA_START)
+_FORMULA_AT = re.compile(rf"(\A|[;,])('*[{_STARTS}])")
+_GUARDED_AT = re.compile(rf"(\A|[;,])'('*[{_STARTS}])")
 EXPORT_CHUNK = 2000
 
 # Column titles of the exports; lazy so that each export speaks the language active when it runs.
@@ -123,10 +132,8 @@ def _delimiter(text: str) -> str:
 
 
 def _unescape(cell: str) -> str:
-    """Undo the export's formula guard: "'=x" was written for "=x"."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
-        return cell[1:]
-    return cell
+    """Undo the export's formula guard: "'=x" was written for "=x", "a;'=x" for "a;=x"."""
+    return _GUARDED_AT.sub(r"\1\2", cell)
 
 
 def _is_header(first_cell: str) -> bool:
@@ -197,9 +204,10 @@ class _Line:
 
 
 def safe_cell(value: object) -> str:
-    """A cell no spreadsheet runs as a formula: a leading apostrophe before = + - @ TAB CR."""
+    """A cell no spreadsheet runs as a formula: an apostrophe before = + - @ TAB CR at its start and after
+    each `;` or `,` in it."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return _FORMULA_AT.sub(r"\1'\2", text)
 
 
 def _lines(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
