@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import answers
 from .models import Client, Delivery
 from .services import ErrorCode
 
@@ -238,10 +239,14 @@ def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
     )
 
 
-def deliveries_csv(queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo) -> Iterator[str]:
+def deliveries_csv(
+    queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo, *, relay_answers: bool = False
+) -> Iterator[str]:
     """Lines of a report's attempt-log export: email, status, attempts, last attempt, last server answer,
     and the scheduled time of the send (occurrence) the delivery belongs to; times in `tz` with their UTC
-    offset. Pass a scoped queryset (`selectors.deliveries_for`)."""
+    offset. The answer is the server's own text with `relay_answers` (superusers:
+    `selectors.may_see_relay_answers`), else its classified summary. Pass a scoped queryset
+    (`selectors.deliveries_for`)."""
     labels = {value: str(label) for value, label in Delivery.Status.choices}
     rows = queryset.values_list(
         "email", "status", "attempts", "last_attempt_at", "last_response", "occurrence__scheduled_for"
@@ -253,7 +258,14 @@ def deliveries_csv(queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzin
     return _lines(
         DELIVERY_COLUMNS,
         (
-            (email, labels.get(status, status), attempts, moment(at), answer, moment(scheduled))
+            (
+                email,
+                labels.get(status, status),
+                attempts,
+                moment(at),
+                answer if relay_answers else answers.summary(None, answer),
+                moment(scheduled),
+            )
             for email, status, attempts, at, answer, scheduled in rows.iterator(chunk_size=EXPORT_CHUNK)
         ),
     )
