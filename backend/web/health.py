@@ -9,7 +9,7 @@ errors go to the log, once per change of state rather than once per probe.
 
 `/readyz` shows its report (which checks failed, the scheduler's age, the backlog) only to a probe that
 sends `Authorization: Bearer <READYZ_TOKEN>` or comes from loopback or a private network; anyone else gets
-its status code and `{"status": …}` alone (issue 19 §11). `/healthz` stays open.
+its status code and `{"status": …}` alone. `/healthz` stays open.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ written with the models directly (no service creates a history: the form refuses
 past), keeping the invariants a real send leaves: one delivery per occurrence and client, statuses that
 match the attempt log, finished occurrences, and the next due time and status from `mailing_reschedule`.
 
-It refuses to run with DEBUG off unless given `--force` (issue 19 §12): it makes an owner and a manager whose
+It refuses to run with DEBUG off unless given `--force`: it makes an owner and a manager whose
 password is printed in the README, which a production site must not have by accident.
 """
 
