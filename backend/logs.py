@@ -86,11 +86,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class ForbiddenOneLine(logging.Filter):
+    """Django logs a PermissionDenied with its traceback and a CSRF failure without the user: both become one
+    line, `Forbidden (<reason>): <method> <path> status=403 user=<id or ->`. A 403 is an answer, not a fault:
+    a traceback per refused visitor would bury the real errors. On the loggers django.request and
+    django.security.csrf, so every handler (and every test's caplog) sees the same record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) != 403:
+            return True
+        record.exc_info = None
+        record.exc_text = None
+        request = getattr(record, "request", None)
+        if request is None:
+            return True
+        message = record.getMessage()
+        path = record.args[-1] if isinstance(record.args, tuple) and record.args else ""
+        head = message[: -len(path) - 2] if path and message.endswith(f": {path}") else message
+        record.msg = "%s: %s %s status=%d user=%s"
+        record.args = (head, request.method, request.path, 403, _user_id(request))
+        return True
+
+
+def _user_id(request) -> str:
+    try:
+        user = request.user
+        return str(user.pk) if user.is_authenticated else "-"
+    except Exception:  # no auth middleware ran, or the session store is down: the line still goes out
+        return "-"
+
+
 def logging_config(*, log_format: str, level: str) -> dict:
     """The `LOGGING` dict for settings.py: every line through one console handler in `log_format`."""
     loggers = {
         # Django's default config gives "django" a console handler of its own; don't print twice.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"filters": ["forbidden"]},
+        "django.security.csrf": {"filters": ["forbidden"]},
         "apscheduler": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
     }
@@ -104,6 +136,7 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "plain": {"()": PlainFormatter, "fmt": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
             "json": {"()": JsonFormatter},
         },
+        "filters": {"forbidden": {"()": ForbiddenOneLine}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": log_format}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": loggers,

@@ -336,6 +336,9 @@ AXES_VERBOSE = False
 TRUSTED_PROXY_COUNT = setting("int", "TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_COUNT must be 0 or more (got {TRUSTED_PROXY_COUNT}).")
+# /readyz shows its report to `Authorization: Bearer <this>` or to loopback and private networks; to
+# anyone else only its status (backend/web/health.py). Empty: no token opens it.
+READYZ_TOKEN = setting("str", "READYZ_TOKEN", "")
 
 # --- GraphQL API (backend/api/, issue 10) ------------------------------------------------
 

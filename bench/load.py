@@ -284,7 +284,7 @@ def seed(recipients: int) -> dict:
     from cms.models import ArticlePage, BlogIndexPage
 
     started = time.perf_counter()
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--force", stdout=io.StringIO())  # production settings, throwaway database
     demo = User.objects.get(email__iexact=os.environ["DEMO_EMAIL"])
     now = timezone.now()
     clients = Client.objects.bulk_create(

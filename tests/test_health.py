@@ -220,6 +220,83 @@ def test_the_overdue_count_stops_at_its_cap(client, monkeypatch):
     assert body["checks"]["overdue_deliveries"]["capped"] is True
 
 
+PUBLIC = "203.0.113.7"
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_readyz_shows_a_public_client_without_the_token_no_report(client, settings, failing):
+    """Issue item: from an address outside the internal networks and without the token, `/readyz` answers
+    its status code and no report: neither which checks ran nor their figures."""
+    settings.READYZ_TOKEN = "probe-secret-0123456789"
+    if not failing:
+        beat()
+    for extra in (
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer wrong-token"},
+        {"HTTP_AUTHORIZATION": "probe-secret-0123456789"},  # not a bearer token
+        {"QUERY_STRING": "token=probe-secret-0123456789"},  # the header only, never the URL (logs keep it)
+    ):
+        response, body = readyz(client, REMOTE_ADDR=PUBLIC, **extra)
+        assert response.status_code == (503 if failing else 200)
+        assert body == {"status": "unavailable" if failing else "ok"}
+        assert "no-store" in response["Cache-Control"]
+
+
+def test_readyz_shows_the_report_to_the_token_from_anywhere(client, settings):
+    """Issue item: `Authorization: Bearer <READYZ_TOKEN>` gets the full report from any address."""
+    settings.READYZ_TOKEN = "probe-secret-0123456789"
+    beat()
+    response, body = readyz(client, REMOTE_ADDR=PUBLIC, HTTP_AUTHORIZATION="Bearer probe-secret-0123456789")
+    assert response.status_code == 200
+    assert body["checks"]["scheduler"]["live_processes"] == 1
+
+
+def test_without_a_token_configured_no_bearer_opens_the_report(client, settings):
+    settings.READYZ_TOKEN = ""
+    beat()
+    for header in ("Bearer ", "Bearer", "Bearer  "):
+        _, body = readyz(client, REMOTE_ADDR=PUBLIC, HTTP_AUTHORIZATION=header)
+        assert body == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "::1", "10.1.2.3", "172.16.0.9", "192.168.1.20", "fd00::5", "::ffff:10.0.0.8"]
+)
+def test_readyz_shows_the_report_to_internal_networks(client, settings, address):
+    """Issue item: loopback and private addresses (an orchestrator's probe, a monitor on the private
+    network) get the report without a token."""
+    settings.READYZ_TOKEN = ""
+    beat()
+    _, body = readyz(client, REMOTE_ADDR=address)
+    assert "checks" in body
+
+
+def test_readyz_judges_the_client_by_the_projects_address_rule(client, settings):
+    """The client is `throttling.client_ip`'s: behind one trusted proxy, the address the proxy saw; an
+    address the client wrote itself to the left of it counts for nothing. With no proxy configured, a
+    public address in X-Forwarded-For means the request came through a proxy the settings do not know
+    (TRUSTED_PROXY_COUNT left at 0 behind nginx on the same host): no report, though REMOTE_ADDR is
+    loopback."""
+    settings.READYZ_TOKEN = ""
+    beat()
+    settings.TRUSTED_PROXY_COUNT = 1
+    _, body = readyz(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"10.0.0.1, {PUBLIC}")
+    assert body == {"status": "ok"}
+    _, body = readyz(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"{PUBLIC}, 10.0.0.1")
+    assert "checks" in body
+    settings.TRUSTED_PROXY_COUNT = 0
+    _, body = readyz(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=PUBLIC)
+    assert body == {"status": "ok"}
+    _, body = readyz(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.9.8.7")
+    assert "checks" in body
+
+
+def test_healthz_stays_open_to_everyone(client, settings):
+    settings.READYZ_TOKEN = "probe-secret-0123456789"
+    response = client.get("/healthz", REMOTE_ADDR=PUBLIC)
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
 def test_a_failing_check_is_logged_once_per_change_not_per_probe(client, caplog):
     """A probe every second must not fill the log: one warning when the check fails, one line when it
     passes again."""

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from backend.logs import JsonFormatter, PlainFormatter, escape_controls, logging_config
@@ -26,6 +27,7 @@ from backend.mailings.sending.engine import PassSummary
 from backend.mailings.sending.occurrences import start_due
 from backend.mailings.sending.transport import SendResult
 from backend.mailings.sending.worker import Workers
+from tests.factories import UserFactory, make_manager
 from tests.fakes.smtp import free_port
 from tests.helpers import clean_env, database_url, run_python
 from tests.sending_helpers import due_mailing
@@ -230,6 +232,57 @@ def test_logging_config_routes_runserver_lines_into_json_only():
     """runserver's request lines join the JSON stream; the plain default leaves Django's own format."""
     assert "django.server" in logging_config(log_format="json", level="INFO")["loggers"]
     assert "django.server" not in logging_config(log_format="plain", level="INFO")["loggers"]
+
+
+@pytest.fixture
+def django_lines(caplog):
+    """caplog sees what Django's own loggers write (they do not propagate to the root logger)."""
+    caplog.set_level(logging.INFO)
+    logger = logging.getLogger("django")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+
+
+def forbidden_lines(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if getattr(record, "status_code", None) == 403]
+
+
+@pytest.mark.django_db
+def test_a_403_page_is_logged_as_one_line_without_a_traceback(client, django_lines):
+    """Issue item: a PermissionDenied is one warning naming the method, the path, the status and the user's
+    id, not a traceback in the console."""
+    manager = make_manager()
+    client.force_login(manager)
+    assert client.get("/clients/?page=2").status_code == 403
+    (line,) = forbidden_lines(django_lines)
+    assert line.levelno == logging.WARNING
+    assert line.exc_info is None and line.exc_text is None
+    assert line.getMessage() == f"Forbidden (Permission denied): GET /clients/ status=403 user={manager.pk}"
+    text = PlainFormatter("%(levelname)s %(name)s: %(message)s").format(line)
+    assert "\n" not in text and "Traceback" not in text
+
+
+@pytest.mark.django_db
+def test_a_csrf_failure_is_logged_as_one_line_naming_the_user(django_lines):
+    """Issue item: a refused CSRF check is one line with method, path, status and user id too."""
+    owner = UserFactory()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(owner)
+    assert browser.post("/clients/new/", {"email": "x@example.org"}).status_code == 403
+    (line,) = forbidden_lines(django_lines)
+    assert line.exc_info is None
+    assert re.fullmatch(
+        rf"Forbidden \(CSRF [^)]+\): POST /clients/new/ status=403 user={owner.pk}", line.getMessage()
+    )
+
+
+@pytest.mark.django_db
+def test_an_anonymous_403_names_no_user(django_lines):
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.post("/accounts/login/", {"username": "a", "password": "b"}).status_code == 403
+    (line,) = forbidden_lines(django_lines)
+    assert line.getMessage().endswith(" POST /accounts/login/ status=403 user=-")
 
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend.wsgi"]

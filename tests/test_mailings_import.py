@@ -151,6 +151,29 @@ def test_malformed_and_empty_files_are_refused(data, code, line):
         assert f"Line {line} " in error.messages[0]
 
 
+LONG_CELL = "x" * (csv_io.csv.field_size_limit() + 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (f"a@example.org,{LONG_CELL}\n".encode(), 1),
+        (f"\n\nemail,{LONG_CELL}\n".encode(), 3),  # the first line that is not blank decides the delimiter
+        (f'email\na@example.org,"{LONG_CELL}"\n'.encode(), 2),
+        (f"email\na@example.org\nb@example.org;{LONG_CELL}\n".encode(), 3),
+    ],
+    ids=["first-line", "first-after-blank-lines", "later-quoted", "later-plain"],
+)
+def test_a_cell_over_the_csv_field_limit_is_refused_naming_the_line(data, line):
+    """Issue item (a cell over 131,072 characters, first line or later): the whole file is refused with
+    a clear error naming the line and the limit, never a crash of the csv module's field limit."""
+    error = refused(data)
+    assert error.code == ErrorCode.CSV_MALFORMED
+    assert error.messages == [
+        f"Line {line} has a cell longer than 131072 characters; this is not a clients file."
+    ]
+
+
 def test_more_than_50000_rows_are_refused():
     rows = b"".join(b"c%d@example.org\n" % n for n in range(csv_io.MAX_IMPORT_ROWS))
     assert len(parse_clients_csv(b"email\n" + rows)) == csv_io.MAX_IMPORT_ROWS
@@ -300,6 +323,8 @@ def test_a_superuser_imports_into_their_own_list():
         b"a@example.org,Ann\nb@example.org,Bo,c,d\n",
         b"a@example.org,Ann\n\x00",
         b"a@example.org,Ann\n" + b"x" * csv_io.MAX_IMPORT_BYTES,
+        b"a@example.org,Ann\nb@example.org," + b"x" * 200_000 + b"\n",
+        b"a@example.org," + b"x" * 200_000 + b"\nb@example.org,Bo\n",
     ],
 )
 def test_a_file_that_cannot_be_read_changes_nothing(owner, data):
@@ -398,6 +423,49 @@ def test_every_formula_start_is_neutralised(value):
     assert csv_io.safe_cell("a" + value) == "a" + value
 
 
+@pytest.mark.parametrize("separator", [";", ","])
+@pytest.mark.parametrize("value", ["=1+1", "+1", "-1", "@x", "\tx", "\rx"])
+def test_a_formula_after_a_separator_inside_a_cell_is_neutralised(separator, value):
+    """Issue item: Excel with a Russian or German locale splits a line on `;`, so the text after a `;` (or
+    `,`) inside a cell starts a cell of its own there: it gets the apostrophe too."""
+    assert csv_io.safe_cell(f"a{separator}{value}") == f"a{separator}'{value}"
+    assert csv_io.safe_cell(f"{value}{separator}{value}") == f"'{value}{separator}'{value}"
+    assert csv_io.safe_cell(f"a{separator} {value}") == f"a{separator} {value}"
+
+
+def test_an_export_opened_split_on_semicolons_has_no_formula_cell(owner):
+    """Issue item: every piece of every exported line, split on `;` as a Russian Excel does, and on `,`,
+    starts with no formula character."""
+    ClientFactory(
+        owner=owner,
+        email="a@example.org",
+        full_name='Ann;=HYPERLINK("http://evil")',
+        comment="ok;+1;-2, @x;\tcmd",
+    )
+    ClientFactory(owner=owner, email="b@example.org", full_name="Bob", comment="x,=1+1")
+    text = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    for line in text.splitlines():
+        for piece in [p for part in line.split(";") for p in part.split(",")]:
+            assert not piece.lstrip('"').startswith(csv_io.FORMULA_START), (line, piece)
+
+
+@pytest.mark.parametrize(
+    ("full_name", "comment"),
+    [
+        ("Ann;=cmd", "a,+1;-2"),
+        ("'=already quoted", "x;'@y"),
+        ("=x;'", "';=;''-"),
+    ],
+)
+def test_an_export_with_separators_and_apostrophes_imports_back_unchanged(owner, full_name, comment):
+    """The apostrophes the export adds (at the start and after a separator) are the ones the import takes
+    off: a text that had an apostrophe there already keeps it."""
+    ClientFactory(owner=owner, email="a@example.org", full_name=full_name, comment=comment)
+    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner)))
+    report = services.clients_import_csv(actor=owner, data="".join(lines).encode())
+    assert [row.code for row in report.rows] == [ErrorCode.UNCHANGED]
+
+
 def test_an_export_in_russian_imports_back(owner):
     ClientFactory(owner=owner, email="ivan@example.org", full_name="Иван")
     with translation.override("ru"):
@@ -424,7 +492,11 @@ def test_deliveries_export_shows_times_in_the_viewers_zone(owner):
         last_response="=550 no such user",
     )
     Delivery.objects.create(mailing=mailing, occurrence=occurrence, email="b@example.org")
-    rows = read(csv_io.deliveries_csv(Delivery.objects.order_by("email"), zoneinfo.ZoneInfo("Europe/Moscow")))
+    rows = read(
+        csv_io.deliveries_csv(
+            Delivery.objects.order_by("email"), zoneinfo.ZoneInfo("Europe/Moscow"), relay_answers=True
+        )
+    )
     assert rows == [
         ["email", "status", "attempts", "last attempt", "last server answer", "send scheduled for"],
         [

@@ -340,8 +340,10 @@ def test_import_utf8_bom_and_semicolons(client, owner):
         (b"email\n\xff\xfe\xfa broken\n", "Line 2 is not UTF-8 text"),
         (b"", "The submitted file is empty."),
         (b"email,full name\n", "The file has no clients in it."),
+        (b"a@example.org," + b"x" * 131_073 + b"\n", "Line 1 has a cell longer than 131072 characters"),
+        (b"a@example.org,A\nb@example.org,B\x00\n", "This is not a text file"),
     ],
-    ids=["malformed", "binary", "not-utf8", "empty-upload", "header-only"],
+    ids=["malformed", "binary", "not-utf8", "empty-upload", "header-only", "cell-over-limit", "nul-byte"],
 )
 def test_an_unreadable_file_gives_a_clear_error_and_changes_nothing(client, owner, content, reason):
     ClientFactory(owner=owner, email="keep@example.org", full_name="Keep")

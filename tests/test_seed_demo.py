@@ -6,13 +6,30 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from backend.mailings import selectors
 from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    """`make run`'s .env has DEBUG=1; the test runner turns DEBUG off."""
+    settings.DEBUG = True
+
+
+def test_seed_demo_refuses_to_run_with_debug_off_unless_forced(settings):
+    """Issue item: with DEBUG off the command stops with a clear error and creates nobody (its manager's
+    password is printed in the README); `--force` runs it."""
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match=r"DEBUG is off.*--force"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not get_user_model().objects.exists()
+    call_command("seed_demo", "--force", stdout=io.StringIO())
+    assert get_user_model().objects.filter(email__iexact=settings.DEMO_EMAIL).exists()
 
 
 def snapshot(owner) -> tuple:

@@ -5,8 +5,10 @@ Reading is strict about what a file is (size, text encoding, shape) and refuses 
 each row says (a valid address, lengths) is the import service's judgement, per row.
 
 Writing streams: each function yields one CSV line at a time, so an export of 50,000 rows never sits in
-memory. Every cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection), and
-the reader takes that apostrophe off again, so an exported list imports unchanged.
+memory. Every cell that a spreadsheet would read as a formula gets a leading apostrophe (CSV injection),
+and so does every piece of a cell after a `;` or `,` (Excel in a Russian or German locale splits lines on
+`;`, so such a piece becomes a cell of its own); the reader takes those apostrophes off again, so an
+exported list imports unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import answers
 from .models import Client, Delivery
 from .services import ErrorCode
 
@@ -34,6 +38,12 @@ MAX_COLUMNS = 3
 HEADER_NAMES = frozenset({"email", "e-mail", "email address", "e-mail address", "почта", "электронная почта"})
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice and Google Sheets.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a cell: the cell's start, or after a separator in a locale that splits on it.
+# The export adds one apostrophe before a run of apostrophes and a formula character there, the import
+# takes one off, so a text that had an apostrophe there already comes back with it.
+_STARTS = "".join(re.escape(char) for char in FORMULA_START)
+_FORMULA_AT = re.compile(rf"(\A|[;,])('*[{_STARTS}])")
+_GUARDED_AT = re.compile(rf"(\A|[;,])'('*[{_STARTS}])")
 EXPORT_CHUNK = 2000
 
 # Column titles of the exports; lazy so that each export speaks the language active when it runs.
@@ -94,18 +104,37 @@ def _text(data: bytes) -> str:
         ) from exc
 
 
+def _unreadable(exc: csv.Error, line: int) -> ValidationError:
+    """The whole file refused for what the csv module could not read on `line`."""
+    if str(exc).startswith("field larger than field limit"):
+        # No cell of a clients file comes near the csv module's limit: a file of another kind, or a quote
+        # never closed (the rest of the file became one cell).
+        return ValidationError(
+            _("Line %(line)d has a cell longer than %(limit)d characters; this is not a clients file."),
+            code=ErrorCode.CSV_MALFORMED,
+            params={"line": line, "limit": csv.field_size_limit()},
+        )
+    return ValidationError(
+        _("Line %(line)d cannot be read as CSV (%(error)s); check its quotes."),
+        code=ErrorCode.CSV_MALFORMED,
+        params={"line": line, "error": exc},
+    )
+
+
 def _delimiter(text: str) -> str:
     """`;` or `,`, whichever splits the first line into more cells (quotes respected); `,` on a tie."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    cells = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (";", ",")}
+    lines = text.splitlines()
+    number, first = next(((n, line) for n, line in enumerate(lines, 1) if line.strip()), (1, ""))
+    try:
+        cells = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (";", ",")}
+    except csv.Error as exc:
+        raise _unreadable(exc, number) from exc
     return ";" if cells[";"] > cells[","] else ","
 
 
 def _unescape(cell: str) -> str:
-    """Undo the export's formula guard: "'=x" was written for "=x"."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
-        return cell[1:]
-    return cell
+    """Undo the export's formula guard: "'=x" was written for "=x", "a;'=x" for "a;=x"."""
+    return _GUARDED_AT.sub(r"\1\2", cell)
 
 
 def _is_header(first_cell: str) -> bool:
@@ -159,11 +188,7 @@ def parse_clients_csv(data: bytes) -> list[ClientRow]:
             email, full_name, comment = ([_unescape(cell) for cell in cells] + ["", ""])[:MAX_COLUMNS]
             rows.append(ClientRow(line=start, email=email, full_name=full_name, comment=comment))
     except csv.Error as exc:
-        raise ValidationError(
-            _("Line %(line)d cannot be read as CSV (%(error)s); check its quotes."),
-            code=ErrorCode.CSV_MALFORMED,
-            params={"line": reader.line_num or 1, "error": exc},
-        ) from exc
+        raise _unreadable(exc, reader.line_num or 1) from exc
     if not rows:
         raise ValidationError(_("The file has no clients in it."), code=ErrorCode.CSV_EMPTY)
     return rows
@@ -180,9 +205,10 @@ class _Line:
 
 
 def safe_cell(value: object) -> str:
-    """A cell no spreadsheet runs as a formula: a leading apostrophe before = + - @ TAB CR."""
+    """A cell no spreadsheet runs as a formula: an apostrophe before = + - @ TAB CR at its start and after
+    each `;` or `,` in it."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return _FORMULA_AT.sub(r"\1'\2", text)
 
 
 def _lines(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
@@ -213,10 +239,14 @@ def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
     )
 
 
-def deliveries_csv(queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo) -> Iterator[str]:
+def deliveries_csv(
+    queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo, *, relay_answers: bool = False
+) -> Iterator[str]:
     """Lines of a report's attempt-log export: email, status, attempts, last attempt, last server answer,
     and the scheduled time of the send (occurrence) the delivery belongs to; times in `tz` with their UTC
-    offset. Pass a scoped queryset (`selectors.deliveries_for`)."""
+    offset. The answer is the server's own text with `relay_answers` (superusers:
+    `selectors.may_see_relay_answers`), else its classified summary. Pass a scoped queryset
+    (`selectors.deliveries_for`)."""
     labels = {value: str(label) for value, label in Delivery.Status.choices}
     rows = queryset.values_list(
         "email", "status", "attempts", "last_attempt_at", "last_response", "occurrence__scheduled_for"
@@ -228,7 +258,14 @@ def deliveries_csv(queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzin
     return _lines(
         DELIVERY_COLUMNS,
         (
-            (email, labels.get(status, status), attempts, moment(at), answer, moment(scheduled))
+            (
+                email,
+                labels.get(status, status),
+                attempts,
+                moment(at),
+                answer if relay_answers else answers.summary(None, answer),
+                moment(scheduled),
+            )
             for email, status, attempts, at, answer, scheduled in rows.iterator(chunk_size=EXPORT_CHUNK)
         ),
     )

@@ -12,7 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from backend.accounts.models import default_time_zone, validate_time_zone
 
-from . import schedule
+from . import answers, schedule
 
 
 def new_unsubscribe_token() -> str:
@@ -282,6 +282,11 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.email}: {self.get_status_display()}"
 
+    @property
+    def summary(self) -> str:
+        """The latest answer classified for its owner (`answers.summary`); "" before any attempt."""
+        return answers.summary(None, self.last_response)
+
 
 class DeliveryAttempt(models.Model):
     """One SMTP attempt for one delivery, with the server's answer or the connection error (R-DATA-4)."""
@@ -311,6 +316,11 @@ class DeliveryAttempt(models.Model):
     def __str__(self) -> str:
         code = self.smtp_code or ""
         return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.get_outcome_display()} {code}".strip()
+
+    @property
+    def summary(self) -> str:
+        """The server's answer classified for the mailing's owner (`answers.summary`)."""
+        return answers.summary(self.smtp_code, self.response)
 
 
 class BreakerState(models.Model):

@@ -28,6 +28,12 @@ def is_manager(user: User) -> bool:
     return user_can_act(user) and not user.is_superuser and user.has_perm(VIEW_ALL_MAILINGS)
 
 
+def may_see_relay_answers(user: User) -> bool:
+    """A mail server's raw answer names relays and internal hosts: superusers (the operators) read it; owners
+    read its classified summary (`answers.summary`), on the pages, in the export and through the API."""
+    return user_can_act(user) and user.is_superuser
+
+
 def can_view_all_mailings(user: User) -> bool:
     return user_can_act(user) and user.has_perm(VIEW_ALL_MAILINGS)
 

@@ -6,11 +6,16 @@ deliveries overdue by more than an hour. Both are answered by `HealthMiddleware`
 probe needs no session or user, no host name in ALLOWED_HOSTS (orchestrators probe a pod by its address)
 and no HTTPS redirect. Their JSON names checks and figures, never hosts, accounts or error texts; the
 errors go to the log, once per change of state rather than once per probe.
+
+`/readyz` shows its report (which checks failed, the scheduler's age, the backlog) only to a probe that
+sends `Authorization: Bearer <READYZ_TOKEN>` or comes from loopback or a private network; anyone else gets
+its status code and `{"status": …}` alone. `/healthz` stays open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import os
 import secrets
@@ -27,6 +32,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django_redis.cache import RedisCache
 
+from backend.accounts.throttling import client_ip
 from backend.mailings import selectors
 
 from .models import SchedulerHeartbeat
@@ -223,12 +229,59 @@ def _log_changes(failed: list[str], errors: dict[str, str]) -> None:
 # --- The endpoints -----------------------------------------------------------------------------------
 
 
-def healthz() -> JsonResponse:
+# Loopback, RFC 1918, link-local and IPv6 unique-local: not `is_private`, which also takes in the
+# documentation and benchmarking ranges (203.0.113.0/24, 198.18.0.0/15…).
+INTERNAL_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def _internal(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in INTERNAL_NETWORKS)
+
+
+def may_see_report(request: HttpRequest) -> bool:
+    """The READYZ_TOKEN as a bearer token (compared in constant time), or a client (`client_ip`, the rule
+    throttling uses) on loopback or a private network. With TRUSTED_PROXY_COUNT at 0, any public address in
+    X-Forwarded-For refuses too: it means a proxy in front that the setting does not count, and REMOTE_ADDR
+    would then be the proxy's (often loopback) address for every visitor. A client can write that header
+    itself, but only to lose the report, never to gain it."""
+    token = settings.READYZ_TOKEN
+    scheme, _, sent = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if token and scheme.lower() == "bearer" and secrets.compare_digest(sent.strip().encode(), token.encode()):
+        return True
+    if not _internal(client_ip(request)):
+        return False
+    if settings.TRUSTED_PROXY_COUNT == 0:
+        forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        return all(_internal(entry) for entry in forwarded if entry)
+    return True
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def readyz() -> JsonResponse:
+def readyz(request: HttpRequest) -> JsonResponse:
     ok, report = readiness()
+    if not may_see_report(request):
+        report = {"status": report["status"]}
     return JsonResponse(report, status=200 if ok else 503)
 
 
@@ -249,7 +302,7 @@ class HealthMiddleware:
             response = JsonResponse({"status": "method not allowed"}, status=405)
             response["Allow"] = "GET, HEAD"
         else:
-            response = endpoint()
+            response = endpoint(request)
         add_never_cache_headers(response)
         # Django's handler would log every 503 as an error, once per probe; the checks log state changes.
         response._has_been_logged = True

@@ -294,9 +294,15 @@ def test_import_a_csv_file_through_a_multipart_request(owner):
         (b'email,name\n"unclosed@example.com,Bad\n', "csv_malformed"),
         (b"\x00\x01\x02binary", "csv_binary"),
         (b"", "csv_empty"),
+        (b"a@example.com," + b"x" * 131_073 + b"\n", "csv_malformed"),
+        (b"email\na@example.com\nb@example.com," + b"x" * 131_073 + b"\n", "csv_malformed"),
+        (b"a@example.com,A\nb@example.com,B\x00\n", "csv_binary"),
     ],
+    ids=["unclosed-quote", "binary", "empty", "first-cell-over-limit", "later-cell-over-limit", "nul-byte"],
 )
 def test_a_malformed_csv_upload_is_refused_whole(owner, content, code):
+    """Issue item: a file the csv module cannot read (a cell over its 131,072-character field limit on the
+    first line or a later one, a NUL byte) is a payload error, never "Internal error"; nothing is added."""
     response = multipart(owner, {}, {"file": ("clients.csv", content)})
     assert response.status_code == 200, response.content
     payload = response.json()["data"]["importClients"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from graphql_relay import to_global_id
@@ -35,9 +36,9 @@ query Deliveries($mailing: ID, $occurrence: ID, $status: DeliveryStatus, $first:
     totalCount
     edges {
       node {
-        id email status attempts lastAttemptAt nextAttemptAt lastResponse sentAt
+        id email status attempts lastAttemptAt nextAttemptAt lastResponse summary sentAt
         occurrence { id scheduledFor }
-        attemptLog { attemptedAt outcome smtpCode response }
+        attemptLog { attemptedAt outcome smtpCode response summary }
       }
     }
   }
@@ -197,17 +198,46 @@ def test_owner_reads_the_delivery_log_with_every_attempt_R_DATA_4():
         "attempts": 1,
         "lastAttemptAt": iso(stored.last_attempt_at),
         "nextAttemptAt": None,
-        "lastResponse": "550 answer",
+        "lastResponse": None,  # superusers only: test_the_raw_relay_answer_is_for_superusers
+        "summary": "the recipient's address was refused",
         "sentAt": None,
         "occurrence": {"id": gid(current), "scheduledFor": iso(current.scheduled_for)},
         "attemptLog": [
             {"attemptedAt": iso(stored.last_attempt_at), "outcome": "PERMANENT", "smtpCode": 550,
-             "response": "550 answer"},
+             "response": None, "summary": "the recipient's address was refused"},
         ],
     }  # fmt: skip
     retrying = by_status["RETRYING"][0]
     assert retrying["nextAttemptAt"] is not None and retrying["attemptLog"][0]["outcome"] == "TEMPORARY"
     assert by_status["PENDING"][0]["attemptLog"] == []
+
+
+RELAY_ANSWER = (
+    "550 5.1.1 <x@example.org>: Recipient address rejected: User unknown [mx3.relay.internal 10.0.4.7]"
+)
+
+
+def test_the_raw_relay_answer_is_for_superusers():
+    """Issue item: the server's own text names relays and internal hosts: through the deliveries, the
+    attempts and the dashboard an owner reads null there and the classified `summary`; a superuser (the
+    operator) reads the text as received. In Russian, the summary is Russian."""
+    mailing, _earlier, current = make_log()
+    failed = Delivery.objects.get(occurrence=current, status="failed")
+    Delivery.objects.filter(pk=failed.pk).update(last_response=RELAY_ANSWER, last_attempt_at=timezone.now())
+    failed.attempt_log.update(response=RELAY_ANSWER[4:])
+    variables = {"mailing": gid(mailing), "status": "FAILED"}
+    attempts_of = {"delivery": gid(failed)}
+    for who, raw in ((mailing.owner, False), (UserFactory(is_superuser=True, is_staff=True), True)):
+        (node,) = nodes(data_of(DELIVERIES, variables, user=who)["deliveries"])
+        (attempt,) = nodes(data_of(ATTEMPTS, attempts_of, user=who)["attempts"])
+        assert node["summary"] == node["attemptLog"][0]["summary"] == "the recipient's address was refused"
+        assert node["lastResponse"] == (RELAY_ANSWER if raw else None)
+        assert node["attemptLog"][0]["response"] == attempt["response"] == (RELAY_ANSWER[4:] if raw else None)
+    dashboard = data_of(DASHBOARD, user=mailing.owner)["dashboard"]
+    assert "relay.internal" not in str(dashboard) and "10.0.4.7" not in str(dashboard)
+    russian = Client(HTTP_ACCEPT_LANGUAGE="ru")
+    (node,) = nodes(data_of(DELIVERIES, variables, user=mailing.owner, client=russian)["deliveries"])
+    assert node["summary"] == "адрес получателя отклонён"
 
 
 def test_deliveries_filter_by_occurrence_and_status():
@@ -442,7 +472,7 @@ query {
   dashboard {
     clients subscribedClients messages mailings activeMailings sent failed
     nextSends { nextRunAt mailing { id } }
-    recentFailures { email lastResponse mailing { id } }
+    recentFailures { email lastResponse summary mailing { id } }
   }
 }
 """
@@ -464,7 +494,8 @@ def test_dashboard_shows_only_the_owners_own_totals_R_AUTH_4():
     data = data_of(DASHBOARD, user=mailing.owner)["dashboard"]
     assert (data["clients"], data["mailings"], data["sent"], data["failed"]) == (6, 1, 3, 1)
     assert [row["mailing"]["id"] for row in data["recentFailures"]] == [gid(mailing)]
-    assert data["recentFailures"][0]["lastResponse"] == "550 answer"
+    assert data["recentFailures"][0]["lastResponse"] is None
+    assert data["recentFailures"][0]["summary"] == "the recipient's address was refused"
     stranger = data_of(DASHBOARD, user=UserFactory())["dashboard"]
     assert (stranger["clients"], stranger["mailings"], stranger["sent"], stranger["recentFailures"]) == (
         0, 0, 0, [],

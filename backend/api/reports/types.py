@@ -146,10 +146,29 @@ class OccurrenceType(DjangoObjectType):
         return OccurrenceType._stat(root, info, "last_attempt_at")
 
 
+RAW_ANSWER = (
+    " Superusers only: it names relays and internal hosts, so it is null for everyone else, who read "
+    "`summary`."
+)
+SUMMARY = (
+    "What the server's answer means, as one short sentence in the reader's language (\"the recipient's "
+    'address was refused", "could not connect to the mail server", "the mail server timed out"…)'
+)
+
+
+def _raw_answer(text: str, info) -> str | None:
+    return text if selectors.may_see_relay_answers(info.context.user) else None
+
+
 class DeliveryAttemptType(DjangoObjectType):
-    """One SMTP attempt: when, what became of it, the server's code and answer (or the connection error)."""
+    """One SMTP attempt: when, what became of it, the server's code, and what its answer (or the connection
+    error) means; the answer's own text for superusers."""
 
     outcome = AttemptOutcome(required=True)
+    response = graphene.String(
+        description="The server's answer or the connection error, as received." + RAW_ANSWER
+    )
+    summary = graphene.String(required=True, description=SUMMARY + ".")
 
     class Meta:
         model = DeliveryAttempt
@@ -162,6 +181,10 @@ class DeliveryAttemptType(DjangoObjectType):
     def get_queryset(cls, queryset, info):
         return queryset.filter(pk__in=selectors.attempts_for(info.context.user).values("pk"))
 
+    @staticmethod
+    def resolve_response(root: DeliveryAttempt, info) -> str | None:
+        return _raw_answer(root.response, info)
+
 
 # The attempt log reads oldest first, like any log.
 ATTEMPT_ORDER = ("attempted_at", "id")
@@ -171,6 +194,12 @@ class DeliveryType(DjangoObjectType):
     """One recipient of one occurrence: the latest state; `attemptLog` holds every attempt (R-DATA-4)."""
 
     status = DeliveryStatus(required=True)
+    last_response = graphene.String(
+        description="The latest attempt's answer as received, its SMTP code first." + RAW_ANSWER
+    )
+    summary = graphene.String(
+        required=True, description=SUMMARY + " of the latest attempt; empty before the first attempt."
+    )
     mailing = graphene.Field("backend.api.mailings.types.MailingType", required=True)
     occurrence = graphene.Field(OccurrenceType, required=True)
     attempt_log = graphene.List(
@@ -213,6 +242,10 @@ class DeliveryType(DjangoObjectType):
             holders += [node.occurrence for node in nodes]
         if holders:
             share_mailings(holders, info.context.user)
+
+    @staticmethod
+    def resolve_last_response(root: Delivery, info) -> str | None:
+        return _raw_answer(root.last_response, info)
 
     @staticmethod
     def resolve_mailing(root: Delivery, info):

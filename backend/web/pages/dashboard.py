@@ -15,5 +15,9 @@ class Dashboard(OwnerPageMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         dashboard = selectors.owner_dashboard(request.user)
-        context = {"dashboard": dashboard, "failure_days": selectors.RECENT_FAILURES_DAYS}
+        context = {
+            "dashboard": dashboard,
+            "failure_days": selectors.RECENT_FAILURES_DAYS,
+            "relay_answers": selectors.may_see_relay_answers(request.user),
+        }
         return render(request, "web/dashboard.html", context)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from backend.accounts.ratelimit import RateLimited
-from backend.mailings import selectors, services
+from backend.mailings import answers, selectors, services
 from backend.mailings.forms import MessageForm
 from backend.mailings.models import Client, Message
 
@@ -251,8 +251,16 @@ class MessageSendTest(OwnerObjectMixin, View):
         except ValidationError as exc:
             messages.error(request, error_text(exc))
             return redirect(back)
-        answer = f"{result.code} {result.answer}" if result.code else result.answer
-        if result.accepted:
+        raw = selectors.may_see_relay_answers(request.user)
+        # The relay's own text names its hosts: an owner reads what it means (the code stays).
+        answer = result.answer if raw else answers.summary(result.code, result.answer)
+        answer = f"{result.code} {answer}" if result.code else answer
+        if result.accepted and not raw:
+            messages.success(
+                request,
+                _("The mail server accepted the test message for %(email)s.") % {"email": request.user.email},
+            )
+        elif result.accepted:
             messages.success(
                 request,
                 _("The mail server accepted the test message for %(email)s: %(answer)s")

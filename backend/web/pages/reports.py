@@ -158,6 +158,7 @@ class MailingReport(OwnMailingMixin, View):
             "log": log,
             "log_pages": pagination(request.GET, log),
             "log_form": log_form,
+            "relay_answers": selectors.may_see_relay_answers(request.user),
             "export_query": request.GET.urlencode(),
             "global_id": to_global_id("Mailing", mailing.pk),
             "time_zone": request.user.time_zone,
@@ -181,7 +182,9 @@ class MailingReportExport(OwnMailingMixin, View):
         mailing = self.get_object(pk)
         rows = _log_form(request, mailing).filtered(_deliveries(request.user, mailing))
         lines = csv_io.deliveries_csv(
-            rows.order_by("-occurrence__scheduled_for", "email", "pk"), tz=request.user.tz
+            rows.order_by("-occurrence__scheduled_for", "email", "pk"),
+            tz=request.user.tz,
+            relay_answers=selectors.may_see_relay_answers(request.user),
         )
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         filename = f"mailing-{mailing.pk}-log-{timezone.localdate():%Y-%m-%d}.csv"

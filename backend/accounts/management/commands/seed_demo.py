@@ -11,6 +11,9 @@ Mailings that start in the future are created through `services.mailing_create`;
 written with the models directly (no service creates a history: the form refuses a start and an end in the
 past), keeping the invariants a real send leaves: one delivery per occurrence and client, statuses that
 match the attempt log, finished occurrences, and the next due time and status from `mailing_reschedule`.
+
+It refuses to run with DEBUG off unless given `--force`: it makes an owner and a manager whose
+password is printed in the README, which a production site must not have by accident.
 """
 
 import datetime as dt
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -97,7 +100,20 @@ class Command(BaseCommand):
         "history of sends; re-runnable."
     )
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run with DEBUG off too (a throwaway site, a benchmark): the demo passwords are public.",
+        )
+
     def handle(self, *args, **options):
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off: seed_demo would add a demo owner and a manager whose password is in the "
+                "README to what looks like a production site. Run it with DEBUG=1 (make run writes that to "
+                ".env), or pass --force on a throwaway site."
+            )
         User = get_user_model()
         email, password = settings.DEMO_EMAIL, settings.DEMO_PASSWORD
         with transaction.atomic():
