@@ -4,8 +4,6 @@ nothing is logged as an error, and each page's JavaScript still does its job —
 selects (language, mailing filters, preview client) whose inline handlers moved to a module, the live
 progress bar, the report chart, the manager dashboard, GraphiQL and both admins."""
 
-import time
-
 import pytest
 
 from backend.mailings.models import Mailing
@@ -15,6 +13,7 @@ from tests.sending_helpers import due_mailing
 
 from .test_manager_dashboard import make_managers_member
 from .test_owner_flow import scheduler_pass_in_background
+from .waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
@@ -63,15 +62,6 @@ def assert_no_violation(page) -> None:
     assert page.evaluate("window.__cspViolations") == [], page.url
     assert page.problems == [], page.url
     page.problems.clear()
-
-
-def wait_until(page, expression: str, timeout: float = 15.0) -> None:
-    """Poll a JavaScript expression from here: Playwright's wait_for_function evaluates its predicate with
-    eval inside the page, which the policy refuses (and logs)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, expression
-        page.wait_for_timeout(100)
 
 
 def log_in(page, base: str, email: str) -> None:
