@@ -65,7 +65,7 @@ class SecurityPolicyMiddleware:
         if not any(name in response for name in CSP_HEADERS):
             header = CSP_HEADERS[1] if settings.CSP_REPORT_ONLY else CSP_HEADERS[0]
             update = getattr(response, "csp_update", None)
-            response[header] = policy_header(policy_for(request.path, update))
+            response[header] = policy_header(policy_for(request.path_info, update))
         if settings.PERMISSIONS_POLICY and "Permissions-Policy" not in response:
             response["Permissions-Policy"] = settings.PERMISSIONS_POLICY
         return response
