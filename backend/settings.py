@@ -117,7 +117,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: /healthz and /readyz answer before host validation, the HTTPS redirect, sessions (issue 13 §4).
+    # Outermost: every answer, probes and static files included, leaves with the browser policies.
+    "backend.web.middleware.SecurityPolicyMiddleware",
+    # Then: /healthz and /readyz answer before host validation, the HTTPS redirect, sessions (issue 13 §4).
     "backend.web.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -446,10 +448,66 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"  # Wagtail previews override this per view
 
+# Content-Security-Policy on every answer (backend/web/middleware.py): only this site's own files run or
+# load; no inline script, no inline style, no plugin, no framing, no <base>, forms post here only.
+# data: images are Bootstrap's (its CSS draws the select arrow and the navbar toggler as data: SVGs).
+CSP_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+}
+# Directives replaced under a path prefix, for pages whose code is not ours (see README, Security).
+CSP_PATH_UPDATES = {
+    # GraphiQL 2: its CSS embeds its fonts as data: URLs, and React/CodeMirror set style attributes.
+    "/graphql/": {"font-src": ["'self'", "data:"]},
+    # Wagtail's admin: its widgets write inline <script>s (date and image choosers), its modals run the
+    # scripts of the HTML they load, its editor adds <style> elements; its preview panel frames /cms/.
+    "/cms/": {
+        "script-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "frame-ancestors": ["'self'"],
+    },
+}
+# Where browsers POST violation reports (a URL, absolute or on this site); empty: no reports.
+CSP_REPORT_URI = setting("str", "CSP_REPORT_URI", "")
+# 1 sends the policy as Content-Security-Policy-Report-Only: violations are reported, nothing is blocked.
+CSP_REPORT_ONLY = setting("bool", "CSP_REPORT_ONLY", False)
+# No page uses a device or a payment API: refuse them all, for this site and anything it would embed.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+
 # --- Wagtail ------------------------------------------------------------------------
 
 WAGTAIL_SITE_NAME = "Mailer"
 WAGTAIL_GRAVATAR_PROVIDER_URL = None  # no requests to gravatar.com: the admin works offline
+# Nor to releases.wagtail.org: the dashboard's "new version" check (which the CSP's connect-src refuses).
+WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]

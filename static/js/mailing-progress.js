@@ -113,6 +113,12 @@ function setUp(section) {
   });
 }
 
+// The server writes each part's width as data (a style attribute would need the Content-Security-Policy
+// to allow inline styles); the bar takes it here, live or not, and draw() moves it from then on.
+document.querySelectorAll("[data-progress-part]").forEach((part) => {
+  part.style.width = `${part.dataset.width}%`;
+});
+
 document.querySelectorAll("[data-mailing-progress]").forEach((section) => {
   if (section.dataset.live) setUp(section);
 });

@@ -9,6 +9,8 @@ from tests.blog_helpers import publish_article
 from tests.factories import ClientFactory, MailingFactory
 from tests.helpers import deliver_account_mail
 
+from .waiting import wait_until
+
 # serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 PASSWORD = "plum-Orchard-47-lantern"
@@ -59,7 +61,7 @@ def test_home_page_shows_counts_and_article_cards_with_images(live_server, page)
     assert len(cards) == 3
     for image in page.query_selector_all("[data-testid=articles] img"):
         image.scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
+        wait_until(page, "img => img.complete && img.naturalWidth > 0", arg=image)
         box = image.bounding_box()
         assert abs(box["width"] / box["height"] - 16 / 9) < 0.05
 

@@ -7,6 +7,8 @@ import pytest
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
+from .waiting import wait_until
+
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
@@ -67,7 +69,7 @@ def test_graphiql_runs_me_query_from_local_static_files_only(live_server, offlin
     )
     page.click(".graphiql-execute-button")
     result_js = "document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
-    page.wait_for_function(f"{result_js}.includes('graphiql.dev@example.com')")
+    wait_until(page, f"{result_js}.includes('graphiql.dev@example.com')")
 
     assert json.loads(page.evaluate(result_js)) == {"data": {"me": {"email": "graphiql.dev@example.com"}}}
 

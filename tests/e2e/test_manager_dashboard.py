@@ -19,6 +19,8 @@ from backend.mailings.sending import send_due
 from tests.factories import DEFAULT_PASSWORD, ClientFactory, MailingFactory, MessageFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
+from .waiting import wait_until
+
 # serialized_rollback: the migrations' data (the Managers group, Wagtail's tree) survive the flushes.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 
@@ -98,7 +100,8 @@ def rows(page, section: str):
 
 def wait_focus(page, control: str, row_id: str) -> None:
     """Keyboard focus is on `control` (a data-testid or data-action) of the row `row_id`, not on <body>."""
-    page.wait_for_function(
+    wait_until(
+        page,
         """([control, rowId]) => {
             const element = document.activeElement;
             const row = element.closest('tr[data-id]');
@@ -199,7 +202,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     # Search a user, block them: the reason is required (the API's form says so, at the field).
     with page.expect_response("**/graphql/"):
         page.fill("#users-search", "spammer")
-    page.wait_for_function("document.querySelectorAll('[data-section=users] [data-rows] tr').length === 1")
+    wait_until(page, "document.querySelectorAll('[data-section=users] [data-rows] tr').length === 1")
     row = rows(page, "users").first
     assert row.get_attribute("data-email") == boris.email
     row.locator("[data-action=block]").click()
@@ -219,7 +222,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     wait_focus(page, "unblock", row.get_attribute("data-id"))  # the re-rendered row's button
     assert "Spam complaints from three clients" in row.locator("[data-testid=blocked-reason]").inner_text()
     assert "by Mia Manager" in row.inner_text()
-    page.wait_for_function("document.querySelector('[data-stat=blocked]').textContent.startsWith('1 ')")
+    wait_until(page, "document.querySelector('[data-stat=blocked]').textContent.startsWith('1 ')")
     boris.refresh_from_db()
     assert boris.is_blocked and boris.blocked_by_id == manager.pk
     assert boris.blocked_reason == "Spam complaints from three clients"
@@ -234,7 +237,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     page.click("#mailings-tab")
     with page.expect_response("**/graphql/"):
         page.fill("#mailings-owner", "orchard")
-    page.wait_for_function("document.querySelectorAll('[data-section=mailings] [data-rows] tr').length === 2")
+    wait_until(page, "document.querySelectorAll('[data-section=mailings] [data-rows] tr').length === 2")
     row = page.locator("[data-testid=mailing-row]", has_text="Harvest news")
     assert "olga.orchard@example.com" in row.inner_text()
     assert "Dear" not in page.inner_text("main")  # the message's text is not shown (R-AUTH-5)
@@ -251,7 +254,7 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     assert Mailing.objects.get(pk=due.pk).is_active
     assert row.locator("[data-testid=active-switch]").is_checked()
     page.keyboard.press("Space")  # the keyboard's way: the switch has focus again, and Escape leaves too
-    page.wait_for_function("document.getElementById('confirm-modal').contains(document.activeElement)")
+    wait_until(page, "document.getElementById('confirm-modal').contains(document.activeElement)")
     page.keyboard.press("Escape")
     confirm.wait_for(state="hidden")
     wait_focus(page, "active-switch", due_id)
@@ -260,14 +263,15 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     switch.click()
     confirm.wait_for(state="visible")
     confirm.locator("[data-confirm-ok]").click()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('[data-testid=mailing-row]')]"
-        ".some(r => r.textContent.includes('Harvest news') && r.textContent.includes('since'))"
+        ".some(r => r.textContent.includes('Harvest news') && r.textContent.includes('since'))",
     )
     wait_focus(page, "active-switch", due_id)  # on the switch of the row the payload re-rendered
     assert not row.locator("[data-testid=active-switch]").is_checked()
     assert not Mailing.objects.get(pk=due.pk).is_active
-    page.wait_for_function("document.querySelector('[data-stat=active]').textContent === '0'")
+    wait_until(page, "document.querySelector('[data-stat=active]').textContent === '0'")
 
     # The scheduler's pass sends nothing for the disabled mailing (R-SEND-8).
     send_due()
@@ -279,9 +283,10 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     confirm.wait_for(state="visible")
     assert "Enable" in confirm.locator("[data-confirm-ok]").inner_text()
     confirm.locator("[data-confirm-ok]").click()
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('[data-testid=mailing-row]')]"
-        ".some(r => r.textContent.includes('Harvest news') && !r.textContent.includes('since'))"
+        ".some(r => r.textContent.includes('Harvest news') && !r.textContent.includes('since'))",
     )
     assert row.locator("[data-row-error]").is_hidden()
     assert row.locator("[data-testid=active-switch]").is_checked()

@@ -20,6 +20,8 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.helpers import deliver_account_mail
 from tests.sending_helpers import due_mailing
 
+from .waiting import wait_until
+
 # serialized_rollback: the migrations' data (Wagtail tree, blog, roles) survive the flushes between tests.
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
 PASSWORD = "plum-Orchard-47-lantern"
@@ -119,11 +121,11 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     page.fill("#id_end_at", (now + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     page.select_option("#id_periodicity", "once")
     page.fill("[data-picker-filter]", "example.org")
-    page.wait_for_function("document.querySelectorAll('[data-picker-row][hidden]').length === 1")
+    wait_until(page, "document.querySelectorAll('[data-picker-row][hidden]').length === 1")
     page.click("[data-picker-all]")
     assert page.inner_text("[data-picker-count]") == "2"
     page.fill("[data-picker-filter]", "")
-    page.wait_for_function("document.querySelectorAll('[data-picker-row][hidden]').length === 0")
+    wait_until(page, "document.querySelectorAll('[data-picker-row][hidden]').length === 0")
     page.check(f"text={REFUSED}")
     assert page.inner_text("[data-picker-count]") == "3"
     page.click("[data-testid=mailing-form] button[type=submit]")

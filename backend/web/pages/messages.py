@@ -37,11 +37,20 @@ LIST_URL = reverse_lazy("messages:list")
 # The policy lets in only what a mail program shows (https and data: images, inline styles); relative
 # addresses resolve against a host that cannot exist, over http, which the policy refuses before any
 # request, so even on an https site nothing of ours is fetched.
+PREVIEW_BASE = "http://preview.invalid/"
 PREVIEW_FRAME_HEAD = (
     '<meta http-equiv="Content-Security-Policy" '
     "content=\"default-src 'none'; img-src https: data:; style-src 'unsafe-inline'\">"
-    '<base href="http://preview.invalid/">'
+    f'<base href="{PREVIEW_BASE}">'
 )
+# A srcdoc frame is held to its page's Content-Security-Policy as well as its own, so the preview page lets
+# in what the frame's policy lets in, and that <base> (refused, relative addresses would resolve against
+# this site again); the page's own template has no inline style, no <base> and loads no outside image.
+PREVIEW_PAGE_CSP = {
+    "img-src": ["'self'", "https:", "data:"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "base-uri": [PREVIEW_BASE],
+}
 
 
 class MessageList(OwnerListView):
@@ -218,7 +227,10 @@ class MessagePreview(OwnerObjectMixin, View):
             "error": error,
             "test_limit": services.TEST_SENDS_PER_HOUR,
         }
-        return render(request, self.template_name, context)
+        response = render(request, self.template_name, context)
+        if context["frame_html"]:
+            response.csp_update = PREVIEW_PAGE_CSP
+        return response
 
 
 class MessageSendTest(OwnerObjectMixin, View):
