@@ -66,13 +66,17 @@ def test_a_fragment_bomb_is_refused_before_validation_with_a_clear_error():
     assert response.status_code == 400
     body = response.json()
     assert error_codes(body) == ["BAD_REQUEST"]
-    assert "with its fragments expanded, has more than 2000 fields" in body["errors"][0]["message"]
+    assert "with its fragments expanded, has more than 2000 selections" in body["errors"][0]["message"]
 
 
 def test_a_document_just_under_the_cap_still_validates_and_runs(settings):
     settings.GRAPHQL_MAX_FIELD_REPEATS = 2_000  # the bomb's fields are all `__typename`, at one level
-    data = data_of(fragment_bomb(9), user=UserFactory())  # 512 fields expanded
+    # 191 selections in the operation, and each fragment definition's own expansion (367): 558 in all.
+    data = data_of(fragment_bomb(6), user=UserFactory())
     assert data == {"__typename": "Query"}
+    settings.GRAPHQL_MAX_SELECTIONS = 557
+    status, body = gql(fragment_bomb(6) + " ", user=UserFactory())
+    assert status == 400 and "more than 557 selections" in body["errors"][0]["message"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +111,33 @@ def test_the_expanded_size_counts_every_operation_and_inline_fragments(settings)
     fields = " ".join(f"f{i}: __typename" for i in range(6))
     two = f"query A {{ ... on Query {{ {fields} }} }} query B {{ {fields} }}"
     prepared = _prepared(schema.graphql_schema, two)
-    assert "more than 10 fields" in prepared.errors[0].message
+    assert "more than 10 selections" in prepared.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # A fragment nobody spreads: the overlap rule still compares its fields pairwise (1.2 s).
+        "{ __typename } fragment Z on Query { " + "me { __typename } " * 700 + "}",
+        # A chain of spreads and no fields, spread by 400 operations: the depth rule re-walked it for each.
+        " ".join(f"query Q{i} {{ ...F0 }}" for i in range(400))
+        + " "
+        + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(150))
+        + " fragment F150 on Query { __typename }",
+        # Many aliases each re-walking a long chain.
+        "{ "
+        + " ".join(f"a{i}: me {{ ...C0 }}" for i in range(250))
+        + " } "
+        + " ".join(f"fragment C{i} on User {{ ...C{i + 1} }}" for i in range(300))
+        + " fragment C300 on User { email }",
+    ],
+    ids=["unused-fragment", "spread-chain", "aliases-on-a-chain"],
+)
+def test_unused_fragments_and_chains_of_spreads_count_toward_the_cap(document):
+    response = post_json({"query": document})
+    assert response.status_code == 400
+    message = response.json()["errors"][0]["message"]
+    assert "more than 2000 selections" in message or "more than 20 times in one selection" in message
 
 
 def test_a_fragment_cycle_and_a_long_fragment_chain_get_the_standard_answers():

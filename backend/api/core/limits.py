@@ -59,10 +59,12 @@ def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
 
 
 def expanded_size_error(document: DocumentNode) -> GraphQLError | None:
-    """Refuses a document whose operations, with every fragment spread expanded, hold more than
-    GRAPHQL_MAX_SELECTIONS selections. Each fragment's size is computed once, and the count stops as soon as
-    it passes the cap, so this costs time linear in the document's text whatever it expands to. A fragment
-    cycle counts nothing here: the standard rules refuse it next."""
+    """Refuses a document whose definitions, with every fragment spread expanded, hold more than
+    GRAPHQL_MAX_SELECTIONS selections (fields, inline fragments and spreads, each 1). Every definition counts,
+    a fragment nobody spreads too (the standard rules walk it all the same), and each operation counts its
+    spreads again (the depth rule re-walks a chain of spreads for each). Each fragment's size is computed once
+    and the count stops as soon as it passes the cap, so this costs time linear in the document's text
+    whatever it expands to. A fragment cycle counts nothing here: the standard rules refuse it next."""
     cap = settings.GRAPHQL_MAX_SELECTIONS
     fragments = _fragments(document)
     sizes: dict[str, int] = {}
@@ -71,8 +73,8 @@ def expanded_size_error(document: DocumentNode) -> GraphQLError | None:
     def size_of(selection_set: SelectionSetNode, budget: int) -> int:
         total = 0
         for selection in selection_set.selections:
+            total += 1
             if isinstance(selection, FieldNode):
-                total += 1
                 if selection.selection_set is not None:
                     total += size_of(selection.selection_set, budget - total)
             elif isinstance(selection, InlineFragmentNode):
@@ -100,15 +102,17 @@ def expanded_size_error(document: DocumentNode) -> GraphQLError | None:
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             total += size_of(definition.selection_set, cap - total)
-            if total > cap:
-                return _error(
-                    ngettext(
-                        "The document, with its fragments expanded, has more than %(limit)d field.",
-                        "The document, with its fragments expanded, has more than %(limit)d fields.",
-                        cap,
-                    )
-                    % {"limit": cap}
+        elif isinstance(definition, FragmentDefinitionNode):
+            total += fragment_size(definition.name.value, cap - total)
+        if total > cap:
+            return _error(
+                ngettext(
+                    "The document, with its fragments expanded, has more than %(limit)d selection.",
+                    "The document, with its fragments expanded, has more than %(limit)d selections.",
+                    cap,
                 )
+                % {"limit": cap}
+            )
     return None
 
 
@@ -121,9 +125,13 @@ def repeated_field_error(document: DocumentNode) -> GraphQLError | None:
     limit = settings.GRAPHQL_MAX_FIELD_REPEATS
     fragments = _fragments(document)
 
+    aliases = 0
+
     def collect(selection_set: SelectionSetNode, into: dict[str, list], open_fragments: set[str]) -> None:
+        nonlocal aliases
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
+                aliases += selection.alias is not None
                 key = (selection.alias or selection.name).value
                 into.setdefault(key, []).append(selection.selection_set)
             elif isinstance(selection, InlineFragmentNode):
@@ -131,7 +139,9 @@ def repeated_field_error(document: DocumentNode) -> GraphQLError | None:
             elif isinstance(selection, FragmentSpreadNode):
                 name = selection.name.value
                 if name in fragments and name not in open_fragments:
-                    collect(fragments[name].selection_set, into, open_fragments | {name})
+                    open_fragments.add(name)
+                    collect(fragments[name].selection_set, into, open_fragments)
+                    open_fragments.discard(name)
 
     def repeated(selection_sets: list[SelectionSetNode]) -> str | None:
         fields: dict[str, list] = {}
@@ -146,7 +156,8 @@ def repeated_field_error(document: DocumentNode) -> GraphQLError | None:
         return None
 
     for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            aliases = 0
             key = repeated([definition.selection_set])
             if key is not None:
                 return _error(
@@ -157,6 +168,8 @@ def repeated_field_error(document: DocumentNode) -> GraphQLError | None:
                     )
                     % {"field": key, "limit": limit}
                 )
+            if aliases > settings.GRAPHQL_MAX_ALIASES:  # as the cost count has it, but before validation
+                return cost_error(Cost(aliases=aliases))
     return None
 
 
