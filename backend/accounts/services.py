@@ -223,46 +223,57 @@ def _refresh_token_create(user: User):
 
 
 def refresh_token_issue(*, user: User):
-    """A new refresh token for a user who has just authenticated."""
-    if not _may_hold_tokens(user):
-        raise TokenRefused(_("This account is blocked or inactive."))
-    return _refresh_token_create(user)
+    """A new refresh token for a user who has just authenticated. The account's row is locked first, as a
+    block locks it, so a token is never issued beside a block that would not see it."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not _may_hold_tokens(user):
+            raise TokenRefused(_("This account is blocked or inactive."))
+        return _refresh_token_create(user)
+
+
+# A spent (rotated) token keeps its row, its digest marked with this prefix, so a second use of it can be told
+# from a use of a token its holder revoked (revokeToken, a password change, a block), which is only refused.
+SPENT = "spent:"
+# Two uses of one token this close together are a client's retry or two tabs, not a thief: refused, no more.
+REUSE_GRACE = dt.timedelta(seconds=10)
 
 
 def _refresh_tokens_named(token: str):
-    """The stored refresh tokens issued as `token`."""
+    """The stored refresh tokens issued as `token` and not yet spent."""
     return get_refresh_token_model().objects.filter(token=refresh_token_digest(token))
 
 
 def refresh_token_rotate(*, token: str):
-    """Spend a refresh token: it is revoked and a new one is returned for the same user. A token works once.
-    A spent token presented again means a copy is in someone else's hands (its owner or the thief already
-    used it), so every refresh token of its account is revoked and both sides must sign in again; parallel
-    uses of one token count as such a reuse (the row is locked and must still be unrevoked)."""
-    reused_by = None
-    with transaction.atomic():
-        old = (
-            _refresh_tokens_named(token)
-            .select_for_update()
-            .select_related("user")
-            .filter(revoked__isnull=True)
-            .first()
-        )
-        if old is None:
-            reused_by = _refresh_tokens_named(token).values_list("user_id", flat=True).first()
-            if reused_by is not None:
-                get_refresh_token_model().objects.filter(user_id=reused_by, revoked__isnull=True).update(
-                    revoked=timezone.now()
-                )
-        elif old.is_expired():
-            raise TokenRefused(_("This refresh token has expired; sign in again."))
-        elif not _may_hold_tokens(old.user):
-            raise TokenRefused(_("This account is blocked or inactive."))
-        else:
-            old.revoke()
-            return _refresh_token_create(old.user)
-    if reused_by is not None:
-        logger.warning("a spent refresh token of user %s was used again; all their tokens revoked", reused_by)
+    """Spend a refresh token: it is marked spent and a new one is returned for the same user. A token works
+    once. A spent token presented again, later than REUSE_GRACE, means a copy is in someone else's hands (its
+    owner or a thief already used it), so every refresh token of its account is revoked and its access tokens
+    end (the token generation is raised): both sides must sign in again. The account's row is locked before
+    the token's, in the order a block takes them, so a rotation never slips past a block."""
+    RefreshToken = get_refresh_token_model()
+    digest = refresh_token_digest(token)
+    live = RefreshToken.objects.filter(token=digest, revoked__isnull=True)
+    owner_id = live.values_list("user_id", flat=True).first()
+    if owner_id is not None:
+        with transaction.atomic():
+            user = User.objects.select_for_update().get(pk=owner_id)
+            old = live.select_for_update().first()
+            if old is not None:
+                if old.is_expired():
+                    raise TokenRefused(_("This refresh token has expired; sign in again."))
+                if not _may_hold_tokens(user):
+                    raise TokenRefused(_("This account is blocked or inactive."))
+                old.token = SPENT + digest
+                old.revoked = timezone.now()
+                old.save(update_fields=["token", "revoked"])
+                return _refresh_token_create(user)
+    spent = RefreshToken.objects.filter(token=SPENT + digest).values_list("user_id", "revoked").first()
+    if spent is not None and spent[1] < timezone.now() - REUSE_GRACE:
+        with transaction.atomic():
+            user = User.objects.select_for_update().get(pk=spent[0])
+            refresh_tokens_revoke_all(user=user)
+            User.objects.filter(pk=user.pk).update(token_generation=F("token_generation") + 1)
+        logger.warning("a spent refresh token of user %s was used again; all their tokens revoked", spent[0])
     raise TokenRefused(_("This refresh token is unknown or revoked; sign in again."))
 
 

@@ -295,15 +295,40 @@ def test_a_refresh_token_gives_a_new_pair_once():
     assert second["user"] == {"email": user.email}
     assert second["refreshToken"] != first["refreshToken"]
     assert me_status(second["token"]) == 200
-    # Spent: a replayed copy is refused, and since one of the two holders is not the owner, every refresh
-    # token the account holds is revoked with it (the chain issued from the spent one included).
+    # Spent: a copy replayed at once (a retry, a second tab) is only refused.
     other = tokens(user)
     _status, body = refresh(first["refreshToken"])
     assert error_codes(body) == ["UNAUTHENTICATED"] and body["data"] == {"refreshToken": None}
+    assert RefreshToken.objects.filter(user=user, revoked__isnull=True).count() == 2
+    # Replayed later, one of the two holders is not the owner: every refresh token the account holds is
+    # revoked (the chain issued from the spent one included) and the access tokens end.
+    RefreshToken.objects.filter(user=user, revoked__isnull=False).update(
+        revoked=timezone.now() - dt.timedelta(minutes=1)
+    )
+    _status, body = refresh(first["refreshToken"])
+    assert error_codes(body) == ["UNAUTHENTICATED"]
     for chained in (second["refreshToken"], other["refreshToken"]):
         assert error_codes(refresh(chained)[1]) == ["UNAUTHENTICATED"]
     assert not RefreshToken.objects.filter(user=user, revoked__isnull=True).exists()
+    assert me_status(second["token"]) == 401
     assert "errors" not in refresh(tokens(user)["refreshToken"])[1]  # signing in again works
+
+
+def test_a_token_its_holder_revoked_is_refused_without_ending_the_other_sessions():
+    """Only a spent token used again means theft: a stale client trying a token revoked by revokeToken or a
+    password change must not sign the account's other clients out."""
+    user = UserFactory()
+    old, kept = tokens(user), tokens(user)
+    data_of(
+        "mutation($t: String!) { revokeToken(refreshToken: $t) { revoked } }",
+        {"t": old["refreshToken"]},
+        token=kept["token"],
+    )
+    RefreshToken.objects.filter(user=user, revoked__isnull=False).update(
+        revoked=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert error_codes(refresh(old["refreshToken"])[1]) == ["UNAUTHENTICATED"]
+    assert "errors" not in refresh(kept["refreshToken"])[1]
 
 
 def test_an_expired_refresh_token_is_refused():

@@ -46,7 +46,8 @@ def user_for_token(token: str) -> User:
         )
     if not user_can_act(user) or not user.email_verified:
         raise jwt_exceptions.JSONWebTokenError(_("This account is blocked or inactive."))
-    if payload.get("gen") != user.token_generation:
+    # A token from before generations were named has none: generation 0, the one every account starts in.
+    if payload.get("gen", 0) != user.token_generation:
         raise jwt_exceptions.JSONWebTokenError(_("The token was issued before a block; sign in again."))
     return user
 

@@ -8,9 +8,10 @@ Requests are bounded (document size, tokens, depth, aliases, page size, batch le
 documents are cached by their text, so a page's repeated query is parsed once per process.
 """
 
-import functools
 import json
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -121,10 +122,34 @@ class Prepared:
         return next(cost for node, cost in self.costs if node is operation)
 
 
-@functools.lru_cache(maxsize=256)
-def _prepared(schema, query: str) -> Prepared:
-    """Parse and validate once per distinct document (validation depends only on the schema and the text).
-    The expanded size is capped before any rule runs, so no document costs more than milliseconds here."""
+# Accepted documents up to this size are kept per process (the pages' operations, GraphiQL's introspection);
+# a refusal is cheap to repeat, and keeping the parse trees of large or refused documents an attacker varies
+# would fill the memory (a 20 KB document's tree is megabytes).
+CACHED_DOCUMENT_BYTES = 8_192
+_cache: OrderedDict[tuple[int, str], "Prepared"] = OrderedDict()
+_CACHE_SIZE = 128
+_cache_lock = threading.Lock()  # the development server and the tests' live server answer in threads
+
+
+def _prepared(schema, query: str) -> "Prepared":
+    """Parse and validate once per distinct document (validation depends only on the schema and the text)."""
+    key = (id(schema), query)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    prepared = _prepare(schema, query)
+    if not prepared.errors and len(query) <= CACHED_DOCUMENT_BYTES:
+        with _cache_lock:
+            _cache[key] = prepared
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return prepared
+
+
+def _prepare(schema, query: str) -> "Prepared":
+    """The expanded size is capped before any rule runs, so no document costs more than milliseconds here."""
     try:
         document = parse(query, max_tokens=max_tokens())
     except GraphQLError as exc:
@@ -223,7 +248,7 @@ class QueryExecutionContext(ExecutionContext):
         return value
 
 
-class MutationExecutionContext(ExecutionContext):
+class MutationExecutionContext(QueryExecutionContext):
     """Runs each root field of a mutation in a savepoint of its own, undone when that field or anything in
     its payload fails: a failure never leaves half a write, and the fields before it, which the answer
     reports as done, stay done (undoing the whole document would answer with ids of rows that no longer
@@ -452,27 +477,37 @@ class MailerGraphQLView(GraphQLView):
             "middleware": self.get_middleware(request),
         }
         schema = self.schema.graphql_schema
-        if job.operation.operation == OperationType.MUTATION and not job.single_use:
+        mutation = job.operation.operation == OperationType.MUTATION
+        if mutation and not job.single_use:
             with transaction.atomic():
                 result = execute(
                     schema, job.document, execution_context_class=MutationExecutionContext, **options
                 )
                 if result.data is None:
                     transaction.set_rollback(True)
-        elif job.operation.operation == OperationType.QUERY:
+        else:
             result = execute(schema, job.document, execution_context_class=QueryExecutionContext, **options)
-            budget = request.graphql_answer_budget
-            if budget.exceeded:
+        budget = request.graphql_answer_budget
+        if budget.exceeded:
+            if mutation:
+                # Root fields run one after another, each in its own savepoint: those before the budget ran
+                # out are done, the rest never started.
+                message = ngettext(
+                    "The answer holds more than %(limit)d character of text; the mutation's fields before "
+                    "that point were carried out, the rest were not. Ask for fewer fields.",
+                    "The answer holds more than %(limit)d characters of text; the mutation's fields before "
+                    "that point were carried out, the rest were not. Ask for fewer fields.",
+                    budget.limit,
+                )
+            else:
                 message = ngettext(
                     "The answer holds more than %(limit)d character of text; ask for smaller pages or "
                     "fewer fields.",
                     "The answer holds more than %(limit)d characters of text; ask for smaller pages or "
                     "fewer fields.",
                     budget.limit,
-                ) % {"limit": budget.limit}
-                return self._errors([graphql_error(message, BAD_REQUEST)]), 400
-        else:
-            result = execute(schema, job.document, **options)
+                )
+            return self._errors([graphql_error(message % {"limit": budget.limit}, BAD_REQUEST)]), 400
         return self._result(result)
 
     def _result(self, result: ExecutionResult) -> tuple[dict, int]:
