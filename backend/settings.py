@@ -49,26 +49,29 @@ def setting(kind: str, name: str, default=None):
 
 DEBUG = setting("bool", "DEBUG", False)
 
-# A fixed key is acceptable only where nothing real is signed: a DEBUG run or the tests.
-_DEV_SECRET_KEY = "dev-insecure-only-for-debug-and-tests-do-not-use-in-production"  # noqa: S105
-SECRET_KEY = setting("str", "SECRET_KEY", "")
-if not SECRET_KEY:
+
+def _signing_key(name: str, dev_key: str, hint: str = "") -> str:
+    """A key from the environment; a fixed development key is acceptable only where nothing real is signed
+    (a DEBUG run or the tests)."""
+    key = setting("str", name, "")
+    if key:
+        return key
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment or .env "
+            f"{name} is not set. Set it in the environment or .env{hint} "
             "(DEBUG is off, so no development key is used)."
         )
-    SECRET_KEY = _DEV_SECRET_KEY
+    return dev_key
+
+
+SECRET_KEY = _signing_key("SECRET_KEY", "dev-insecure-only-for-debug-and-tests-do-not-use-in-production")
 # API access tokens are signed with a key of their own: rotating it signs every API client out and nothing
 # else, and a leak of SECRET_KEY (sessions, links) does not let anyone mint API tokens, nor the reverse.
-JWT_SECRET_KEY = setting("str", "JWT_SECRET_KEY", "")
-if not JWT_SECRET_KEY:
-    if not (DEBUG or TESTING):
-        raise ImproperlyConfigured(
-            "JWT_SECRET_KEY is not set. Set it in the environment or .env to a long random string other "
-            "than SECRET_KEY (DEBUG is off, so no development key is used)."
-        )
-    JWT_SECRET_KEY = "dev-jwt-insecure-only-for-debug-and-tests"  # noqa: S105
+JWT_SECRET_KEY = _signing_key(
+    "JWT_SECRET_KEY",
+    "dev-jwt-insecure-only-for-debug-and-tests",
+    " to a long random string other than SECRET_KEY",
+)
 if JWT_SECRET_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SECRET_KEY must differ from SECRET_KEY.")
 
