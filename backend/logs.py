@@ -1,4 +1,4 @@
-"""Log line formats (issue 13 §4): human-readable by default, one JSON object per line with LOG_FORMAT=json.
+"""Log line formats: human-readable by default, one JSON object per line with LOG_FORMAT=json.
 
 Both escape control characters in what a line quotes: an SMTP server's answer (seen: `\x1b[31m`, which
 recolours a terminal), a request path, an exception's text. A raw line break in a message could forge a

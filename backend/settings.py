@@ -122,7 +122,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: every answer, probes and static files included, leaves with the browser policies.
     "backend.web.middleware.SecurityPolicyMiddleware",
-    # Then: /healthz and /readyz answer before host validation, the HTTPS redirect, sessions (issue 13 §4).
+    # Then: /healthz and /readyz answer before host validation, the HTTPS redirect, sessions.
     "backend.web.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -136,7 +136,7 @@ MIDDLEWARE = [
     "backend.accounts.middleware.LogoutBlockedUsersMiddleware",
     "backend.web.middleware.UserTimezoneMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
-    # Gives a browser that logged in the device cookie that spares it the account lock (issue 9 §5.2).
+    # Gives a browser that logged in the device cookie that spares it the account lock.
     "backend.accounts.throttling.DeviceCookieMiddleware",
     # Last, as django-axes requires: turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -208,7 +208,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = setting("str", "REDIS_URL", "")
 if REDIS_URL:
-    # django-redis behind backend/cache.py (issue 13 §3): an outage is logged once, when it starts and when it
+    # django-redis behind backend/cache.py: an outage is logged once, when it starts and when it
     # ends, instead of a traceback per call, and calls fail at once for a few seconds after a failed one.
     _REDIS_OPTIONS = {
         "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -260,7 +260,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    # Not a rule: its password_changed() hook revokes the account's API refresh tokens (issue 10 §3).
+    # Not a rule: its password_changed() hook revokes the account's API refresh tokens.
     {"NAME": "backend.accounts.validators.EndApiSessionsOnPasswordChange"},
 ]
 if TESTING:
@@ -298,17 +298,17 @@ if SMS_ALLOWED_COUNTRIES != ["*"]:
             "SMS_ALLOWED_COUNTRIES must be ISO 3166 country codes (e.g. RU,KZ) or * "
             f"(got {_unknown_countries})."
         )
-# Issue 9 §5.5: account emails (sign-up, the link again, password reset, Wagtail's password reset) per hour,
+# Account emails (sign-up, the link again, password reset, Wagtail's password reset) per hour,
 # per recipient address and per client address; 0 = no limit. Counted in the database like the SMS.
 ACCOUNT_EMAILS_PER_RECIPIENT = setting("int", "ACCOUNT_EMAILS_PER_RECIPIENT", 3)
 ACCOUNT_EMAILS_PER_CLIENT = setting("int", "ACCOUNT_EMAILS_PER_CLIENT", 20)
-# Issue 19 §3: account emails wait in the database (accounts_accountemail) for the scheduler to send them;
+# Account emails wait in the database (accounts_accountemail) for the scheduler to send them;
 # rows that are done (sent, nothing to send, failed) are deleted this many days later.
 ACCOUNT_EMAIL_KEEP_DAYS = setting("int", "ACCOUNT_EMAIL_KEEP_DAYS", 7)
 if ACCOUNT_EMAIL_KEEP_DAYS < 0:
     raise ImproperlyConfigured("ACCOUNT_EMAIL_KEEP_DAYS must be 0 or more.")
 
-# Login throttling (django-axes; the policy is in backend/accounts/throttling.py, issue 9 §5.2): a failure
+# Login throttling (django-axes; the policy is in backend/accounts/throttling.py): a failure
 # counts for the (email, address) pair, the address and the account, each with its own limit within the
 # cool-off. Counted in Redis when REDIS_URL is set (shared by every process, cheap); otherwise in the
 # database, since a local-memory cache would count per process.
@@ -336,7 +336,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # only the failures of the pair that logged in.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
-# Reverse proxies in front of Django that append to X-Forwarded-For (issue 9 §5.8): 0 = clients connect
+# Reverse proxies in front of Django that append to X-Forwarded-For: 0 = clients connect
 # directly (REMOTE_ADDR); N = the N-th entry from the right is the client (throttling.client_ip).
 TRUSTED_PROXY_COUNT = setting("int", "TRUSTED_PROXY_COUNT", 0)
 if TRUSTED_PROXY_COUNT < 0:
@@ -555,7 +555,7 @@ if MAILER_STOP_SECONDS <= 0:
 # --- Logging ------------------------------------------------------------------------
 
 # Every log line in one format (backend/logs.py): "plain" for people, "json" (one object per line) for a log
-# pipeline. Both escape control characters, e.g. those in an SMTP server's answer (issue 13 §4).
+# pipeline. Both escape control characters, e.g. those in an SMTP server's answer.
 LOG_FORMAT = setting("str", "LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json (got {LOG_FORMAT!r}).")

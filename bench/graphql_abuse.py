@@ -1,4 +1,4 @@
-"""What the worst documents an attacker can send cost /graphql/ under gunicorn (issue 19 §1, §2, §4).
+"""What the worst documents an attacker can send cost /graphql/ under gunicorn.
 
     python bench/graphql_abuse.py [--rounds R] [--root PATH] [--workers N]
 

@@ -1,4 +1,4 @@
-"""Load test (issue 13 §5): the web processes and a scheduler under load at once, on PostgreSQL + Redis.
+"""Load test: the web processes and a scheduler under load at once, on PostgreSQL + Redis.
 
     python bench/load.py [--users 50] [--seconds 60] [--workers 4] [--recipients 30000]
                          [--max-requests 500000] [--postgres URL] [--redis URL]

@@ -88,7 +88,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
 
 
 def deliver_account_mail() -> list:
-    """What the scheduler does every tick: send the queued account emails (issue 19 §3), here into Django's
+    """What the scheduler does every tick: send the queued account emails, here into Django's
     test outbox; returns `mail.outbox`. Pages only queue them, so a test expecting one drains first."""
     from django.core import mail
 

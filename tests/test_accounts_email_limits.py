@@ -1,4 +1,4 @@
-"""Account emails are throttled (issue 9 §5.5) and sign-up costs the same for any address (issue 9 §5.6).
+"""Account emails are throttled and sign-up costs the same for any address.
 
 Sign-up, the link again, /accounts/password-reset/ and Wagtail's /cms/password_reset/ share two hourly
 limits, counted in the database: per recipient address and per client address.
@@ -132,7 +132,7 @@ def test_zero_means_no_limit(client, settings):
     assert len(deliver_account_mail()) == 6
 
 
-# --- the same cost for a new and a registered address (issue 9 §5.6) ---------------------------------------
+# --- the same cost for a new and a registered address ---------------------------------------
 
 
 class CountingHasher(MD5PasswordHasher):

@@ -70,7 +70,7 @@ def test_logout_needs_post_and_ends_the_session(client):
     assert "_auth_user_id" not in client.session
 
 
-# --- throttling (issue 9 §5.1, §5.2, §5.8) ---------------------------------------------
+# --- throttling ---------------------------------------------
 
 HANDLERS = {
     "database": "backend.accounts.throttling.DatabaseLoginThrottle",
@@ -124,7 +124,7 @@ def test_logging_into_ones_own_account_does_not_clear_the_failures_at_another(cl
 
 
 def test_a_success_forgives_the_typos_of_its_own_pair(client, throttle):
-    """Issue 9 §5.1: what a successful login does clear: its own (account, address) failures."""
+    """What a successful login does clear: its own (account, address) failures."""
     UserFactory(email="typist@example.com")
     for _ in range(3):
         assert fail(client, "typist@example.com", HERE, times=2) == [200, 200]
@@ -169,7 +169,7 @@ def test_an_address_is_locked_after_many_failures_at_any_emails(client, throttle
 
 
 def test_one_stranger_hammering_an_account_does_not_lock_its_owner_out(client, throttle):
-    """Issue 9 §5.2: refused attempts are not counted, so one address adds at most AXES_FAILURE_LIMIT to the
+    """Refused attempts are not counted, so one address adds at most AXES_FAILURE_LIMIT to the
     account's count and cannot reach AXES_ACCOUNT_FAILURE_LIMIT alone."""
     UserFactory(email="owner@example.com")
     assert set(fail(client, "owner@example.com", HERE, times=20)[2:]) == {429}
@@ -564,7 +564,7 @@ def test_login_key_follows_the_account_and_its_password():
     assert login_key(request, {"username": "key@example.com"}) != key
 
 
-# --- the client's address behind proxies (issue 9 §5.8) ---------------------------------
+# --- the client's address behind proxies ---------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Account mail leaves the request (issue 19 §3): the pages queue it, the scheduler sends it.
+"""Account mail leaves the request: the pages queue it, the scheduler sends it.
 
 Password reset took 0.5-0.8 s for a registered address and 0.007 s for an unknown one, "send the link again"
 0.51 s vs 0.012 s: the mail went out inside the request. These tests measure what a request does (its
@@ -77,7 +77,7 @@ def accounts():
 
 @pytest.mark.parametrize("send", [reset, cms_reset, resend, sign_up])
 def test_no_request_talks_to_the_mail_server(client, smtp, accounts, send):
-    """Issue 19 §3: whatever the address, the request only queues; the scheduler's pass sends."""
+    """Whatever the address, the request only queues; the scheduler's pass sends."""
     for email in [*accounts, "new@example.com"]:
         assert send(client, email).status_code in (200, 302)
     assert smtp.sessions == 0
@@ -91,7 +91,7 @@ def test_no_request_talks_to_the_mail_server(client, smtp, accounts, send):
 
 @pytest.mark.parametrize("send", [reset, cms_reset, resend])
 def test_reset_and_resend_run_the_same_statements_for_every_address(smtp, accounts, send, monkeypatch):
-    """Issue 19 §3: registered, unverified, blocked, inactive or unknown, the request runs the same
+    """Registered, unverified, blocked, inactive or unknown, the request runs the same
     statements (the counts, then one INSERT), so neither the page nor its timing tells them apart."""
     # The counters' housekeeping runs at random, whatever the address: here on every call, to compare.
     monkeypatch.setattr(ratelimit, "_SWEEP_ONE_IN", 1)
@@ -108,8 +108,8 @@ def test_reset_and_resend_run_the_same_statements_for_every_address(smtp, accoun
 
 
 def test_sign_up_queues_one_email_for_a_new_and_a_taken_address(client, smtp, accounts):
-    """The new address also gets its account (an INSERT the taken one cannot have); both hash once (issue 9
-    §5.6) and queue exactly one email; neither talks to the mail server."""
+    """The new address also gets its account (an INSERT the taken one cannot have); both hash once and
+    queue exactly one email; neither talks to the mail server."""
     for email in ("fresh@example.com", "registered@example.com"):
         with CaptureQueriesContext(connection) as queries:
             assert "Check your email" in sign_up(client, email).content.decode()
@@ -184,7 +184,7 @@ def test_a_drain_sends_each_row_exactly_once(client, smtp, accounts):
 
 
 def test_the_mail_server_down_keeps_the_row_and_a_later_pass_sends_it(client, smtp, settings, accounts):
-    """Issue 19 §3: nothing lost and nothing doubled. While the server refuses connections the row waits
+    """Nothing lost and nothing doubled. While the server refuses connections the row waits
     (backed off, its error kept); the first pass after it is back sends it, once."""
     settings.MAILER_RETRY_BASE_SECONDS = 60
     live_port = smtp.port

@@ -58,7 +58,7 @@ def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(c
 
 
 def test_password_reset_with_the_mail_server_down_answers_as_usual_and_the_email_waits(client, settings):
-    """The page cannot know: the link is queued, and the outbox retries it (issue 19 §3)."""
+    """The page cannot know: the link is queued, and the outbox retries it."""
     from tests.fakes.smtp import closed_port
 
     UserFactory(email="someone@example.com")
@@ -225,7 +225,7 @@ def test_a_new_code_must_wait_a_minute(client):
 
 @pytest.mark.parametrize("mode", ["error", "garbage", "http500"])
 def test_sms_ru_failure_is_a_clear_message_and_leaves_no_code(client, settings, mode):
-    """The failed send's code is dropped; its send time stays for the one-minute pace (issue 9 §5.3)."""
+    """The failed send's code is dropped; its send time stays for the one-minute pace."""
     from tests.fakes.smsru import FakeSmsRu
 
     user = UserFactory()

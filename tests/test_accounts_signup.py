@@ -20,7 +20,7 @@ PASSWORD = "plum-Orchard-47-lantern"
 
 
 def sign_up(client, email="new.user@example.com", password=PASSWORD, **extra):
-    """Sign up, then let the scheduler send what the page queued (issue 19 §3)."""
+    """Sign up, then let the scheduler send what the page queued."""
     response = client.post(
         reverse("accounts:signup"),
         {"email": email, "full_name": "Ann Lee", "password1": password, "password2": password, **extra},
@@ -36,7 +36,7 @@ def link_in(message) -> str:
 
 
 def confirm(client, link, password=PASSWORD, **kwargs):
-    """Confirm by POST, setting the password (issue 9 §5.4)."""
+    """Confirm by POST, setting the password."""
     return client.post(link, {"new_password1": password, "new_password2": password}, **kwargs)
 
 
@@ -163,7 +163,7 @@ def test_weak_or_mismatched_passwords_are_field_errors(client):
 
 def test_mail_server_down_keeps_the_account_and_the_email_waits(client, settings):
     """Never a 500, and nothing the page could know: the account is saved and its email waits in the outbox
-    for the mail server (issue 19 §3; the retries are tests/test_accounts_outbox.py's)."""
+    for the mail server (the retries are tests/test_accounts_outbox.py's)."""
     from tests.fakes.smtp import closed_port
 
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
@@ -196,7 +196,7 @@ def test_signed_in_users_are_sent_home_from_sign_up(client):
     assert client.get(reverse("accounts:signup")).status_code == 302
 
 
-# --- pre-registration takeover (issue 9 §5.4) --------------------------------------------------------------
+# --- pre-registration takeover --------------------------------------------------------------
 
 ATTACKER_PASSWORD = "attacker-Chose-This-91"
 VICTIM_PASSWORD = "victim-Owns-Mailbox-27"

@@ -1,4 +1,4 @@
-"""/healthz, /readyz and the scheduler heartbeat (issue 13 §4; R-SEND-6 operated at scale)."""
+"""/healthz, /readyz and the scheduler heartbeat (R-SEND-6 operated at scale)."""
 
 import datetime as dt
 import json

@@ -1,4 +1,4 @@
-"""Log formats (issue 13 §4): LOG_FORMAT=json gives one JSON object per line with the engine's ids; both
+"""Log formats: LOG_FORMAT=json gives one JSON object per line with the engine's ids; both
 formats keep control characters (an SMTP server's `\x1b[31m`) as escapes, never raw (R-SEND-5: the
 server's answer is logged)."""
 
@@ -193,7 +193,7 @@ def run_with(**env_vars) -> subprocess.CompletedProcess:
 
 
 def test_log_format_json_makes_every_line_a_json_object():
-    """Issue 13 §4: with LOG_FORMAT=json each line on stderr is one object (the application's and
+    """With LOG_FORMAT=json each line on stderr is one object (the application's and
     Django's loggers alike)."""
     done = run_with(LOG_FORMAT="json")
     assert done.returncode == 0, done.stderr

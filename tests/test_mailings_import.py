@@ -355,7 +355,7 @@ def _file(count: int, *, prefix: str = "client", name: str = "Client") -> bytes:
 
 
 def test_query_count_does_not_grow_with_the_rows(owner):
-    """Issue 11 §2: no query per row (the bench measures the time). Inserts and updates go in batches
+    """No query per row (the bench measures the time). Inserts and updates go in batches
     (SQLite's limit on a statement's parameters makes them smaller there), so 600 rows cost at most one
     more query per hundred rows than 10 do."""
 

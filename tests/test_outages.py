@@ -1,4 +1,4 @@
-"""Redis down (issue 13 §3; R-CACHE-1, R-SEND-5, R-AUTH throttling): every page and GraphQL operation answers,
+"""Redis down (R-CACHE-1, R-SEND-5, R-AUTH throttling): every page and GraphQL operation answers,
 sending goes on with the breaker's cooldown kept, failed logins still count, and the whole outage is one
 warning line in the log (one info line when Redis is back), never a traceback per call.
 
@@ -236,7 +236,7 @@ def test_five_wrong_passwords_with_redis_down_still_lock_the_pair(client, redis_
 
 
 def test_graphql_token_auth_is_throttled_with_redis_down(redis_down, settings):
-    """The API's sign-in goes through the same counts (issue 10 §3): the 5th wrong password locks the pair,
+    """The API's sign-in goes through the same counts: the 5th wrong password locks the pair,
     and then the right one gets no token either."""
     settings.AXES_FAILURE_LIMIT = 5
     UserFactory(email="api@example.com")

@@ -1,4 +1,4 @@
-"""The client pages (issue 11 §2): list, add, edit, delete, import, export — owner-scoped (R-AUTH-4)."""
+"""The client pages: list, add, edit, delete, import, export — owner-scoped (R-AUTH-4)."""
 
 import csv
 import io

@@ -1,4 +1,4 @@
-"""The owner's dashboard (issue 11 §1): counts, next sends in the owner's time zone, recent failures, empty
+"""The owner's dashboard: counts, next sends in the owner's time zone, recent failures, empty
 states, and where login lands."""
 
 import datetime as dt

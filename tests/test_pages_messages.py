@@ -1,4 +1,4 @@
-"""The message pages (issue 11 §3): list, write, edit, delete, preview, test send (R-AUTH-4)."""
+"""The message pages: list, write, edit, delete, preview, test send (R-AUTH-4)."""
 
 import re
 from html import unescape

@@ -1,4 +1,4 @@
-"""The report pages (issue 11 §5; R-UI-2, R-UI-9, R-DATA-4, R-SEND-4): a mailing's sends with their counts,
+"""The report pages (R-UI-2, R-UI-9, R-DATA-4, R-SEND-4): a mailing's sends with their counts,
 the chart's operation, the per-recipient attempt log with the server's answers, retry failed, the log as
 CSV, and every completed send at /reports/ — owner-scoped (R-AUTH-4), refused to managers (R-AUTH-5)."""
 

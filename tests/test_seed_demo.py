@@ -1,4 +1,4 @@
-"""`seed_demo` makes a lived-in demo account (issue 11 §8): ~50 clients, three messages, mailings in every
+"""`seed_demo` makes a lived-in demo account: ~50 clients, three messages, mailings in every
 status and periodicity, and a history with accepted, refused (550) and retried (451 then 250) deliveries whose
 states agree with their attempt logs; re-runnable."""
 

@@ -394,7 +394,7 @@ def test_the_clean_up_keeps_a_week_of_history(settings):
 
 
 def test_the_clean_up_runs_in_one_process_at_a_time(postgresql_only, caplog):
-    """Issue 13 §1: while one process cleans (it holds the clean-up job's row), another leaves it alone."""
+    """While one process cleans (it holds the clean-up job's row), another leaves it alone."""
     keep_history_of([TICK_JOB, CLEANUP_JOB])
     old = timezone.now() - dt.timedelta(days=30)
     DjangoJobExecution.objects.create(job_id=TICK_JOB, status="Executed", run_time=old)

@@ -1,5 +1,5 @@
 """Users in the Django admin (superusers only, backend/admin_site.py). Blocking and unblocking go through the
-services after an intermediate page that asks for the reason (issue 9 §2)."""
+services after an intermediate page that asks for the reason."""
 
 from functools import partial
 
@@ -124,7 +124,7 @@ class UserAdmin(DeletesItsLogMixin, DjangoUserAdmin):
 
 @admin.register(AccountEmail)
 class AccountEmailAdmin(ReadOnlyAdmin):
-    """The account-email outbox (issue 19 §3), read-only: what was asked, for whom, and what became of it.
+    """The account-email outbox, read-only: what was asked, for whom, and what became of it.
     It holds no message bodies (they are rendered when sent), so none can show here."""
 
     list_display = ["created", "kind", "recipient", "status", "attempts", "next_try", "sent_at", "last_error"]

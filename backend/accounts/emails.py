@@ -1,4 +1,4 @@
-"""What each account email says and to whom it goes, decided when the scheduler sends it (issue 19 §3).
+"""What each account email says and to whom it goes, decided when the scheduler sends it.
 
 A request only records that an email was asked for (`outbox.enqueue`); here, in the scheduler, the address is
 looked up and the message rendered, with a fresh link, in the language of the request that asked for it.
@@ -56,7 +56,7 @@ def _account(address: str) -> User | None:
 
 def sign_up_messages(address: str) -> list[EmailMessage]:
     """A sign-up: the link to an unverified account (new, or signed up again before confirming); a note with
-    the password-reset page to an address that already has a verified account (issue 9 §5.6)."""
+    the password-reset page to an address that already has a verified account."""
     user = _account(address)
     if user is None:  # deleted since
         return []

@@ -23,7 +23,7 @@ class EmailAuthenticationForm(AuthenticationForm):
     )
     error_messages = {
         **AuthenticationForm.error_messages,
-        # Django's text says both fields may be case-sensitive; the email is not (issue 9 §6).
+        # Django's text says both fields may be case-sensitive; the email is not.
         "invalid_login": _(
             "Please enter a correct email and password. The password is case-sensitive; the email is not."
         ),
@@ -143,7 +143,7 @@ class DeleteAccountForm(forms.Form):
 
 
 class ComposingPasswordResetForm(PasswordResetForm):
-    """Django's reset form run by the scheduler (issue 19 §3): it decides who gets a link and renders the
+    """Django's reset form run by the scheduler: it decides who gets a link and renders the
     messages, which the outbox then sends; a request never sends (accounts.emails)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -168,8 +168,8 @@ class ComposingPasswordResetForm(PasswordResetForm):
 
 
 class ConfirmEmailForm(SetPasswordForm):
-    """Confirming an address sets the account's password: whoever signed up with it may not own the mailbox
-    (issue 9 §5.4), so the password chosen at sign-up is not trusted."""
+    """Confirming an address sets the account's password: whoever signed up with it may not own the
+    mailbox, so the password chosen at sign-up is not trusted."""
 
 
 class VerifyingSetPasswordForm(SetPasswordForm):

@@ -167,7 +167,7 @@ class RateCounter(models.Model):
 
 
 class AccountEmail(models.Model):
-    """An account email asked for by a request and sent by the scheduler (issue 19 §3): the outbox.
+    """An account email asked for by a request and sent by the scheduler: the outbox.
 
     The request only records what was asked (which email, for which address, in which language); the
     scheduler (`accounts.outbox.send_account_mail`) decides whether the address has an account it applies to,

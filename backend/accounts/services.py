@@ -46,7 +46,7 @@ def user_can_act(user: User | AnonymousUser | None) -> bool:
 
 def account_email_throttle(*, email: str, client_ip: str) -> None:
     """Count one account email (sign-up, the link again, a password reset) asked for `email` from
-    `client_ip`; raises ratelimit.RateLimited when either hourly limit is used up (issue 9 §5.5).
+    `client_ip`; raises ratelimit.RateLimited when either hourly limit is used up.
 
     Counted by the address asked for, whether or not it has an account and whether or not an email then
     goes out, so a refusal tells nothing about who is registered.
@@ -69,7 +69,7 @@ def user_register(*, email: str, password: str, client_ip: str, full_name: str =
     An address that already has an account gets no second one and no error on the page (that would tell
     anyone who is registered); its owner gets an email instead: the link again if still unverified, or a
     note with the password-reset page. Both paths hash the password once, so they take as long (§5.6), and
-    both queue one email: which one is decided when the scheduler sends it (accounts.emails, issue 19 §3).
+    both queue one email: which one is decided when the scheduler sends it (accounts.emails).
     """
     email = User.objects.normalize_email(email)
     account_email_throttle(email=email, client_ip=client_ip)
@@ -85,7 +85,7 @@ def user_register(*, email: str, password: str, client_ip: str, full_name: str =
 
 def resend_verification(*, email: str, client_ip: str) -> None:
     """Queue the link again for `email`; the scheduler sends it only if the address has an active, unverified
-    account. The request does the same whatever the address (issue 19 §3). Raises ratelimit.RateLimited when
+    account. The request does the same whatever the address. Raises ratelimit.RateLimited when
     too many account emails were asked for (the address or the client)."""
     account_email_throttle(email=email, client_ip=client_ip)
     outbox.enqueue(kind=AccountEmail.Kind.VERIFY_AGAIN, address=email)
@@ -96,7 +96,7 @@ def password_reset_request(
 ) -> None:
     """Queue a password-reset link for `email` (ours, or Wagtail's for `kind` CMS_PASSWORD_RESET); the
     scheduler sends it only if the address has an account that may reset its password (Django's rule). The
-    same work for any address (issue 19 §3). Raises ratelimit.RateLimited like the other account emails."""
+    same work for any address. Raises ratelimit.RateLimited like the other account emails."""
     account_email_throttle(email=email, client_ip=client_ip)
     outbox.enqueue(kind=kind, address=email)
 
@@ -111,7 +111,7 @@ def verify_email(*, token: str, password: str) -> tuple[User, bool]:
     """Confirm the link's address and set the account's password. Returns (user, already_verified).
 
     Whoever signed up with an address need not own it: an attacker may register victim@corp with a password
-    of their own and wait for the owner to follow the link (issue 9 §5.4). So confirming an account that was
+    of their own and wait for the owner to follow the link. So confirming an account that was
     never verified replaces its password with the one the mailbox owner sets now. The link works once: used
     again, it changes nothing and only reports that the address is verified. Raises tokens.InvalidToken /
     ExpiredToken.
@@ -186,7 +186,7 @@ def user_unblock(*, actor: User, user: User) -> User:
     return user
 
 
-# --- API refresh tokens (issue 10 §3): long-running, stored, revocable -------------------
+# --- API refresh tokens: long-running, stored, revocable -------------------
 # An access token lives minutes (GRAPHQL_JWT's JWT_EXPIRATION_DELTA) and is checked against the account on
 # every request (backend/api/core/auth.py); a refresh token is a random string stored in graphql_jwt's
 # table, so it can be revoked: by its holder (revokeToken), by a password change (accounts.validators) and
@@ -314,7 +314,7 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
     to, too soon, a daily cap reached) or sms.SMSError (the SMS service failed).
 
     SMS cost money, so everything that limits them is decided and recorded *before* the SMS goes out, in one
-    transaction (issue 9 §5.3): the user's row is locked, so parallel requests see each other's send time
+    transaction: the user's row is locked, so parallel requests see each other's send time
     (the one-minute pace), and the daily caps (per user, per number, service-wide) are counted in the
     database, shared by every process. If the SMS then fails, the code is dropped; the caps are given back
     only when the provider certainly did not send it (a timeout or an unreadable answer may still have been

@@ -61,7 +61,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the page and changes nothing (mail scanners follow links); POST sets the password and
-    confirms (issue 9 §5.4)."""
+    confirms."""
     try:
         user = services.verification_user(token=token)
     except ExpiredToken:
@@ -112,7 +112,7 @@ class LoginView(auth_views.LoginView):
         return EmailAuthenticationForm
 
     def get_default_redirect_url(self) -> str:
-        """Without a `next`, owners land on their dashboard (issue 11 §1), managers on theirs (issue 12);
+        """Without a `next`, owners land on their dashboard, managers on theirs;
         content editors, who have neither, on the home page."""
         from backend.web.pages.generic import has_owner_pages
         from backend.web.pages.manager import has_manager_page
@@ -125,8 +125,8 @@ class LoginView(auth_views.LoginView):
 
 
 class QueuedPasswordResetMixin:
-    """Counts the reset email against the account-email limits (issue 9 §5.5) and queues it for the scheduler
-    instead of sending it in the request (issue 19 §3): the same work for any address, so neither the page
+    """Counts the reset email against the account-email limits and queues it for the scheduler
+    instead of sending it in the request: the same work for any address, so neither the page
     nor its timing tells whether the address has an account."""
 
     account_email_kind = AccountEmail.Kind.PASSWORD_RESET
@@ -179,7 +179,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, _("Your password is changed."))
         response = super().form_valid(form)
-        # The old device cookie is bound to the old password (issue 9 §5.2): this browser gets a fresh one.
+        # The old device cookie is bound to the old password: this browser gets a fresh one.
         remember_device(self.request, form.user)
         return response
 

@@ -324,7 +324,7 @@ class DeliveryAttempt(models.Model):
 
 
 class BreakerState(models.Model):
-    """The SMTP circuit breaker (R-SEND-5, issue 13 §3): while `open_until` is ahead, every pass in every
+    """The SMTP circuit breaker (R-SEND-5): while `open_until` is ahead, every pass in every
     process sharing the database leaves the SMTP server alone. In the database rather than the cache, so a
     Redis outage does not make it forget the cooldown."""
 

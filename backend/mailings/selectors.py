@@ -152,7 +152,7 @@ def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
 
 def overdue_deliveries(*, late_by: dt.timedelta, now: dt.datetime | None = None) -> QuerySet[Delivery]:
     """Deliveries of sendable mailings still waiting more than `late_by` after they were due: a backlog
-    the schedulers are not keeping up with (`/readyz`, issue 13 §4). A delivery held by a worker is due
+    the schedulers are not keeping up with (`/readyz`). A delivery held by a worker is due
     at its lease's end, so work in progress is not counted."""
     now = now or timezone.now()
     return Delivery.objects.filter(

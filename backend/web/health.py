@@ -1,4 +1,4 @@
-"""Health endpoints and the scheduler heartbeat (issue 13 §4).
+"""Health endpoints and the scheduler heartbeat.
 
 `/healthz` says the process is up and touches nothing else. `/readyz` checks what serving and sending
 depend on: the database, the cache, a scheduler heartbeat younger than three ticks; it also counts the

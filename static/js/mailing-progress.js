@@ -1,4 +1,4 @@
-// The mailing page's live progress bar (issue 11 §4, §6): while a send runs or is due, ask /graphql/
+// The mailing page's live progress bar: while a send runs or is due, ask /graphql/
 // (graphql/operations/mailingProgress.graphql) every few seconds and move the bar. The server rendered the
 // first state and every word; this only switches between them and writes numbers.
 

@@ -1,4 +1,4 @@
-"""Signing in to the API (issue 10 §3; R-API-1, R-AUTH-1, R-AUTH-2, R-AUTH-5): tokenAuth through the login
+"""Signing in to the API (R-API-1, R-AUTH-1, R-AUTH-2, R-AUTH-5): tokenAuth through the login
 page's authentication and throttling, short-lived access tokens, long-running refresh tokens that work once
 and can be revoked, and the cut-offs of a password change and a block."""
 
@@ -165,7 +165,7 @@ def test_a_malformed_email_is_a_payload_error_on_the_email_field(email):
     assert [error["field"] for error in result["errors"]] == ["email"]
 
 
-# --- throttling: the login page's counts and locks (issue 9 §5.2) -------------------------------------
+# --- throttling: the login page's counts and locks -------------------------------------
 
 
 @pytest.fixture(params=sorted(HANDLERS))

@@ -1,4 +1,4 @@
-"""Regressions found by the review of the GraphQL API (issue 10): each test failed before its fix."""
+"""Regressions found by the review of the GraphQL API: each test failed before its fix."""
 
 import datetime as dt
 from pathlib import Path
@@ -185,7 +185,7 @@ def test_dates_near_the_bounds_still_work():
     assert data["createMailing"]["errors"] == [] and len(data["createMailing"]["mailing"]["upcoming"]) == 5
 
 
-# --- a client id beyond 64 bits (issue 10 §6, §7) -------------------------------------------------------
+# --- a client id beyond 64 bits -------------------------------------------------------
 
 
 def test_a_client_id_beyond_64_bits_is_refused_like_another_owners_R_AUTH_4():
@@ -215,7 +215,7 @@ def test_the_pages_form_refuses_a_client_key_beyond_64_bits():
     assert [error.code for error in form.errors.as_data()["clients"]] == ["invalid_choice"]
 
 
-# --- NUL in a search (issue 10 §7): PostgreSQL refuses it; the caller got an internal error ---------------
+# --- NUL in a search: PostgreSQL refuses it; the caller got an internal error ---------------
 
 
 def managers_group_member():
@@ -260,7 +260,7 @@ def test_a_refresh_token_with_a_null_character_is_unknown_not_an_internal_error(
     assert error_codes(body) == [code], body
 
 
-# --- a mailing under a list costs no query per row (issue 10 §8) ------------------------------------------
+# --- a mailing under a list costs no query per row ------------------------------------------
 
 
 def seed_log(owner, count: int):
@@ -341,7 +341,7 @@ def test_the_mailings_under_a_log_are_shared_and_hide_their_clients_from_a_super
     assert data_of(query, user=make_manager())["deliveries"]["edges"] == []
 
 
-# --- a page of occurrences reads the log of its own occurrences only (issue 10 §8) ----------------------
+# --- a page of occurrences reads the log of its own occurrences only ----------------------
 
 
 def test_an_occurrences_page_and_its_total_do_not_aggregate_the_whole_log_issue_10_8():
@@ -372,7 +372,7 @@ def test_an_occurrences_page_and_its_total_do_not_aggregate_the_whole_log_issue_
     assert f'"mailings_occurrence"."id" IN ({page_ids[0]}, {page_ids[1]})' in reading_the_log[0]
 
 
-# --- nested lists multiply (issue 10 §7) -----------------------------------------------------------------
+# --- nested lists multiply -----------------------------------------------------------------
 
 CLIENT_PAGES = "mailings(first: 100) { edges { node { clients(first: 100) { edges { node { email } } } } } }"
 

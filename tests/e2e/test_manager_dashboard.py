@@ -1,4 +1,4 @@
-"""The manager dashboard in a real browser (issue 12; R-AUTH-5, R-UI-8, R-SEND-8): a manager signs in and
+"""The manager dashboard in a real browser (R-AUTH-5, R-UI-8, R-SEND-8): a manager signs in and
 lands on /manager/, whose totals, 30-day chart and lists come from /graphql/; searches a user and blocks them
 with a reason (that user's open session ends on its next request); disables a mailing (the scheduler's pass
 then sends nothing for it) and enables it again; no Block button where the API would refuse, and the API

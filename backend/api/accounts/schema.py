@@ -1,4 +1,4 @@
-"""The signed-in user, signing in to the API, and the managers' user list (issue 10 §3, §5).
+"""The signed-in user, signing in to the API, and the managers' user list.
 
 - `me`: the caller.
 - `users`: every user, for those `accounts.selectors.can_view_users` allows (managers, superusers); anyone

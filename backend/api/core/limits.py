@@ -1,4 +1,4 @@
-"""What one request may cost (issue 10 §7). Each refusal is a GraphQL error that says which limit it hit.
+"""What one request may cost. Each refusal is a GraphQL error that says which limit it hit.
 
 Parsing is bounded by the document's size and token count. Before any validation rule runs, the document's
 size *with every fragment spread expanded* is counted, each fragment once (memoised), and capped: a small

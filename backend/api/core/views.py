@@ -1,4 +1,4 @@
-"""`/graphql/`: GraphiQL for a browser, the API for everyone else (issue 10 §1, §2, §7).
+"""`/graphql/`: GraphiQL for a browser, the API for everyone else.
 
 Authentication: `Authorization: JWT <token>` (then no CSRF check: a browser never adds that header by itself)
 or the browser session (then Django's CSRF check applies to every POST). Every root field except the token

@@ -1,4 +1,4 @@
-"""Queries and mutations on clients, messages and mailings (issue 10 §4, §5).
+"""Queries and mutations on clients, messages and mailings.
 
 Every root field starts from an owner-scoped selector (R-AUTH-4, R-AUTH-5):
 - `clients` / `messages`: `clients_for` / `messages_for`, the caller's own. A manager keeps no lists, so

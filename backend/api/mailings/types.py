@@ -1,4 +1,4 @@
-"""Clients, messages and mailings as Relay nodes (issue 10 §4, §6, §8).
+"""Clients, messages and mailings as Relay nodes.
 
 Every node type intersects its queryset with the owner-scoped selector, so `node(id:)`, connections and any
 lookup by global ID see exactly what the pages see (R-AUTH-4): an owner their own clients, messages and

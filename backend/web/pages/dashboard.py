@@ -1,4 +1,4 @@
-"""/dashboard/ (issue 11 §1): where an owner lands after logging in."""
+"""/dashboard/: where an owner lands after logging in."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render

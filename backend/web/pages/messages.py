@@ -177,7 +177,7 @@ class MessageDelete(OwnerDeleteView):
 
 
 class MessagePreview(OwnerObjectMixin, View):
-    """The message as one chosen client would get it (issue 11 §3): the service runs the engine's own
+    """The message as one chosen client would get it: the service runs the engine's own
     compose step; the page only shows its parts, escaped, the HTML part in a sandboxed frame."""
 
     template_name = "web/messages/preview.html"
@@ -234,7 +234,7 @@ class MessagePreview(OwnerObjectMixin, View):
 
 
 class MessageSendTest(OwnerObjectMixin, View):
-    """ "Send a test" (issue 11 §3): the service sends the message to the owner's own address and returns
+    """ "Send a test": the service sends the message to the owner's own address and returns
     the mail server's answer, which the preview page then shows; a refusal or an unreachable server is an
     answer too, not an error page."""
 

@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001 - the Cyrillic names are real data, not look-alike letters.
-"""Create (or refresh) the demo account that `make run` prints, with a lived-in list (issue 11 §8): about 50
+"""Create (or refresh) the demo account that `make run` prints, with a lived-in list: about 50
 clients, three messages, mailings in every status and periodicity, and a history of sends with accepted,
 refused (550) and retried (451, then 250) deliveries, so that a newcomer's first report and chart have
 something to show.
@@ -134,7 +134,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Demo manager (/manager/): {manager.email} / {password}"))
 
     def _manager(self, User, email: str, password: str):
-        """A member of the Managers group, so a newcomer can open the manager dashboard at once (issue 12).
+        """A member of the Managers group, so a newcomer can open the manager dashboard at once.
         DEMO_MANAGER_EMAIL empty: none."""
         if not email:
             return None

@@ -1,4 +1,4 @@
-"""One pass over the account-email outbox (issue 19 §3): what the scheduler does every tick, for operators
+"""One pass over the account-email outbox: what the scheduler does every tick, for operators
 and tests."""
 
 from django.core.management.base import BaseCommand
