@@ -1,4 +1,4 @@
-"""Shared steps of the owner-page tests (issue 11): the accounts that must be refused, and query counting."""
+"""Shared steps of the owner-page tests: the accounts that must be refused, and query counting."""
 
 from django.contrib.auth.models import Group
 from django.db import connection

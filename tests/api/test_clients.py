@@ -1,4 +1,4 @@
-"""Clients through GraphQL (issue 10 §4, §6; R-DATA-1, R-AUTH-4, R-AUTH-5): the list, create, update,
+"""Clients through GraphQL (R-DATA-1, R-AUTH-4, R-AUTH-5): the list, create, update,
 delete and import, each for the owner, another owner holding the first one's IDs, a manager and an anonymous
 caller."""
 

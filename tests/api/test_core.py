@@ -1,4 +1,4 @@
-"""The endpoint's own rules (issue 10 §1, §7, §9; R-API-1, R-API-2): authentication at the door, limits on
+"""The endpoint's own rules (R-API-1, R-API-2): authentication at the door, limits on
 what a request may cost, errors that never carry a traceback or SQL, and the schema file kept current."""
 
 import io
@@ -250,7 +250,7 @@ def test_an_unexpected_error_is_masked_with_an_id_that_is_in_the_log(caplog):
 
 
 def test_schema_file_is_what_graphql_schema_prints(tmp_path):
-    """issue 10 §9: graphql/schema.graphql is the SDL the command prints; regenerate it with
+    """Graphql/schema.graphql is the SDL the command prints; regenerate it with
     `python manage.py graphql_schema` when the schema changes."""
     out = tmp_path / "schema.graphql"
     call_command("graphql_schema", out=str(out), stdout=io.StringIO())

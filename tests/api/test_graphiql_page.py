@@ -1,4 +1,4 @@
-"""GraphiQL's page is served from our static files only (issue 10 §2, R-API-1); the browser test that runs a
+"""GraphiQL's page is served from our static files only (R-API-1); the browser test that runs a
 query in it is tests/e2e/test_graphiql.py."""
 
 import re

@@ -1,4 +1,4 @@
-"""Mailings through GraphQL for their owner (issue 10 §4, §6, §8; R-DATA-3, R-SEND-1, R-AUTH-4): the list
+"""Mailings through GraphQL for their owner (R-DATA-3, R-SEND-1, R-AUTH-4): the list
 and one mailing, create, update, delete and send now; another owner holding the first one's IDs, an
 anonymous caller, bad input; and a page of mailings costing the same queries for 5 and 100 mailings."""
 
@@ -202,7 +202,7 @@ def test_anonymous_gets_unauthenticated(mailing):
     assert Mailing.objects.filter(pk=mailing.pk).exists()
 
 
-# --- N+1 (issue 10 §8) ----------------------------------------------------------------------------------
+# --- N+1 ----------------------------------------------------------------------------------
 
 
 def seed_mailings(owner, count: int) -> None:
@@ -232,7 +232,7 @@ def queries_for(query: str, first: int, user) -> tuple[int, dict]:
     return len(captured.captured_queries), data
 
 
-def test_a_page_of_mailings_costs_the_same_queries_for_5_and_100_issue_10_s8(owner):
+def test_a_page_of_mailings_costs_the_same_queries_for_5_and_100(owner):
     seed_mailings(owner, 100)
     small, data5 = queries_for(PAGE, 5, owner)
     large, data100 = queries_for(PAGE, 100, owner)

@@ -1,4 +1,4 @@
-"""The manager's side of mailings through GraphQL (issue 10 §5, §6, §8; R-AUTH-5, R-UI-8, R-SEND-8): every
+"""The manager's side of mailings through GraphQL (R-AUTH-5, R-UI-8, R-SEND-8): every
 mailing with its owner, read-only; disable and enable; no edits, no sends, no client lists or message text."""
 
 import pytest
@@ -133,7 +133,7 @@ def test_anonymous_and_blocked_managers_get_nothing(manager, mailing):
     assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"]
 
 
-def test_all_mailings_with_owners_costs_the_same_queries_for_5_and_100_issue_10_s8(manager):
+def test_all_mailings_with_owners_costs_the_same_queries_for_5_and_100(manager):
     now = timezone.now()
     for index in range(100):
         owner = UserFactory()

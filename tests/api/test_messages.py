@@ -1,4 +1,4 @@
-"""Messages through GraphQL (issue 10 §4, §6; R-DATA-2, R-AUTH-4, R-AUTH-5): the list, create, update,
+"""Messages through GraphQL (R-DATA-2, R-AUTH-4, R-AUTH-5): the list, create, update,
 delete (refused while in use) and preview, for the owner, another owner, a manager and an anonymous caller."""
 
 import pytest

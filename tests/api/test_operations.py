@@ -1,5 +1,5 @@
 """The operations the pages and the manager dashboard send (graphql/operations/*.graphql) are valid against
-the schema, within the endpoint's cost limits (issue 10 §9; R-API-2). Every file in the folder is checked,
+the schema, within the endpoint's cost limits (R-API-2). Every file in the folder is checked,
 so a new one (the dashboard's manager*.graphql) is covered the moment it is added."""
 
 from pathlib import Path

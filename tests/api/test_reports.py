@@ -1,4 +1,4 @@
-"""The delivery log and reports over GraphQL (issue 10 §4, §5, §8; R-AUTH-4, R-AUTH-5, R-DATA-4, R-SEND-4,
+"""The delivery log and reports over GraphQL (R-AUTH-4, R-AUTH-5, R-DATA-4, R-SEND-4,
 R-UI-9): occurrences, deliveries with their attempt log, attempts, mailingReport, dashboard, serviceStats and
 retryFailed — for the owner, another owner, a manager and an anonymous caller."""
 
@@ -326,7 +326,7 @@ def count_queries(query: str, variables: dict, owner) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("query", [DELIVERIES, DELIVERIES_WITH_COUNTS])
-def test_deliveries_with_attempts_cost_the_same_queries_for_5_and_100_issue_10_8(query):
+def test_deliveries_with_attempts_cost_the_same_queries_for_5_and_100(query):
     small, big = seed_deliveries(5), seed_deliveries(100)
     few, data_small = count_queries(query, {"first": 100}, small)
     many, data_big = count_queries(query, {"first": 100}, big)
@@ -537,7 +537,7 @@ def test_anonymous_gets_unauthenticated_for_every_log_query_R_AUTH_4():
         assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"], query
 
 
-def test_occurrences_page_costs_the_same_queries_for_2_and_12_occurrences_issue_10_8():
+def test_occurrences_page_costs_the_same_queries_for_2_and_12_occurrences():
     small, _e, _c = make_log()
     big, _e, _c = make_log()
     for day in range(2, 12):

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
 
-# --- a mutation document answers only with what it kept (issue 10 §7: never half a write) ----------------
+# --- a mutation document answers only with what it kept (never half a write) ----------------
 
 
 class AddClientThenFail(BaseMutation):
@@ -108,7 +108,7 @@ def test_a_successful_document_is_kept():
     assert Client.objects.filter(owner=owner, email="one@example.org").exists()
 
 
-# --- dates a schedule cannot compute with (R-DATA-3; issue 10 §7: bad input is never an internal error) ----
+# --- dates a schedule cannot compute with (R-DATA-3: bad input is never an internal error) ----
 
 CREATE_MAILING = """
 mutation Create($input: MailingInput!) {
@@ -302,7 +302,7 @@ def queries_for(query: str, variables: dict, user) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("name", list(NESTED_MAILING_QUERIES))
-def test_a_mailing_under_a_list_costs_the_same_queries_for_5_and_20_rows_issue_10_8(name):
+def test_a_mailing_under_a_list_costs_the_same_queries_for_5_and_20_rows(name):
     query = NESTED_MAILING_QUERIES[name]
     small, big = seed_log(UserFactory(), 5), seed_log(UserFactory(), 20)
     few, _small_data = queries_for(query, {}, small)
@@ -312,7 +312,7 @@ def test_a_mailing_under_a_list_costs_the_same_queries_for_5_and_20_rows_issue_1
     assert len(root["edges"]) == 20
 
 
-def test_an_occurrences_mailing_costs_the_same_queries_for_5_and_20_occurrences_issue_10_8():
+def test_an_occurrences_mailing_costs_the_same_queries_for_5_and_20_occurrences():
     query = f"""query($m: ID!) {{
       occurrences(mailing: $m, first: 100) {{ edges {{ node {{ sent mailing {{ {MAILING_FIELDS} }} }} }} }}
     }}"""
@@ -344,7 +344,7 @@ def test_the_mailings_under_a_log_are_shared_and_hide_their_clients_from_a_super
 # --- a page of occurrences reads the log of its own occurrences only ----------------------
 
 
-def test_an_occurrences_page_and_its_total_do_not_aggregate_the_whole_log_issue_10_8():
+def test_an_occurrences_page_and_its_total_do_not_aggregate_the_whole_log():
     """Paged and counted with their stats, every page (and totalCount) grouped the mailing's whole delivery
     log: 190 ms a page for 300 daily sends of 1,000 recipients on PostgreSQL. Now the count and the page read
     occurrences only, and one query counts the deliveries of the page's own occurrences."""

@@ -1,4 +1,4 @@
-"""The managers' user list and blocking through GraphQL (issue 10 §5; R-AUTH-5, R-UI-8): managers and
+"""The managers' user list and blocking through GraphQL (R-AUTH-5, R-UI-8): managers and
 superusers see every user and block or unblock them through accounts' services; anyone else is refused;
 a page of users costs the same SQL for 5 users as for 100."""
 
@@ -190,7 +190,7 @@ def _seed(count: int) -> None:
 
 
 def test_a_page_of_users_costs_the_same_queries_for_5_and_100_users():
-    """Issue 10 §8: blockedBy, mailingsCount and isManager are loaded per page, not per user."""
+    """BlockedBy, mailingsCount and isManager are loaded per page, not per user."""
     boss = manager()
     counts = {}
     for size in (5, 100):

@@ -1,4 +1,4 @@
-"""GraphiQL in a real browser with every host but this one blocked (issue 10 §2, R-API-1)."""
+"""GraphiQL in a real browser with every host but this one blocked (R-API-1)."""
 
 import json
 from urllib.parse import urlsplit

@@ -1,4 +1,4 @@
-"""The whole job an owner comes for, in a real browser (issue 11, browser test): sign up, confirm by the link
+"""The whole job an owner comes for, in a real browser (browser test): sign up, confirm by the link
 in the mail, import clients, write and preview a message, create a mailing that starts now, watch the live
 progress bar while the scheduler's pass sends it to a real SMTP server on loopback that refuses one address
 with 550, read the report and its chart, retry the failed delivery and see its second attempt in the log.
@@ -212,7 +212,7 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
 
 
 def test_live_parts_show_a_retry_message_when_graphql_fails_and_recover(live_server, page, smtp):
-    """issue 11 §6: a failed /graphql/ request shows the page's own retry message, never a blank; the
+    """A failed /graphql/ request shows the page's own retry message, never a blank; the
     progress bar tries again by itself and the chart has a "Try again" button."""
     owner = UserFactory()
     mailing = due_mailing(owner=owner, clients=2)

@@ -1,4 +1,4 @@
-"""Owner pages after the QA pass (issue 11 follow-up), in a real browser: nothing scrolls sideways at phone
+"""Owner pages after the QA pass, in a real browser: nothing scrolls sideways at phone
 width, the mailing page's badge and "Send now" follow the live poll, the previewed HTML cannot reach our
 own site, and every page has a favicon."""
 
@@ -31,8 +31,8 @@ def phone(browser):
     context.close()
 
 
-def test_no_owner_page_scrolls_sideways_at_phone_width_issue_11_7(live_server, phone, smtp):
-    """issue 11 §7: at 390 px no list or report page is wider than the screen (a visually-hidden label in
+def test_no_owner_page_scrolls_sideways_at_phone_width(live_server, phone, smtp):
+    """At 390 px no list or report page is wider than the screen (a visually-hidden label in
     a table's actions column escaped the table's scroll box and widened the whole page by ~42 px)."""
     owner = UserFactory()
     smtp.set(reject={"refused-with-a-rather-long-address@example.org"})
@@ -68,7 +68,7 @@ def test_no_owner_page_scrolls_sideways_at_phone_width_issue_11_7(live_server, p
 
 
 def test_the_previewed_html_fetches_nothing_from_this_site(live_server, page):
-    """QA of issue 11 §3: relative addresses in the previewed HTML (images, styles, frames, media) made the
+    """Relative addresses in the previewed HTML (images, styles, frames, media) made the
     browser ask this site for them; the frame's policy and base leave the site alone."""
     owner = UserFactory()
     ClientFactory(owner=owner)
