@@ -1,4 +1,4 @@
-"""The Django admin site (issue 9 §2): a superuser's tool and a thin adapter like every other.
+"""The Django admin site: a superuser's tool and a thin adapter like every other.
 
 Only active, unblocked superusers get in: a staff flag alone, a manager or a content editor made staff get
 the login page and cannot log in there (managers work in the pages, editors in Wagtail's /cms/).

@@ -1,4 +1,4 @@
-"""The Redis cache backend (issue 13 §3): django-redis, made quiet and quick while Redis is down.
+"""The Redis cache backend: django-redis, made quiet and quick while Redis is down.
 
 django-redis with ``IGNORE_EXCEPTIONS`` already answers every call as a miss when Redis cannot be reached;
 what it did besides was log a full traceback for every call (some 170 lines per sending pass, more per page)

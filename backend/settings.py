@@ -284,7 +284,7 @@ PASSWORD_RESET_TIMEOUT = setting("int", "PASSWORD_RESET_TIMEOUT", 3 * 3600)
 PHONE_CODE_SECONDS = setting("int", "PHONE_CODE_SECONDS", 600)
 PHONE_CODE_TRIES = setting("int", "PHONE_CODE_TRIES", 5)
 PHONE_CODES_PER_DAY = setting("int", "PHONE_CODES_PER_DAY", 5)  # per user and per number: SMS cost money
-# Issue 9 §5.3: codes the whole service sends per UTC day (0 = no cap), and the countries (ISO 3166 codes)
+# Codes the whole service sends per UTC day (0 = no cap), and the countries (ISO 3166 codes)
 # whose numbers may get one: SMS pumping pays through premium numbers abroad, so only Russia unless widened;
 # "*" allows every country. Counted in the database, so every web process shares the counts.
 SMS_DAILY_LIMIT = setting("int", "SMS_DAILY_LIMIT", 200)
@@ -332,7 +332,7 @@ AXES_CLIENT_IP_CALLABLE = "backend.accounts.throttling.client_ip"
 AXES_LOCKOUT_CALLABLE = "backend.accounts.throttling.lockout_response"
 # A refused attempt is not counted again: otherwise one address could push an account's count to its limit.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-# Off: axes's own reset clears every failure of the email OR the address (§5.1); the handlers above forgive
+# Off: axes's own reset clears every failure of the email OR the address; the handlers above forgive
 # only the failures of the pair that logged in.
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
@@ -345,7 +345,7 @@ if TRUSTED_PROXY_COUNT < 0:
 # anyone else only its status (backend/web/health.py). Empty: no token opens it.
 READYZ_TOKEN = setting("str", "READYZ_TOKEN", "")
 
-# --- GraphQL API (backend/api/, issue 10) ------------------------------------------------
+# --- GraphQL API (backend/api/) ------------------------------------------------
 
 GRAPHENE = {
     "SCHEMA": "backend.api.schema.schema",

@@ -13,7 +13,7 @@ from backend.api.schema import schema
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Before Wagtail's own: its password reset, under the account-email limits (issue 9 §5.5).
+    # Before Wagtail's own: its password reset, under the account-email limits.
     path("cms/password_reset/", CmsPasswordResetView.as_view(), name="cms_password_reset"),
     path("cms/", include(wagtailadmin_urls)),
     path("accounts/", include("backend.accounts.urls")),
@@ -22,7 +22,7 @@ urlpatterns = [
     # The pages' JavaScript words (the djangojs catalogue): gettext/ngettext/interpolate for static/js.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("documents/", include(wagtaildocs_urls)),
-    # The owner pages (issue 11), one URL module per area.
+    # The owner pages, one URL module per area.
     path("clients/", include("backend.web.urls_clients")),
     path("messages/", include("backend.web.urls_messages")),
     path("mailings/", include("backend.web.urls_mailings")),

@@ -1,4 +1,4 @@
-"""Client import: 10,000 CSV rows through `services.clients_import_csv` (issue 11 §2: "in a few seconds").
+"""Client import: 10,000 CSV rows through `services.clients_import_csv` ("in a few seconds").
 
     python bench/clients_import.py [--rows N]
 

@@ -1,4 +1,4 @@
-"""What GraphQL costs over the cheapest Django view that returns the same data (issue 10 §Benchmark, §8).
+"""What GraphQL costs over the cheapest Django view that returns the same data.
 
     python bench/graphql_latency.py [--rounds R] [--profile]
 

@@ -1,4 +1,4 @@
-"""What the caches buy on the home page and an article page (issue 6, R-CACHE-1).
+"""What the caches buy on the home page and an article page (R-CACHE-1).
 
     python bench/home_cache.py [--seconds S]
 

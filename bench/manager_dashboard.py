@@ -1,4 +1,4 @@
-"""What the manager dashboard costs (issue 12 §Performance; R-UI-8).
+"""What the manager dashboard costs (R-UI-8).
 
     python bench/manager_dashboard.py [--rounds R] [--browser]
 

@@ -1,4 +1,4 @@
-"""Sending throughput: the engine end to end against raw smtplib, on the same SMTP sink (issue 4).
+"""Sending throughput: the engine end to end against raw smtplib, on the same SMTP sink.
 
     python bench/send_throughput.py [--messages N] [--workers W] [--peers [--rounds R] [--peer-configs ...]]
                                     [--profile FILE]
@@ -14,7 +14,7 @@ then measures in the same run:
 It prints both rates, their ratio and the sender's peak RSS; the last line is machine-readable. It prints
 figures and asserts nothing about time.
 
-With --peers (issue 14; `pip install -r bench/requirements-peers.txt` first) it also runs
+With --peers (`pip install -r bench/requirements-peers.txt` first) it also runs
   (c) django-post_office, in a child process with bench/peers/settings.py and its own throw-away database
       on the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
       BATCHxTHREADSxPROCESSES (default: post_office's defaults 100x5x1, then 1000x8x1, 5000x5x2 and

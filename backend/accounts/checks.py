@@ -6,7 +6,7 @@ from django.core.checks import Tags, Warning, register
 
 @register(Tags.security)
 def proxy_without_a_trusted_proxy_count(app_configs, **kwargs) -> list[Warning]:
-    """Issue 9 §5.8, upgrade hazard: USE_X_FORWARDED_PROTO=1 used to make the last X-Forwarded-For entry the
+    """Upgrade hazard: USE_X_FORWARDED_PROTO=1 used to make the last X-Forwarded-For entry the
     client; now TRUSTED_PROXY_COUNT does, with 0 (REMOTE_ADDR) by default. Behind a proxy left at 0 every
     request counts as the proxy's address, so one client could lock every login and use up every account's
     emails."""

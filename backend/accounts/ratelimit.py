@@ -1,4 +1,4 @@
-"""Counters in the database that every web process shares (issue 9 §5.3, §5.5).
+"""Counters in the database that every web process shares.
 
 A limit allows `limit` events per fixed window of `period` seconds (windows start at the Unix epoch, so a day
 is a UTC calendar day and an hour a clock hour). `take(...)` counts one event against several limits at once,

@@ -68,7 +68,7 @@ def user_register(*, email: str, password: str, client_ip: str, full_name: str =
 
     An address that already has an account gets no second one and no error on the page (that would tell
     anyone who is registered); its owner gets an email instead: the link again if still unverified, or a
-    note with the password-reset page. Both paths hash the password once, so they take as long (§5.6), and
+    note with the password-reset page. Both paths hash the password once, so they take as long, and
     both queue one email: which one is decided when the scheduler sends it (accounts.emails).
     """
     email = User.objects.normalize_email(email)

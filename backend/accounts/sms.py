@@ -10,7 +10,7 @@ Every backend has ``send(phone, text) -> None`` and raises `SMSError` (and nothi
 `SMSError` carries a short translated message for the user (``str(exc)`` / ``exc.user_message``) and a
 ``detail`` for the log, and ``not_sent``: True only when the message certainly did not go out (sms.ru said
 no, or was never reached), so nothing was billed; after a timeout or an unreadable answer it may have been
-sent (issue 9 §5.3: the caller refunds its counters only when ``not_sent``).
+sent (the caller refunds its counters only when ``not_sent``).
 
 The sms.ru ``api_id`` is a secret: it is sent in the POST body (never in the URL, which ``requests`` and
 ``urllib3`` put in their error messages and debug logs) and scrubbed from every detail.
@@ -176,7 +176,7 @@ def _never_connected(exc: requests.RequestException) -> bool:
 
 
 def country_allowed(phone: str) -> bool:
-    """Whether ``settings.SMS_ALLOWED_COUNTRIES`` lets a code go to `phone` (E.164); "*" allows all (§5.3)."""
+    """Whether ``settings.SMS_ALLOWED_COUNTRIES`` lets a code go to `phone` (E.164); "*" allows all."""
     allowed = settings.SMS_ALLOWED_COUNTRIES
     if "*" in allowed:
         return True

@@ -1,10 +1,10 @@
-"""Login throttling (R-AUTH; issue 9 §5.1, §5.2, §5.8): the policy on top of django-axes.
+"""Login throttling (R-AUTH): the policy on top of django-axes.
 
 Every failed login counts in three scopes at once; each scope has its own limit, and reaching any one of them
 refuses logins in that scope until its count runs out. In both handlers a count runs out one cool-off
 (``AXES_COOLOFF_MINUTES``) after its first failure, and later failures never extend it: each failure counts
 for at most one cool-off, so failures that keep coming less than a cool-off apart cannot add up for ever
-(review of issue 9: the cache handler refreshed the expiry on every failure, and axes's rows did too):
+(found in review: the cache handler refreshed the expiry on every failure, and axes's rows did too):
 
 =====================  ==============================  ============================================
 scope                  limit (default)                 what it stops
@@ -38,8 +38,8 @@ no account: it only records that this browser once knew this password.
 
 A successful login forgives the failures of its own (account, address) pair only, in every scope they were
 counted in; it never clears another account's failures, nor the address's failures at other accounts
-(§5.1: with axes's own reset, logging into one's own account wiped every failure from that address). Parallel
-successful logins forgive the pair once, and no count goes below zero (review of issue 9: each of them
+(with axes's own reset, logging into one's own account wiped every failure from that address). Parallel
+successful logins forgive the pair once, and no count goes below zero (found in review: each of them
 subtracted the pair's count from the address's, so an attacker could wipe it at will).
 
 Any caller of ``django.contrib.auth.authenticate(request, ...)`` goes through the same counts and locks: the
@@ -50,7 +50,7 @@ or ``email``. The GraphQL ``tokenAuth`` must therefore pass the request (``info.
 success is forgiven on ``user_logged_in``, which ``django.contrib.auth.login`` sends; a token login that does
 not call ``login`` sends that signal itself, or its pair's typos simply expire with the cool-off.
 
-Redis down (issue 13 §3): the cache handler reads its counts through a cache alias that raises instead of
+Redis down: the cache handler reads its counts through a cache alias that raises instead of
 answering zero (``AXES_CACHE``, settings). While Redis cannot be reached it counts failures in the database,
 as the database handler does, and every check adds those rows to the cache's counts: an outage neither lets
 guesses through uncounted nor forgets what it counted when Redis is back. The device-cookie exemption needs
@@ -136,7 +136,7 @@ def login_key(request: HttpRequest, credentials: dict | None) -> str:
     return f"user:{user_id}:{_password_digest('', password_hash)}"
 
 
-# The device cookie (issue 9 §5.2, OWASP's "device cookies"): a successful login leaves in that browser a
+# The device cookie (OWASP's "device cookies"): a successful login leaves in that browser a
 # signed cookie with a digest of the account's pk and password hash, under its own salt (the cookie names no
 # account and does not reveal the counting key), and a random nonce: proof that this browser once knew the
 # account's current password. It exempts logins into that account from the ACCOUNT count only, never from the
@@ -323,7 +323,7 @@ class DatabaseLoginThrottle(_ScopedLimits, AxesDatabaseHandler):
     failure, which kept a row counting for as long as failures came less than a cool-off apart)."""
 
     def scope_failures(self, request: HttpRequest, credentials: dict | None) -> list[int]:
-        # One query for the three scopes: the cache handler asks this too on every check (issue 13 §3).
+        # One query for the three scopes: the cache handler asks this too on every check.
         scopes = [
             Q(**parameters)
             for parameters in get_client_parameters(

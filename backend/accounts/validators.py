@@ -1,6 +1,6 @@
 """A password "validator" that validates nothing: Django calls each validator's `password_changed(password,
 user)` after every `set_password()` + `save()` (the change and reset pages, the email-verification page, the
-admin, `changepassword`), so this is the one hook no password change can bypass (issue 10 §3)."""
+admin, `changepassword`), so this is the one hook no password change can bypass."""
 
 from django.utils.translation import gettext as _
 

@@ -1,4 +1,4 @@
-"""Django admin for superusers: a thin adapter like the pages and the API (issue 9 §2).
+"""Django admin for superusers: a thin adapter like the pages and the API.
 
 Clients, messages and mailings are edited with the DOMAIN forms and saved, disabled and deleted through the
 services, so every rule and every message is the domain's. Creating asks first for whose list the object
@@ -290,7 +290,7 @@ class OccurrenceAdmin(ReadOnlyAdmin):
 
 
 class DeliveryAttemptInline(admin.TabularInline):
-    """Each attempt with its OWN outcome, answer and time (issue 9 §4), not the delivery's current state."""
+    """Each attempt with its OWN outcome, answer and time, not the delivery's current state."""
 
     model = DeliveryAttempt
     fields = ["attempted_at", "outcome", "smtp_code", "response"]
@@ -328,7 +328,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 @admin.register(DeliveryAttempt)
 class DeliveryAttemptAdmin(ReadOnlyAdmin):
     # The recipient, not the delivery itself: a delivery reads "address: current status", which beside an
-    # old attempt said "sent" next to that attempt's 451 "temporary failure" (issue 9 §4).
+    # old attempt said "sent" next to that attempt's 451 "temporary failure".
     list_display = ["attempted_at", "recipient", "outcome", "smtp_code", "response"]
     list_filter = ["outcome", "smtp_code", "attempted_at"]
     search_fields = ["delivery__email", "response"]

@@ -1,4 +1,4 @@
-"""Clients in and out as CSV, and the attempt log out (issue 10, issue 11 §2 and §5).
+"""Clients in and out as CSV, and the attempt log out.
 
 Reading is strict about what a file is (size, text encoding, shape) and refuses the whole file with a
 `ValidationError` carrying an `ErrorCode`, so nothing is imported from a file that was not understood; what

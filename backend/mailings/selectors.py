@@ -162,7 +162,7 @@ def overdue_deliveries(*, late_by: dt.timedelta, now: dt.datetime | None = None)
     )
 
 
-# --- statistics for reports and dashboards (issue 10 §4/§5, issue 11 §1/§5; R-SEND-4, R-UI-2/8/9) -----
+# --- statistics for reports and dashboards (R-SEND-4, R-UI-2/8/9) -----
 
 _STATUS = Delivery.Status
 RECENT_FAILURES_DAYS = 7
@@ -217,7 +217,7 @@ class UpcomingSend:
 
 @dataclass(frozen=True)
 class OwnerDashboard:
-    """An owner's own totals (issue 11 §1, issue 10 §4 `dashboard`): their clients, messages and mailings
+    """An owner's own totals (the API's `dashboard`): their clients, messages and mailings
     only, also for a manager or superuser looking at their own dashboard."""
 
     clients: int
@@ -293,7 +293,7 @@ class DayStats:
 
 @dataclass(frozen=True)
 class ServiceStats:
-    """The whole service at a glance, for managers and superusers (issue 10 §5 `serviceStats`, R-UI-8).
+    """The whole service at a glance, for managers and superusers (the API's `serviceStats`, R-UI-8).
     Sends and failures count attempts (the attempt log, R-SEND-4): `sent` the ones the server accepted,
     `failed` every other attempt (temporary or permanent); days are the viewer's calendar days."""
 

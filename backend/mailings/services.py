@@ -388,7 +388,7 @@ def client_unsubscribe(*, client: Client) -> Client:
     return client
 
 
-# --- importing clients (issue 10 §4, issue 11 §2) ---------------------------------------
+# --- importing clients ---------------------------------------
 
 
 class ImportResult(enum.StrEnum):
@@ -445,7 +445,7 @@ def _import_fields(row: "ClientRow") -> tuple[dict[str, str], ValidationError | 
 
 
 def clients_import(*, actor: User, rows: "list[ClientRow]") -> ImportReport:
-    """Import `rows` into the actor's own client list, in one transaction (issue 11 §2).
+    """Import `rows` into the actor's own client list, in one transaction.
 
     Each row is validated like ClientForm; an address already in the list (any letter case) gets the row's
     full name and comment (an empty cell keeps what is there: an import never erases); a repeat of an
@@ -567,7 +567,7 @@ def clients_import_csv(*, actor: User, data: bytes) -> ImportReport:
     return clients_import(actor=actor, rows=parse_clients_csv(data))
 
 
-# --- retrying an occurrence's failures (issue 10 §4, issue 11 §5) -------------------------------
+# --- retrying an occurrence's failures -------------------------------
 
 
 def occurrence_retry_failed(*, actor: User, occurrence: Occurrence) -> int:
@@ -608,7 +608,7 @@ def occurrence_retry_failed(*, actor: User, occurrence: Occurrence) -> int:
     return count
 
 
-# --- preview and test send (issue 10 §4, issue 11 §3) ----------------------------------------
+# --- preview and test send ----------------------------------------
 
 TEST_SENDS_PER_HOUR = 10
 

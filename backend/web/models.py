@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SchedulerHeartbeat(models.Model):
-    """One row per scheduler process, touched at every tick of its scheduler (issue 13 §4): `/readyz`
+    """One row per scheduler process, touched at every tick of its scheduler: `/readyz`
     reads the youngest. Rows of processes gone for an hour are pruned by the live ones."""
 
     process = models.CharField(_("process"), max_length=255, unique=True, help_text=_("host:pid"))

@@ -1,4 +1,4 @@
-"""/clients/ (issue 11)."""
+"""/clients/."""
 
 from django.urls import path
 

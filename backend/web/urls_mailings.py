@@ -1,4 +1,4 @@
-"""/mailings/ (issue 11 §4, §5)."""
+"""/mailings/."""
 
 from django.urls import path
 

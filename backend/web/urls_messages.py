@@ -1,4 +1,4 @@
-"""/messages/ (issue 11)."""
+"""/messages/."""
 
 from django.urls import path
 

@@ -1,4 +1,4 @@
-"""/reports/ (issue 11 §5, R-UI-2): one page, named `reports` for the navbar."""
+"""/reports/ (R-UI-2): one page, named `reports` for the navbar."""
 
 from django.urls import path
 

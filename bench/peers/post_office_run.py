@@ -1,4 +1,4 @@
-"""One django-post_office run for `bench/send_throughput.py --peers` (issue 14); not meant to be run by hand.
+"""One django-post_office run for `bench/send_throughput.py --peers`; not meant to be run by hand.
 
 In its own process with bench/peers/settings.py: migrates and empties post_office's tables in the throw-away
 database, queues N personalised messages of about 1 KB with `mail.send_many` (post_office's bulk enqueue),

@@ -1,4 +1,4 @@
-"""Minimal Django settings for the django-post_office peer in `bench/send_throughput.py --peers` (issue 14).
+"""Minimal Django settings for the django-post_office peer in `bench/send_throughput.py --peers`.
 
 Only post_office and what it needs, so the project's INSTALLED_APPS never carry a benchmark peer. The parent
 passes everything through the environment: PEER_DATABASE_URL (a throw-away database it creates and drops),

@@ -1,4 +1,4 @@
-"""Content editors publish; the blog has no moderation step (issue 9 §6).
+"""Content editors publish; the blog has no moderation step.
 
 Wagtail's migrations create "Editors" and "Moderators" groups and a "Moderators approval" workflow on the
 root page, so an editor was offered "Submit to Moderators approval", which nobody would ever approve. The

@@ -1,4 +1,4 @@
-// The mailing form's clients picker (issue 11 §4): a filter over the server-rendered checkboxes, "select
+// The mailing form's clients picker: a filter over the server-rendered checkboxes, "select
 // all shown", "clear shown" and a live count. Without JavaScript the checkboxes work as they are; every
 // word shown comes from the template.
 

@@ -1,4 +1,4 @@
-// The pages' GraphQL client (issue 11 §6): the live parts of server-rendered pages send the operations of
+// The pages' GraphQL client: the live parts of server-rendered pages send the operations of
 // graphql/operations/ to /graphql/ with the browser's session, so the product runs on the API it offers.
 //
 // A template puts an operation into the page with {% graphql_operation "name" %} (a JSON <script>

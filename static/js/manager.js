@@ -1,4 +1,4 @@
-// The manager dashboard (issue 12; R-AUTH-5, R-UI-8). The server renders only the frame (templates/web/
+// The manager dashboard (R-AUTH-5, R-UI-8). The server renders only the frame (templates/web/
 // manager.html); every figure and row comes from /graphql/ through graphql.js with the operations of
 // graphql/operations/manager*.graphql, and every change goes back through the API's mutations, whose
 // payloads re-render the rows they changed. What a manager may do is the API's decision: the page hides the

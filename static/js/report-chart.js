@@ -1,4 +1,4 @@
-// The report page's chart (issue 11 §5, R-UI-9): outcomes per send as stacked bars, drawn with the vendored
+// The report page's chart (R-UI-9): outcomes per send as stacked bars, drawn with the vendored
 // Chart.js (global `Chart`, loaded before this module) from /graphql/
 // (graphql/operations/mailingReport.graphql). Labels come from the template (json_script); a failed
 // request shows the template's message and a retry button instead of an empty box.

@@ -1,4 +1,4 @@
-"""Signing in to the API (issue 10 §3) and the managers' blocking (§5).
+"""Signing in to the API and the managers' blocking.
 
 `tokenAuth` is the login page's login: the same form (`EmailAuthenticationForm`), hence the same
 `authenticate(request, ...)` with this very request, so django-axes and the throttling policy

@@ -1,6 +1,6 @@
 """Connections: cursor pagination with `totalCount`, a page size capped at GRAPHENE's
 RELAY_CONNECTION_MAX_LIMIT (asking for more is an error, not a silent cut), and one hook to batch-load what
-the page's nodes need, so a page costs the same number of queries for 5 nodes as for 100 (issue 10 §8).
+the page's nodes need, so a page costs the same number of queries for 5 nodes as for 100.
 
 A node type may define `prefetch_page(cls, nodes: list, info)`: it runs once per page, after slicing, and
 attaches whatever its fields would otherwise fetch one node at a time (counts, last occurrence, ...).

@@ -1,4 +1,4 @@
-"""What a query selects, so that a page loads only what the query reads (issue 10 §8): fragments and inline
+"""What a query selects, so that a page loads only what the query reads: fragments and inline
 fragments are followed, each named fragment once."""
 
 from collections.abc import Iterator

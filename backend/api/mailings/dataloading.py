@@ -1,4 +1,4 @@
-"""What a page of mailings needs beyond its own rows, loaded once per page and only when asked (issue 10 §8).
+"""What a page of mailings needs beyond its own rows, loaded once per page and only when asked.
 
 `MailingType.prefetch_page` hands every node of a page the same `MailingPage`; the first node whose resolver
 asks for a client count or a last occurrence loads that value for the whole page in one query. A page of 100

@@ -1,4 +1,4 @@
-"""Writes on clients, messages and mailings (issue 10 §4, §5, §6).
+"""Writes on clients, messages and mailings.
 
 Each mutation looks its object up through the owner-scoped selector (another owner's ID is NOT_FOUND, like a
 missing one), then calls the domain service with `actor=user`: the service decides who may do what

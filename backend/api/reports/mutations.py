@@ -1,4 +1,4 @@
-"""Writes on the delivery log (issue 10 §4): sending an occurrence's failed deliveries again."""
+"""Writes on the delivery log: sending an occurrence's failed deliveries again."""
 
 import graphene
 

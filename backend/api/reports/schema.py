@@ -1,4 +1,4 @@
-"""Reads of the delivery log and reports (issue 10 §4, §5): occurrences, deliveries, attempts, a mailing's
+"""Reads of the delivery log and reports: occurrences, deliveries, attempts, a mailing's
 report, the owner's dashboard and the managers' service statistics.
 
 Every id resolves through an owner-scoped selector, so another owner's id is NOT_FOUND exactly like a

@@ -1,4 +1,4 @@
-"""The delivery log and reports as GraphQL types (issue 10 §4, §8; R-DATA-4, R-SEND-4, R-UI-9).
+"""The delivery log and reports as GraphQL types (R-DATA-4, R-SEND-4, R-UI-9).
 
 Occurrence, Delivery and DeliveryAttempt nodes are read only through the owner-scoped selectors
 (`occurrences_for`, `deliveries_for`, `attempts_for`): a manager sees every mailing's occurrences and counts

@@ -1,7 +1,7 @@
 """The circuit breaker (R-SEND-5): after `threshold` connection failures in a row a pass stops, and every
 pass, in any process sharing the database, leaves the SMTP server alone for `cooldown` seconds.
 
-The open state is a database row (`BreakerState`), not a cache key (issue 13 §3): with Redis down the cache
+The open state is a database row (`BreakerState`), not a cache key: with Redis down the cache
 answered "not open" to every pass, so a down SMTP server was hit again every tick during its cooldown. The
 database is what sending needs anyway, and every scheduler on it sees the same row.
 """

@@ -6,7 +6,7 @@ Message-ID change. Building a full `email.message.EmailMessage` per recipient is
 would make the sender, not the mail server, the bottleneck.
 
 Whatever path wrote the message or the client (form, admin, import, the ORM directly), what leaves here is
-safe on the wire (issue 9 §5.7): every line of a body ends in CRLF, so no bare CR or LF can end SMTP DATA
+safe on the wire: every line of a body ends in CRLF, so no bare CR or LF can end SMTP DATA
 early on any server (SMTP smuggling); a header value is always one line (CR, LF and other control
 characters become a space), so no text can add a header; an address that would break the SMTP command is
 refused (`UnsafeRecipient`).
@@ -137,7 +137,7 @@ class PreparedMessage:
         # addresses are checked), so every recipient's text has "\n" breaks only.
         self.body = normalise_newlines(message.body)
         self.html_body = normalise_newlines(message.html_body)
-        # Parsed once for every recipient of the occurrence (issue 14): only the placeholders are filled in.
+        # Parsed once for every recipient of the occurrence: only the placeholders are filled in.
         self._subject = personalize.Template(self.subject)
         self._body = personalize.Template(self.body)
         self._html_body = personalize.Template(self.html_body, escape_html=True)

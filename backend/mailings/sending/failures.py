@@ -1,4 +1,4 @@
-"""Telling "the database went away" from a bug (issue 13 §3).
+"""Telling "the database went away" from a bug.
 
 PostgreSQL restarted in the middle of a pass used to log a full traceback from every worker and from the
 next step of the pass, five or more for one event that needs no debugging. Such a failure is now one clause

@@ -101,7 +101,7 @@ STOP_FLUSH_SECONDS = 1.0
 
 
 class Unrecorded:
-    """One worker's attempts the server has answered and the database does not hold yet (issue 14): written
+    """One worker's attempts the server has answered and the database does not hold yet: written
     MAILER_RECORD_BATCH at a time in one statement; at once after a send that took RECORD_WITHIN_SECONDS or
     more (a slow server: one write per message costs nothing next to it); before a send once the oldest
     waited that long; and always before the worker claims, gives back or stops. A sender killed outright

@@ -147,7 +147,7 @@ class ClientDelete(OwnerDeleteView):
 
 
 class ClientImport(OwnerPageMixin, View):
-    """An upload, then the report of every row (issue 11 §2). A file the domain cannot read is refused as a
+    """An upload, then the report of every row. A file the domain cannot read is refused as a
     whole with its reason, and nothing is imported."""
 
     template_name = "web/clients/import.html"
@@ -185,7 +185,7 @@ class ClientImport(OwnerPageMixin, View):
 
 
 class ClientExport(OwnerPageMixin, View):
-    """The owner's whole list as CSV, streamed row by row (issue 11 §2)."""
+    """The owner's whole list as CSV, streamed row by row."""
 
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         lines = csv_io.clients_csv(selectors.clients_for(request.user).order_by("email", "pk"))

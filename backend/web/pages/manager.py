@@ -1,4 +1,4 @@
-"""/manager/ (issue 12; R-AUTH-5, R-UI-8): the managers' dashboard.
+"""/manager/ (R-AUTH-5, R-UI-8): the managers' dashboard.
 
 The view renders the page's frame only: which tabs the viewer's role offers (from the domain's predicates),
 the GraphQL operations and the viewer's time zone. Every figure and row comes from /graphql/ in the browser
