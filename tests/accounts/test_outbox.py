@@ -253,7 +253,9 @@ def test_finished_rows_are_deleted_after_the_keep_days(settings):
     assert AccountEmail.objects.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # keeps the migrations' data for the next test
 def test_the_scheduler_job_sends_the_outbox(client, smtp, accounts):
     reset(client, "registered@example.com")
     send_account_mail_job(StopRequest())
@@ -269,7 +271,9 @@ def postgresql_only():
         )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # keeps the migrations' data for the next test
 def test_parallel_passes_never_send_a_row_twice(postgresql_only, settings):
     """Four schedulers draining one outbox at once (PostgreSQL): every address gets its one email."""
     with FakeSMTPServer() as server:
