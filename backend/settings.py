@@ -2,7 +2,7 @@
 
 Nothing is set only for production: production turns features on through variables
 (see `.env.example`). A `.env` file next to `manage.py` is read when present, except
-under pytest, so a developer's local `.env` never changes what the tests see.
+for the test suite, so a developer's local `.env` never changes what the tests see.
 """
 
 import datetime as dt
@@ -19,8 +19,10 @@ from backend.logs import logging_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-# pytest (>= 8.2) exports PYTEST_VERSION before anything imports Django.
-TESTING = "PYTEST_VERSION" in os.environ
+# The test suite chooses `backend.settings_test` (pytest-django's settings module, in pyproject.toml), which
+# builds on this module; what must be decided while this module runs (no .env, development keys) asks this.
+TEST_SETTINGS_MODULE = "backend.settings_test"
+TESTING = os.environ.get("DJANGO_SETTINGS_MODULE") == TEST_SETTINGS_MODULE
 
 env = environ.Env()
 ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
@@ -263,9 +265,6 @@ AUTH_PASSWORD_VALIDATORS = [
     # Not a rule: its password_changed() hook revokes the account's API refresh tokens.
     {"NAME": "backend.accounts.validators.EndApiSessionsOnPasswordChange"},
 ]
-if TESTING:
-    # Hashing is the slowest part of creating users; tests create many.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Phone verification by SMS (R-AUTH-8): "console" prints the code; "smsru" sends it through sms.ru.
 SMS_BACKEND = setting("str", "SMS_BACKEND", "console")

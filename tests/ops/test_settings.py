@@ -153,6 +153,25 @@ def test_env_file_is_read_when_present(tmp_path):
     assert read_settings("TIME_ZONE", ENV_FILE=str(env_file))["TIME_ZONE"] == "Asia/Tokyo"
 
 
+def test_only_the_test_settings_module_skips_the_env_file_and_a_pytest_run_is_not_guessed(tmp_path):
+    """The test profile is the settings module pytest-django names, not a guess from pytest's environment
+    variables: a process that merely runs under pytest (PYTEST_VERSION set) reads .env like any other."""
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("DEBUG=1\nTIME_ZONE=Asia/Tokyo\n")
+    under_pytest = read_settings("TIME_ZONE", "TESTING", ENV_FILE=str(env_file), PYTEST_VERSION="8.3.0")
+    assert under_pytest == {"TIME_ZONE": "Asia/Tokyo", "TESTING": False}
+    tests = read_settings(
+        "TIME_ZONE",
+        "TESTING",
+        "PASSWORD_HASHERS",
+        ENV_FILE=str(env_file),
+        DJANGO_SETTINGS_MODULE="backend.settings_test",
+    )
+    assert tests["TIME_ZONE"] == "UTC"
+    assert tests["TESTING"] is True
+    assert tests["PASSWORD_HASHERS"] == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
