@@ -29,8 +29,8 @@ install-dev: $(VENV)/.dev
 migrate: install .env
 	$(PY) manage.py migrate --noinput
 
-## Web server on http://127.0.0.1:8000 plus the scheduler, with a demo account.
-run: migrate
+## Web server on http://127.0.0.1:8000 plus the scheduler, with a demo account (honcho, a development tool).
+run: install-dev migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py csu --if-set
 	@echo "Starting web (http://127.0.0.1:8000) and scheduler; Ctrl+C stops both."
