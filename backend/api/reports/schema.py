@@ -2,10 +2,10 @@
 report, the owner's dashboard and the managers' service statistics.
 
 Every id resolves through an owner-scoped selector, so another owner's id is NOT_FOUND exactly like a
-missing one (R-AUTH-4). A manager reads every mailing's report and log, delivery addresses included: SPEC
-R-AUTH-5 lets managers "view every mailing", and R-DATA-4 keeps the log per recipient, so the log without
-its addresses could not answer "why did this recipient get nothing?"; what managers may not see (anyone's
-client list, message texts) stays behind `clients_for` / `messages_for`, which this module never calls.
+missing one (R-AUTH-4). A manager oversees every mailing's occurrences and their counts (`occurrences_for`),
+but not who a mailing went to: deliveries and attempts come from `deliveries_for` / `attempts_for`, which
+show a manager only their own log (a delivery log lists the recipients' addresses, a client list by another
+name; R-AUTH-5). Superusers read every log.
 """
 
 import graphene
