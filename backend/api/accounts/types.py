@@ -6,9 +6,8 @@ import graphene
 from graphene_django import DjangoObjectType
 from graphql_relay import to_global_id
 
-from backend.accounts import selectors
+from backend.accounts import roles, selectors
 from backend.accounts.models import User
-from backend.mailings import selectors as mailing_selectors
 
 from ..core.pagination import CountableConnection
 
@@ -72,11 +71,11 @@ class UserType(_OneTypePerNode, DjangoObjectType):
 
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
-        return mailing_selectors.can_view_all_mailings(root)
+        return roles.sees_all_mailings(root)
 
     @staticmethod
     def resolve_can_manage_users(root: User, info) -> bool:
-        return selectors.can_view_users(root)
+        return roles.sees_all_users(root)
 
 
 class UserSummary(graphene.ObjectType):
@@ -136,9 +135,9 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     @classmethod
     def prefetch_page(cls, nodes: list[User], info) -> None:
         managers = set(
-            selectors.granted(
-                User.objects.filter(pk__in=[node.pk for node in nodes]), mailing_selectors.VIEW_ALL_MAILINGS
-            ).values_list("pk", flat=True)
+            roles.managers_among(User.objects.filter(pk__in=[node.pk for node in nodes])).values_list(
+                "pk", flat=True
+            )
         )
         for node in nodes:
             node.holds_manager_permission = node.pk in managers
@@ -160,10 +159,7 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
         held = getattr(root, "holds_manager_permission", None)
-        if held is None:
-            users = User.objects.filter(pk=root.pk)
-            held = selectors.granted(users, mailing_selectors.VIEW_ALL_MAILINGS).exists()
-        return held
+        return roles.is_manager(root) if held is None else held
 
 
 ManagedUserConnection = ManagedUserType._meta.connection
