@@ -31,14 +31,19 @@ class _OneTypePerNode:
         return claimed == cls._meta.name and super().is_type_of(root, info)
 
 
+# One meaning wherever a user type has the field: `roles.is_manager`.
+IS_MANAGER = (
+    "Was given the managers' role (to view every mailing), directly or through a group, blocked or not. A "
+    "superuser is not a manager unless given the role too, yet may do all a manager may: see isSuperuser."
+)
+
+
 class UserType(_OneTypePerNode, DjangoObjectType):
     """The signed-in user (`me`)."""
 
     full_name = graphene.String(required=True)
     time_zone = graphene.String(required=True, description="IANA name; times are shown in it.")
-    is_manager = graphene.Boolean(
-        required=True, description="May view every mailing and disable them (R-AUTH-5)."
-    )
+    is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
     can_manage_users = graphene.Boolean(
         required=True, description="May list users (`users`) and block or unblock them."
     )
@@ -71,7 +76,7 @@ class UserType(_OneTypePerNode, DjangoObjectType):
 
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
-        return roles.sees_all_mailings(root)
+        return roles.is_manager(root)
 
     @staticmethod
     def resolve_can_manage_users(root: User, info) -> bool:
@@ -101,11 +106,7 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     full_name = graphene.String(required=True)
     blocked_by = graphene.Field(UserSummary, description="Who blocked the user; null when not blocked.")
     mailings_count = graphene.Int(required=True, description="Mailings the user owns.")
-    is_manager = graphene.Boolean(
-        required=True,
-        description="Granted the managers' permission to view every mailing, directly or through a group "
-        "(a superuser holds every permission: see isSuperuser).",
-    )
+    is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
 
     class Meta:
         model = User
