@@ -59,8 +59,7 @@ def may_sign_in(user: Actor) -> bool:
 
 
 def is_manager(user: Actor) -> bool:
-    """Was given the managers' permission to view every mailing (directly or through a group), whatever the
-    account's state; a superuser's blanket permissions do not make one."""
+    """Was given the managers' role (to view every mailing), blocked or not; being a superuser is not it."""
     return _given(user, VIEW_ALL_MAILINGS)
 
 
@@ -93,8 +92,13 @@ def sees_all_users(user: Actor) -> bool:
 
 
 def may_block_users(user: Actor) -> bool:
-    """May act and may block and unblock users (never themselves; a superuser only if one too)."""
+    """May act and may block and unblock users (never themselves, nor a superuser unless one too)."""
     return may_act(user) and user.has_perm(BLOCK_USER)
+
+
+def may_edit_for_any_owner(user: Actor) -> bool:
+    """May act and is a superuser: edits every owner's clients, messages and mailings, adds to any list."""
+    return may_act(user) and user.is_superuser
 
 
 def sees_all_delivery_logs(user: Actor) -> bool:
@@ -118,7 +122,7 @@ def has_manager_page(user: Actor) -> bool:
 
 
 def may_use_admin(user: Actor) -> bool:
-    """May act and is a staff superuser: gets into the Django admin (managers and editors never do)."""
+    """May act and is a staff superuser: gets into the Django admin (a staff flag alone does not)."""
     return may_act(user) and user.is_staff and user.is_superuser
 
 
@@ -134,6 +138,7 @@ PREDICATES = {
         may_disable_mailings,
         sees_all_users,
         may_block_users,
+        may_edit_for_any_owner,
         sees_all_delivery_logs,
         sees_relay_answers,
         has_owner_pages,

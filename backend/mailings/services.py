@@ -86,7 +86,7 @@ def _require_can_act(actor: User) -> None:
 
 def _require_can_edit(actor: User, obj: Client | Message | Mailing | None = None) -> None:
     _require_can_act(actor)
-    if actor.is_superuser:
+    if roles.may_edit_for_any_owner(actor):
         return
     if roles.is_manager(actor):
         raise PermissionDenied(_("Managers oversee mailings but cannot edit clients, messages or mailings."))
@@ -108,7 +108,7 @@ def _owner_for_create(actor: User, owner: User | None) -> User:
     _require_can_edit(actor)
     if owner is None or owner.pk == actor.pk:
         return actor
-    if not actor.is_superuser:
+    if not roles.may_edit_for_any_owner(actor):
         raise PermissionDenied(_("Only a superuser can create something for another user."))
     return owner
 

@@ -18,6 +18,7 @@ COLUMNS = {
     "off": "may_disable_mailings",
     "usrs": "sees_all_users",
     "blk": "may_block_users",
+    "any": "may_edit_for_any_owner",
     "logs": "sees_all_delivery_logs",
     "raw": "sees_relay_answers",
     "own": "has_owner_pages",
@@ -27,23 +28,23 @@ COLUMNS = {
 
 # Y: True, -: False.
 TABLE = """
-                           act sign mgr edit mail off usrs blk logs raw own mpg adm
-anonymous                   -   -    -   -    -    -   -    -   -    -   -   -   -
-unverified                  Y   -    -   -    -    -   -    -   -    -   Y   -   -
-inactive                    -   -    -   -    -    -   -    -   -    -   -   -   -
-blocked owner               -   -    -   -    -    -   -    -   -    -   -   -   -
-owner                       Y   Y    -   -    -    -   -    -   -    -   Y   -   -
-staff, not superuser        Y   Y    -   -    -    -   -    -   -    -   Y   -   -
-content editor              Y   Y    -   Y    -    -   -    -   -    -   -   -   -
-manager                     Y   Y    Y   -    Y    Y   Y    Y   -    -   -   Y   -
-mailings-only manager       Y   Y    Y   -    Y    Y   -    -   -    -   -   Y   -
-blocked manager             -   -    Y   -    -    -   -    -   -    -   -   -   -
-inactive manager            -   -    Y   -    -    -   -    -   -    -   -   -   -
-superuser                   Y   Y    -   -    Y    Y   Y    Y   Y    Y   Y   Y   Y
-superuser, not staff        Y   Y    -   -    Y    Y   Y    Y   Y    Y   Y   Y   -
-superuser and manager       Y   Y    Y   -    Y    Y   Y    Y   Y    Y   Y   Y   Y
-superuser and editor        Y   Y    -   -    Y    Y   Y    Y   Y    Y   Y   Y   Y
-blocked superuser           -   -    -   -    -    -   -    -   -    -   -   -   -
+                       act sign mgr edit mail off usrs blk any logs raw own mpg adm
+anonymous              -   -    -   -    -    -   -    -   -   -    -   -   -   -
+unverified             Y   -    -   -    -    -   -    -   -   -    -   Y   -   -
+inactive               -   -    -   -    -    -   -    -   -   -    -   -   -   -
+blocked owner          -   -    -   -    -    -   -    -   -   -    -   -   -   -
+owner                  Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
+staff, not superuser   Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
+content editor         Y   Y    -   Y    -    -   -    -   -   -    -   -   -   -
+manager                Y   Y    Y   -    Y    Y   Y    Y   -   -    -   -   Y   -
+mailings-only manager  Y   Y    Y   -    Y    Y   -    -   -   -    -   -   Y   -
+blocked manager        -   -    Y   -    -    -   -    -   -   -    -   -   -   -
+inactive manager       -   -    Y   -    -    -   -    -   -   -    -   -   -   -
+superuser              Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser, not staff   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   -
+superuser and manager  Y   Y    Y   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser and editor   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+blocked superuser      -   -    -   -    -    -   -    -   -   -    -   -   -   -
 """
 
 
