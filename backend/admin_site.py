@@ -10,12 +10,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts import roles
 from backend.accounts.models import User
-from backend.accounts.services import user_can_act
-
-
-def may_use_admin(user: User) -> bool:
-    return user_can_act(user) and user.is_staff and user.is_superuser
 
 
 class SuperuserAuthenticationForm(AdminAuthenticationForm):
@@ -31,7 +27,7 @@ class SuperuserAuthenticationForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
-        if not may_use_admin(user):
+        if not roles.may_use_admin(user):
             # The same answer as a wrong password: the admin login tells no one which accounts are staff.
             raise ValidationError(
                 self.error_messages["invalid_login"],
@@ -44,7 +40,7 @@ class MailerAdminSite(admin.AdminSite):
     login_form = SuperuserAuthenticationForm
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return may_use_admin(request.user)
+        return roles.may_use_admin(request.user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

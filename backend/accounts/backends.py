@@ -3,6 +3,8 @@ active accounts may authenticate."""
 
 from django.contrib.auth.backends import ModelBackend
 
+from . import roles
+
 # Set on the request when the password was right but the account may not log in: "blocked" or "unverified".
 # The login form says why from it, so no password is checked twice.
 REFUSAL = "login_refusal"
@@ -33,11 +35,8 @@ class EmailBackend(ModelBackend):
         return None
 
     def user_can_authenticate(self, user) -> bool:
-        return (
-            super().user_can_authenticate(user)
-            and getattr(user, "email_verified", False)
-            and not getattr(user, "is_blocked", False)
-        )
+        # Django's hook for this question; the answer is the one the API's tokens get too.
+        return roles.may_sign_in(user)
 
     def get_user(self, user_id):
         # A blocked user's session still resolves to the user, so that LogoutBlockedUsersMiddleware can end

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.utils.translation import gettext as _
 
-from .services import user_can_act
+from . import roles
 
 
 class LogoutBlockedUsersMiddleware:
@@ -13,7 +13,7 @@ class LogoutBlockedUsersMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not user_can_act(user):
+        if user is not None and user.is_authenticated and not roles.may_act(user):
             logout(request)
             messages.error(request, _("Your account is blocked. Contact the service's managers."))
         return self.get_response(request)

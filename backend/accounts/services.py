@@ -1,4 +1,4 @@
-"""Account-level decisions and writes (R-AUTH). Every page, API call and service asks `user_can_act`."""
+"""Account-level writes (R-AUTH). Who may do what is decided in roles.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -20,25 +19,14 @@ from django.utils.translation import ngettext
 from graphql_jwt.refresh_token.utils import get_refresh_token_model
 from graphql_jwt.settings import jwt_settings
 
-from . import outbox, ratelimit
+from . import outbox, ratelimit, roles
 from .models import AccountEmail, PhoneVerification, User
 from .ratelimit import DAY, HOUR, Limit, RateLimited
 from .tokens import user_from_verification_token
 
 logger = logging.getLogger(__name__)
 
-BLOCK_USER = "accounts.block_user"
 PHONE_RESEND_SECONDS = 60
-
-
-def user_can_act(user: User | AnonymousUser | None) -> bool:
-    """True for a signed-in, active, unblocked user: the one gate every layer uses."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and not getattr(user, "is_blocked", False)
-    )
 
 
 # --- sign-up and email verification (R-AUTH-1, R-AUTH-2) ---------------------------------
@@ -146,7 +134,7 @@ def account_delete(*, user: User, password: str) -> None:
 
 
 def _require_can_block(actor: User, user: User) -> None:
-    if not (user_can_act(actor) and actor.has_perm(BLOCK_USER)):
+    if not roles.may_block_users(actor):
         raise PermissionDenied(_("Only managers can block or unblock users."))
     if user.pk == actor.pk:
         raise PermissionDenied(_("You cannot block or unblock yourself."))
@@ -197,11 +185,6 @@ class TokenRefused(Exception):
     """A refresh token that gives nothing: unknown, revoked, expired, or its account may not act."""
 
 
-def _may_hold_tokens(user: User) -> bool:
-    # The same accounts the login backend lets in (backends.EmailBackend).
-    return user_can_act(user) and user.email_verified
-
-
 def refresh_token_expires_at(refresh_token) -> dt.datetime:
     return refresh_token.created + jwt_settings.JWT_REFRESH_EXPIRATION_DELTA
 
@@ -227,7 +210,7 @@ def refresh_token_issue(*, user: User):
     block locks it, so a token is never issued beside a block that would not see it."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        if not _may_hold_tokens(user):
+        if not roles.may_sign_in(user):
             raise TokenRefused(_("This account is blocked or inactive."))
         return _refresh_token_create(user)
 
@@ -261,7 +244,7 @@ def refresh_token_rotate(*, token: str):
             if old is not None:
                 if old.is_expired():
                     raise TokenRefused(_("This refresh token has expired; sign in again."))
-                if not _may_hold_tokens(user):
+                if not roles.may_sign_in(user):
                     raise TokenRefused(_("This account is blocked or inactive."))
                 old.token = SPENT + digest
                 old.revoked = timezone.now()

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from wagtail.admin.views import account as wagtail_account
 
-from . import services
+from . import roles, services
 from .forms import (
     ConfirmEmailForm,
     DeleteAccountForm,
@@ -114,12 +114,9 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         """Without a `next`, owners land on their dashboard, managers on theirs;
         content editors, who have neither, on the home page."""
-        from backend.web.pages.generic import has_owner_pages
-        from backend.web.pages.manager import has_manager_page
-
-        if has_owner_pages(self.request.user):
+        if roles.has_owner_pages(self.request.user):
             return resolve_url("web:dashboard")
-        if has_manager_page(self.request.user):
+        if roles.has_manager_page(self.request.user):
             return resolve_url("web:manager")
         return super().get_default_redirect_url()
 

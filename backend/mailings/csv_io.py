@@ -245,7 +245,7 @@ def deliveries_csv(
     """Lines of a report's attempt-log export: email, status, attempts, last attempt, last server answer,
     and the scheduled time of the send (occurrence) the delivery belongs to; times in `tz` with their UTC
     offset. The answer is the server's own text with `relay_answers` (superusers:
-    `selectors.may_see_relay_answers`), else its classified summary. Pass a scoped queryset
+    `roles.sees_relay_answers`), else its classified summary. Pass a scoped queryset
     (`selectors.deliveries_for`)."""
     labels = {value: str(label) for value, label in Delivery.Status.choices}
     rows = queryset.values_list(

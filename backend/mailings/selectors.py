@@ -14,47 +14,29 @@ from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from backend.accounts import roles
 from backend.accounts.models import User
-from backend.accounts.services import user_can_act
 
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
 
-VIEW_ALL_MAILINGS = "mailings.view_all_mailings"
-DISABLE_MAILING = "mailings.disable_mailing"
-
-
-def is_manager(user: User) -> bool:
-    """An overseer: may view every mailing but, unless a superuser, edits no one's lists or mailings."""
-    return user_can_act(user) and not user.is_superuser and user.has_perm(VIEW_ALL_MAILINGS)
-
-
-def may_see_relay_answers(user: User) -> bool:
-    """A mail server's raw answer names relays and internal hosts: superusers (the operators) read it; owners
-    read its classified summary (`answers.summary`), on the pages, in the export and through the API."""
-    return user_can_act(user) and user.is_superuser
-
-
-def can_view_all_mailings(user: User) -> bool:
-    return user_can_act(user) and user.has_perm(VIEW_ALL_MAILINGS)
-
 
 def clients_for(user: User) -> QuerySet[Client]:
-    if not user_can_act(user):
+    if not roles.may_act(user):
         return Client.objects.none()
     return Client.objects.filter(owner=user)
 
 
 def messages_for(user: User) -> QuerySet[Message]:
-    if not user_can_act(user):
+    if not roles.may_act(user):
         return Message.objects.none()
     return Message.objects.filter(owner=user)
 
 
 def mailings_for(user: User) -> QuerySet[Mailing]:
-    if not user_can_act(user):
+    if not roles.may_act(user):
         return Mailing.objects.none()
     queryset = Mailing.objects.select_related("message", "owner")
-    if can_view_all_mailings(user):
+    if roles.sees_all_mailings(user):
         return queryset
     return queryset.filter(owner=user)
 
@@ -74,9 +56,9 @@ def log_mailings_for(user: User) -> QuerySet[Mailing]:
     """Mailings whose per-recipient log `user` may read: their own, or every one for a superuser. A manager
     oversees every mailing and its counts (`mailings_for`, `occurrences_for`) but not who it went to: a
     delivery log lists the recipients' addresses, a client list by another name (R-AUTH-5)."""
-    if not user_can_act(user):
+    if not roles.may_act(user):
         return Mailing.objects.none()
-    return Mailing.objects.all() if user.is_superuser else Mailing.objects.filter(owner=user)
+    return Mailing.objects.all() if roles.sees_all_delivery_logs(user) else Mailing.objects.filter(owner=user)
 
 
 def deliveries_for(user: User) -> QuerySet[Delivery]:
@@ -316,7 +298,7 @@ class ServiceStats:
 def service_stats(user: User, *, tz: dt.tzinfo, now: dt.datetime | None = None) -> ServiceStats:
     """Raises PermissionDenied for anyone who may not view every mailing (owners, blocked or signed-out
     users): a refusal the API and pages can tell from "no data". Three queries, whatever the data."""
-    if not can_view_all_mailings(user):
+    if not roles.sees_all_mailings(user):
         raise PermissionDenied(_("Only managers can see the service's statistics."))
     now = now or timezone.now()
     today = now.astimezone(tz).date()

@@ -23,10 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from backend.accounts import ratelimit
+from backend.accounts import ratelimit, roles
 from backend.accounts.models import User
-from backend.accounts.selectors import is_content_editor
-from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
@@ -82,17 +80,17 @@ class FormInvalid(ValidationError):
 
 
 def _require_can_act(actor: User) -> None:
-    if not user_can_act(actor):
+    if not roles.may_act(actor):
         raise PermissionDenied(_("Your account cannot do this (signed out, inactive or blocked)."))
 
 
 def _require_can_edit(actor: User, obj: Client | Message | Mailing | None = None) -> None:
     _require_can_act(actor)
-    if actor.is_superuser:
+    if roles.may_edit_for_any_owner(actor):
         return
-    if selectors.is_manager(actor):
+    if roles.is_manager(actor):
         raise PermissionDenied(_("Managers oversee mailings but cannot edit clients, messages or mailings."))
-    if is_content_editor(actor):
+    if roles.is_content_editor(actor):
         raise PermissionDenied(_("Content editors work on the blog only; they keep no clients or mailings."))
     if obj is not None and obj.owner_id != actor.pk:
         raise PermissionDenied(_("This belongs to another user."))
@@ -100,7 +98,7 @@ def _require_can_edit(actor: User, obj: Client | Message | Mailing | None = None
 
 def _require_can_disable(actor: User) -> None:
     _require_can_act(actor)
-    if not actor.has_perm(selectors.DISABLE_MAILING):
+    if not roles.may_disable_mailings(actor):
         raise PermissionDenied(_("Only managers can disable or re-enable mailings."))
 
 
@@ -110,7 +108,7 @@ def _owner_for_create(actor: User, owner: User | None) -> User:
     _require_can_edit(actor)
     if owner is None or owner.pk == actor.pk:
         return actor
-    if not actor.is_superuser:
+    if not roles.may_edit_for_any_owner(actor):
         raise PermissionDenied(_("Only a superuser can create something for another user."))
     return owner
 
@@ -325,7 +323,7 @@ def _require_may_be_sent(mailing: Mailing) -> None:
             _("This mailing is disabled; it cannot be sent until it is enabled again."),
             code=ErrorCode.MAILING_DISABLED,
         )
-    if not user_can_act(mailing.owner):
+    if not roles.may_act(mailing.owner):
         raise ValidationError(
             _("The owner of this mailing is blocked or inactive; nothing is sent for them."),
             code=ErrorCode.OWNER_CANNOT_ACT,

@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from backend.accounts import roles, services
 from backend.accounts import selectors as account_selectors
-from backend.accounts import services
 from backend.accounts.throttling import DEVICE_COOKIE, DEVICE_COOKIE_SALT, client_ip, login_key
 from backend.mailings import selectors as mailing_selectors
 from backend.mailings import services as mailing_services
@@ -755,7 +755,7 @@ def test_content_editor_has_no_mailing_powers():
     editor.groups.add(Group.objects.get(name="Content editors"))
     editor = User.objects.get(pk=editor.pk)
     assert editor.has_perm("wagtailadmin.access_admin")
-    assert not mailing_selectors.can_view_all_mailings(editor)
+    assert not roles.sees_all_mailings(editor)
     with pytest.raises(PermissionDenied):
         mailing_services.mailing_disable(actor=editor, mailing=MailingFactory())
     assert not account_selectors.users_for(editor).exists()

@@ -176,6 +176,42 @@ def test_a_managed_user_node_is_visible_to_managers_only_R_AUTH_4():
     assert mine == {"__typename": "User", "email": boss.email}
 
 
+@pytest.mark.parametrize(
+    "who, is_manager",
+    [
+        ("owner", False),
+        ("manager", True),
+        ("mailings-only manager", True),
+        ("superuser", False),
+        ("superuser and manager", True),
+    ],
+)
+def test_is_manager_means_the_same_on_me_and_in_the_users_list(who, is_manager):
+    """One meaning (roles.is_manager): given the managers' role. A superuser is not a manager unless given it,
+    whether the user asks about themselves (`me`) or a superuser looks them up in the list or by node."""
+    user = {
+        "owner": UserFactory,
+        "manager": manager,
+        "mailings-only manager": make_manager,
+        "superuser": lambda: UserFactory(is_superuser=True, is_staff=True),
+        "superuser and manager": lambda: manager(is_superuser=True, is_staff=True),
+    }[who]()
+    root = UserFactory(is_superuser=True, is_staff=True)
+    me = data_of("query { me { isManager isSuperuser } }", user=user)["me"]
+    listed = {node["email"]: node for node in nodes(data_of(USERS, user=root))}[user.email]
+    node = data_of(NODE, {"id": gid(user)}, user=root)["node"]
+    assert me["isManager"] is listed["isManager"] is node["isManager"] is is_manager
+    assert me["isSuperuser"] is listed["isSuperuser"] is (who.startswith("superuser"))
+
+
+def test_a_blocked_manager_is_still_listed_as_a_manager():
+    """The role is what the account was given: the list shows it whether or not the user may act now."""
+    blocked = manager(is_blocked=True)
+    listed = {node["email"]: node for node in nodes(data_of(USERS, user=manager()))}[blocked.email]
+    assert (listed["isManager"], listed["isBlocked"]) == (True, True)
+    assert data_of(NODE, {"id": gid(blocked)}, user=manager())["node"]["isManager"] is True
+
+
 def _seed(count: int) -> None:
     """`count` more users: a manager who blocked every other one, each with a mailing, every third one a
     manager too."""

@@ -1,7 +1,7 @@
 """The signed-in user, signing in to the API, and the managers' user list.
 
 - `me`: the caller.
-- `users`: every user, for those `accounts.selectors.can_view_users` allows (managers, superusers); anyone
+- `users`: every user, for those `accounts.roles.sees_all_users` allows (managers, superusers); anyone
   else gets FORBIDDEN rather than an empty list, so a dashboard can tell "not allowed" from "no users".
 - Mutations: see mutations.py.
 """
@@ -10,7 +10,7 @@ import graphene
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from backend.accounts import selectors
+from backend.accounts import roles, selectors
 
 from ..core.auth import require_user
 from ..core.inputs import search_text
@@ -48,7 +48,7 @@ class AccountsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_users(root, info, search=None, blocked=None, verified=None, order_by=None, **_page):
         actor = require_user(info)
-        if not selectors.can_view_users(actor):
+        if not roles.sees_all_users(actor):
             raise PermissionDenied(_("Only managers can see the list of users."))
         users = selectors.users_filter(
             selectors.users_for(actor), search=search_text(search), blocked=blocked, verified=verified

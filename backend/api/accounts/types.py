@@ -6,9 +6,8 @@ import graphene
 from graphene_django import DjangoObjectType
 from graphql_relay import to_global_id
 
-from backend.accounts import selectors
+from backend.accounts import roles, selectors
 from backend.accounts.models import User
-from backend.mailings import selectors as mailing_selectors
 
 from ..core.pagination import CountableConnection
 
@@ -32,14 +31,19 @@ class _OneTypePerNode:
         return claimed == cls._meta.name and super().is_type_of(root, info)
 
 
+# One meaning wherever a user type has the field: `roles.is_manager`.
+IS_MANAGER = (
+    "Was given the managers' role (to view every mailing), directly or through a group, blocked or not. A "
+    "superuser is not a manager unless given the role too, yet may do all a manager may: see isSuperuser."
+)
+
+
 class UserType(_OneTypePerNode, DjangoObjectType):
     """The signed-in user (`me`)."""
 
     full_name = graphene.String(required=True)
     time_zone = graphene.String(required=True, description="IANA name; times are shown in it.")
-    is_manager = graphene.Boolean(
-        required=True, description="May view every mailing and disable them (R-AUTH-5)."
-    )
+    is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
     can_manage_users = graphene.Boolean(
         required=True, description="May list users (`users`) and block or unblock them."
     )
@@ -72,11 +76,11 @@ class UserType(_OneTypePerNode, DjangoObjectType):
 
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
-        return mailing_selectors.can_view_all_mailings(root)
+        return roles.is_manager(root)
 
     @staticmethod
     def resolve_can_manage_users(root: User, info) -> bool:
-        return selectors.can_view_users(root)
+        return roles.sees_all_users(root)
 
 
 class UserSummary(graphene.ObjectType):
@@ -102,11 +106,7 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     full_name = graphene.String(required=True)
     blocked_by = graphene.Field(UserSummary, description="Who blocked the user; null when not blocked.")
     mailings_count = graphene.Int(required=True, description="Mailings the user owns.")
-    is_manager = graphene.Boolean(
-        required=True,
-        description="Granted the managers' permission to view every mailing, directly or through a group "
-        "(a superuser holds every permission: see isSuperuser).",
-    )
+    is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
 
     class Meta:
         model = User
@@ -136,9 +136,9 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     @classmethod
     def prefetch_page(cls, nodes: list[User], info) -> None:
         managers = set(
-            selectors.granted(
-                User.objects.filter(pk__in=[node.pk for node in nodes]), mailing_selectors.VIEW_ALL_MAILINGS
-            ).values_list("pk", flat=True)
+            roles.managers_among(User.objects.filter(pk__in=[node.pk for node in nodes])).values_list(
+                "pk", flat=True
+            )
         )
         for node in nodes:
             node.holds_manager_permission = node.pk in managers
@@ -160,10 +160,7 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     @staticmethod
     def resolve_is_manager(root: User, info) -> bool:
         held = getattr(root, "holds_manager_permission", None)
-        if held is None:
-            users = User.objects.filter(pk=root.pk)
-            held = selectors.granted(users, mailing_selectors.VIEW_ALL_MAILINGS).exists()
-        return held
+        return roles.is_manager(root) if held is None else held
 
 
 ManagedUserConnection = ManagedUserType._meta.connection

@@ -1,9 +1,9 @@
 """Who is asking: a session (browser, CSRF-protected) or `Authorization: JWT <token>` (no CSRF).
 
 An access token carries a fingerprint of the password hash (`pwd`), so a token issued before a password change
-stops working, and the user is checked with `user_can_act` on every request, so a token issued before a block
-stops working on the next request (R-AUTH-5); it also names the account's token generation, which every block
-raises, so it stays refused after the unblock.
+stops working, and the user is checked with `roles.may_sign_in` on every request, so a token issued before a
+block stops working on the next request (R-AUTH-5); it also names the account's token generation, which every
+block raises, so it stays refused after the unblock.
 """
 
 from django.contrib.auth.models import AnonymousUser
@@ -13,8 +13,8 @@ from graphql_jwt import exceptions as jwt_exceptions
 from graphql_jwt.utils import get_payload, get_user_by_payload
 from graphql_jwt.utils import jwt_payload as stock_jwt_payload
 
+from backend.accounts import roles
 from backend.accounts.models import User
-from backend.accounts.services import user_can_act
 
 from .errors import UNAUTHENTICATED, graphql_error
 
@@ -44,7 +44,7 @@ def user_for_token(token: str) -> User:
         raise jwt_exceptions.JSONWebTokenError(
             _("The token was issued before a password change; sign in again.")
         )
-    if not user_can_act(user) or not user.email_verified:
+    if not roles.may_sign_in(user):
         raise jwt_exceptions.JSONWebTokenError(_("This account is blocked or inactive."))
     # A token from before generations were named has none: generation 0, the one every account starts in.
     if payload.get("gen", 0) != user.token_generation:
@@ -74,7 +74,7 @@ def authenticate_request(request: HttpRequest) -> bool:
 def require_user(info) -> User:
     """The acting user, or an UNAUTHENTICATED error (anonymous, blocked, inactive, unverified)."""
     user = info.context.user
-    if not user_can_act(user):
+    if not roles.may_act(user):
         raise authentication_error(info.context)
     return user
 

@@ -42,7 +42,7 @@ from graphql import (
     validate,
 )
 
-from backend.accounts.services import user_can_act
+from backend.accounts import roles
 
 from .auth import authenticate_request, authentication_error
 from .errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, format_error, graphql_error
@@ -443,7 +443,7 @@ class MailerGraphQLView(GraphQLView):
         if request.method == "GET" and operation.operation != OperationType.QUERY:
             return self._errors([graphql_error(_("Mutations need a POST request."), BAD_REQUEST)]), 405
         root_fields = _root_fields(prepared.document, operation)
-        if not user_can_act(request.user) and not set(root_fields) <= PUBLIC_ROOT_FIELDS:
+        if not roles.may_act(request.user) and not set(root_fields) <= PUBLIC_ROOT_FIELDS:
             return self._errors([authentication_error(request)]), 401
         single_use = [name for name in root_fields if name in SINGLE_USE_FIELDS]
         others = [name for name in root_fields if name not in SINGLE_USE_FIELDS and name != "__typename"]

@@ -12,6 +12,7 @@ import graphene
 from django.db.models import Prefetch, prefetch_related_objects
 from graphene_django import DjangoObjectType
 
+from backend.accounts import roles
 from backend.mailings import selectors
 from backend.mailings.models import Delivery, DeliveryAttempt, Occurrence
 
@@ -157,7 +158,7 @@ SUMMARY = (
 
 
 def _raw_answer(text: str, info) -> str | None:
-    return text if selectors.may_see_relay_answers(info.context.user) else None
+    return text if roles.sees_relay_answers(info.context.user) else None
 
 
 class DeliveryAttemptType(DjangoObjectType):

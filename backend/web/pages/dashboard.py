@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views import View
 
+from backend.accounts import roles
 from backend.mailings import selectors
 
 from .generic import OwnerPageMixin
@@ -18,6 +19,6 @@ class Dashboard(OwnerPageMixin, View):
         context = {
             "dashboard": dashboard,
             "failure_days": selectors.RECENT_FAILURES_DAYS,
-            "relay_answers": selectors.may_see_relay_answers(request.user),
+            "relay_answers": roles.sees_relay_answers(request.user),
         }
         return render(request, "web/dashboard.html", context)

@@ -26,17 +26,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
-from backend.accounts.models import User
-from backend.accounts.selectors import is_content_editor
-from backend.accounts.services import user_can_act
-from backend.mailings.selectors import is_manager
+from backend.accounts import roles
 from backend.mailings.services import FormInvalid
-
-
-def has_owner_pages(user: User) -> bool:
-    """True for an owner of lists: signed in, able to act, neither a manager nor a content editor (both are
-    defined by the domain's role predicates)."""
-    return user_can_act(user) and not is_manager(user) and not is_content_editor(user)
 
 
 def error_text(exc: ValidationError) -> str:
@@ -49,7 +40,7 @@ class OwnerPageMixin:
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not has_owner_pages(request.user):
+        if not roles.has_owner_pages(request.user):
             raise PermissionDenied(
                 _(
                     "These pages are for owners of client lists. Managers oversee mailings from their own "

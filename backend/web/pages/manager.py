@@ -13,9 +13,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import View
 
-from backend.accounts.models import User
-from backend.accounts.selectors import can_view_users
-from backend.mailings.selectors import can_view_all_mailings
+from backend.accounts import roles
 
 # The operations the page embeds, in the order the page needs them.
 OPERATIONS = (
@@ -29,20 +27,15 @@ OPERATIONS = (
 )
 
 
-def has_manager_page(user: User) -> bool:
-    """Managers and superusers: whoever may view every mailing or the list of users."""
-    return can_view_all_mailings(user) or can_view_users(user)
-
-
 class ManagerDashboard(View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not has_manager_page(request.user):
+        if not roles.has_manager_page(request.user):
             raise PermissionDenied(_("This page is for the service's managers."))
         context = {
-            "can_view_mailings": can_view_all_mailings(request.user),
-            "can_manage_users": can_view_users(request.user),
+            "can_view_mailings": roles.sees_all_mailings(request.user),
+            "can_manage_users": roles.sees_all_users(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,
         }

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
+from backend.accounts import roles
 from backend.accounts.ratelimit import RateLimited
 from backend.mailings import answers, selectors, services
 from backend.mailings.forms import MessageForm
@@ -263,7 +264,7 @@ class MessageSendTest(OwnerObjectMixin, View):
         except ValidationError as exc:
             messages.error(request, error_text(exc))
             return redirect(back)
-        raw = selectors.may_see_relay_answers(request.user)
+        raw = roles.sees_relay_answers(request.user)
         # The relay's own text names its hosts: an owner reads what it means (the code stays).
         answer = result.answer if raw else answers.summary(result.code, result.answer)
         answer = f"{result.code} {answer}" if result.code else answer

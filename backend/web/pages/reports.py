@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_
 from django.views import View
 from graphql_relay import to_global_id
 
+from backend.accounts import roles
 from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
@@ -158,7 +159,7 @@ class MailingReport(OwnMailingMixin, View):
             "log": log,
             "log_pages": pagination(request.GET, log),
             "log_form": log_form,
-            "relay_answers": selectors.may_see_relay_answers(request.user),
+            "relay_answers": roles.sees_relay_answers(request.user),
             "export_query": request.GET.urlencode(),
             "global_id": to_global_id("Mailing", mailing.pk),
             "time_zone": request.user.time_zone,
@@ -184,7 +185,7 @@ class MailingReportExport(OwnMailingMixin, View):
         lines = csv_io.deliveries_csv(
             rows.order_by("-occurrence__scheduled_for", "email", "pk"),
             tz=request.user.tz,
-            relay_answers=selectors.may_see_relay_answers(request.user),
+            relay_answers=roles.sees_relay_answers(request.user),
         )
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         filename = f"mailing-{mailing.pk}-log-{timezone.localdate():%Y-%m-%d}.csv"

@@ -1,0 +1,137 @@
+"""Who may do what (R-AUTH-4, R-AUTH-5, R-AUTH-6): every predicate of backend/accounts/roles.py for every kind
+of account. The table is the reference: a change of who may do what is a change of a mark here."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, Group
+from django.template import Context, Template
+
+from backend.accounts import roles
+from backend.accounts.models import User
+from tests.factories import UserFactory, make_manager
+
+COLUMNS = {
+    "act": "may_act",
+    "sign": "may_sign_in",
+    "mgr": "is_manager",
+    "edit": "is_content_editor",
+    "mail": "sees_all_mailings",
+    "off": "may_disable_mailings",
+    "usrs": "sees_all_users",
+    "blk": "may_block_users",
+    "any": "may_edit_for_any_owner",
+    "logs": "sees_all_delivery_logs",
+    "raw": "sees_relay_answers",
+    "own": "has_owner_pages",
+    "mpg": "has_manager_page",
+    "adm": "may_use_admin",
+}
+
+# Y: True, -: False.
+TABLE = """
+                       act sign mgr edit mail off usrs blk any logs raw own mpg adm
+anonymous              -   -    -   -    -    -   -    -   -   -    -   -   -   -
+unverified             Y   -    -   -    -    -   -    -   -   -    -   Y   -   -
+inactive               -   -    -   -    -    -   -    -   -   -    -   -   -   -
+blocked owner          -   -    -   -    -    -   -    -   -   -    -   -   -   -
+owner                  Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
+staff, not superuser   Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
+content editor         Y   Y    -   Y    -    -   -    -   -   -    -   -   -   -
+manager                Y   Y    Y   -    Y    Y   Y    Y   -   -    -   -   Y   -
+mailings-only manager  Y   Y    Y   -    Y    Y   -    -   -   -    -   -   Y   -
+blocked manager        -   -    Y   -    -    -   -    -   -   -    -   -   -   -
+inactive manager       -   -    Y   -    -    -   -    -   -   -    -   -   -   -
+superuser              Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser, not staff   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   -
+superuser and manager  Y   Y    Y   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser and editor   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
+blocked superuser      -   -    -   -    -    -   -    -   -   -    -   -   -   -
+"""
+
+
+def in_group(name: str, **kwargs) -> User:
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name=name))
+    return User.objects.get(pk=user.pk)  # a fresh instance: no stale permission cache
+
+
+ACCOUNTS = {
+    "anonymous": AnonymousUser,
+    "unverified": lambda: UserFactory(email_verified=False),
+    "inactive": lambda: UserFactory(is_active=False),
+    "blocked owner": lambda: UserFactory(is_blocked=True),
+    "owner": UserFactory,
+    "staff, not superuser": lambda: UserFactory(is_staff=True),
+    "content editor": lambda: in_group("Content editors"),
+    "manager": lambda: in_group("Managers"),
+    "mailings-only manager": make_manager,
+    "blocked manager": lambda: in_group("Managers", is_blocked=True),
+    "inactive manager": lambda: in_group("Managers", is_active=False),
+    "superuser": lambda: UserFactory(is_superuser=True, is_staff=True),
+    "superuser, not staff": lambda: UserFactory(is_superuser=True),
+    "superuser and manager": lambda: in_group("Managers", is_superuser=True, is_staff=True),
+    "superuser and editor": lambda: in_group("Content editors", is_superuser=True, is_staff=True),
+    "blocked superuser": lambda: UserFactory(is_superuser=True, is_staff=True, is_blocked=True),
+}
+
+
+def parse(table: str) -> dict[str, dict[str, bool]]:
+    header, *rows = table.strip().splitlines()
+    columns = [COLUMNS[short] for short in header.split()]
+    answers = {}
+    for row in rows:
+        account, *marks = row.rsplit(maxsplit=len(columns))
+        assert len(marks) == len(columns) and set(marks) <= {"Y", "-"}, row
+        answers[account] = {column: mark == "Y" for column, mark in zip(columns, marks, strict=True)}
+    return answers
+
+
+EXPECTED = parse(TABLE)
+
+
+def test_the_table_has_a_row_per_account_and_a_column_per_predicate():
+    assert list(EXPECTED) == list(ACCOUNTS)
+    assert set(COLUMNS.values()) == set(roles.PREDICATES)
+    assert all(list(row) == list(COLUMNS.values()) for row in EXPECTED.values())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("predicate", list(COLUMNS.values()))
+@pytest.mark.parametrize("account", list(ACCOUNTS))
+def test_who_may_do_what(account, predicate):
+    user = ACCOUNTS[account]()
+    assert roles.PREDICATES[predicate](user) is EXPECTED[account][predicate]
+
+
+@pytest.mark.django_db
+def test_the_managers_of_a_list_in_one_query_are_those_is_manager_names(django_assert_num_queries):
+    users = {account: make() for account, make in ACCOUNTS.items() if account != "anonymous"}
+    with django_assert_num_queries(1):
+        found = set(roles.managers_among(User.objects.all()))
+    assert found == {user for account, user in users.items() if EXPECTED[account]["is_manager"]}
+
+
+@pytest.mark.django_db
+def test_a_request_asking_many_questions_loads_the_permissions_once(django_assert_num_queries):
+    """has_owner_pages is asked by every owner page and again by the navbar: the grants are read once."""
+    user = User.objects.get(pk=in_group("Content editors").pk)
+    with django_assert_num_queries(2):  # the user's own permissions and their groups'
+        for _ in range(3):
+            assert not roles.has_owner_pages(user)
+            assert not roles.is_manager(user)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("account", ["anonymous", "owner", "manager", "superuser"])
+def test_templates_ask_the_same_predicates(account):
+    user = ACCOUNTS[account]()
+    names = list(roles.PREDICATES)
+    template = Template("{% load roles %}" + "".join(f"{{{{ user|{name}|yesno:'Y,-' }}}}" for name in names))
+    assert template.render(Context({"user": user})) == "".join(
+        "Y" if EXPECTED[account][name] else "-" for name in names
+    )
+
+
+def test_a_template_without_a_user_is_refused_everything():
+    """The 500 page renders without a request context: `user` is then an empty string."""
+    template = Template("{% load roles %}{{ user|has_owner_pages }} {{ user|has_manager_page }}")
+    assert template.render(Context({})) == "False False"
