@@ -29,6 +29,7 @@ from backend.accounts.selectors import is_content_editor
 from backend.accounts.services import user_can_act
 
 from . import schedule, selectors
+from .errors import ErrorCode
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
 from .models import (
     Client,
@@ -43,32 +44,6 @@ from .models import (
 
 if TYPE_CHECKING:
     from .csv_io import ClientRow
-
-
-class ErrorCode(enum.StrEnum):
-    """Stable codes the API and pages can rely on."""
-
-    INVALID = "invalid"
-    MESSAGE_IN_USE = "message_in_use"
-    MAILING_DISABLED = "mailing_disabled"
-    MAILING_COMPLETED = "mailing_completed"
-    OWNER_CANNOT_ACT = "owner_cannot_act"
-    NO_RECIPIENTS = "no_recipients"
-    SEND_IN_PROGRESS = "send_in_progress"
-    # A clients file refused as a whole (csv_io.parse_clients_csv); nothing is imported.
-    CSV_TOO_LARGE = "csv_too_large"
-    CSV_BINARY = "csv_binary"
-    CSV_MALFORMED = "csv_malformed"
-    CSV_EMPTY = "csv_empty"
-    CSV_TOO_MANY_ROWS = "csv_too_many_rows"
-    # The owner's list changed while an import ran (a client added in parallel): nothing was imported.
-    IMPORT_CONFLICT = "import_conflict"
-    # Per-row results of an import (ImportRowResult.code), besides the form's own codes ("invalid", ...).
-    DUPLICATE_IN_FILE = "duplicate_in_file"
-    UNCHANGED = "unchanged"
-    NAME_FROM_EMAIL = "name_from_email"
-    NOTHING_TO_RETRY = "nothing_to_retry"
-    UNSENDABLE_ADDRESS = "unsendable_address"
 
 
 class FormInvalid(ValidationError):
