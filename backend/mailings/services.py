@@ -10,7 +10,6 @@ Refusals raise `PermissionDenied`; invalid input raises `FormInvalid` carrying t
 re-render it and GraphQL can return its errors per field.
 """
 
-import datetime as dt
 import enum
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -28,7 +27,7 @@ from backend.accounts.models import User
 from backend.accounts.selectors import is_content_editor
 from backend.accounts.services import user_can_act
 
-from . import schedule, selectors
+from . import scheduling, selectors
 from .errors import ErrorCode
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
 from .models import (
@@ -164,62 +163,6 @@ def message_delete(*, actor: User, message: Message) -> None:
 # --- mailings -----------------------------------------------------------------------
 
 
-def mailing_reschedule(mailing: Mailing, *, now: dt.datetime | None = None) -> None:
-    """Recompute the next due time from the schedule (R-SEND-1..3) and save it.
-
-    A start in the past and an end in the future make the mailing due now: the scheduler picks it up
-    within one tick; nothing is sent inline. The schedule never goes backwards: an occurrence the scheduler
-    has already started (or any earlier slot) is not due again after an edit or a re-enable; the next slot
-    after it is.
-    """
-    now = now or timezone.now()
-    next_run = schedule.current_occurrence(
-        mailing.start_at, mailing.end_at, mailing.periodicity, mailing.tz, now=now
-    )
-    last_started = (
-        mailing.occurrences.filter(is_manual=False).order_by("-scheduled_for").first() if mailing.pk else None
-    )
-    if next_run is not None and last_started is not None and next_run <= last_started.scheduled_for:
-        next_run = schedule.next_occurrence(
-            mailing.start_at,
-            mailing.end_at,
-            mailing.periodicity,
-            mailing.tz,
-            after=last_started.scheduled_for,
-        )
-    mailing.next_run_at = next_run
-    if mailing.next_run_at is None:
-        if not mailing_has_unfinished_deliveries(mailing):
-            mailing.status = Mailing.Status.COMPLETED
-    elif mailing.status == Mailing.Status.COMPLETED:
-        mailing.status = Mailing.Status.STARTED if mailing.occurrences.exists() else Mailing.Status.CREATED
-    mailing.save(update_fields=["next_run_at", "status", "updated_at"])
-
-
-def mailing_has_unfinished_deliveries(mailing: Mailing) -> bool:
-    if mailing.pk is None:
-        return False
-    return mailing.deliveries.exclude(status__in=Delivery.FINAL_STATUSES).exists()
-
-
-def mailing_complete_if_finished(mailing: Mailing) -> bool:
-    """Mark the mailing completed when no occurrence is left and every delivery is final (R-SEND-3)."""
-    if mailing.next_run_at is not None or mailing.status == Mailing.Status.COMPLETED:
-        return False
-    if mailing_has_unfinished_deliveries(mailing):
-        return False
-    # One conditional UPDATE: with several schedulers finishing the same mailing, only one of them completes
-    # it (and counts it in its pass summary).
-    completed = (
-        Mailing.objects.filter(pk=mailing.pk, next_run_at__isnull=True)
-        .exclude(status=Mailing.Status.COMPLETED)
-        .update(status=Mailing.Status.COMPLETED, updated_at=timezone.now())
-    )
-    if completed:
-        mailing.status = Mailing.Status.COMPLETED
-    return completed == 1
-
-
 def mailing_create(*, actor: User, data: dict, owner: User | None = None) -> Mailing:
     owner = _owner_for_create(actor, owner)
     form = _validated(MailingForm(data=data, owner=owner))
@@ -228,7 +171,7 @@ def mailing_create(*, actor: User, data: dict, owner: User | None = None) -> Mai
         mailing.time_zone = owner.time_zone
         mailing.save()
         form.save_m2m()
-        mailing_reschedule(mailing)
+        scheduling.reschedule(mailing)
     return mailing
 
 
@@ -237,7 +180,7 @@ def mailing_update(*, actor: User, mailing: Mailing, data: dict) -> Mailing:
     form = _validated(MailingForm(data=data, instance=mailing, owner=mailing.owner))
     with transaction.atomic():
         mailing = form.save()
-        mailing_reschedule(mailing)
+        scheduling.reschedule(mailing)
     return mailing
 
 
@@ -276,7 +219,7 @@ def mailing_enable(*, actor: User, mailing: Mailing) -> Mailing:
             mailing.disabled_by = None
             mailing.save(update_fields=["is_active", "disabled_at", "disabled_by", "updated_at"])
             # Of the occurrences missed while disabled only the current period's is sent, not a backlog.
-            mailing_reschedule(mailing)
+            scheduling.reschedule(mailing)
     return mailing
 
 
@@ -330,8 +273,6 @@ def mailing_send_now(*, actor: User | Operator, mailing: Mailing) -> Occurrence:
     scheduler's next pass (or at once by `send_mailing`); the schedule is left as it was. Nothing is sent
     here, so a page or an API call returns at once. A second request while a manual send of the mailing is
     still going is refused, so a double click never doubles a send."""
-    from .sending.occurrences import materialise
-
     with transaction.atomic():
         mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
         mailing_check_send_now(actor=actor, mailing=mailing)
@@ -342,7 +283,7 @@ def mailing_send_now(*, actor: User | Operator, mailing: Mailing) -> Occurrence:
             )
         now = timezone.now()
         occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=now, is_manual=True)
-        materialise(occurrence, now)
+        scheduling.materialise(occurrence, now)
         if mailing.status == Mailing.Status.CREATED:
             mailing.status = Mailing.Status.STARTED
             mailing.save(update_fields=["status", "updated_at"])
