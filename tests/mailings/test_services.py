@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from backend.mailings import scheduling, services
+from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory, make_manager
 from tests.mailings.test_forms import local_input, mailing_data
@@ -78,7 +79,7 @@ def test_invalid_data_raises_form_invalid_with_field_errors_and_saves_nothing(ow
     with pytest.raises(services.FormInvalid) as excinfo:
         services.mailing_create(actor=owner, data=mailing_data(owner, periodicity="hourly"))
     assert set(excinfo.value.form.errors) == {"periodicity"}
-    assert excinfo.value.code == services.ErrorCode.INVALID
+    assert excinfo.value.code == ErrorCode.INVALID
     assert not Mailing.objects.exists()
 
 
@@ -161,7 +162,7 @@ def test_message_used_by_a_mailing_cannot_be_deleted(owner):
     mailing = MailingFactory(owner=owner)
     with pytest.raises(ValidationError) as excinfo:
         services.message_delete(actor=owner, message=mailing.message)
-    assert excinfo.value.code == services.ErrorCode.MESSAGE_IN_USE
+    assert excinfo.value.code == ErrorCode.MESSAGE_IN_USE
     assert Message.objects.filter(pk=mailing.message_id).exists()
     assert excinfo.value.messages == ["This message is used by 1 mailing; delete or change it first."]
 

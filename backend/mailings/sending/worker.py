@@ -21,10 +21,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from ..compose import PreparedMessage
 from ..models import DeliveryAttempt, Occurrence
 from . import failures, queue
 from .breaker import CircuitBreaker
-from .compose import PreparedMessage
 from .policy import RetryPolicy
 from .queue import Job
 from .transport import Connection, SendResult, open_connection
