@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -20,9 +19,7 @@ from .. import schedule, selectors
 from ..models import Delivery, Mailing, Occurrence
 from ..scheduling import has_unfinished_deliveries, materialise
 from .queue import lock_rows
-
-if TYPE_CHECKING:
-    from .engine import PassSummary
+from .summary import PassSummary
 
 logger = logging.getLogger(__name__)
 

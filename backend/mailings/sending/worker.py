@@ -15,7 +15,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
@@ -27,10 +26,8 @@ from . import failures, queue
 from .breaker import CircuitBreaker
 from .policy import RetryPolicy
 from .queue import Job
+from .summary import PassSummary
 from .transport import Connection, SendResult, open_connection
-
-if TYPE_CHECKING:
-    from .engine import PassSummary
 
 logger = logging.getLogger(__name__)
 
