@@ -18,7 +18,7 @@ from backend.mailings import services
 from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, DeliveryAttempt
 from backend.mailings.sending import send_due
-from backend.mailings.sending.transport import open_connection
+from backend.mailings.sending.transport import SendResult, open_connection
 from backend.mailings.unsubscribe import unsubscribe_token_from
 from tests.factories import ClientFactory, MessageFactory, UserFactory, make_manager
 from tests.fakes.smtp import closed_port
@@ -144,6 +144,27 @@ def test_test_send_goes_to_the_actors_own_address_with_the_servers_answer(smtp, 
     assert parts["List-Unsubscribe"]
     assert not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
     assert not Client.objects.exists()
+
+
+def test_test_send_goes_through_the_transport_it_is_handed_and_closes_it(owner, message):
+    """The domain holds no transport of its own: whatever `connect` opens is what sends, once, and is
+    closed after."""
+    calls = []
+
+    class Recording:
+        def send(self, prepared, *, email, full_name, token):
+            calls.append(
+                ("send", email, full_name, prepared.parts(email=email, full_name=full_name, token=token))
+            )
+            return SendResult(DeliveryAttempt.Outcome.TEMPORARY, 451, "try later")
+
+        def close(self):
+            calls.append(("close",))
+
+    result = services.message_send_test(actor=owner, message=message, connect=Recording)
+    assert (result.accepted, result.code, result.answer) == (False, 451, "try later")
+    assert [call[:3] for call in calls] == [("send", "owner@example.com", "Olga Orlova"), ("close",)]
+    assert calls[0][3].subject == "Привет, Olga"
 
 
 def test_without_a_name_the_sample_name_is_the_address_before_the_at(smtp, message):
