@@ -4,8 +4,10 @@ active accounts may authenticate."""
 from django.contrib.auth.backends import ModelBackend
 
 from . import roles
+from .errors import ErrorCode
 
-# Set on the request when the password was right but the account may not log in: "blocked" or "unverified".
+# Set on the request when the password was right but the account may not log in: ErrorCode.BLOCKED or
+# ErrorCode.UNVERIFIED.
 # The login form says why from it, so no password is checked twice.
 REFUSAL = "login_refusal"
 
@@ -31,7 +33,7 @@ class EmailBackend(ModelBackend):
         if self.user_can_authenticate(user):
             return user
         if request is not None and user.is_active:
-            setattr(request, REFUSAL, "blocked" if user.is_blocked else "unverified")
+            setattr(request, REFUSAL, ErrorCode.BLOCKED if user.is_blocked else ErrorCode.UNVERIFIED)
         return None
 
     def user_can_authenticate(self, user) -> bool:

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .backends import REFUSAL
+from .errors import ErrorCode
 from .models import User
 from .sms import country_allowed
 
@@ -27,10 +28,10 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": _(
             "Please enter a correct email and password. The password is case-sensitive; the email is not."
         ),
-        "unverified": _(
+        ErrorCode.UNVERIFIED: _(
             "Confirm your email address first: follow the link we sent you, or ask for a new one."
         ),
-        "blocked": _("Your account is blocked. Contact the service's managers."),
+        ErrorCode.BLOCKED: _("Your account is blocked. Contact the service's managers."),
     }
 
     def clean(self):
@@ -68,7 +69,7 @@ class SignUpForm(forms.Form):
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2 and password1 != password2:
             self.add_error(
-                "password2", forms.ValidationError(_("The two passwords differ."), code="mismatch")
+                "password2", forms.ValidationError(_("The two passwords differ."), code=ErrorCode.MISMATCH)
             )
         elif password1 and cleaned.get("email"):
             candidate = User(email=cleaned["email"], first_name=cleaned.get("full_name", ""))
@@ -112,12 +113,13 @@ class PhoneForm(forms.Form):
         if number is None or not phonenumbers.is_valid_number(number):
             raise forms.ValidationError(
                 _("Enter a valid phone number with its country code, e.g. +79161234567."),
-                code="invalid_phone",
+                code=ErrorCode.INVALID_PHONE,
             )
         phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         if not country_allowed(phone):
             raise forms.ValidationError(
-                _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
+                _("Codes cannot be sent to phone numbers of this country."),
+                code=ErrorCode.COUNTRY_NOT_ALLOWED,
             )
         return phone
 

@@ -10,6 +10,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .errors import ErrorCode
+
 
 def default_time_zone() -> str:
     return settings.TIME_ZONE
@@ -18,7 +20,9 @@ def default_time_zone() -> str:
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(
-            _("%(value)s is not a known time zone."), code="invalid_time_zone", params={"value": value}
+            _("%(value)s is not a known time zone."),
+            code=ErrorCode.INVALID_TIME_ZONE,
+            params={"value": value},
         )
 
 

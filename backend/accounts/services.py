@@ -20,6 +20,7 @@ from graphql_jwt.refresh_token.utils import get_refresh_token_model
 from graphql_jwt.settings import jwt_settings
 
 from . import outbox, ratelimit, roles
+from .errors import ErrorCode
 from .models import AccountEmail, PhoneVerification, User
 from .ratelimit import DAY, HOUR, Limit, RateLimited
 from .tokens import user_from_verification_token
@@ -121,10 +122,10 @@ def verify_email(*, token: str, password: str) -> tuple[User, bool]:
 def account_delete(*, user: User, password: str) -> None:
     """Delete the account and everything it owns (clients, messages, mailings, their logs)."""
     if not user.check_password(password):
-        raise ValidationError(_("The password is not correct."), code="wrong_password")
+        raise ValidationError(_("The password is not correct."), code=ErrorCode.WRONG_PASSWORD)
     if user.is_superuser and not User.objects.filter(is_superuser=True).exclude(pk=user.pk).exists():
         raise ValidationError(
-            _("You are the only superuser; create another one first."), code="last_superuser"
+            _("You are the only superuser; create another one first."), code=ErrorCode.LAST_SUPERUSER
         )
     with transaction.atomic():
         user.delete()
@@ -307,7 +308,7 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
 
     if not country_allowed(phone):
         raise ValidationError(
-            _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
+            _("Codes cannot be sent to phone numbers of this country."), code=ErrorCode.COUNTRY_NOT_ALLOWED
         )
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
@@ -317,7 +318,7 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
         previous = PhoneVerification.objects.filter(user=user).first()
         if previous and (now - previous.sent_at).total_seconds() < PHONE_RESEND_SECONDS:
             raise ValidationError(
-                _("A code was sent less than a minute ago; wait a little."), code="too_soon"
+                _("A code was sent less than a minute ago; wait a little."), code=ErrorCode.TOO_SOON
             )
         try:
             taken = ratelimit.take(
@@ -329,10 +330,11 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
         except RateLimited as exc:
             if exc.limit.scope == "sms-service":
                 raise ValidationError(
-                    _("No more codes can be sent today; try again tomorrow."), code="service_daily_limit"
+                    _("No more codes can be sent today; try again tomorrow."),
+                    code=ErrorCode.SERVICE_DAILY_LIMIT,
                 ) from None
             raise ValidationError(
-                _("Too many codes today; try again tomorrow."), code="daily_limit"
+                _("Too many codes today; try again tomorrow."), code=ErrorCode.DAILY_LIMIT
             ) from None
         verification, _created = PhoneVerification.objects.update_or_create(
             user=user,
@@ -369,17 +371,19 @@ def phone_confirm(*, user: User, code: str) -> User:
     with transaction.atomic():
         verification = PhoneVerification.objects.select_for_update().filter(user=user).first()
         if verification is None or not verification.code_hash:
-            error = ValidationError(_("Ask for a code first."), code="no_code")
+            error = ValidationError(_("Ask for a code first."), code=ErrorCode.NO_CODE)
         elif verification.expires_at <= timezone.now():
             _spend(verification)
-            error = ValidationError(_("The code has expired; ask for a new one."), code="expired")
+            error = ValidationError(_("The code has expired; ask for a new one."), code=ErrorCode.EXPIRED)
         elif not constant_time_compare(
             verification.code_hash, _code_hash(user, verification.phone, code.strip())
         ):
             verification.tries_left -= 1
             if verification.tries_left <= 0:
                 _spend(verification)
-                error = ValidationError(_("Too many wrong codes; ask for a new one."), code="no_tries_left")
+                error = ValidationError(
+                    _("Too many wrong codes; ask for a new one."), code=ErrorCode.NO_TRIES_LEFT
+                )
             else:
                 verification.save(update_fields=["tries_left"])
                 error = ValidationError(
@@ -388,7 +392,7 @@ def phone_confirm(*, user: User, code: str) -> User:
                         "Wrong code; %(n)d tries left.",
                         verification.tries_left,
                     ),
-                    code="wrong_code",
+                    code=ErrorCode.WRONG_CODE,
                     params={"n": verification.tries_left},
                 )
         else:

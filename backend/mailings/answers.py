@@ -16,7 +16,8 @@ import re
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# The engine's own texts (not a server's): sending/transport.py, sending/queue.py, services.py, worker.py.
+# The engine's own texts (not a server's): sending/transport.py, sending/queue.py, services/mailings.py,
+# worker.py.
 _ACCEPTED_BY_BACKEND = "accepted by Django's "
 _NO_LONGER_RECIPIENT = "not sent: no longer a recipient"
 _NOT_SENT = "not sent: "

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from backend.accounts.models import User
 
 from . import personalize
+from .errors import ErrorCode
 from .models import Client, Mailing, Message
 
 
@@ -45,7 +46,7 @@ class ClientForm(OwnedModelForm):
             others = others.exclude(pk=self.instance.pk)
         if others.exists():
             raise forms.ValidationError(
-                _("You already have a client with this email."), code="duplicate_email"
+                _("You already have a client with this email."), code=ErrorCode.DUPLICATE_EMAIL
             )
         return email
 
@@ -71,7 +72,7 @@ class MessageForm(OwnedModelForm):
                     "Unknown placeholders: %(names)s. Known: %(known)s; write {{ and }} for literal braces.",
                     len(unknown),
                 ),
-                code="unknown_placeholder",
+                code=ErrorCode.UNKNOWN_PLACEHOLDER,
                 params={
                     "names": ", ".join(f"{{{name}}}" for name in unknown),
                     "known": ", ".join(f"{{{name}}}" for name in personalize.PLACEHOLDERS),
@@ -82,7 +83,9 @@ class MessageForm(OwnedModelForm):
     def clean_subject(self) -> str:
         subject = self._check_placeholders("subject")
         if "\n" in subject or "\r" in subject:
-            raise forms.ValidationError(_("The subject must be a single line."), code="multiline_subject")
+            raise forms.ValidationError(
+                _("The subject must be a single line."), code=ErrorCode.MULTILINE_SUBJECT
+            )
         return subject
 
     def clean_body(self) -> str:
@@ -119,7 +122,7 @@ class ChoicesField(forms.ModelMultipleChoiceField):
                 continue  # Django's own check names it
             if not -(2**63) <= number < 2**63:
                 raise forms.ValidationError(
-                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": pk}
+                    self.error_messages["invalid_choice"], code=ErrorCode.INVALID_CHOICE, params={"value": pk}
                 )
         return super()._check_values(value)
 
@@ -153,7 +156,7 @@ class MailingForm(OwnedModelForm):
         if not EARLIEST_DATE <= value < LATEST_DATE:
             raise forms.ValidationError(
                 _("Choose a date from %(earliest)d to %(latest)d."),
-                code="date_out_of_range",
+                code=ErrorCode.DATE_OUT_OF_RANGE,
                 params={"earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year - 1},
             )
         return value
@@ -171,10 +174,13 @@ class MailingForm(OwnedModelForm):
             if end <= start:
                 self.add_error(
                     "end_at",
-                    forms.ValidationError(_("The end must be after the start."), code="end_before_start"),
+                    forms.ValidationError(
+                        _("The end must be after the start."), code=ErrorCode.END_BEFORE_START
+                    ),
                 )
             elif end <= timezone.now() and ("end_at" in self.changed_data or not self.instance.pk):
                 self.add_error(
-                    "end_at", forms.ValidationError(_("The end is already in the past."), code="end_in_past")
+                    "end_at",
+                    forms.ValidationError(_("The end is already in the past."), code=ErrorCode.END_IN_PAST),
                 )
         return cleaned

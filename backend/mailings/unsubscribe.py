@@ -1,7 +1,7 @@
 """The recipient's unsubscribe link (R-SEND-9): a domain concept, made here and checked here.
 
-Every message carries a link signed with the client's token; the unsubscribe page checks it. The engine's
-compose step and the page both call this module, so no page depends on the sending engine.
+Every message carries a link signed with the client's token; the unsubscribe page checks it. The compose
+step and the page both call this module, so no page depends on the sending engine.
 """
 
 import base64

@@ -20,8 +20,9 @@ from django.utils import translation
 
 from backend.mailings import csv_io, services
 from backend.mailings.csv_io import ClientRow, parse_clients_csv
+from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, Unsubscription
-from backend.mailings.services import ErrorCode, ImportResult
+from backend.mailings.services import ImportResult
 from tests.factories import ClientFactory, MailingFactory, UserFactory, make_manager
 
 pytestmark = pytest.mark.django_db

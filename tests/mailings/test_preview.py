@@ -1,8 +1,8 @@
 """Preview and test send (R-SEND-9, R-AUTH-4/5).
 
-The preview is built by the engine's own compose step, so it is what the loopback SMTP server receives
-for that client; a test send goes through the engine's transport to the actor's own address, reports the
-server's answer (never raises for a server problem), is rate-limited and leaves no delivery log.
+The preview is built by the compose step the engine sends with, so it is what the loopback SMTP server
+receives for that client; a test send goes through the engine's transport to the actor's own address,
+reports the server's answer (never raises for a server problem), is rate-limited and leaves no delivery log.
 """
 
 from email import message_from_bytes
@@ -15,9 +15,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from backend.accounts.ratelimit import RateLimited
 from backend.mailings import services
+from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, DeliveryAttempt
 from backend.mailings.sending import send_due
-from backend.mailings.services import ErrorCode
+from backend.mailings.sending.transport import SendResult, open_connection
 from backend.mailings.unsubscribe import unsubscribe_token_from
 from tests.factories import ClientFactory, MessageFactory, UserFactory, make_manager
 from tests.fakes.smtp import closed_port
@@ -131,7 +132,7 @@ def test_an_owner_cannot_preview_with_another_owners_client_or_message(owner, me
 
 
 def test_test_send_goes_to_the_actors_own_address_with_the_servers_answer(smtp, owner, message):
-    result = services.message_send_test(actor=owner, message=message)
+    result = services.message_send_test(actor=owner, message=message, connect=open_connection)
     assert result.accepted is True
     assert result.code == 250
     assert "queued" in result.answer
@@ -145,17 +146,38 @@ def test_test_send_goes_to_the_actors_own_address_with_the_servers_answer(smtp, 
     assert not Client.objects.exists()
 
 
+def test_test_send_goes_through_the_transport_it_is_handed_and_closes_it(owner, message):
+    """The domain holds no transport of its own: whatever `connect` opens is what sends, once, and is
+    closed after."""
+    calls = []
+
+    class Recording:
+        def send(self, prepared, *, email, full_name, token):
+            calls.append(
+                ("send", email, full_name, prepared.parts(email=email, full_name=full_name, token=token))
+            )
+            return SendResult(DeliveryAttempt.Outcome.TEMPORARY, 451, "try later")
+
+        def close(self):
+            calls.append(("close",))
+
+    result = services.message_send_test(actor=owner, message=message, connect=Recording)
+    assert (result.accepted, result.code, result.answer) == (False, 451, "try later")
+    assert [call[:3] for call in calls] == [("send", "owner@example.com", "Olga Orlova"), ("close",)]
+    assert calls[0][3].subject == "Привет, Olga"
+
+
 def test_without_a_name_the_sample_name_is_the_address_before_the_at(smtp, message):
     nameless = UserFactory(email="nameless@example.com", first_name="", last_name="")
     message.owner = nameless
     message.save()
-    services.message_send_test(actor=nameless, message=message)
+    services.message_send_test(actor=nameless, message=message, connect=open_connection)
     assert parts_received(smtp.received[0])["subject"] == "Привет, nameless"
 
 
 def test_a_refusal_is_an_answer_not_an_exception(smtp, owner, message):
     smtp.set(reject={"owner@example.com"})
-    result = services.message_send_test(actor=owner, message=message)
+    result = services.message_send_test(actor=owner, message=message, connect=open_connection)
     assert (result.accepted, result.code) == (False, 550)
     assert "User unknown" in result.answer
     assert not smtp.received
@@ -163,14 +185,14 @@ def test_a_refusal_is_an_answer_not_an_exception(smtp, owner, message):
 
 def test_an_unreachable_server_is_an_answer_not_an_exception(smtp, settings, owner, message):
     settings.EMAIL_PORT = closed_port()
-    result = services.message_send_test(actor=owner, message=message)
+    result = services.message_send_test(actor=owner, message=message, connect=open_connection)
     assert (result.accepted, result.code) == (False, None)
     assert "refused" in result.answer.lower()
 
 
 def test_without_smtp_the_configured_django_backend_is_used(settings, owner, message):
     settings.EMAIL_HOST = ""
-    result = services.message_send_test(actor=owner, message=message)
+    result = services.message_send_test(actor=owner, message=message, connect=open_connection)
     assert result.accepted is True
     assert [m.to for m in mail.outbox] == [["Olga Orlova <owner@example.com>"]]
 
@@ -178,17 +200,19 @@ def test_without_smtp_the_configured_django_backend_is_used(settings, owner, mes
 def test_test_sends_are_limited_per_user_and_hour(smtp, owner, message):
     """Cannot be used to flood anyone: the eleventh in an hour is refused and not sent."""
     for _ in range(services.TEST_SENDS_PER_HOUR):
-        assert services.message_send_test(actor=owner, message=message).accepted
+        assert services.message_send_test(actor=owner, message=message, connect=open_connection).accepted
     with pytest.raises(RateLimited):
-        services.message_send_test(actor=owner, message=message)
+        services.message_send_test(actor=owner, message=message, connect=open_connection)
     assert len(smtp.received) == services.TEST_SENDS_PER_HOUR
     other = UserFactory()
-    assert services.message_send_test(actor=other, message=MessageFactory(owner=other)).accepted
+    assert services.message_send_test(
+        actor=other, message=MessageFactory(owner=other), connect=open_connection
+    ).accepted
 
 
 def test_a_superuser_test_sends_anyones_message_to_their_own_address(smtp, message):
     root = UserFactory(email="root@example.com", is_superuser=True, is_staff=True)
-    assert services.message_send_test(actor=root, message=message).accepted
+    assert services.message_send_test(actor=root, message=message, connect=open_connection).accepted
     assert smtp.recipients() == ["root@example.com"]
 
 
@@ -204,5 +228,5 @@ def test_others_managers_blocked_and_anonymous_cannot_test_send(smtp, owner, mes
         "anonymous": AnonymousUser,
     }[who]()
     with pytest.raises(PermissionDenied):
-        services.message_send_test(actor=actor, message=message)
+        services.message_send_test(actor=actor, message=message, connect=open_connection)
     assert not smtp.received

@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from backend.mailings import services
+from backend.mailings import scheduling, services
+from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
 from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory, make_manager
 from tests.mailings.test_forms import local_input, mailing_data
@@ -78,7 +79,7 @@ def test_invalid_data_raises_form_invalid_with_field_errors_and_saves_nothing(ow
     with pytest.raises(services.FormInvalid) as excinfo:
         services.mailing_create(actor=owner, data=mailing_data(owner, periodicity="hourly"))
     assert set(excinfo.value.form.errors) == {"periodicity"}
-    assert excinfo.value.code == services.ErrorCode.INVALID
+    assert excinfo.value.code == ErrorCode.INVALID
     assert not Mailing.objects.exists()
 
 
@@ -161,7 +162,7 @@ def test_message_used_by_a_mailing_cannot_be_deleted(owner):
     mailing = MailingFactory(owner=owner)
     with pytest.raises(ValidationError) as excinfo:
         services.message_delete(actor=owner, message=mailing.message)
-    assert excinfo.value.code == services.ErrorCode.MESSAGE_IN_USE
+    assert excinfo.value.code == ErrorCode.MESSAGE_IN_USE
     assert Message.objects.filter(pk=mailing.message_id).exists()
     assert excinfo.value.messages == ["This message is used by 1 mailing; delete or change it first."]
 
@@ -247,41 +248,11 @@ def test_completed_mailing_reopens_when_its_end_moves_later(owner):
         end_at=timezone.now() - dt.timedelta(days=1),
         status=Mailing.Status.COMPLETED,
     )
-    services.mailing_reschedule(mailing)
+    scheduling.reschedule(mailing)
     assert (mailing.next_run_at, mailing.status) == (None, Mailing.Status.COMPLETED)
 
     mailing.end_at = timezone.now() + dt.timedelta(days=5)
     mailing.save()
-    services.mailing_reschedule(mailing)
+    scheduling.reschedule(mailing)
     assert mailing.next_run_at is not None
     assert mailing.status == Mailing.Status.CREATED
-
-
-def test_complete_only_when_nothing_is_left_and_every_delivery_is_final(owner):
-    client = ClientFactory(owner=owner)
-    mailing = MailingFactory(owner=owner, clients=[client], status=Mailing.Status.STARTED)
-    occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=mailing.start_at)
-    delivery = Delivery.objects.create(
-        mailing=mailing,
-        occurrence=occurrence,
-        client=client,
-        email=client.email,
-        status=Delivery.Status.RETRYING,
-    )
-    mailing.next_run_at = None
-    assert services.mailing_complete_if_finished(mailing) is False
-    delivery.status = Delivery.Status.FAILED
-    delivery.save()
-    assert services.mailing_complete_if_finished(mailing) is True
-    mailing.refresh_from_db()
-    assert mailing.status == Mailing.Status.COMPLETED
-
-
-def test_only_one_of_several_schedulers_completes_a_mailing_R_SEND_3(owner):
-    """Two processes finish the same mailing: one conditional UPDATE completes it; exactly one counts it."""
-    mailing = MailingFactory(owner=owner, status=Mailing.Status.STARTED)
-    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=None)
-    first, second = Mailing.objects.get(pk=mailing.pk), Mailing.objects.get(pk=mailing.pk)
-    assert services.mailing_complete_if_finished(first) is True
-    assert services.mailing_complete_if_finished(second) is False
-    assert Mailing.objects.get(pk=mailing.pk).status == Mailing.Status.COMPLETED

@@ -7,9 +7,9 @@ from email.header import decode_header, make_header
 
 import pytest
 
+from backend.mailings.compose import PreparedMessage, UnsafeRecipient
 from backend.mailings.models import Delivery
 from backend.mailings.sending import send_due
-from backend.mailings.sending.compose import PreparedMessage, UnsafeRecipient
 from tests.factories import ClientFactory, MessageFactory
 from tests.sending_helpers import due_mailing
 
@@ -223,7 +223,7 @@ def test_the_sender_is_mailer_space_address_in_the_message_the_outbox_and_the_pr
 
 
 def test_a_sender_name_that_needs_quotes_keeps_them_and_a_bare_address_stays_bare():
-    from backend.mailings.sending.compose import readable_address
+    from backend.mailings.compose import readable_address
 
     assert readable_address('"Shop, Inc." <shop@example.com>') == '"Shop, Inc." <shop@example.com>'
     assert readable_address("Магазин<shop@example.com>") == "Магазин <shop@example.com>"

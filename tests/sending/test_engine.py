@@ -90,7 +90,7 @@ def test_periodic_mailing_repeats_then_completes(smtp):
 def test_a_client_added_mid_period_gets_the_next_occurrence_and_nothing_goes_backwards(smtp):
     """Rescheduling after an edit never returns to an occurrence already started, so the
     newcomer waits for the next one and nobody gets the current one twice."""
-    from backend.mailings.services import mailing_reschedule
+    from backend.mailings.scheduling import reschedule
 
     now = timezone.now()
     mailing = due_mailing(clients=1, periodicity="weekly", start_at=now - dt.timedelta(minutes=1))
@@ -98,7 +98,7 @@ def test_a_client_added_mid_period_gets_the_next_occurrence_and_nothing_goes_bac
     send_due(now=now)
     newcomer = ClientFactory(owner=mailing.owner)
     mailing.clients.add(newcomer)
-    mailing_reschedule(mailing, now=now)
+    reschedule(mailing, now=now)
     assert send_due(now=now).sent == 0
     next_week = now + dt.timedelta(days=7)
     assert send_due(now=next_week).sent == 2
@@ -166,7 +166,7 @@ def test_a_client_moved_to_another_owner_after_the_occurrence_started_is_skipped
 
 def test_an_address_that_unsubscribed_was_deleted_and_re_added_is_skipped_at_materialise_and_claim(smtp):
     """R-SEND-8: the per-owner unsubscribe list outlives the client row, at both steps."""
-    from backend.mailings.sending.occurrences import materialise
+    from backend.mailings.scheduling import materialise
     from backend.mailings.services import client_unsubscribe
 
     mailing = due_mailing(clients=2, periodicity="weekly")

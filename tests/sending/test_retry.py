@@ -8,9 +8,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from backend.mailings import services
+from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Delivery, Mailing, Occurrence
 from backend.mailings.sending import send_due
-from backend.mailings.services import ErrorCode
 from tests.factories import UserFactory, make_manager
 from tests.sending_helpers import due_mailing
 

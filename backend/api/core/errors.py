@@ -2,10 +2,13 @@
 
 A mistake the user can fix comes back in the mutation's payload as `errors { field message code }`, built here
 from the domain's `ValidationError`s (a bound form's errors per field, or a service's error with its
-`ErrorCode`). Everything else is a GraphQL error whose `extensions.code` says what kind it is; an unexpected
+`ErrorCode`). `code` is the GraphQL enum `ErrorCode`: every app's codes (mailings/errors.py,
+accounts/errors.py) and Django's own field codes (`FieldCode`), each value spelt as the domain spells it.
+Everything else is a GraphQL error whose `extensions.code` says what kind it is; an unexpected
 exception becomes "Internal error" with an id that is in the server log, never a traceback or SQL.
 """
 
+import enum
 import logging
 import uuid
 
@@ -16,7 +19,9 @@ from django.utils.translation import ngettext
 from graphene.utils.str_converters import to_camel_case
 from graphql import GraphQLError
 
+from backend.accounts.errors import ErrorCode as AccountsErrorCode
 from backend.accounts.ratelimit import RateLimited
+from backend.mailings.errors import ErrorCode as MailingsErrorCode
 
 logger = logging.getLogger("backend.api")
 
@@ -28,16 +33,54 @@ TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 INTERNAL = "INTERNAL"
 
 
+class FieldCode(enum.StrEnum):
+    """Django's own validation codes, which the forms' fields report (their error messages and validators,
+    and those of the model fields behind them). Not "null": GraphQL cannot name an enum value so, and no
+    form hands a model field None where it is required (the form field's `required` comes first)."""
+
+    BLANK = "blank"
+    INVALID = "invalid"
+    INVALID_CHOICE = "invalid_choice"
+    INVALID_DATE = "invalid_date"
+    INVALID_DATETIME = "invalid_datetime"
+    INVALID_LIST = "invalid_list"
+    INVALID_PK_VALUE = "invalid_pk_value"
+    MAX_LENGTH = "max_length"
+    NULL_CHARACTERS_NOT_ALLOWED = "null_characters_not_allowed"
+    REQUIRED = "required"
+    UNIQUE = "unique"
+    UNIQUE_FOR_DATE = "unique_for_date"
+    UNIQUE_TOGETHER = "unique_together"
+
+
+# Every code a payload's `errors` can carry. The GraphQL names are the values themselves (lowercase), so the
+# JSON a client reads is what it was when `code` was a string.
+ERROR_CODES = sorted({*MailingsErrorCode, *AccountsErrorCode, *FieldCode})
+
+ErrorCode = graphene.Enum(
+    "ErrorCode",
+    [(code, code) for code in ERROR_CODES],
+    description="Stable code of an `Error`: an app's own (e.g. message_in_use, end_before_start, "
+    "duplicate_email, wrong_code) or Django's for a field (e.g. required, invalid, max_length).",
+)
+
+
 class Error(graphene.ObjectType):
     """A problem with the input that the caller can fix."""
 
     field = graphene.String(description="The input field (camelCase) it is about; null for the whole input.")
     message = graphene.String(required=True, description="Translated, ready to show.")
-    code = graphene.String(
-        required=True,
-        description="Stable code: the domain's ErrorCode (e.g. message_in_use) or the validation code "
-        "(e.g. required, invalid, end_before_start, duplicate_email).",
-    )
+    code = graphene.Field(ErrorCode, required=True, description="Stable: compare it, not the message.")
+
+
+def _code(error: ValidationError) -> str:
+    """The error's code as the enum has it; a code the enum lacks (a validator added without adding its
+    code) is logged and reported as `invalid`, rather than failing the whole payload."""
+    code = str(error.code or FieldCode.INVALID)
+    if code in ERROR_CODES:
+        return code
+    logger.warning("validation code %r is not in the API's ErrorCode enum; reported as invalid", code)
+    return FieldCode.INVALID.value
 
 
 def errors_from(exc: ValidationError) -> list[Error]:
@@ -55,7 +98,7 @@ def errors_from(exc: ValidationError) -> list[Error]:
         name = None if field in (None, "__all__") else to_camel_case(field)
         for error in errors:
             message = error.message % error.params if error.params else error.message
-            result.append(Error(field=name, message=str(message), code=str(error.code or "invalid")))
+            result.append(Error(field=name, message=str(message), code=_code(error)))
     return result
 
 

@@ -18,6 +18,7 @@ from graphql_relay import to_global_id
 
 from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
+from backend.mailings.errors import ErrorCode
 
 from ..core.errors import Error, errors_from
 from ..core.ids import pk_from_global_id, pks_from_global_ids
@@ -169,7 +170,7 @@ class ImportClients(BaseMutation):
     @classmethod
     def perform(cls, info, user: User, file=None, rows=None):
         if (file is None) == (rows is None):
-            raise ValidationError(_("Send either a file or rows, not both."), code="invalid")
+            raise ValidationError(_("Send either a file or rows, not both."), code=ErrorCode.INVALID)
         if file is not None:
             # One byte over the limit is enough for the domain to refuse the file as too large.
             report = services.clients_import_csv(actor=user, data=file.read(csv_io.MAX_IMPORT_BYTES + 1))

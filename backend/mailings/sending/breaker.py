@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
 from django.utils import timezone
 
 from ..models import BreakerState
@@ -44,8 +45,6 @@ class CircuitBreaker:
 
     @classmethod
     def from_settings(cls) -> CircuitBreaker:
-        from django.conf import settings
-
         return cls(
             threshold=settings.MAILER_BREAKER_THRESHOLD, cooldown=settings.MAILER_BREAKER_COOLDOWN_SECONDS
         )

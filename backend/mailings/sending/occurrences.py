@@ -1,65 +1,29 @@
-"""Occurrences: start the due ones, materialise their deliveries, finish them (R-SEND-1..3, R-SEND-8).
+"""Occurrences in a pass: start the due ones, finish them, complete the mailings with nothing left
+(R-SEND-1..3, R-SEND-8).
 
 Which mailings are due and who receives an occurrence are the selectors' decisions (`due_mailings`,
-`recipients_of`); this module only turns them into rows.
+`recipients_of`); an occurrence's deliveries are the domain's step (`scheduling.materialise`), which a
+manual send runs too; this module runs them in a pass.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
 
-from django.db import connection, transaction
-from django.db.models import CharField, DateTimeField, Exists, F, IntegerField, OuterRef, Value
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from .. import schedule, selectors, services
+from .. import schedule, selectors
 from ..models import Delivery, Mailing, Occurrence
+from ..scheduling import has_unfinished_deliveries, materialise
 from .queue import lock_rows
-
-if TYPE_CHECKING:
-    from .engine import PassSummary
+from .summary import PassSummary
 
 logger = logging.getLogger(__name__)
 
 MAILINGS_PER_CLAIM = 10
-
-
-def _insert_deliveries_sql(occurrence: Occurrence, now: dt.datetime) -> tuple[str, tuple]:
-    """INSERT ... SELECT whose SELECT is `recipients_of(mailing)`'s own SQL with the delivery's other
-    columns added: who receives an occurrence is decided once, in the selector, not in a second WHERE."""
-    when, number, text = DateTimeField(), IntegerField(), CharField()
-    columns = {  # delivery column -> its value per recipient; the ORM adapts each as it would for a save
-        "mailing_id": Value(occurrence.mailing_id, output_field=number),
-        "occurrence_id": Value(occurrence.pk, output_field=number),
-        "client_id": F("pk"),
-        "email": F("email"),
-        "status": Value(Delivery.Status.PENDING.value, output_field=text),
-        "attempts": Value(0, output_field=number),
-        "next_attempt_at": Value(now, output_field=when),
-        "last_response": Value("", output_field=text),
-        "claim_token": Value("", output_field=text),
-        "created_at": Value(now, output_field=when),
-    }
-    names = {f"d_{column}": expression for column, expression in columns.items()}
-    rows = selectors.recipients_of(occurrence.mailing).order_by().annotate(**names).values_list(*names)
-    if list(rows.query.annotation_select) != list(names) or rows.query.values_select:
-        raise RuntimeError("the recipients' SELECT does not list the delivery columns in order")
-    select, params = rows.query.sql_with_params()
-    # "WHERE ... ON CONFLICT": SQLite needs the SELECT's WHERE to parse an upsert; recipients_of has one.
-    table = Delivery._meta.db_table
-    return f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT DO NOTHING", params
-
-
-def materialise(occurrence: Occurrence, now: dt.datetime) -> int:
-    """One pending delivery per recipient of the occurrence's mailing now; idempotent (unique per
-    occurrence and client). A single INSERT ... SELECT: the rows never pass through Python, so 50,000
-    recipients cost one statement and no memory in the sender. Returns how many deliveries it has."""
-    sql, params = _insert_deliveries_sql(occurrence, now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    return occurrence.deliveries.count()
 
 
 def occurrence_time(mailing: Mailing, now: dt.datetime) -> dt.datetime:
@@ -123,5 +87,23 @@ def finish(summary: PassSummary) -> None:
     # a mailing edited mid-period): reopen it, or those deliveries would never be claimed.
     Occurrence.objects.filter(finished_at__isnull=False).filter(Exists(unfinished)).update(finished_at=None)
     for mailing in Mailing.objects.filter(next_run_at__isnull=True).exclude(status=Mailing.Status.COMPLETED):
-        if services.mailing_complete_if_finished(mailing):
+        if complete_if_finished(mailing):
             summary.completed += 1
+
+
+def complete_if_finished(mailing: Mailing) -> bool:
+    """Mark the mailing completed when no occurrence is left and every delivery is final (R-SEND-3)."""
+    if mailing.next_run_at is not None or mailing.status == Mailing.Status.COMPLETED:
+        return False
+    if has_unfinished_deliveries(mailing):
+        return False
+    # One conditional UPDATE: with several schedulers finishing the same mailing, only one of them completes
+    # it (and counts it in its pass summary).
+    completed = (
+        Mailing.objects.filter(pk=mailing.pk, next_run_at__isnull=True)
+        .exclude(status=Mailing.Status.COMPLETED)
+        .update(status=Mailing.Status.COMPLETED, updated_at=timezone.now())
+    )
+    if completed:
+        mailing.status = Mailing.Status.COMPLETED
+    return completed == 1

@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from ..models import Delivery, DeliveryAttempt
 
 Outcome = DeliveryAttempt.Outcome
@@ -35,8 +37,6 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls) -> RetryPolicy:
-        from django.conf import settings
-
         return cls(
             max_attempts=settings.MAILER_MAX_ATTEMPTS,
             base_seconds=settings.MAILER_RETRY_BASE_SECONDS,

@@ -17,8 +17,8 @@ from typing import Protocol
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from ..compose import PreparedMessage, UnsafeRecipient, wire_address
 from ..models import DeliveryAttempt
-from .compose import PreparedMessage, UnsafeRecipient, wire_address
 
 # The one outcome enum: what the transport returns is what the attempt log stores.
 Outcome = DeliveryAttempt.Outcome

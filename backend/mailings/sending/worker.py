@@ -15,22 +15,19 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from ..compose import PreparedMessage
 from ..models import DeliveryAttempt, Occurrence
 from . import failures, queue
 from .breaker import CircuitBreaker
-from .compose import PreparedMessage
 from .policy import RetryPolicy
 from .queue import Job
+from .summary import PassSummary
 from .transport import Connection, SendResult, open_connection
-
-if TYPE_CHECKING:
-    from .engine import PassSummary
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from backend.accounts.ratelimit import RateLimited
 from backend.mailings import answers, selectors, services
 from backend.mailings.forms import MessageForm
 from backend.mailings.models import Client, Message
+from backend.mailings.sending.transport import open_connection
 
 from ..moments import moment_text
 from .generic import (
@@ -248,7 +249,7 @@ class MessageSendTest(OwnerObjectMixin, View):
         if request.POST.get("client", "").isdigit():
             back += "?" + urlencode({"client": request.POST["client"]})
         try:
-            result = services.message_send_test(actor=request.user, message=message)
+            result = services.message_send_test(actor=request.user, message=message, connect=open_connection)
         except RateLimited as exc:
             minutes = max(1, -(-exc.retry_after // 60))
             messages.error(

@@ -10,7 +10,7 @@ message and periodicity, so a second run adds nothing and a demo mailing deleted
 Mailings that start in the future are created through `services.mailing_create`; those with a past are
 written with the models directly (no service creates a history: the form refuses a start and an end in the
 past), keeping the invariants a real send leaves: one delivery per occurrence and client, statuses that
-match the attempt log, finished occurrences, and the next due time and status from `mailing_reschedule`.
+match the attempt log, finished occurrences, and the next due time and status from `scheduling.reschedule`.
 
 It refuses to run with DEBUG off unless given `--force`: it makes an owner and a manager whose
 password is printed in the README, which a production site must not have by accident.
@@ -27,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from backend.mailings import schedule, selectors, services
+from backend.mailings import schedule, scheduling, selectors, services
 from backend.mailings.csv_io import ClientRow
 from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 
@@ -218,7 +218,7 @@ class Command(BaseCommand):
                 if moment > now:
                     break
                 self._history(mailing, moment, recipients, rng)
-            services.mailing_reschedule(mailing)
+            scheduling.reschedule(mailing)
         return mailing
 
     @staticmethod

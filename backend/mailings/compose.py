@@ -1,5 +1,9 @@
 """Build each recipient's email from a message prepared once per occurrence.
 
+A domain step, not the engine's: what a recipient receives is decided here once, and both the sending
+engine (sending/worker.py, sending/transport.py) and the preview (services/previews.py) use it, so a
+preview is exactly what would be sent without the domain importing the sender.
+
 Everything that is the same for every recipient (sender, encoded static headers, the MIME skeleton) is
 computed once; per recipient only the placeholders, the signed unsubscribe link (R-SEND-9) and the
 Message-ID change. Building a full `email.message.EmailMessage` per recipient is several times slower and
@@ -32,9 +36,9 @@ import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from .. import personalize
-from ..models import Message
-from ..unsubscribe import UnsubscribeLinks
+from . import personalize
+from .models import Message
+from .unsubscribe import UnsubscribeLinks
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # every ASCII control character but TAB

@@ -1,0 +1,41 @@
+"""The mailings app's error codes: every `ValidationError` its services, forms and file reader raise
+carries one of these. The values are a contract: pages and API clients compare them, and the API exposes
+them unchanged as the values of the GraphQL enum `ErrorCode` (api/core/errors.py)."""
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable codes the API and pages can rely on."""
+
+    INVALID = "invalid"
+    MESSAGE_IN_USE = "message_in_use"
+    MAILING_DISABLED = "mailing_disabled"
+    MAILING_COMPLETED = "mailing_completed"
+    OWNER_CANNOT_ACT = "owner_cannot_act"
+    NO_RECIPIENTS = "no_recipients"
+    SEND_IN_PROGRESS = "send_in_progress"
+    # A clients file refused as a whole (csv_io.parse_clients_csv); nothing is imported.
+    CSV_TOO_LARGE = "csv_too_large"
+    CSV_BINARY = "csv_binary"
+    CSV_MALFORMED = "csv_malformed"
+    CSV_EMPTY = "csv_empty"
+    CSV_TOO_MANY_ROWS = "csv_too_many_rows"
+    # The owner's list changed while an import ran (a client added in parallel): nothing was imported.
+    IMPORT_CONFLICT = "import_conflict"
+    # Per-row results of an import (ImportRowResult.code), besides the form's own codes ("invalid", ...).
+    DUPLICATE_IN_FILE = "duplicate_in_file"
+    UNCHANGED = "unchanged"
+    NAME_FROM_EMAIL = "name_from_email"
+    NOTHING_TO_RETRY = "nothing_to_retry"
+    UNSENDABLE_ADDRESS = "unsendable_address"
+    # The forms' own rules (forms.py), per field.
+    DUPLICATE_EMAIL = "duplicate_email"
+    UNKNOWN_PLACEHOLDER = "unknown_placeholder"
+    MULTILINE_SUBJECT = "multiline_subject"
+    DATE_OUT_OF_RANGE = "date_out_of_range"
+    END_BEFORE_START = "end_before_start"
+    END_IN_PAST = "end_in_past"
+    # Django's own code for a choice that is not offered, raised again by the forms for another owner's
+    # objects, so that both read the same.
+    INVALID_CHOICE = "invalid_choice"

@@ -1,0 +1,92 @@
+"""A mailing's schedule in the database: its next due time and status (`reschedule`), and an occurrence's
+deliveries (`materialise`).
+
+Domain steps, not services: they take no actor, because the services run them after their own checks
+(create, edit, re-enable, send now) and the sending engine runs them in a pass. Which mailings are due and
+who receives an occurrence are the selectors' decisions (`due_mailings`, `recipients_of`); the pure
+arithmetic of the schedule is schedule.py's.
+"""
+
+import datetime as dt
+
+from django.db import connection
+from django.db.models import CharField, DateTimeField, F, IntegerField, Value
+from django.utils import timezone
+
+from . import schedule, selectors
+from .models import Delivery, Mailing, Occurrence
+
+
+def has_unfinished_deliveries(mailing: Mailing) -> bool:
+    """Is anything of `mailing` still waiting to be sent or retried?"""
+    if mailing.pk is None:
+        return False
+    return mailing.deliveries.exclude(status__in=Delivery.FINAL_STATUSES).exists()
+
+
+def reschedule(mailing: Mailing, *, now: dt.datetime | None = None) -> None:
+    """Recompute the next due time from the schedule (R-SEND-1..3) and save it.
+
+    A start in the past and an end in the future make the mailing due now: the scheduler picks it up
+    within one tick; nothing is sent inline. The schedule never goes backwards: an occurrence the scheduler
+    has already started (or any earlier slot) is not due again after an edit or a re-enable; the next slot
+    after it is.
+    """
+    now = now or timezone.now()
+    next_run = schedule.current_occurrence(
+        mailing.start_at, mailing.end_at, mailing.periodicity, mailing.tz, now=now
+    )
+    last_started = (
+        mailing.occurrences.filter(is_manual=False).order_by("-scheduled_for").first() if mailing.pk else None
+    )
+    if next_run is not None and last_started is not None and next_run <= last_started.scheduled_for:
+        next_run = schedule.next_occurrence(
+            mailing.start_at,
+            mailing.end_at,
+            mailing.periodicity,
+            mailing.tz,
+            after=last_started.scheduled_for,
+        )
+    mailing.next_run_at = next_run
+    if mailing.next_run_at is None:
+        if not has_unfinished_deliveries(mailing):
+            mailing.status = Mailing.Status.COMPLETED
+    elif mailing.status == Mailing.Status.COMPLETED:
+        mailing.status = Mailing.Status.STARTED if mailing.occurrences.exists() else Mailing.Status.CREATED
+    mailing.save(update_fields=["next_run_at", "status", "updated_at"])
+
+
+def _insert_deliveries_sql(occurrence: Occurrence, now: dt.datetime) -> tuple[str, tuple]:
+    """INSERT ... SELECT whose SELECT is `recipients_of(mailing)`'s own SQL with the delivery's other
+    columns added: who receives an occurrence is decided once, in the selector, not in a second WHERE."""
+    when, number, text = DateTimeField(), IntegerField(), CharField()
+    columns = {  # delivery column -> its value per recipient; the ORM adapts each as it would for a save
+        "mailing_id": Value(occurrence.mailing_id, output_field=number),
+        "occurrence_id": Value(occurrence.pk, output_field=number),
+        "client_id": F("pk"),
+        "email": F("email"),
+        "status": Value(Delivery.Status.PENDING.value, output_field=text),
+        "attempts": Value(0, output_field=number),
+        "next_attempt_at": Value(now, output_field=when),
+        "last_response": Value("", output_field=text),
+        "claim_token": Value("", output_field=text),
+        "created_at": Value(now, output_field=when),
+    }
+    names = {f"d_{column}": expression for column, expression in columns.items()}
+    rows = selectors.recipients_of(occurrence.mailing).order_by().annotate(**names).values_list(*names)
+    if list(rows.query.annotation_select) != list(names) or rows.query.values_select:
+        raise RuntimeError("the recipients' SELECT does not list the delivery columns in order")
+    select, params = rows.query.sql_with_params()
+    # "WHERE ... ON CONFLICT": SQLite needs the SELECT's WHERE to parse an upsert; recipients_of has one.
+    table = Delivery._meta.db_table
+    return f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT DO NOTHING", params
+
+
+def materialise(occurrence: Occurrence, now: dt.datetime) -> int:
+    """One pending delivery per recipient of the occurrence's mailing now; idempotent (unique per
+    occurrence and client). A single INSERT ... SELECT: the rows never pass through Python, so 50,000
+    recipients cost one statement and no memory in the sender. Returns how many deliveries it has."""
+    sql, params = _insert_deliveries_sql(occurrence, now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return occurrence.deliveries.count()

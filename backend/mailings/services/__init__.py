@@ -1,0 +1,55 @@
+"""Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
+
+Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
+the area modules (clients, messages, mailings, imports, retries, previews) are where each is written, not
+what callers name. Error codes are errors.py's; the steps without an actor that the services and the
+engine share (rescheduling, materialising an occurrence) are scheduling.py's. Nothing here imports the
+sending engine: the engine imports the domain.
+"""
+
+from .base import OPERATOR, FormInvalid, Operator
+from .clients import client_create, client_delete, client_unsubscribe, client_update
+from .imports import ImportReport, ImportResult, ImportRowResult, clients_import, clients_import_csv
+from .mailings import (
+    mailing_check_send_now,
+    mailing_create,
+    mailing_delete,
+    mailing_disable,
+    mailing_enable,
+    mailing_send_now,
+    mailing_update,
+)
+from .messages import message_create, message_delete, message_update
+from .previews import TEST_SENDS_PER_HOUR, Preview, TestSendResult, message_preview, message_send_test
+from .retries import occurrence_retry_failed
+
+__all__ = [
+    "OPERATOR",
+    "TEST_SENDS_PER_HOUR",
+    "FormInvalid",
+    "ImportReport",
+    "ImportResult",
+    "ImportRowResult",
+    "Operator",
+    "Preview",
+    "TestSendResult",
+    "client_create",
+    "client_delete",
+    "client_unsubscribe",
+    "client_update",
+    "clients_import",
+    "clients_import_csv",
+    "mailing_check_send_now",
+    "mailing_create",
+    "mailing_delete",
+    "mailing_disable",
+    "mailing_enable",
+    "mailing_send_now",
+    "mailing_update",
+    "message_create",
+    "message_delete",
+    "message_preview",
+    "message_send_test",
+    "message_update",
+    "occurrence_retry_failed",
+]

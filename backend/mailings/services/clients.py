@@ -1,0 +1,49 @@
+"""Writes on clients: create, edit, delete (the owner's own list), and the recipient's unsubscribe."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.models import User
+
+from ..forms import ClientForm
+from ..models import Client, Unsubscription
+from .base import owner_for_create, require_can_edit, validated
+
+
+def client_create(*, actor: User, data: dict, owner: User | None = None) -> Client:
+    owner = owner_for_create(actor, owner)
+    form = validated(ClientForm(data=data, owner=owner))
+    with transaction.atomic():
+        client = form.save(commit=False)
+        # An address that unsubscribed from this owner stays unsubscribed when it is added again.
+        left = Unsubscription.objects.filter(owner=owner, email=client.email.lower()).first()
+        if left is not None:
+            client.unsubscribed_at = left.created_at
+        client.save()
+        return client
+
+
+def client_update(*, actor: User, client: Client, data: dict) -> Client:
+    require_can_edit(actor, client)
+    form = validated(ClientForm(data=data, instance=client, owner=client.owner))
+    with transaction.atomic():
+        return form.save()
+
+
+def client_delete(*, actor: User, client: Client) -> None:
+    require_can_edit(actor, client)
+    with transaction.atomic():
+        # Deliveries keep the address (SET_NULL + email copy), so reports survive the deletion.
+        client.delete()
+
+
+def client_unsubscribe(*, client: Client) -> Client:
+    """The recipient's own choice, through the signed link in every message: idempotent. No actor: the
+    signed link is the recipient's authority (unsubscribe.py checks it before this runs)."""
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.unsubscribed_at is None:
+            client.unsubscribed_at = timezone.now()
+            client.save(update_fields=["unsubscribed_at"])
+        Unsubscription.objects.get_or_create(owner_id=client.owner_id, email=client.email.lower())
+    return client
