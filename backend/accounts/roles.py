@@ -65,7 +65,7 @@ def is_manager(user: Actor) -> bool:
 
 def is_content_editor(user: Actor) -> bool:
     """Was given the Wagtail admin (the blog) and is not a superuser: works on the blog only (R-AUTH-6)."""
-    return _given(user, EDIT_BLOG) and not user.is_superuser
+    return not user.is_superuser and _given(user, EDIT_BLOG)
 
 
 def managers_among(users: QuerySet[User]) -> QuerySet[User]:
@@ -92,7 +92,7 @@ def sees_all_users(user: Actor) -> bool:
 
 
 def may_block_users(user: Actor) -> bool:
-    """May act and may block and unblock users (never themselves, nor a superuser unless one too)."""
+    """May act and may block and unblock users (managers, superusers); whom is the blocking service's rule."""
     return may_act(user) and user.has_perm(BLOCK_USER)
 
 

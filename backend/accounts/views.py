@@ -16,6 +16,7 @@ from . import roles, services
 from .forms import (
     ConfirmEmailForm,
     DeleteAccountForm,
+    EmailAuthenticationForm,
     EmailForm,
     PhoneCodeForm,
     PhoneForm,
@@ -106,10 +107,7 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def get_form_class(self):
-        from .forms import EmailAuthenticationForm
-
-        return EmailAuthenticationForm
+    form_class = EmailAuthenticationForm
 
     def get_default_redirect_url(self) -> str:
         """Without a `next`, owners land on their dashboard, managers on theirs;

@@ -16,12 +16,12 @@ import re
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# The engine's own texts (not a server's): sending/transport.py, sending/queue.py, services/mailings.py,
-# worker.py.
+# Mailer's own texts (not a server's), written by sending/transport.py, sending/queue.py, sending/worker.py
+# and the disabling service (services/mailings.py).
 _ACCEPTED_BY_BACKEND = "accepted by Django's "
 _NO_LONGER_RECIPIENT = "not sent: no longer a recipient"
 _NOT_SENT = "not sent: "
-_DISABLED = "mailing disabled by a manager"
+DISABLED_BY_MANAGER = "mailing disabled by a manager"
 _INTERNAL = "internal error: "
 
 _LEADING_CODE = re.compile(r"([2-5]\d\d)(?:[ -]|$)")
@@ -141,7 +141,7 @@ def _own_text(text: str) -> Reading | None:
         return Reading.NO_LONGER_RECIPIENT
     if text.startswith(_NOT_SENT):
         return Reading.INVALID_ADDRESS
-    if text == _DISABLED:
+    if text == DISABLED_BY_MANAGER:
         return Reading.DISABLED
     if text.startswith(_INTERNAL):
         return Reading.INTERNAL

@@ -31,13 +31,14 @@ from email.header import Header
 from email.headerregistry import Address
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from smtplib import quoteaddr
+from typing import Protocol
 
 import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from . import personalize
-from .models import Message
+from .models import DeliveryAttempt, Message
 from .unsubscribe import UnsubscribeLinks
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -208,3 +209,27 @@ class PreparedMessage:
             + _body_part(parts.html, "html")
             + f"\r\n--{boundary}--\r\n".encode()
         )
+
+
+# --- the interface a message leaves through ------------------------------------------------------------
+# The engine's transports (sending/transport.py) implement it; the test send is handed one by its caller, so
+# the domain knows the interface and never imports the sender.
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """One recipient's outcome as the attempt log stores it."""
+
+    outcome: DeliveryAttempt.Outcome
+    code: int | None
+    text: str
+    # The connection itself failed (refused, dropped, timed out, not SMTP): counts for the circuit breaker.
+    connection_failed: bool = False
+
+
+class Connection(Protocol):
+    """Sends one recipient at a time and turns every outcome into a `SendResult`; never raises."""
+
+    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult: ...
+
+    def close(self) -> None: ...

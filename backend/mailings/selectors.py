@@ -1,8 +1,9 @@
 """Reads. Every queryset a user may see starts here (R-AUTH-4, R-AUTH-5).
 
 Owners see their own clients, messages, mailings and logs. A manager (permission `view_all_mailings`)
-sees every mailing and its log, read-only, but no one else's client list or messages. A user who cannot act
-(anonymous, inactive, blocked) sees nothing.
+sees every mailing and its occurrences' counts, read-only, but no one else's client list, messages or
+per-recipient log (`log_mailings_for`); superusers see every log. Who may what is `accounts.roles`; a user who
+cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt

@@ -15,10 +15,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from backend.accounts.ratelimit import RateLimited
 from backend.mailings import services
+from backend.mailings.compose import SendResult
 from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Delivery, DeliveryAttempt
 from backend.mailings.sending import send_due
-from backend.mailings.sending.transport import SendResult, open_connection
+from backend.mailings.sending.transport import open_connection
 from backend.mailings.unsubscribe import unsubscribe_token_from
 from tests.factories import ClientFactory, MessageFactory, UserFactory, make_manager
 from tests.fakes.smtp import closed_port

@@ -14,8 +14,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from django.utils import timezone
 
 from backend.mailings.models import Delivery
-from backend.mailings.sending.engine import PassSummary
 from backend.mailings.sending.occurrences import start_due
+from backend.mailings.sending.summary import PassSummary
 from backend.web import health
 from backend.web.models import SchedulerHeartbeat
 from tests.fakes.smtp import closed_port

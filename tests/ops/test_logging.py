@@ -21,11 +21,11 @@ from django.test import Client
 from django.utils import timezone
 
 from backend.logs import JsonFormatter, PlainFormatter, escape_controls, logging_config
+from backend.mailings.compose import SendResult
 from backend.mailings.models import Delivery
 from backend.mailings.sending import send_due
-from backend.mailings.sending.engine import PassSummary
 from backend.mailings.sending.occurrences import start_due
-from backend.mailings.sending.transport import SendResult
+from backend.mailings.sending.summary import PassSummary
 from backend.mailings.sending.worker import Workers
 from tests.factories import UserFactory, make_manager
 from tests.fakes.smtp import free_port

@@ -451,7 +451,7 @@ def test_what_counts_as_the_database_gone():
 def test_a_lost_database_is_one_clause_of_the_pass_summary_and_a_bug_keeps_its_traceback(caplog):
     """Four workers stopped by the same restart make one clause and no log record; an
     unexpected error is still logged with its traceback and counted as "see the log"."""
-    from backend.mailings.sending.engine import PassSummary
+    from backend.mailings.sending.summary import PassSummary
 
     summary = PassSummary()
     for _ in range(4):

@@ -3,13 +3,30 @@
 import datetime as dt
 import time
 from email.header import decode_header, make_header
+from email.utils import parseaddr
 
 import pytest
 from django.utils import timezone
 
-from backend.mailings.models import BreakerState, Client, Delivery, DeliveryAttempt, Mailing, Occurrence
-from backend.mailings.sending import send_due
+from backend.mailings import selectors
+from backend.mailings.compose import SendResult
+from backend.mailings.models import (
+    BreakerState,
+    Client,
+    Delivery,
+    DeliveryAttempt,
+    Mailing,
+    Occurrence,
+    Unsubscription,
+)
+from backend.mailings.scheduling import materialise, reschedule
+from backend.mailings.sending import occurrences, send_due
+from backend.mailings.sending.occurrences import finish, start_due
+from backend.mailings.sending.summary import PassSummary
+from backend.mailings.sending.worker import Workers
+from backend.mailings.services import client_unsubscribe, mailing_send_now
 from tests.factories import ClientFactory, MessageFactory, UserFactory
+from tests.fakes.smtp import GarbageServer, closed_port
 from tests.sending_helpers import due_mailing
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +107,6 @@ def test_periodic_mailing_repeats_then_completes(smtp):
 def test_a_client_added_mid_period_gets_the_next_occurrence_and_nothing_goes_backwards(smtp):
     """Rescheduling after an edit never returns to an occurrence already started, so the
     newcomer waits for the next one and nobody gets the current one twice."""
-    from backend.mailings.scheduling import reschedule
 
     now = timezone.now()
     mailing = due_mailing(clients=1, periodicity="weekly", start_at=now - dt.timedelta(minutes=1))
@@ -134,8 +150,6 @@ def test_client_who_unsubscribes_after_the_occurrence_started_is_skipped(smtp, s
 
 def start_occurrences() -> None:
     """Step 1 of a pass alone: occurrences and deliveries exist, nothing is sent yet."""
-    from backend.mailings.sending.engine import PassSummary
-    from backend.mailings.sending.occurrences import start_due
 
     start_due(timezone.now(), PassSummary())
 
@@ -166,8 +180,6 @@ def test_a_client_moved_to_another_owner_after_the_occurrence_started_is_skipped
 
 def test_an_address_that_unsubscribed_was_deleted_and_re_added_is_skipped_at_materialise_and_claim(smtp):
     """R-SEND-8: the per-owner unsubscribe list outlives the client row, at both steps."""
-    from backend.mailings.scheduling import materialise
-    from backend.mailings.services import client_unsubscribe
 
     mailing = due_mailing(clients=2, periodicity="weekly")
     start_occurrences()
@@ -187,7 +199,6 @@ def test_an_address_that_unsubscribed_was_deleted_and_re_added_is_skipped_at_mat
 def test_a_delivery_whose_address_is_on_the_owners_unsubscribe_list_is_skipped_at_claim(smtp):
     """The claim checks the per-owner Unsubscription table, not only the row's flag (which a
     superuser's edit or an import may have cleared since the occurrence started)."""
-    from backend.mailings.services import client_unsubscribe
 
     mailing = due_mailing(clients=2)
     start_occurrences()
@@ -202,7 +213,6 @@ def test_a_delivery_whose_address_is_on_the_owners_unsubscribe_list_is_skipped_a
 
 def queue_now(mailing, how: str) -> None:
     """Deliveries queued and nothing sent yet: by a started occurrence, or by the owner's "send now"."""
-    from backend.mailings.services import mailing_send_now
 
     if how == "started":
         start_occurrences()
@@ -234,7 +244,6 @@ def test_a_client_whose_email_changed_after_queueing_is_sent_to_the_new_address(
 def test_an_old_address_that_unsubscribed_since_the_email_changed_is_not_mailed(smtp):
     """After the owner corrected a client's address, the old one (which later unsubscribed
     from this owner as another client) gets nothing; the corrected address gets the message."""
-    from backend.mailings.services import client_unsubscribe
 
     mailing = due_mailing(clients=0)
     client = ClientFactory(owner=mailing.owner, email="old@example.org")
@@ -250,7 +259,6 @@ def test_an_old_address_that_unsubscribed_since_the_email_changed_is_not_mailed(
 
 def test_an_address_changed_to_one_on_the_owners_unsubscribe_list_is_skipped(smtp):
     """The claim judges the client's current address against the per-owner list."""
-    from backend.mailings.models import Unsubscription
 
     mailing = due_mailing(clients=2)
     start_occurrences()
@@ -268,8 +276,6 @@ def test_an_edit_between_the_claims_two_reads_cannot_send_to_the_address_read_fi
     """Found in review: the claim read the client's address in its locking query and judged it
     in a later one; on PostgreSQL an edit in between let the job send to the first address (here one on the
     owner's unsubscribe list) after the rule had judged the second. The address sent to is the one judged."""
-    from backend.mailings import selectors
-    from backend.mailings.models import Unsubscription
 
     mailing = due_mailing(clients=1)
     start_occurrences()
@@ -390,7 +396,6 @@ def test_421_closing_channel_is_temporary(smtp):
 
 
 def test_garbage_replies_are_temporary_and_trip_the_breaker(smtp, settings):
-    from tests.fakes.smtp import GarbageServer
 
     mailing = due_mailing(clients=5)
     with GarbageServer() as garbage:
@@ -405,7 +410,6 @@ def test_garbage_replies_are_temporary_and_trip_the_breaker(smtp, settings):
 def test_server_down_opens_the_breaker_and_the_next_pass_waits(smtp, settings):
     """A refused connection is temporary; after the threshold the pass stops, records why, never raises,
     and the following passes leave the server alone until the cooldown ends."""
-    from tests.fakes.smtp import closed_port
 
     settings.EMAIL_PORT = closed_port()
     mailing = due_mailing(clients=6)
@@ -427,7 +431,6 @@ def test_server_down_opens_the_breaker_and_the_next_pass_waits(smtp, settings):
 
 
 def test_one_broken_mailing_does_not_stop_the_others(smtp, monkeypatch):
-    from backend.mailings.sending import occurrences
 
     good = due_mailing(clients=1)
     broken = due_mailing(clients=1)
@@ -494,7 +497,6 @@ def test_without_email_host_the_django_backend_is_used(settings, mailoutbox):
     mailing = due_mailing(clients=2)
     summary = send_due()
     assert summary.sent == 2
-    from email.utils import parseaddr
 
     sent_to = sorted(parseaddr(m.to[0])[1] for m in mailoutbox)
     assert sent_to == sorted(mailing.clients.values_list("email", flat=True))
@@ -537,10 +539,6 @@ def test_raw_sql_stores_dates_as_the_orm_does(smtp):
 
 def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_holder(smtp):
     """Found in review (R-SEND-7): a stalled worker must not renew or record deliveries another pass took."""
-    from backend.mailings.sending.engine import PassSummary
-    from backend.mailings.sending.occurrences import start_due
-    from backend.mailings.sending.transport import SendResult
-    from backend.mailings.sending.worker import Workers
 
     mailing = due_mailing(clients=3)
     start_due(timezone.now(), PassSummary())
@@ -566,8 +564,6 @@ def test_a_worker_whose_lease_ran_out_neither_sends_on_nor_records_over_the_new_
 
 def test_an_occurrence_marked_finished_while_deliveries_were_added_is_reopened(smtp):
     """Found in review: with two schedulers, `finish` could close an occurrence another pass was filling."""
-    from backend.mailings.sending.engine import PassSummary
-    from backend.mailings.sending.occurrences import finish
 
     mailing = due_mailing(clients=1, periodicity="weekly")
     send_due()

@@ -14,11 +14,11 @@ import pytest
 from django.utils import timezone
 
 from backend.mailings import personalize
+from backend.mailings.compose import SendResult
 from backend.mailings.models import Delivery, DeliveryAttempt
 from backend.mailings.sending import queue, send_due, worker
-from backend.mailings.sending.engine import PassSummary
 from backend.mailings.sending.occurrences import start_due
-from backend.mailings.sending.transport import SendResult
+from backend.mailings.sending.summary import PassSummary
 from backend.mailings.sending.worker import StopRequest, Unrecorded, Workers
 from backend.mailings.unsubscribe import UnsubscribeLinks, unsubscribe_token_from, unsubscribe_url
 from tests.factories import ClientFactory, MessageFactory

@@ -11,26 +11,15 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
-from dataclasses import dataclass
-from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from ..compose import PreparedMessage, UnsafeRecipient, wire_address
+from ..compose import Connection, PreparedMessage, SendResult, UnsafeRecipient, wire_address
 from ..models import DeliveryAttempt
 
 # The one outcome enum: what the transport returns is what the attempt log stores.
 Outcome = DeliveryAttempt.Outcome
-
-
-@dataclass(frozen=True)
-class SendResult:
-    outcome: Outcome
-    code: int | None
-    text: str
-    # The connection itself failed (refused, dropped, timed out, not SMTP): counts for the circuit breaker.
-    connection_failed: bool = False
 
 
 def _decode(reply: bytes | str) -> str:
@@ -44,12 +33,6 @@ def classify(code: int | None, text: str, *, connection_failed: bool = False) ->
     if code is not None and 500 <= code < 600:
         return SendResult(Outcome.PERMANENT, code, text, connection_failed)
     return SendResult(Outcome.TEMPORARY, code if code and code > 0 else None, text, connection_failed)
-
-
-class Connection(Protocol):
-    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult: ...
-
-    def close(self) -> None: ...
 
 
 class SMTPConnection:

@@ -20,14 +20,14 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from ..compose import PreparedMessage
+from ..compose import Connection, PreparedMessage, SendResult
 from ..models import DeliveryAttempt, Occurrence
 from . import failures, queue
 from .breaker import CircuitBreaker
 from .policy import RetryPolicy
 from .queue import Job
 from .summary import PassSummary
-from .transport import Connection, SendResult, open_connection
+from .transport import open_connection
 
 logger = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
 the area modules (clients, messages, mailings, imports, retries, previews) are where each is written, not
-what callers name. Error codes are errors.py's; the steps without an actor that the services and the
-engine share (rescheduling, materialising an occurrence) are scheduling.py's. Nothing here imports the
-sending engine: the engine imports the domain.
+what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
+(rescheduling after an edit, and the two the engine shares: materialising an occurrence, asking for
+unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
 """
 
 from .base import OPERATOR, FormInvalid, Operator

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
 
-from .. import scheduling, selectors
+from .. import answers, scheduling, selectors
 from ..errors import ErrorCode
 from ..forms import MailingForm
 from ..models import Delivery, Mailing, Occurrence
@@ -67,7 +67,7 @@ def mailing_disable(*, actor: User, mailing: Mailing) -> Mailing:
             mailing.deliveries.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]).update(
                 status=Delivery.Status.SKIPPED,
                 next_attempt_at=None,
-                last_response="mailing disabled by a manager",
+                last_response=answers.DISABLED_BY_MANAGER,
             )
     return mailing
 

@@ -1,14 +1,13 @@
 """A message as one recipient would receive it (preview), and a test send to the actor's own address.
 
 Both use the domain's compose step (compose.py), which the engine sends with, so a preview is exactly what
-would be sent. The test send goes through the engine's transport interface (sending/transport.py), which
-its caller hands in (`connect`): the domain never imports the sender.
+would be sent. The test send goes through the transport interface (`compose.Connection`, which the engine's
+sending/transport.py implements), handed in by its caller (`connect`): the domain never imports the sender.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import decode_header, make_header
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
@@ -16,13 +15,10 @@ from django.utils.translation import gettext as _
 from backend.accounts import ratelimit
 from backend.accounts.models import User
 
-from ..compose import PreparedMessage, UnsafeRecipient
+from ..compose import Connection, PreparedMessage, UnsafeRecipient
 from ..errors import ErrorCode
 from ..models import Client, DeliveryAttempt, Message, new_unsubscribe_token
 from .base import require_can_edit
-
-if TYPE_CHECKING:  # the interface's type only: at run time the caller hands in the transport
-    from ..sending.transport import Connection
 
 TEST_SENDS_PER_HOUR = 10
 
@@ -52,7 +48,7 @@ class TestSendResult:
 
 
 def message_preview(*, actor: User, message: Message, client: Client) -> Preview:
-    """Exactly what the engine would send `client` for `message`: the engine's own compose step, with the
+    """Exactly what the engine would send `client` for `message`: the compose step the engine sends with,
     placeholders filled and the client's real unsubscribe footer and headers (R-SEND-9). Owner or superuser
     only, message and client of one owner; a manager sees no message text (R-AUTH-5)."""
     require_can_edit(actor, message)
@@ -78,9 +74,7 @@ def message_preview(*, actor: User, message: Message, client: Client) -> Preview
     )
 
 
-def message_send_test(
-    *, actor: User, message: Message, connect: "Callable[[], Connection]"
-) -> TestSendResult:
+def message_send_test(*, actor: User, message: Message, connect: Callable[[], Connection]) -> TestSendResult:
     """Send `message` to the actor's own address, personalised with the actor as the sample client, through
     the engine's transport and settings, and return the server's answer. An unreachable or refusing server
     gives `accepted=False` with its error, never an exception. At most TEST_SENDS_PER_HOUR per user and
