@@ -1,5 +1,8 @@
 """Reads of accounts (R-AUTH-5): every user list a page or the API shows starts here."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -8,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from backend.mailings.models import Mailing
 
+from .filters import UserFilter
 from .models import User
 from .services import user_can_act
 
@@ -55,24 +59,10 @@ def granted(users: QuerySet[User], permission: str) -> QuerySet[User]:
     return users.filter(Q(Exists(direct)) | Q(Exists(via_group)))
 
 
-def users_filter(
-    users: QuerySet[User],
-    *,
-    search: str | None = None,
-    blocked: bool | None = None,
-    verified: bool | None = None,
-) -> QuerySet[User]:
-    """Narrow a `users_for` list: every word of `search` in the email, first or last name (any letter
-    case); `blocked` / `verified` when not None."""
-    for word in (search or "").split():
-        users = users.filter(
-            Q(email__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
-        )
-    if blocked is not None:
-        users = users.filter(is_blocked=blocked)
-    if verified is not None:
-        users = users.filter(email_verified=verified)
-    return users
+def user_list(actor: User, filters: Mapping[str, Any] | None = None) -> UserFilter:
+    """The user list (`users_for`) narrowed by `UserFilter`: every word of `search` in the email, first or
+    last name (any letter case); `blocked` / `verified` when given."""
+    return UserFilter(filters, queryset=users_for(actor))
 
 
 def is_content_editor(user: User) -> bool:

@@ -6,7 +6,9 @@ sees every mailing and its log, read-only, but no one else's client list or mess
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
@@ -17,6 +19,14 @@ from django.utils.translation import gettext as _
 from backend.accounts.models import User
 from backend.accounts.services import user_can_act
 
+from .filters import (
+    AttemptFilter,
+    ClientFilter,
+    DeliveryFilter,
+    MailingFilter,
+    MessageFilter,
+    OccurrenceFilter,
+)
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
 
 VIEW_ALL_MAILINGS = "mailings.view_all_mailings"
@@ -85,6 +95,39 @@ def deliveries_for(user: User) -> QuerySet[Delivery]:
 
 def attempts_for(user: User) -> QuerySet[DeliveryAttempt]:
     return DeliveryAttempt.objects.filter(delivery__mailing__in=log_mailings_for(user).values("pk"))
+
+
+# --- the lists, narrowed by their FilterSet (filters.py): `.qs` for a page, `.errors` first for the API ---
+
+
+def client_list(user: User, filters: Mapping[str, Any] | None = None) -> ClientFilter:
+    return ClientFilter(filters, queryset=clients_for(user))
+
+
+def message_list(user: User, filters: Mapping[str, Any] | None = None) -> MessageFilter:
+    return MessageFilter(filters, queryset=messages_for(user))
+
+
+def mailing_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, every_visible: bool = False
+) -> MailingFilter:
+    """The user's own mailings (`own_mailings`), or with `every_visible` all they may see (`mailings_for`)."""
+    return MailingFilter(filters, queryset=mailings_for(user) if every_visible else own_mailings(user))
+
+
+def occurrence_list(user: User, filters: Mapping[str, Any] | None = None) -> OccurrenceFilter:
+    return OccurrenceFilter(filters, queryset=occurrences_for(user))
+
+
+def delivery_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, occurrences: list[tuple[int, str]] = ()
+) -> DeliveryFilter:
+    """The delivery log the user may read; `occurrences` are the sends its `occurrence` may choose."""
+    return DeliveryFilter(filters, queryset=deliveries_for(user), occurrences=occurrences)
+
+
+def attempt_list(user: User, filters: Mapping[str, Any] | None = None) -> AttemptFilter:
+    return AttemptFilter(filters, queryset=attempts_for(user))
 
 
 def mailing_get(user: User, pk: int) -> Mailing:
