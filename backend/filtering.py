@@ -77,6 +77,11 @@ class ListFilterSet(django_filters.FilterSet):
     """A list's filters. `.qs` applies the valid values and leaves out the others (a page's URL);
     `.errors` says which were refused (the API answers them as field errors)."""
 
+    def value(self, name: str):
+        """The field's valid value; None when absent, empty or refused."""
+        self.is_valid()
+        return self.form.cleaned_data.get(name)
+
     @property
     def chosen(self) -> bool:
         """Whether any filter narrows the list (valid values only)."""

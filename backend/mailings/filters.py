@@ -52,7 +52,6 @@ class MailingFilter(ListFilterSet):
 
 class OccurrenceFilter(ListFilterSet):
     mailing = django_filters.NumberFilter(field_name="mailing_id")
-    finished = django_filters.BooleanFilter(field_name="finished_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Occurrence
