@@ -231,6 +231,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("skipped")
 
     FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SKIPPED)
+    # Still to be sent: "waiting" wherever counts are shown.
     PENDING_STATUSES = (Status.PENDING, Status.RETRYING)
 
     mailing = models.ForeignKey(

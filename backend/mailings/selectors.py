@@ -156,9 +156,7 @@ def mailings_with_stats(user: User) -> QuerySet[Mailing]:
         sent_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT), distinct=True),
         failed_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED), distinct=True),
         waiting_count=Count(
-            "deliveries",
-            filter=Q(deliveries__status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]),
-            distinct=True,
+            "deliveries", filter=Q(deliveries__status__in=Delivery.PENDING_STATUSES), distinct=True
         ),
     )
 
@@ -213,9 +211,13 @@ PER_DAY_DAYS = 30
 
 
 def _delivery_counts() -> dict[str, Count]:
+    """A count per delivery status, and `waiting_count`: those still to be sent (pending or retrying)."""
     return {
-        f"{status}_count": Count("deliveries", filter=Q(deliveries__status=status))
-        for status in _STATUS.values
+        **{
+            f"{status}_count": Count("deliveries", filter=Q(deliveries__status=status))
+            for status in _STATUS.values
+        },
+        "waiting_count": Count("deliveries", filter=Q(deliveries__status__in=Delivery.PENDING_STATUSES)),
     }
 
 
@@ -224,11 +226,11 @@ def occurrences_with_stats(
 ) -> QuerySet[Occurrence]:
     """Visible occurrences (of `mailing` only, when given), newest first, each annotated with its
     deliveries per status (`sent_count`, `failed_count`, `retrying_count`, `pending_count`,
-    `skipped_count`, `deliveries_count`) and its first and last attempt times (`first_attempt_at`,
-    `last_attempt_at`, None before any attempt): what a report's table and chart need, in one query
-    whatever the number of occurrences (besides loading the viewer's permissions once). Without
-    `attempt_times` the two times are left out: reading the attempt log is most of the query's cost, and a
-    list of mailings with their last counts does not show them."""
+    `skipped_count`; `waiting_count` = pending + retrying; `deliveries_count`) and its first and last
+    attempt times (`first_attempt_at`, `last_attempt_at`, None before any attempt): what a report's table
+    and chart need, in one query whatever the number of occurrences (besides loading the viewer's
+    permissions once). Without `attempt_times` the two times are left out: reading the attempt log is most
+    of the query's cost, and a list of mailings with their last counts does not show them."""
     occurrences = occurrences_for(user).select_related("mailing")
     if mailing is not None:
         occurrences = occurrences.filter(mailing_id=mailing.pk)

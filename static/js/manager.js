@@ -480,8 +480,7 @@ async function toggleMailing(mailing, opener) {
 
 /** A send's outcome counts: sent and failed; `full` adds waiting, skipped and the total. */
 function sendCounts(last, full) {
-  const { sent, failed, skipped, total } = last;
-  const waiting = last.pending + last.retrying;
+  const { sent, failed, waiting, skipped, total } = last;
   return [
     h("span", { class: "text-success" }, counted(ngettext("%(count)s sent", "%(count)s sent", sent), sent)),
     " · ",

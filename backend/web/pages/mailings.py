@@ -300,7 +300,7 @@ def _progress(occurrence) -> dict:
     parts = {
         "sent": occurrence.sent_count,
         "failed": occurrence.failed_count,
-        "waiting": occurrence.pending_count + occurrence.retrying_count,
+        "waiting": occurrence.waiting_count,
         "skipped": occurrence.skipped_count,
     }
     total = sum(parts.values())

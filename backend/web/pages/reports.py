@@ -77,8 +77,6 @@ class MailingReport(OwnMailingMixin, View):
         occurrence_pages = paginated(request.GET, sends, OCCURRENCES_PER_PAGE, "sends")
         occurrences = occurrence_pages["page"]
         counted_page(request.user, occurrences)
-        for occurrence in occurrences:
-            occurrence.waiting_count = occurrence.pending_count + occurrence.retrying_count
         log_filters = _log(request, mailing)
         attempts = DeliveryAttempt.objects.order_by("attempted_at", "id")
         log_pages = paginated(
