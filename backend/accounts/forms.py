@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .backends import REFUSAL
 from .models import User
-from .sms import country_allowed
+from .sms import check_country_allowed
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -115,10 +115,7 @@ class PhoneForm(forms.Form):
                 code="invalid_phone",
             )
         phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if not country_allowed(phone):
-            raise forms.ValidationError(
-                _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
-            )
+        check_country_allowed(phone)
         return phone
 
 

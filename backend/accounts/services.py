@@ -320,12 +320,9 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
     only when the provider certainly did not send it (a timeout or an unreadable answer may still have been
     billed), and the pace stays in either case.
     """
-    from .sms import SMSError, country_allowed, get_sms_backend
+    from .sms import SMSError, check_country_allowed, get_sms_backend
 
-    if not country_allowed(phone):
-        raise ValidationError(
-            _("Codes cannot be sent to phone numbers of this country."), code="country_not_allowed"
-        )
+    check_country_allowed(phone)
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         User.objects.select_for_update().only("pk").get(pk=user.pk)

@@ -252,7 +252,7 @@ class MessageSendTest(OwnerObjectMixin, View):
         try:
             result = services.message_send_test(actor=request.user, message=message)
         except RateLimited as exc:
-            minutes = max(1, -(-exc.retry_after // 60))
+            minutes = exc.retry_after_minutes
             messages.error(
                 request,
                 ngettext(
