@@ -191,6 +191,11 @@ def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
     return sendable_mailings().filter(next_run_at__isnull=False, next_run_at__lte=now)
 
 
+def is_due(mailing: Mailing, now: dt.datetime | None = None) -> bool:
+    """Whether `mailing` is among `due_mailings`: the scheduler starts its next occurrence within seconds."""
+    return due_mailings(now).filter(pk=mailing.pk).exists()
+
+
 def overdue_deliveries(*, late_by: dt.timedelta, now: dt.datetime | None = None) -> QuerySet[Delivery]:
     """Deliveries of sendable mailings still waiting more than `late_by` after they were due: a backlog
     the schedulers are not keeping up with (`/readyz`). A delivery held by a worker is due
@@ -287,7 +292,7 @@ def _mailing_counts() -> dict[str, Count]:
         "created": Count("pk", filter=Q(status=Mailing.Status.CREATED)),
         "started": Count("pk", filter=Q(status=Mailing.Status.STARTED)),
         "completed": Count("pk", filter=Q(status=Mailing.Status.COMPLETED)),
-        "active": Count("pk", filter=Q(status=Mailing.Status.STARTED, is_active=True)),
+        "active": Count("pk", filter=Mailing.ACTIVE),
     }
 
 

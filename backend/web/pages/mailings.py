@@ -185,7 +185,7 @@ class MailingCreate(MailingFormMixin, OwnerCreateView):
         return services.mailing_create(actor=self.request.user, data=data)
 
     def created_message(self, obj: Mailing) -> str:
-        if obj.next_run_at is not None and obj.next_run_at <= timezone.now():
+        if selectors.is_due(obj):
             return _("Mailing “%(subject)s” created; it starts sending within a few seconds.") % {
                 "subject": obj.message.subject
             }
@@ -255,12 +255,7 @@ class MailingDetail(OwnMailingMixin, View):
         counts = mailing.clients.aggregate(
             total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
         )
-        due = (
-            mailing.is_active
-            and mailing.status != Mailing.Status.COMPLETED
-            and mailing.next_run_at is not None
-            and mailing.next_run_at <= now
-        )
+        due = selectors.is_due(mailing, now)
         try:
             services.mailing_check_send_now(actor=request.user, mailing=mailing)
         except ValidationError as exc:
