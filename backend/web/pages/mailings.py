@@ -40,6 +40,18 @@ STATUS_STYLES = {
 }
 
 
+def mailing_choices() -> dict[str, dict]:
+    """The statuses' labels and badges and the periodicities' labels, keyed by the API's enum names, for the
+    managers' dashboard script: it shows a mailing's status in the words and colours these pages do."""
+    return {
+        "statuses": {
+            value.upper(): {"label": str(label), "badge": STATUS_STYLES[value]}
+            for value, label in Mailing.Status.choices
+        },
+        "periodicities": {value.upper(): str(label) for value, label in Mailing.Periodicity.choices},
+    }
+
+
 def status_badge(mailing: Mailing) -> str:
     """The status as a badge, and a second one when a manager disabled the mailing."""
     badge = format_html(

@@ -17,6 +17,8 @@ from backend.accounts.models import User
 from backend.accounts.selectors import can_view_users
 from backend.mailings.selectors import can_view_all_mailings
 
+from .mailings import mailing_choices
+
 # The operations the page embeds, in the order the page needs them.
 OPERATIONS = (
     "managerStats",
@@ -45,5 +47,6 @@ class ManagerDashboard(View):
             "can_manage_users": can_view_users(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,
+            "mailing_choices": mailing_choices(),
         }
         return render(request, "web/manager.html", context)
