@@ -46,6 +46,18 @@ from .types import (
 )
 
 
+def _mailing_args() -> dict:
+    """The arguments `mailings` and `allMailings` share: MailingFilter's fields and the sort order."""
+    return {
+        "status": graphene.Argument(MailingStatus),
+        "periodicity": graphene.Argument(MailingPeriodicity),
+        "active": graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
+        "order_by": graphene.Argument(
+            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
+        ),
+    }
+
+
 def _mailings(user, order_by, args: dict, *, every_visible: bool):
     """`mailings` and `allMailings`: the filter arguments are MailingFilter's fields, the rest is paging."""
     names = ("status", "periodicity", "active", "owner_search")
@@ -72,25 +84,11 @@ class MailingsQuery(graphene.ObjectType):
         ),
         description="Your messages (a manager has none: R-AUTH-5).",
     )
-    mailings = PageConnectionField(
-        MailingType,
-        status=graphene.Argument(MailingStatus),
-        periodicity=graphene.Argument(MailingPeriodicity),
-        active=graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
-        order_by=graphene.Argument(
-            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
-        ),
-        description="Your own mailings.",
-    )
+    mailings = PageConnectionField(MailingType, **_mailing_args(), description="Your own mailings.")
     all_mailings = PageConnectionField(
         MailingType,
-        status=graphene.Argument(MailingStatus),
-        periodicity=graphene.Argument(MailingPeriodicity),
-        active=graphene.Boolean(),
+        **_mailing_args(),
         owner_search=graphene.String(description="Part of the owner's email or name."),
-        order_by=graphene.Argument(
-            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
-        ),
         description="Every mailing you may see, with its owner: all of them for a manager (R-AUTH-5); "
         "your own for anyone else.",
     )
