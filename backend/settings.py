@@ -111,6 +111,8 @@ INSTALLED_APPS = [
     # GraphQL API (backend/api/) and its revocable refresh tokens
     "graphene_django",
     "graphql_jwt.refresh_token",
+    # One FilterSet per list (backend/filtering.py); the app brings its translations
+    "django_filters",
     # Django
     "backend.apps.MailerAdminConfig",  # django.contrib.admin with the superusers-only site
     "django.contrib.auth",

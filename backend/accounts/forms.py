@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from .backends import REFUSAL
 from .errors import ErrorCode
 from .models import User
-from .sms import country_allowed
+from .sms import check_country_allowed
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -116,11 +116,7 @@ class PhoneForm(forms.Form):
                 code=ErrorCode.INVALID_PHONE,
             )
         phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if not country_allowed(phone):
-            raise forms.ValidationError(
-                _("Codes cannot be sent to phone numbers of this country."),
-                code=ErrorCode.COUNTRY_NOT_ALLOWED,
-            )
+        check_country_allowed(phone)
         return phone
 
 

@@ -48,6 +48,11 @@ class RateLimited(Exception):
         self.limit = limit
         self.retry_after = retry_after
 
+    @property
+    def retry_after_minutes(self) -> int:
+        """`retry_after` in whole minutes, rounded up and at least one: what a page tells a person."""
+        return max(1, -(-self.retry_after // 60))
+
 
 @dataclass(frozen=True)
 class _Count:

@@ -1,13 +1,17 @@
 """Reads of accounts (R-AUTH-5): every user list a page or the API shows starts here."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from backend.mailings.models import Mailing
 
 from . import roles
+from .filters import UserFilter
 from .models import User
 
 
@@ -37,21 +41,7 @@ def user_get(actor: User, pk: int) -> User:
     return users_for(actor).get(pk=pk)
 
 
-def users_filter(
-    users: QuerySet[User],
-    *,
-    search: str | None = None,
-    blocked: bool | None = None,
-    verified: bool | None = None,
-) -> QuerySet[User]:
-    """Narrow a `users_for` list: every word of `search` in the email, first or last name (any letter
-    case); `blocked` / `verified` when not None."""
-    for word in (search or "").split():
-        users = users.filter(
-            Q(email__icontains=word) | Q(first_name__icontains=word) | Q(last_name__icontains=word)
-        )
-    if blocked is not None:
-        users = users.filter(is_blocked=blocked)
-    if verified is not None:
-        users = users.filter(email_verified=verified)
-    return users
+def user_list(actor: User, filters: Mapping[str, Any] | None = None) -> UserFilter:
+    """The user list (`users_for`) narrowed by `UserFilter`: every word of `search` in the email, first or
+    last name (any letter case); `blocked` / `verified` when given."""
+    return UserFilter(filters, queryset=users_for(actor))

@@ -23,6 +23,7 @@ from . import outbox, ratelimit, roles
 from .errors import ErrorCode
 from .models import AccountEmail, PhoneVerification, User
 from .ratelimit import DAY, HOUR, Limit, RateLimited
+from .sms import SMSError, check_country_allowed, get_sms_backend
 from .tokens import user_from_verification_token
 
 logger = logging.getLogger(__name__)
@@ -304,12 +305,7 @@ def phone_start(*, user: User, phone: str) -> PhoneVerification:
     only when the provider certainly did not send it (a timeout or an unreadable answer may still have been
     billed), and the pace stays in either case.
     """
-    from .sms import SMSError, country_allowed, get_sms_backend
-
-    if not country_allowed(phone):
-        raise ValidationError(
-            _("Codes cannot be sent to phone numbers of this country."), code=ErrorCode.COUNTRY_NOT_ALLOWED
-        )
+    check_country_allowed(phone)
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
         User.objects.select_for_update().only("pk").get(pk=user.pk)

@@ -26,8 +26,10 @@ import phonenumbers
 import requests
 import urllib3
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext as _
+
+from .errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +187,15 @@ def country_allowed(phone: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.region_code_for_number(number) in allowed
+
+
+def check_country_allowed(phone: str) -> None:
+    """Refuse a number `country_allowed` does not let a code go to: the phone form and `phone_start` say it
+    in the same words and code."""
+    if not country_allowed(phone):
+        raise ValidationError(
+            _("Codes cannot be sent to phone numbers of this country."), code=ErrorCode.COUNTRY_NOT_ALLOWED
+        )
 
 
 def get_sms_backend() -> SMSBackend:

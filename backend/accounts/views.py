@@ -33,8 +33,8 @@ from .tokens import ExpiredToken, InvalidToken
 
 def too_many_requests(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """The page for a used-up limit (HTTP 429); the same whether or not the address has an account."""
-    minutes = max(1, -(-exc.retry_after // 60))
-    response = render(request, "accounts/too_many_requests.html", {"minutes": minutes}, status=429)
+    context = {"minutes": exc.retry_after_minutes}
+    response = render(request, "accounts/too_many_requests.html", context, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -111,6 +111,9 @@ class Mailing(models.Model):
         STARTED = "started", pgettext_lazy("mailing status", "started")
         COMPLETED = "completed", pgettext_lazy("mailing status", "completed")
 
+    # An active mailing: started and not disabled by a manager (the home page's and dashboards' count).
+    ACTIVE = Q(status=Status.STARTED, is_active=True)
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="mailings"
     )
@@ -231,6 +234,7 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("skipped")
 
     FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.SKIPPED)
+    # Still to be sent: "waiting" wherever counts are shown.
     PENDING_STATUSES = (Status.PENDING, Status.RETRYING)
 
     mailing = models.ForeignKey(

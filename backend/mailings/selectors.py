@@ -7,7 +7,9 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
@@ -18,6 +20,14 @@ from django.utils.translation import gettext as _
 from backend.accounts import roles
 from backend.accounts.models import User
 
+from .filters import (
+    AttemptFilter,
+    ClientFilter,
+    DeliveryFilter,
+    MailingFilter,
+    MessageFilter,
+    OccurrenceFilter,
+)
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
 
 
@@ -70,6 +80,39 @@ def attempts_for(user: User) -> QuerySet[DeliveryAttempt]:
     return DeliveryAttempt.objects.filter(delivery__mailing__in=log_mailings_for(user).values("pk"))
 
 
+# --- the lists, narrowed by their FilterSet (filters.py): `.qs` for a page, `.errors` first for the API ---
+
+
+def client_list(user: User, filters: Mapping[str, Any] | None = None) -> ClientFilter:
+    return ClientFilter(filters, queryset=clients_for(user))
+
+
+def message_list(user: User, filters: Mapping[str, Any] | None = None) -> MessageFilter:
+    return MessageFilter(filters, queryset=messages_for(user))
+
+
+def mailing_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, every_visible: bool = False
+) -> MailingFilter:
+    """The user's own mailings (`own_mailings`), or with `every_visible` all they may see (`mailings_for`)."""
+    return MailingFilter(filters, queryset=mailings_for(user) if every_visible else own_mailings(user))
+
+
+def occurrence_list(user: User, filters: Mapping[str, Any] | None = None) -> OccurrenceFilter:
+    return OccurrenceFilter(filters, queryset=occurrences_for(user))
+
+
+def delivery_list(
+    user: User, filters: Mapping[str, Any] | None = None, *, occurrences: list[tuple[int, str]] = ()
+) -> DeliveryFilter:
+    """The delivery log the user may read; `occurrences` are the sends its `occurrence` may choose."""
+    return DeliveryFilter(filters, queryset=deliveries_for(user), occurrences=occurrences)
+
+
+def attempt_list(user: User, filters: Mapping[str, Any] | None = None) -> AttemptFilter:
+    return AttemptFilter(filters, queryset=attempts_for(user))
+
+
 def mailing_get(user: User, pk: int) -> Mailing:
     """One visible mailing; another owner's looks exactly like a missing one (Mailing.DoesNotExist)."""
     return mailings_for(user).get(pk=pk)
@@ -96,9 +139,7 @@ def mailings_with_stats(user: User) -> QuerySet[Mailing]:
         sent_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT), distinct=True),
         failed_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED), distinct=True),
         waiting_count=Count(
-            "deliveries",
-            filter=Q(deliveries__status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]),
-            distinct=True,
+            "deliveries", filter=Q(deliveries__status__in=Delivery.PENDING_STATUSES), distinct=True
         ),
     )
 
@@ -133,6 +174,11 @@ def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
     return sendable_mailings().filter(next_run_at__isnull=False, next_run_at__lte=now)
 
 
+def is_due(mailing: Mailing, now: dt.datetime | None = None) -> bool:
+    """Whether `mailing` is among `due_mailings`: the scheduler starts its next occurrence within seconds."""
+    return due_mailings(now).filter(pk=mailing.pk).exists()
+
+
 def overdue_deliveries(*, late_by: dt.timedelta, now: dt.datetime | None = None) -> QuerySet[Delivery]:
     """Deliveries of sendable mailings still waiting more than `late_by` after they were due: a backlog
     the schedulers are not keeping up with (`/readyz`). A delivery held by a worker is due
@@ -153,9 +199,13 @@ PER_DAY_DAYS = 30
 
 
 def _delivery_counts() -> dict[str, Count]:
+    """A count per delivery status, and `waiting_count`: those still to be sent (pending or retrying)."""
     return {
-        f"{status}_count": Count("deliveries", filter=Q(deliveries__status=status))
-        for status in _STATUS.values
+        **{
+            f"{status}_count": Count("deliveries", filter=Q(deliveries__status=status))
+            for status in _STATUS.values
+        },
+        "waiting_count": Count("deliveries", filter=Q(deliveries__status__in=Delivery.PENDING_STATUSES)),
     }
 
 
@@ -164,11 +214,11 @@ def occurrences_with_stats(
 ) -> QuerySet[Occurrence]:
     """Visible occurrences (of `mailing` only, when given), newest first, each annotated with its
     deliveries per status (`sent_count`, `failed_count`, `retrying_count`, `pending_count`,
-    `skipped_count`, `deliveries_count`) and its first and last attempt times (`first_attempt_at`,
-    `last_attempt_at`, None before any attempt): what a report's table and chart need, in one query
-    whatever the number of occurrences (besides loading the viewer's permissions once). Without
-    `attempt_times` the two times are left out: reading the attempt log is most of the query's cost, and a
-    list of mailings with their last counts does not show them."""
+    `skipped_count`; `waiting_count` = pending + retrying; `deliveries_count`) and its first and last
+    attempt times (`first_attempt_at`, `last_attempt_at`, None before any attempt): what a report's table
+    and chart need, in one query whatever the number of occurrences (besides loading the viewer's
+    permissions once). Without `attempt_times` the two times are left out: reading the attempt log is most
+    of the query's cost, and a list of mailings with their last counts does not show them."""
     occurrences = occurrences_for(user).select_related("mailing")
     if mailing is not None:
         occurrences = occurrences.filter(mailing_id=mailing.pk)
@@ -225,7 +275,7 @@ def _mailing_counts() -> dict[str, Count]:
         "created": Count("pk", filter=Q(status=Mailing.Status.CREATED)),
         "started": Count("pk", filter=Q(status=Mailing.Status.STARTED)),
         "completed": Count("pk", filter=Q(status=Mailing.Status.COMPLETED)),
-        "active": Count("pk", filter=Q(status=Mailing.Status.STARTED, is_active=True)),
+        "active": Count("pk", filter=Mailing.ACTIVE),
     }
 
 

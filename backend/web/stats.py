@@ -26,7 +26,7 @@ def home_stats() -> dict[str, int]:
 def compute_home_stats() -> dict[str, int]:
     return {
         "mailings": Mailing.objects.count(),
-        "active_mailings": Mailing.objects.filter(status=Mailing.Status.STARTED, is_active=True).count(),
+        "active_mailings": Mailing.objects.filter(Mailing.ACTIVE).count(),
         # People reached, not rows: the same address in two owners' lists counts once, in any letter case.
         "unique_clients": Client.objects.filter(mailings__isnull=False)
         .annotate(address=Lower("email"))

@@ -52,7 +52,7 @@ function setUp(section) {
     const counts = {
       sent: occurrence.sent,
       failed: occurrence.failed,
-      waiting: occurrence.pending + occurrence.retrying,
+      waiting: occurrence.waiting,
       skipped: occurrence.skipped,
     };
     const total = PARTS.reduce((sum, name) => sum + counts[name], 0);

@@ -22,17 +22,11 @@ const momentText = momentFormat(timeZone);
 // perDay's dates are already the viewer's calendar days: read and shown as UTC so no zone shifts them.
 const dayFormat = new Intl.DateTimeFormat(language, { day: "numeric", month: "short", timeZone: "UTC" });
 
-const STATUS = {
-  CREATED: { label: () => pgettext("mailing status", "created"), badge: "text-bg-secondary" },
-  STARTED: { label: () => pgettext("mailing status", "started"), badge: "text-bg-primary" },
-  COMPLETED: { label: () => pgettext("mailing status", "completed"), badge: "text-bg-success" },
-};
-const PERIODICITY = {
-  ONCE: () => gettext("once"),
-  DAILY: () => gettext("daily"),
-  WEEKLY: () => gettext("weekly"),
-  MONTHLY: () => gettext("monthly"),
-};
+// A mailing's status (label and badge) and periodicity in the owner pages' words and colours, which the
+// server writes into the page (backend/web/pages/mailings.py: mailing_choices), keyed by the API's enum names.
+const { statuses: STATUS, periodicities: PERIODICITY } = JSON.parse(
+  document.getElementById("mailing-choices").textContent,
+);
 
 // --- small DOM helpers: text always goes in as text nodes, never as HTML -----------------------------------
 
@@ -192,17 +186,17 @@ function createStats(section) {
       { class: "small d-flex flex-wrap justify-content-center gap-1", "data-testid": "mailings-by-status" },
       h(
         "span",
-        { class: "badge text-bg-secondary" },
+        { class: `badge ${STATUS.CREATED.badge}` },
         counted(ngettext("%(count)s created", "%(count)s created", stats.mailingsCreated), stats.mailingsCreated),
       ),
       h(
         "span",
-        { class: "badge text-bg-primary" },
+        { class: `badge ${STATUS.STARTED.badge}` },
         counted(ngettext("%(count)s started", "%(count)s started", stats.mailingsStarted), stats.mailingsStarted),
       ),
       h(
         "span",
-        { class: "badge text-bg-success" },
+        { class: `badge ${STATUS.COMPLETED.badge}` },
         counted(
           ngettext("%(count)s completed", "%(count)s completed", stats.mailingsCompleted),
           stats.mailingsCompleted,
@@ -480,8 +474,7 @@ async function toggleMailing(mailing, opener) {
 
 /** A send's outcome counts: sent and failed; `full` adds waiting, skipped and the total. */
 function sendCounts(last, full) {
-  const { sent, failed, skipped, total } = last;
-  const waiting = last.pending + last.retrying;
+  const { sent, failed, waiting, skipped, total } = last;
   return [
     h("span", { class: "text-success" }, counted(ngettext("%(count)s sent", "%(count)s sent", sent), sent)),
     " · ",
@@ -495,8 +488,8 @@ function sendCounts(last, full) {
 }
 
 function renderMailing(mailing) {
-  const status = STATUS[mailing.status] || { label: () => mailing.status, badge: "text-bg-light" };
-  const periodicity = (PERIODICITY[mailing.periodicity] || (() => mailing.periodicity))();
+  const status = STATUS[mailing.status] || { label: mailing.status, badge: "text-bg-light" };
+  const periodicity = PERIODICITY[mailing.periodicity] || mailing.periodicity;
   const last = mailing.lastOccurrence;
   const switchId = `active-${mailing.id}`;
   const toggle = h("input", {
@@ -545,7 +538,7 @@ function renderMailing(mailing) {
       last ? h("div", { class: "small d-lg-none" }, sendCounts(last, false)) : null,
     ),
     h("td", { class: "d-none d-md-table-cell" }, periodicity),
-    h("td", {}, h("span", { class: `badge ${status.badge}`, "data-testid": "status" }, status.label())),
+    h("td", {}, h("span", { class: `badge ${status.badge}`, "data-testid": "status" }, status.label)),
     h(
       "td",
       { class: "d-none d-lg-table-cell small", "data-testid": "last-send" },

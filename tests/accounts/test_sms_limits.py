@@ -313,3 +313,9 @@ def test_an_unknown_country_code_stops_start_up():
     assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
     assert "SMS_ALLOWED_COUNTRIES must be ISO 3166 country codes" in last_line
     assert "UK" in last_line
+
+
+@pytest.mark.parametrize("seconds,minutes", [(0, 1), (1, 1), (60, 1), (61, 2), (3599, 60), (3600, 60)])
+def test_retry_after_is_told_in_whole_minutes_rounded_up(seconds, minutes):
+    """The one conversion the too-many-requests page and the test-send message both show."""
+    assert RateLimited(Limit("scope", "key", 1, DAY), seconds).retry_after_minutes == minutes

@@ -1,6 +1,7 @@
 """Regressions found by the review of the GraphQL API: each test failed before its fix."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import graphene
@@ -238,6 +239,10 @@ def test_a_null_character_in_a_search_is_a_bad_request_on_every_database(query, 
     status, body = gql(query, user=user)
     assert error_codes(body) == ["BAD_REQUEST"], body
     assert "null characters" in body["errors"][0]["message"]
+    # The argument is named as the caller wrote it (the FilterSet's field in camelCase).
+    argument = re.search(r"\((\w+):", query).group(1)
+    assert body["errors"][0]["extensions"]["field"] == argument
+    assert body["errors"][0]["message"].startswith(f"{argument}: ")
     assert status == 200
 
 

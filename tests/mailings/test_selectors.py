@@ -1,6 +1,9 @@
 """Reads are owner-scoped (R-AUTH-4); managers see every mailing, not others' lists (R-AUTH-5)."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from backend.mailings import selectors
 from backend.mailings.models import Client, Delivery, Mailing, Occurrence
@@ -134,3 +137,27 @@ def test_own_mailings_are_the_users_own_even_for_a_superuser_or_a_manager(world)
     alice.is_blocked = True
     alice.save()
     assert not selectors.own_mailings(alice).exists()
+
+
+@pytest.mark.parametrize(
+    "changes,due",
+    [
+        ({}, True),
+        ({"next_run_at": "future"}, False),
+        ({"next_run_at": None}, False),
+        ({"is_active": False}, False),
+        ({"status": Mailing.Status.COMPLETED}, False),
+        ({"owner_blocked": True}, False),
+    ],
+)
+def test_a_mailing_is_due_exactly_when_due_mailings_lists_it_R_SEND_8(changes, due):
+    """The mailing page's "due now" asks the scheduler's own query."""
+    now = timezone.now()
+    changes = dict(changes)
+    owner = UserFactory(is_blocked=changes.pop("owner_blocked", False))
+    if changes.get("next_run_at") == "future":
+        changes["next_run_at"] = now + dt.timedelta(minutes=1)
+    fields = {"next_run_at": now - dt.timedelta(seconds=1), "status": Mailing.Status.STARTED, **changes}
+    mailing = MailingFactory(owner=owner, **fields)
+    assert selectors.is_due(mailing, now) is due
+    assert (mailing in selectors.due_mailings(now)) is due

@@ -319,21 +319,3 @@ def test_nobody_else_lists_users(who):
         "mailings-only manager": make_manager,
     }[who]()
     assert not account_selectors.users_for(viewer).exists()
-
-
-def test_user_filters():
-    boss = manager_with_group(email="boss@example.com", first_name="Boris", last_name="Bossov")
-    UserFactory(email="anna@example.com", first_name="Anna", last_name="Lee", email_verified=False)
-    UserFactory(email="lee@example.org", first_name="Tom", last_name="Lee", is_blocked=True)
-    users = account_selectors.users_for(boss)
-
-    def emails(**filters):
-        return sorted(account_selectors.users_filter(users, **filters).values_list("email", flat=True))
-
-    assert emails(search="LEE") == ["anna@example.com", "lee@example.org"]
-    assert emails(search="anna lee") == ["anna@example.com"]
-    assert emails(search="example.org") == ["lee@example.org"]
-    assert emails(search="  ") == ["anna@example.com", "boss@example.com", "lee@example.org"]
-    assert emails(blocked=True) == ["lee@example.org"]
-    assert emails(blocked=False, verified=True) == ["boss@example.com"]
-    assert emails(verified=False) == ["anna@example.com"]

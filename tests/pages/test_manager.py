@@ -323,3 +323,25 @@ def _gid(type_name: str, pk: int) -> str:
     from graphql_relay import to_global_id
 
     return to_global_id(type_name, pk)
+
+
+def test_the_dashboard_shows_statuses_in_the_owner_pages_words_and_colours_R_UI_8():
+    """manager.js reads a mailing's status label and badge, and its periodicity, from the page: the server
+    writes them once (the owner pages' badges), in the viewer's language, keyed by the API's enum names."""
+    manager = make_managers_member()
+    html = signed_in(manager).get(URL, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    script = re.search(r'id="mailing-choices" type="application/json">(.*?)</script>', html, re.S)
+    choices = json.loads(script.group(1))
+    assert choices["statuses"] == {
+        "CREATED": {"label": "создана", "badge": "text-bg-secondary"},
+        "STARTED": {"label": "запущена", "badge": "text-bg-primary"},
+        "COMPLETED": {"label": "завершена", "badge": "text-bg-success"},
+    }
+    assert choices["periodicities"]["WEEKLY"] == "еженедельно"
+    owner_page = MailingFactory(owner=UserFactory(), status="started")
+    owner = signed_in(owner_page.owner).get(reverse("mailings:list"), HTTP_ACCEPT_LANGUAGE="ru")
+    assert (
+        '<span class="badge text-bg-primary" data-status="started">запущена</span>' in owner.content.decode()
+    )
+    module = (STATIC_JS / "manager.js").read_text(encoding="utf-8")
+    assert 'getElementById("mailing-choices")' in module and "pgettext" not in module

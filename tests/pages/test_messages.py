@@ -267,6 +267,18 @@ def test_preview_client_search_narrows_the_choices(client, owner, letter):
     assert response.context["preview"].subject == "News for Bob"
 
 
+def test_a_nul_character_in_the_preview_search_is_a_form_error_not_a_500(client, owner, letter):
+    """The preview's client search is the client list's FilterSet: the same refusal as the list and the
+    API, and every client stays to choose from."""
+    ClientFactory(owner=owner, email="ann@example.org", full_name="Ann")
+    ClientFactory(owner=owner, email="bob@example.org", full_name="Bob")
+    response = client.get(reverse("messages:preview", args=[letter.pk]), {"q": "bob\x00"})
+    assert response.status_code == 200
+    assert "Must not contain null characters." in response.content.decode()
+    assert [c.full_name for c in response.context["choices"]] == ["Ann", "Bob"]
+    assert response.context["query"] == ""
+
+
 def test_a_new_search_shows_its_first_match_not_the_client_chosen_before(client, owner, letter):
     """Typing a name in "Find a client" still showed the client chosen before. The
     chosen client is kept while the search finds it; otherwise the search's first match is shown."""

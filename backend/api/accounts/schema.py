@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from backend.accounts import roles, selectors
 
 from ..core.auth import require_user
-from ..core.inputs import search_text
+from ..core.inputs import filter_args, filtered
 from ..core.pagination import PageConnectionField
 from ..mailings.types import ordered
 from .mutations import BlockUser, RefreshToken, RevokeToken, TokenAuth, UnblockUser, VerifyToken
@@ -50,8 +50,8 @@ class AccountsQuery(graphene.ObjectType):
         actor = require_user(info)
         if not roles.sees_all_users(actor):
             raise PermissionDenied(_("Only managers can see the list of users."))
-        users = selectors.users_filter(
-            selectors.users_for(actor), search=search_text(search), blocked=blocked, verified=verified
+        users = filtered(
+            selectors.user_list(actor, filter_args(search=search, blocked=blocked, verified=verified))
         )
         return ordered(users, order_by, UserOrder.EMAIL.value)
 

@@ -10,13 +10,12 @@ Every root field starts from an owner-scoped selector (R-AUTH-4, R-AUTH-5):
 """
 
 import graphene
-from django.db.models import Q
 
 from backend.mailings import selectors
 
 from ..core.auth import require_user
 from ..core.ids import pk_from_global_id
-from ..core.inputs import search_text
+from ..core.inputs import filter_args, filtered
 from ..core.pagination import PageConnectionField
 from .mutations import (
     CreateClient,
@@ -47,16 +46,27 @@ from .types import (
 )
 
 
-def _mailing_filters(queryset, status=None, periodicity=None, active=None):
+def _mailing_args() -> dict:
+    """The arguments `mailings` and `allMailings` share: MailingFilter's fields and the sort order."""
+    return {
+        "status": graphene.Argument(MailingStatus),
+        "periodicity": graphene.Argument(MailingPeriodicity),
+        "active": graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
+        "order_by": graphene.Argument(
+            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
+        ),
+    }
+
+
+def _mailings(user, order_by, args: dict, *, every_visible: bool):
+    """`mailings` and `allMailings`: the filter arguments are MailingFilter's fields, the rest is paging."""
+    names = ("status", "periodicity", "active", "owner_search")
+    found = selectors.mailing_list(
+        user, filter_args(**{name: args.get(name) for name in names}), every_visible=every_visible
+    )
     # A list shows the message's subject only: its text would be read and thrown away for every row.
-    queryset = queryset.defer("message__body", "message__html_body")
-    if status is not None:
-        queryset = queryset.filter(status=status)
-    if periodicity is not None:
-        queryset = queryset.filter(periodicity=periodicity)
-    if active is not None:
-        queryset = queryset.filter(is_active=active)
-    return queryset
+    mailings = filtered(found).defer("message__body", "message__html_body")
+    return ordered(mailings, order_by, MailingOrder.CREATED_DESC.value)
 
 
 class MailingsQuery(graphene.ObjectType):
@@ -68,31 +78,17 @@ class MailingsQuery(graphene.ObjectType):
     )
     messages = PageConnectionField(
         MessageType,
-        search=graphene.String(description="Part of the subject, any letter case."),
+        search=graphene.String(description="Part of the subject or the text, any letter case."),
         order_by=graphene.Argument(
             graphene.NonNull(MessageOrder), default_value=MessageOrder.UPDATED_DESC.value
         ),
         description="Your messages (a manager has none: R-AUTH-5).",
     )
-    mailings = PageConnectionField(
-        MailingType,
-        status=graphene.Argument(MailingStatus),
-        periodicity=graphene.Argument(MailingPeriodicity),
-        active=graphene.Boolean(description="true: not disabled; false: disabled by a manager."),
-        order_by=graphene.Argument(
-            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
-        ),
-        description="Your own mailings.",
-    )
+    mailings = PageConnectionField(MailingType, **_mailing_args(), description="Your own mailings.")
     all_mailings = PageConnectionField(
         MailingType,
-        status=graphene.Argument(MailingStatus),
-        periodicity=graphene.Argument(MailingPeriodicity),
-        active=graphene.Boolean(),
+        **_mailing_args(),
         owner_search=graphene.String(description="Part of the owner's email or name."),
-        order_by=graphene.Argument(
-            graphene.NonNull(MailingOrder), default_value=MailingOrder.CREATED_DESC.value
-        ),
         description="Every mailing you may see, with its owner: all of them for a manager (R-AUTH-5); "
         "your own for anyone else.",
     )
@@ -104,36 +100,21 @@ class MailingsQuery(graphene.ObjectType):
 
     @staticmethod
     def resolve_clients(root, info, search=None, order_by=None, **_page):
-        queryset = selectors.clients_for(require_user(info))
-        if search_text(search):
-            queryset = queryset.filter(Q(email__icontains=search) | Q(full_name__icontains=search))
-        return ordered(queryset, order_by, ClientOrder.FULL_NAME.value)
+        clients = filtered(selectors.client_list(require_user(info), filter_args(search=search)))
+        return ordered(clients, order_by, ClientOrder.FULL_NAME.value)
 
     @staticmethod
     def resolve_messages(root, info, search=None, order_by=None, **_page):
-        queryset = selectors.messages_for(require_user(info))
-        if search_text(search):
-            queryset = queryset.filter(subject__icontains=search)
-        return ordered(queryset, order_by, MessageOrder.UPDATED_DESC.value)
+        messages = filtered(selectors.message_list(require_user(info), filter_args(search=search)))
+        return ordered(messages, order_by, MessageOrder.UPDATED_DESC.value)
 
     @staticmethod
-    def resolve_mailings(root, info, status=None, periodicity=None, active=None, order_by=None, **_page):
-        user = require_user(info)
-        queryset = _mailing_filters(selectors.own_mailings(user), status, periodicity, active)
-        return ordered(queryset, order_by, MailingOrder.CREATED_DESC.value)
+    def resolve_mailings(root, info, order_by=None, **args):
+        return _mailings(require_user(info), order_by, args, every_visible=False)
 
     @staticmethod
-    def resolve_all_mailings(
-        root, info, status=None, periodicity=None, active=None, owner_search=None, order_by=None, **_page
-    ):
-        queryset = _mailing_filters(selectors.mailings_for(require_user(info)), status, periodicity, active)
-        if search_text(owner_search, "ownerSearch"):
-            queryset = queryset.filter(
-                Q(owner__email__icontains=owner_search)
-                | Q(owner__first_name__icontains=owner_search)
-                | Q(owner__last_name__icontains=owner_search)
-            )
-        return ordered(queryset, order_by, MailingOrder.CREATED_DESC.value)
+    def resolve_all_mailings(root, info, order_by=None, **args):
+        return _mailings(require_user(info), order_by, args, every_visible=True)
 
     @staticmethod
     def resolve_mailing(root, info, id):

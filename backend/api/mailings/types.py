@@ -13,13 +13,13 @@ than the `Message` node, and `Mailing.clients` lists only the clients `clients_f
 from functools import cached_property, partial
 
 import graphene
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from graphene.relay.connection import PageInfo, connection_adapter, page_info_adapter
 from graphene_django import DjangoObjectType
 from graphql_relay import connection_from_array_slice, get_offset_with_default, to_global_id
 
+from backend.filtering import ordered as sort_by
 from backend.mailings import selectors
 from backend.mailings.models import Client, Mailing, Message
 
@@ -73,13 +73,8 @@ class MailingOrder(graphene.Enum):
 
 
 def ordered(queryset, order: str | None, default: str):
-    """`queryset` sorted by one whitelisted field (an enum value), with the primary key as tie-breaker in
-    the same direction so that pagination cursors never skip or repeat a row."""
-    value = getattr(order, "value", order) or default
-    descending = value.startswith("-")
-    name = value.lstrip("-")
-    field = F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
-    return queryset.order_by(field, "-pk" if descending else "pk")
+    """`queryset` sorted by one whitelisted field (an enum value), the primary key breaking ties."""
+    return sort_by(queryset, getattr(order, "value", order) or default)
 
 
 def viewer(info):

@@ -14,6 +14,7 @@ from backend.mailings import selectors
 
 from ..core.auth import require_user
 from ..core.ids import pk_from_global_id
+from ..core.inputs import filter_args, filtered
 from ..core.pagination import PageConnectionField
 from .mutations import RetryFailed
 from .types import (
@@ -66,28 +67,28 @@ class ReportsQuery(graphene.ObjectType):
         # Plain rows: the page's counts come from one stats query over its own occurrences
         # (OccurrenceType.prefetch_page). Counted and paged with the stats, every page and its totalCount
         # aggregated the mailing's whole delivery log.
-        return selectors.occurrences_for(user).filter(mailing_id=found.pk).order_by("-scheduled_for", "-pk")
+        occurrences = filtered(selectors.occurrence_list(user, {"mailing": found.pk}))
+        return occurrences.order_by("-scheduled_for", "-pk")
 
     @staticmethod
     def resolve_deliveries(root, info, mailing=None, occurrence=None, status=None, **_page):
         user = require_user(info)
-        queryset = selectors.deliveries_for(user)
+        chosen, sends = {}, []
         if mailing is not None:
-            queryset = queryset.filter(
-                mailing=selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing"))
-            )
+            chosen["mailing"] = selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing")).pk
         if occurrence is not None:
             pk = pk_from_global_id(occurrence, "Occurrence")
-            queryset = queryset.filter(occurrence=selectors.occurrences_for(user).get(pk=pk))
-        if status is not None:
-            queryset = queryset.filter(status=status)
-        return queryset
+            chosen["occurrence"] = selectors.occurrences_for(user).get(pk=pk).pk
+            sends = [(chosen["occurrence"], occurrence)]
+        found = selectors.delivery_list(user, filter_args(status=status, **chosen), occurrences=sends)
+        return filtered(found)
 
     @staticmethod
     def resolve_attempts(root, info, delivery: str, **_page):
         user = require_user(info)
         found = selectors.deliveries_for(user).get(pk=pk_from_global_id(delivery, "Delivery"))
-        return selectors.attempts_for(user).filter(delivery=found).order_by("attempted_at", "id")
+        attempts = filtered(selectors.attempt_list(user, {"delivery": found.pk}))
+        return attempts.order_by("attempted_at", "id")
 
     @staticmethod
     def resolve_mailing_report(root, info, id: str):

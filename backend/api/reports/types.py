@@ -38,6 +38,7 @@ STATS = {
     "retrying": "retrying_count",
     "pending": "pending_count",
     "skipped": "skipped_count",
+    "waiting": "waiting_count",
     "total": "deliveries_count",
     "first_attempt_at": "first_attempt_at",
     "last_attempt_at": "last_attempt_at",
@@ -50,6 +51,7 @@ STAT_FIELD_NAMES = (
     "retrying",
     "pending",
     "skipped",
+    "waiting",
     "total",
     "firstAttemptAt",
     "lastAttemptAt",
@@ -82,6 +84,7 @@ class OccurrenceType(DjangoObjectType):
     skipped = graphene.Int(
         required=True, description="Deliveries not sent (unsubscribed, disabled mailing, blocked owner)."
     )
+    waiting = graphene.Int(required=True, description="Deliveries still to be sent: pending + retrying.")
     total = graphene.Int(required=True, description="All deliveries of this occurrence.")
     first_attempt_at = graphene.DateTime(description="The first SMTP attempt; null before any.")
     last_attempt_at = graphene.DateTime(description="The latest SMTP attempt; null before any.")
@@ -133,6 +136,10 @@ class OccurrenceType(DjangoObjectType):
     @staticmethod
     def resolve_skipped(root, info):
         return OccurrenceType._stat(root, info, "skipped")
+
+    @staticmethod
+    def resolve_waiting(root, info):
+        return OccurrenceType._stat(root, info, "waiting")
 
     @staticmethod
     def resolve_total(root, info):

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
 from backend.mailings import csv_io, selectors, services
+from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
 from backend.mailings.models import Client
 
@@ -46,8 +47,6 @@ class ClientList(OwnerListView):
     title = gettext_lazy("Clients")
     add_url = reverse_lazy("clients:new")
     add_label = gettext_lazy("Add a client")
-    search_fields = ("email", "full_name")
-    search_label = gettext_lazy("Search by email or name")
     default_sort = "full_name"
     no_match_text = gettext_lazy("No client matches your search.")
     columns = [
@@ -69,8 +68,8 @@ class ClientList(OwnerListView):
         ),
     ]
 
-    def get_queryset(self) -> QuerySet[Client]:
-        return selectors.clients_for(self.request.user)
+    def get_filterset(self, data: dict) -> ClientFilter:
+        return selectors.client_list(self.request.user, data)
 
     def row_url(self, obj: Client) -> str:
         return reverse("clients:edit", args=[obj.pk])

@@ -18,8 +18,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.core.paginator import Page, Paginator
-from django.db.models import Model, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from backend.accounts import roles
+from backend.filtering import ListFilterSet, ordered
 from backend.mailings.services import FormInvalid
 
 
@@ -64,7 +65,7 @@ class OwnerObjectMixin(OwnerPageMixin):
             raise Http404 from exc
 
 
-# --- the list: search, whitelisted sorting, pagination ---------------------------------------------------
+# --- the list: filters, whitelisted sorting, pagination ---------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -88,26 +89,48 @@ class Action:
     style: str = "outline-secondary"
 
 
-def _query_url(params: QueryDict, **changes: Any) -> str:
+def query_url(params: QueryDict, **changes: Any) -> str:
+    """This page's address with `params` (its query string) changed: a value replaces the parameter, None
+    drops it. Every link of a list (sorting, pages, another table's pages) keeps the others this way."""
     query = params.copy()
     for name, value in changes.items():
-        if value is None:
-            query.pop(name, None)
-        else:
+        query.pop(name, None)
+        if value is not None:
             query[name] = value
     encoded = query.urlencode()
     return f"?{encoded}" if encoded else "?"
 
 
+def paginated(params: QueryDict, queryset: QuerySet, per_page: int, name: str = "page") -> dict:
+    """One page of `queryset` (the number from the parameter `name`) and the links around it, every other
+    parameter kept (filters, sorting, another table's page): `page`, `pages` (the numbers, elided, with
+    None for a gap), `previous_url` and `next_url`."""
+    page = Paginator(queryset, per_page).get_page(params.get(name))
+    pages = []
+    if page.paginator.num_pages > 1:
+        for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
+            gap = number == page.paginator.ELLIPSIS
+            url = None if gap else query_url(params, **{name: number})
+            pages.append({"label": number, "url": url, "current": number == page.number})
+    return {
+        "page": page,
+        "pages": pages,
+        "previous_url": query_url(params, **{name: page.previous_page_number()})
+        if page.has_previous()
+        else None,
+        "next_url": query_url(params, **{name: page.next_page_number()}) if page.has_next() else None,
+    }
+
+
 class OwnerListView(OwnerPageMixin, View):
-    """A page of the owner's objects. Two queries whatever the number of rows (the count and the page):
-    columns read only the row itself or what `get_queryset` annotated or joined."""
+    """A page of the owner's objects, narrowed by the list's FilterSet (the one the API uses): the URL's `q`
+    is its `search`, its other fields keep their names. A value the FilterSet refuses is left out and the
+    search's error shown. Two queries whatever the number of rows (the count and the page): columns read only
+    the row itself or what `annotate` added or joined."""
 
     template_name = "web/generic/object_list.html"
     paginate_by = 25
     columns: list[Column] = []
-    search_fields: tuple[str, ...] = ()
-    search_label = gettext_lazy("Search")
     default_sort = ""
     title = ""
     add_url = ""
@@ -115,8 +138,13 @@ class OwnerListView(OwnerPageMixin, View):
     empty_text = ""
     no_match_text = gettext_lazy("Nothing matches your search.")
 
-    def get_queryset(self) -> QuerySet:
+    def get_filterset(self, data: dict) -> ListFilterSet:
+        """`selectors.<entity>_list(self.request.user, data)`."""
         raise NotImplementedError
+
+    def annotate(self, queryset: QuerySet) -> QuerySet:
+        """What the columns read besides the row (counts, joins)."""
+        return queryset
 
     def row_url(self, obj: Model) -> str:
         raise NotImplementedError
@@ -130,9 +158,7 @@ class OwnerListView(OwnerPageMixin, View):
         if key not in sortable:
             requested, key = self.default_sort, self.default_sort.removeprefix("-")
         descending = requested.startswith("-")
-        fields = [f"-{name}" if descending else name for name in sortable[key]]
-        # The primary key breaks ties, so a row never shows on two pages or on none.
-        return requested, [*fields, "-pk" if descending else "pk"]
+        return requested, [f"-{name}" if descending else name for name in sortable[key]]
 
     def _header(self, params: QueryDict, sort: str) -> list[dict]:
         header = []
@@ -142,65 +168,42 @@ class OwnerListView(OwnerPageMixin, View):
                 if sort.removeprefix("-") == column.key:
                     entry["direction"] = "descending" if sort.startswith("-") else "ascending"
                 next_sort = column.key if sort != column.key else f"-{column.key}"
-                entry["url"] = _query_url(params, sort=next_sort, page=None)
+                entry["url"] = query_url(params, sort=next_sort, page=None)
             header.append(entry)
         return header
 
-    def _pages(self, params: QueryDict, page: Page) -> list[dict]:
-        pages = []
-        for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
-            if number == page.paginator.ELLIPSIS:
-                pages.append({"label": number, "url": None, "current": False})
-            else:
-                pages.append(
-                    {
-                        "label": number,
-                        "url": _query_url(params, page=number),
-                        "current": number == page.number,
-                    }
-                )
-        return pages
-
     def get(self, request: HttpRequest) -> HttpResponse:
-        queryset = self.get_queryset()
-        # A NUL character cannot be in any stored text (PostgreSQL refuses it in a query): drop it.
-        query = request.GET.get("q", "").replace("\x00", "").strip()
-        if query and self.search_fields:
-            condition = Q()
-            for name in self.search_fields:
-                condition |= Q(**{f"{name}__icontains": query})
-            queryset = queryset.filter(condition)
-        sort, ordering = self._sorting(request.GET.get("sort", ""))
-        page = Paginator(queryset.order_by(*ordering), self.paginate_by).get_page(request.GET.get("page"))
-        rows = [
+        data = request.GET.dict()
+        data["search"] = data.pop("q", "")
+        self.filters = self.get_filterset(data)
+        queryset = self.annotate(self.filters.qs)
+        query = self.filters.value("search") or ""
+        sort, fields = self._sorting(request.GET.get("sort", ""))
+        table = paginated(request.GET, ordered(queryset, *fields), self.paginate_by)
+        table["rows"] = [
             {
                 "url": self.row_url(obj),
                 "cells": [(column, column.cell(obj)) for column in self.columns],
                 "actions": self.row_actions(obj),
             }
-            for obj in page.object_list
+            for obj in table["page"].object_list
         ]
-        table = {
-            "header": self._header(request.GET, sort),
-            "rows": rows,
-            "page": page,
-            "pages": self._pages(request.GET, page) if page.paginator.num_pages > 1 else [],
-            "previous_url": _query_url(request.GET, page=page.previous_page_number())
-            if page.has_previous()
-            else None,
-            "next_url": _query_url(request.GET, page=page.next_page_number()) if page.has_next() else None,
+        table["header"] = self._header(request.GET, sort)
+        context = {
+            "table": table,
+            "query": query,
+            "search_errors": self.filters.errors.get("search", []),
+            "sort": sort,
         }
-        return render(
-            request, self.template_name, self.get_context({"table": table, "query": query, "sort": sort})
-        )
+        return render(request, self.template_name, self.get_context(context))
 
     def get_context(self, context: dict) -> dict:
         return {
             "title": self.title,
             "add_url": self.add_url,
             "add_label": self.add_label,
-            "search_label": self.search_label,
-            "searchable": bool(self.search_fields),
+            "search_label": search.label if (search := self.filters.filters.get("search")) else "",
+            "searchable": search is not None,
             "empty_text": self.empty_text,
             "no_match_text": self.no_match_text,
             **context,

@@ -1,7 +1,6 @@
 """Mailings (R-UI-1, R-UI-3, R-UI-4, R-DATA-3, R-AUTH-4): list with filters, create, edit, delete, the
 detail page with its schedule and live progress, and "send now"."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Model, Q, QuerySet
@@ -16,6 +15,7 @@ from django.views import View
 from graphql_relay import to_global_id
 
 from backend.mailings import selectors, services
+from backend.mailings.filters import MailingFilter
 from backend.mailings.forms import MailingForm
 from backend.mailings.models import Mailing
 
@@ -38,6 +38,18 @@ STATUS_STYLES = {
     Mailing.Status.STARTED: "text-bg-primary",
     Mailing.Status.COMPLETED: "text-bg-success",
 }
+
+
+def mailing_choices() -> dict[str, dict]:
+    """The statuses' labels and badges and the periodicities' labels, keyed by the API's enum names, for the
+    managers' dashboard script: it shows a mailing's status in the words and colours these pages do."""
+    return {
+        "statuses": {
+            value.upper(): {"label": str(label), "badge": STATUS_STYLES[value]}
+            for value, label in Mailing.Status.choices
+        },
+        "periodicities": {value.upper(): str(label) for value, label in Mailing.Periodicity.choices},
+    }
 
 
 def status_badge(mailing: Mailing) -> str:
@@ -79,52 +91,11 @@ def _status_cell(mailing: Mailing) -> str:
     )
 
 
-class MailingFilterForm(forms.Form):
-    """The list's filters; an unknown value is ignored rather than refused (it came from a URL)."""
-
-    status = forms.ChoiceField(
-        label=gettext_lazy("Status"),
-        required=False,
-        choices=[("", gettext_lazy("Any status")), *Mailing.Status.choices],
-    )
-    periodicity = forms.ChoiceField(
-        label=gettext_lazy("Periodicity"),
-        required=False,
-        choices=[("", gettext_lazy("Any periodicity")), *Mailing.Periodicity.choices],
-    )
-    active = forms.ChoiceField(
-        label=gettext_lazy("Active"),
-        required=False,
-        choices=[
-            ("", gettext_lazy("Active or disabled")),
-            ("yes", gettext_lazy("Active")),
-            ("no", gettext_lazy("Disabled by a manager")),
-        ],
-    )
-
-    def filtered(self, queryset: QuerySet[Mailing]) -> QuerySet[Mailing]:
-        self.is_valid()  # cleaned_data then holds the fields whose values are valid choices
-        chosen = self.cleaned_data
-        if chosen.get("status"):
-            queryset = queryset.filter(status=chosen["status"])
-        if chosen.get("periodicity"):
-            queryset = queryset.filter(periodicity=chosen["periodicity"])
-        if chosen.get("active"):
-            queryset = queryset.filter(is_active=chosen["active"] == "yes")
-        return queryset
-
-    @property
-    def active_filters(self) -> bool:
-        return any(self.cleaned_data.get(name) for name in self.fields)
-
-
 class MailingList(OwnerListView):
     template_name = "web/mailings/list.html"
     title = gettext_lazy("Mailings")
     add_url = reverse_lazy("mailings:new")
     add_label = gettext_lazy("New mailing")
-    search_fields = ("message__subject",)
-    search_label = gettext_lazy("Search by the message's subject")
     default_sort = "-created"
     no_match_text = gettext_lazy("No mailing matches your search.")
     columns = [
@@ -162,11 +133,11 @@ class MailingList(OwnerListView):
         ),
     ]
 
-    def get_queryset(self) -> QuerySet[Mailing]:
-        self.filters = MailingFilterForm(self.request.GET)
-        return self.filters.filtered(selectors.own_mailings(self.request.user)).annotate(
-            clients_count=Count("clients")
-        )
+    def get_filterset(self, data: dict) -> MailingFilter:
+        return selectors.mailing_list(self.request.user, data)
+
+    def annotate(self, queryset: QuerySet[Mailing]) -> QuerySet[Mailing]:
+        return queryset.annotate(clients_count=Count("clients"))
 
     def row_url(self, obj: Mailing) -> str:
         return reverse("mailings:detail", args=[obj.pk])
@@ -180,8 +151,9 @@ class MailingList(OwnerListView):
 
     def get_context(self, context: dict) -> dict:
         context = super().get_context(context)
-        context["filters"] = self.filters
-        context["filtered"] = self.filters.active_filters
+        form = self.filters.form
+        context["filters"] = [form[name] for name in ("status", "periodicity", "active")]
+        context["filtered"] = self.filters.chosen
         return context
 
 
@@ -225,7 +197,7 @@ class MailingCreate(MailingFormMixin, OwnerCreateView):
         return services.mailing_create(actor=self.request.user, data=data)
 
     def created_message(self, obj: Mailing) -> str:
-        if obj.next_run_at is not None and obj.next_run_at <= timezone.now():
+        if selectors.is_due(obj):
             return _("Mailing “%(subject)s” created; it starts sending within a few seconds.") % {
                 "subject": obj.message.subject
             }
@@ -295,12 +267,7 @@ class MailingDetail(OwnMailingMixin, View):
         counts = mailing.clients.aggregate(
             total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
         )
-        due = (
-            mailing.is_active
-            and mailing.status != Mailing.Status.COMPLETED
-            and mailing.next_run_at is not None
-            and mailing.next_run_at <= now
-        )
+        due = selectors.is_due(mailing, now)
         try:
             services.mailing_check_send_now(actor=request.user, mailing=mailing)
         except ValidationError as exc:
@@ -340,7 +307,7 @@ def _progress(occurrence) -> dict:
     parts = {
         "sent": occurrence.sent_count,
         "failed": occurrence.failed_count,
-        "waiting": occurrence.pending_count + occurrence.retrying_count,
+        "waiting": occurrence.waiting_count,
         "skipped": occurrence.skipped_count,
     }
     total = sum(parts.values())

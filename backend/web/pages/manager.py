@@ -15,6 +15,8 @@ from django.views import View
 
 from backend.accounts import roles
 
+from .mailings import mailing_choices
+
 # The operations the page embeds, in the order the page needs them.
 OPERATIONS = (
     "managerStats",
@@ -38,5 +40,6 @@ class ManagerDashboard(View):
             "can_manage_users": roles.sees_all_users(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,
+            "mailing_choices": mailing_choices(),
         }
         return render(request, "web/manager.html", context)

@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -16,7 +16,9 @@ from django.views import View
 
 from backend.accounts import roles
 from backend.accounts.ratelimit import RateLimited
+from backend.filtering import ordered
 from backend.mailings import answers, selectors, services
+from backend.mailings.filters import MessageFilter
 from backend.mailings.forms import MessageForm
 from backend.mailings.models import Client, Message
 from backend.mailings.sending.transport import open_connection
@@ -59,8 +61,6 @@ class MessageList(OwnerListView):
     title = gettext_lazy("Messages")
     add_url = reverse_lazy("messages:new")
     add_label = gettext_lazy("Write a message")
-    search_fields = ("subject", "body")
-    search_label = gettext_lazy("Search the subject and text")
     default_sort = "-updated"
     no_match_text = gettext_lazy("No message matches your search.")
     empty_text = gettext_lazy("No messages yet. Write the first one; a mailing sends it to your clients.")
@@ -88,8 +88,11 @@ class MessageList(OwnerListView):
         ),
     ]
 
-    def get_queryset(self) -> QuerySet[Message]:
-        return selectors.messages_for(self.request.user).annotate(mailings_count=Count("mailings"))
+    def get_filterset(self, data: dict) -> MessageFilter:
+        return selectors.message_list(self.request.user, data)
+
+    def annotate(self, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        return queryset.annotate(mailings_count=Count("mailings"))
 
     def row_url(self, obj: Message) -> str:
         return reverse("messages:edit", args=[obj.pk])
@@ -203,10 +206,9 @@ class MessagePreview(OwnerObjectMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         message = self.get_object(pk)
-        query = request.GET.get("q", "").replace("\x00", "").strip()
-        clients = selectors.clients_for(request.user).order_by("full_name", "email", "pk")
-        if query:
-            clients = clients.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+        found = selectors.client_list(request.user, {"search": request.GET.get("q", "")})
+        query = found.value("search") or ""
+        clients = ordered(found.qs, "full_name", "email")
         client = self._client(clients, request.GET.get("client", "").strip())
         choices = list(clients[: self.choices_shown])
         matches = len(choices) if len(choices) < self.choices_shown else clients.count()
@@ -224,6 +226,7 @@ class MessagePreview(OwnerObjectMixin, View):
             "choices": choices,
             "matches": matches,
             "query": query,
+            "search_errors": found.errors.get("search", []),
             "preview": preview,
             "frame_html": PREVIEW_FRAME_HEAD + preview.html if preview and preview.html else "",
             "error": error,
@@ -251,7 +254,7 @@ class MessageSendTest(OwnerObjectMixin, View):
         try:
             result = services.message_send_test(actor=request.user, message=message, connect=open_connection)
         except RateLimited as exc:
-            minutes = max(1, -(-exc.retry_after // 60))
+            minutes = exc.retry_after_minutes
             messages.error(
                 request,
                 ngettext(

@@ -1,27 +1,26 @@
 """Reports (R-UI-2, R-UI-9, R-DATA-4, R-SEND-4): a mailing's sends with their counts, a chart, the attempt log
 with the server's answers, "retry failed" and the log as CSV; and every completed send of the owner."""
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import ngettext, pgettext
 from django.views import View
 from graphql_relay import to_global_id
 
 from backend.accounts import roles
 from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
+from backend.mailings.filters import DeliveryFilter
 from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
 
 from ..moments import moment_text
-from .generic import OwnerPageMixin, error_text
+from .generic import OwnerPageMixin, error_text, paginated
 from .mailings import OwnMailingMixin, status_badge
 
 OCCURRENCES_PER_PAGE = 20
@@ -55,72 +54,15 @@ def counted_page(user: User, page) -> None:
     page.object_list = [by_pk[pk] for pk in ids if pk in by_pk]
 
 
-def page_url(params, **changes) -> str:
-    query = params.copy()
-    for name, value in changes.items():
-        query.pop(name, None)
-        if value is not None:
-            query[name] = value
-    encoded = query.urlencode()
-    return f"?{encoded}" if encoded else "?"
-
-
-def pagination(params, page, name: str = "page") -> dict:
-    """Links for one paginated table of the page, keeping the other parameters (filters, the other
-    table's page)."""
-    return {
-        "page": page,
-        "previous_url": page_url(params, **{name: page.previous_page_number()})
-        if page.has_previous()
-        else None,
-        "next_url": page_url(params, **{name: page.next_page_number()}) if page.has_next() else None,
-    }
-
-
-class LogFilterForm(forms.Form):
-    """Filters of the attempt log; values that are not choices are ignored (they came from a URL)."""
-
-    status = forms.ChoiceField(
-        label=gettext_lazy("Outcome"),
-        required=False,
-        choices=[("", gettext_lazy("Any outcome")), *Delivery.Status.choices],
-    )
-    occurrence = forms.TypedChoiceField(
-        label=pgettext_lazy("one occurrence of a mailing", "Send"),
-        required=False,
-        coerce=int,
-        empty_value=None,
-    )
-    q = forms.CharField(label=gettext_lazy("Email"), required=False, max_length=254)
-
-    def __init__(self, *args, occurrences: list[tuple[int, str]], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["occurrence"].choices = [("", _("Every send")), *occurrences]
-
-    def filtered(self, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
-        self.is_valid()
-        chosen = self.cleaned_data
-        if chosen.get("status"):
-            queryset = queryset.filter(status=chosen["status"])
-        if chosen.get("occurrence"):
-            queryset = queryset.filter(occurrence_id=chosen["occurrence"])
-        if chosen.get("q"):
-            queryset = queryset.filter(email__icontains=chosen["q"].strip())
-        return queryset
-
-    @property
-    def active_filters(self) -> bool:
-        return any(self.cleaned_data.get(name) for name in self.fields)
-
-
-def _log_form(request: HttpRequest, mailing: Mailing) -> LogFilterForm:
+def _log(request: HttpRequest, mailing: Mailing) -> DeliveryFilter:
+    """The report's delivery log with its filters (the URL's `q` is the email's search): the sends one may
+    choose are the mailing's own."""
     moments = mailing.occurrences.order_by("-scheduled_for", "-pk").values_list("pk", "scheduled_for")
-    choices = [(pk, moment_text(moment)) for pk, moment in moments]
-    return LogFilterForm(request.GET, occurrences=choices)
-
-
-def _deliveries(user: User, mailing: Mailing) -> QuerySet[Delivery]:
-    return selectors.deliveries_for(user).filter(mailing=mailing)
+    data = request.GET.dict()
+    data["email"] = data.pop("q", "")
+    data["mailing"] = mailing.pk
+    sends = [(pk, moment_text(moment)) for pk, moment in moments]
+    return selectors.delivery_list(request.user, data, occurrences=sends)
 
 
 class MailingReport(OwnMailingMixin, View):
@@ -130,22 +72,22 @@ class MailingReport(OwnMailingMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         mailing = self.get_object(pk)
-        occurrences = Paginator(
-            own_occurrences(request.user).filter(mailing=mailing).order_by("-scheduled_for", "-pk"),
-            OCCURRENCES_PER_PAGE,
-        ).get_page(request.GET.get("sends"))
+        sends = selectors.occurrence_list(request.user, {"mailing": mailing.pk}).qs.order_by(
+            "-scheduled_for", "-pk"
+        )
+        occurrence_pages = paginated(request.GET, sends, OCCURRENCES_PER_PAGE, "sends")
+        occurrences = occurrence_pages["page"]
         counted_page(request.user, occurrences)
-        for occurrence in occurrences:
-            occurrence.waiting_count = occurrence.pending_count + occurrence.retrying_count
-        log_form = _log_form(request, mailing)
+        log_filters = _log(request, mailing)
         attempts = DeliveryAttempt.objects.order_by("attempted_at", "id")
-        log = Paginator(
-            log_form.filtered(_deliveries(request.user, mailing))
-            .select_related("occurrence")
+        log_pages = paginated(
+            request.GET,
+            log_filters.qs.select_related("occurrence")
             .prefetch_related(Prefetch("attempt_log", queryset=attempts, to_attr="attempt_list"))
             .order_by("-occurrence__scheduled_for", "email", "pk"),
             LOG_PER_PAGE,
-        ).get_page(request.GET.get("page"))
+        )
+        log = log_pages["page"]
         for delivery in log:
             delivery.badge = STATUS_STYLES.get(delivery.status, "")
             for attempt in delivery.attempt_list:
@@ -155,10 +97,11 @@ class MailingReport(OwnMailingMixin, View):
             "title": _("Report: %(subject)s") % {"subject": mailing.message.subject},
             "status_badge": status_badge(mailing),
             "occurrences": occurrences,
-            "occurrence_pages": pagination(request.GET, occurrences, "sends"),
+            "occurrence_pages": occurrence_pages,
             "log": log,
-            "log_pages": pagination(request.GET, log),
-            "log_form": log_form,
+            "log_pages": log_pages,
+            "log_form": [log_filters.form[name] for name in ("status", "occurrence", "email")],
+            "log_filtered": log_filters.chosen,
             "relay_answers": roles.sees_relay_answers(request.user),
             "export_query": request.GET.urlencode(),
             "global_id": to_global_id("Mailing", mailing.pk),
@@ -181,7 +124,7 @@ class MailingReportExport(OwnMailingMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         mailing = self.get_object(pk)
-        rows = _log_form(request, mailing).filtered(_deliveries(request.user, mailing))
+        rows = _log(request, mailing).qs
         lines = csv_io.deliveries_csv(
             rows.order_by("-occurrence__scheduled_for", "email", "pk"),
             tz=request.user.tz,
@@ -232,10 +175,11 @@ class ReportList(OwnerPageMixin, View):
         finished = (
             own_occurrences(request.user).filter(finished_at__isnull=False).order_by("-finished_at", "-pk")
         )
-        page = Paginator(finished, REPORTS_PER_PAGE).get_page(request.GET.get("page"))
+        pages = paginated(request.GET, finished, REPORTS_PER_PAGE)
+        page = pages["page"]
         counted_page(request.user, page)
         for occurrence in page:
             delivered = occurrence.sent_count + occurrence.failed_count
             occurrence.success_rate = round(100 * occurrence.sent_count / delivered) if delivered else None
-        context = {"sends": page, "pages": pagination(request.GET, page)}
+        context = {"sends": page, "pages": pages}
         return render(request, self.template_name, context)
