@@ -50,6 +50,12 @@ def may_act(user: Actor) -> bool:
     )
 
 
+def may_act_q(path: str = "") -> Q:
+    """`may_act` as a filter on users reached through `path` (e.g. "owner"), for queries over many rows."""
+    prefix = f"{path}__" if path else ""
+    return Q(**{f"{prefix}is_active": True, f"{prefix}is_blocked": False})
+
+
 def may_sign_in(user: Actor) -> bool:
     """May act and has confirmed the email: may log in, and may be issued, refresh and use API tokens."""
     return may_act(user) and bool(getattr(user, "email_verified", False))

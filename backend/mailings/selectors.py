@@ -151,7 +151,7 @@ def sendable_mailings() -> QuerySet[Mailing]:
     """Mailings that may be sent at all: active (not disabled by a manager), not completed, and owned by a
     user who can act (active, not blocked). The scheduler's start step, the engine's claim before every
     batch, `mailing_send_now` and the dry-run all ask this, so none of them can disagree."""
-    return Mailing.objects.filter(is_active=True, owner__is_active=True, owner__is_blocked=False).exclude(
+    return Mailing.objects.filter(roles.may_act_q("owner"), is_active=True).exclude(
         status=Mailing.Status.COMPLETED
     )
 

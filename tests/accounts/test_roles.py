@@ -7,7 +7,8 @@ from django.template import Context, Template
 
 from backend.accounts import roles
 from backend.accounts.models import User
-from tests.factories import UserFactory, make_manager
+from backend.mailings.models import Mailing
+from tests.factories import MailingFactory, UserFactory, make_manager
 
 COLUMNS = {
     "act": "may_act",
@@ -108,6 +109,17 @@ def test_the_managers_of_a_list_in_one_query_are_those_is_manager_names(django_a
     with django_assert_num_queries(1):
         found = set(roles.managers_among(User.objects.all()))
     assert found == {user for account, user in users.items() if EXPECTED[account]["is_manager"]}
+
+
+@pytest.mark.django_db
+def test_the_may_act_filter_picks_the_accounts_may_act_names():
+    """`may_act_q` is `may_act` for queries over many rows (the sendable mailings' owners)."""
+    users = {account: make() for account, make in ACCOUNTS.items() if account != "anonymous"}
+    found = set(User.objects.filter(roles.may_act_q()))
+    assert found == {user for account, user in users.items() if EXPECTED[account]["may_act"]}
+    mailings = {user.pk: MailingFactory(owner=user) for user in users.values()}
+    through_owner = set(Mailing.objects.filter(roles.may_act_q("owner")))
+    assert through_owner == {mailings[user.pk] for user in found}
 
 
 @pytest.mark.django_db

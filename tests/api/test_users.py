@@ -204,6 +204,27 @@ def test_is_manager_means_the_same_on_me_and_in_the_users_list(who, is_manager):
     assert me["isSuperuser"] is listed["isSuperuser"] is (who.startswith("superuser"))
 
 
+@pytest.mark.parametrize(
+    ("who", "answers"),
+    [
+        ("owner", (False, False, False)),
+        ("manager", (True, True, True)),
+        ("mailings-only manager", (True, False, False)),
+        ("superuser", (True, True, True)),
+    ],
+)
+def test_me_says_what_the_user_may_oversee_R_AUTH_5(who, answers):
+    """What a superuser may do without the managers' role is asked directly, not guessed from isManager."""
+    user = {
+        "owner": UserFactory,
+        "manager": manager,
+        "mailings-only manager": make_manager,
+        "superuser": lambda: UserFactory(is_superuser=True, is_staff=True),
+    }[who]()
+    me = data_of("query { me { canViewAllMailings canManageUsers canBlockUsers } }", user=user)["me"]
+    assert (me["canViewAllMailings"], me["canManageUsers"], me["canBlockUsers"]) == answers
+
+
 def test_a_blocked_manager_is_still_listed_as_a_manager():
     """The role is what the account was given: the list shows it whether or not the user may act now."""
     blocked = manager(is_blocked=True)

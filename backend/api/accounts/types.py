@@ -44,8 +44,10 @@ class UserType(_OneTypePerNode, DjangoObjectType):
     full_name = graphene.String(required=True)
     time_zone = graphene.String(required=True, description="IANA name; times are shown in it.")
     is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
-    can_manage_users = graphene.Boolean(
-        required=True, description="May list users (`users`) and block or unblock them."
+    can_manage_users = graphene.Boolean(required=True, description="May list users (`users`).")
+    can_block_users = graphene.Boolean(required=True, description="May block and unblock users.")
+    can_view_all_mailings = graphene.Boolean(
+        required=True, description="May view every owner's mailings (`allMailings`): managers and superusers."
     )
 
     class Meta:
@@ -81,6 +83,14 @@ class UserType(_OneTypePerNode, DjangoObjectType):
     @staticmethod
     def resolve_can_manage_users(root: User, info) -> bool:
         return roles.sees_all_users(root)
+
+    @staticmethod
+    def resolve_can_block_users(root: User, info) -> bool:
+        return roles.may_block_users(root)
+
+    @staticmethod
+    def resolve_can_view_all_mailings(root: User, info) -> bool:
+        return roles.sees_all_mailings(root)
 
 
 class UserSummary(graphene.ObjectType):

@@ -64,7 +64,7 @@ def mailing_disable(*, actor: User, mailing: Mailing) -> Mailing:
             mailing.disabled_by = actor
             mailing.save(update_fields=["is_active", "disabled_at", "disabled_by", "updated_at"])
             # What was still waiting is dropped, not sent weeks later when someone re-enables it.
-            mailing.deliveries.filter(status__in=[Delivery.Status.PENDING, Delivery.Status.RETRYING]).update(
+            mailing.deliveries.filter(status__in=Delivery.PENDING_STATUSES).update(
                 status=Delivery.Status.SKIPPED,
                 next_attempt_at=None,
                 last_response=answers.DISABLED_BY_MANAGER,
