@@ -10,7 +10,9 @@ from backend.accounts import selectors
 from backend.accounts.models import User
 from backend.mailings import selectors as mailing_selectors
 
+from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
+from .dataloaders import ManagerPermissionLoader
 
 
 class _OneTypePerNode:
@@ -133,16 +135,6 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
         # A node lookup passes the model's manager, hence `.all()`.
         return queryset.all() & selectors.users_for(info.context.user)
 
-    @classmethod
-    def prefetch_page(cls, nodes: list[User], info) -> None:
-        managers = set(
-            selectors.granted(
-                User.objects.filter(pk__in=[node.pk for node in nodes]), mailing_selectors.VIEW_ALL_MAILINGS
-            ).values_list("pk", flat=True)
-        )
-        for node in nodes:
-            node.holds_manager_permission = node.pk in managers
-
     @staticmethod
     def resolve_full_name(root: User, info) -> str:
         return root.get_full_name()
@@ -158,12 +150,8 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
         return count if count is not None else root.mailings.count()
 
     @staticmethod
-    def resolve_is_manager(root: User, info) -> bool:
-        held = getattr(root, "holds_manager_permission", None)
-        if held is None:
-            users = User.objects.filter(pk=root.pk)
-            held = selectors.granted(users, mailing_selectors.VIEW_ALL_MAILINGS).exists()
-        return held
+    def resolve_is_manager(root: User, info) -> Deferred:
+        return ManagerPermissionLoader.of(info).load(root.pk)
 
 
 ManagedUserConnection = ManagedUserType._meta.connection
