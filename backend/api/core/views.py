@@ -101,6 +101,9 @@ def _single_use_message() -> str:
 
 
 class _Csrf(CsrfViewMiddleware):
+    # Django's CSRF check has no public API that tells why a request failed: the reason goes only to
+    # CSRF_FAILURE_VIEW (one page for the whole site) and to the log. `_reject` is the one method every
+    # failure passes through, so overriding it is how the API answers with the reason as a GraphQL error.
     def _reject(self, request, reason):
         return reason
 
