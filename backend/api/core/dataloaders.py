@@ -31,15 +31,18 @@ V = TypeVar("V")
 
 
 class Deferred:
-    """A value a loader fills in later in the same operation: a minimal synchronous promise."""
+    """A value a loader fills in later in the same operation: a minimal synchronous promise.
 
-    __slots__ = ("_callbacks", "done", "error", "value")
+    An answer of 50 rows makes hundreds of these, so a waiter is a tuple `(function, a, b)` called as
+    `function(self, a, b)` once the value is known, with module-level functions rather than closures."""
+
+    __slots__ = ("_waiters", "done", "error", "value")
 
     def __init__(self) -> None:
         self.done = False
         self.value: Any = None
         self.error: Exception | None = None
-        self._callbacks: list[Callable[[Deferred], None]] = []
+        self._waiters: list[tuple] | None = None
 
     @classmethod
     def resolved(cls, value: Any) -> Deferred:
@@ -48,8 +51,8 @@ class Deferred:
         return deferred
 
     def resolve(self, value: Any) -> None:
-        if isinstance(value, Deferred):
-            value.on_done(lambda source: self._finish(source.value, source.error))
+        if type(value) is Deferred:
+            value._wait(_adopt, self, None)
         else:
             self._finish(value, None)
 
@@ -58,15 +61,18 @@ class Deferred:
 
     def _finish(self, value: Any, error: Exception | None) -> None:
         self.done, self.value, self.error = True, value, error
-        callbacks, self._callbacks = self._callbacks, []
-        for callback in callbacks:
-            callback(self)
+        waiters, self._waiters = self._waiters, None
+        if waiters is not None:
+            for function, a, b in waiters:
+                function(self, a, b)
 
-    def on_done(self, callback: Callable[[Deferred], None]) -> None:
+    def _wait(self, function: Callable[[Deferred, Any, Any], None], a: Any, b: Any) -> None:
         if self.done:
-            callback(self)
+            function(self, a, b)
+        elif self._waiters is None:
+            self._waiters = [(function, a, b)]
         else:
-            self._callbacks.append(callback)
+            self._waiters.append((function, a, b))
 
     def then(
         self,
@@ -76,48 +82,72 @@ class Deferred:
         """A Deferred of `on_value(value)` (or of `on_error(error)`); an exception either raises rejects
         it."""
         result = Deferred()
-
-        def run(source: Deferred) -> None:
-            try:
-                if source.error is None:
-                    value = on_value(source.value) if on_value is not None else source.value
-                elif on_error is not None:
-                    value = on_error(source.error)
-                else:
-                    result.reject(source.error)
-                    return
-            except Exception as error:  # it becomes the field's error, as in graphql-core
-                result.reject(error)
-                return
-            result.resolve(value)
-
-        self.on_done(run)
+        self._wait(_run_then, (on_value, on_error), result)
         return result
 
     @staticmethod
-    def all(items: list[Deferred]) -> Deferred:
-        """The list of the items' values once all are known; rejected with the first error."""
-        result = Deferred()
-        values: list[Any] = [None] * len(items)
-        remaining = len(items)
-
-        def collect(index: int, source: Deferred) -> None:
-            nonlocal remaining
-            if result.done:
-                return
-            if source.error is not None:
-                result.reject(source.error)
-                return
-            values[index] = source.value
-            remaining -= 1
-            if not remaining:
-                result.resolve(values)
-
+    def all(items: list[Deferred], finish: Callable[[list[Any]], Any] | None = None) -> Deferred:
+        """The list of the items' values (passed through `finish` when given) once all are known; rejected
+        with the first error."""
+        gather = _Gather(len(items), finish)
         if not items:
-            result.resolve(values)
+            gather.complete()
         for index, item in enumerate(items):
-            item.on_done(partial(collect, index))
-        return result
+            item._wait(_collect, gather, index)
+        return gather.result
+
+
+def _adopt(source: Deferred, target: Deferred, _unused: None) -> None:
+    target._finish(source.value, source.error)
+
+
+def _run_then(source: Deferred, handlers: tuple, result: Deferred) -> None:
+    on_value, on_error = handlers
+    try:
+        if source.error is None:
+            value = on_value(source.value) if on_value is not None else source.value
+        elif on_error is not None:
+            value = on_error(source.error)
+        else:
+            result.reject(source.error)
+            return
+    except Exception as error:  # it becomes the field's error, as in graphql-core
+        result.reject(error)
+        return
+    result.resolve(value)
+
+
+class _Gather:
+    __slots__ = ("finish", "remaining", "result", "values")
+
+    def __init__(self, count: int, finish: Callable[[list[Any]], Any] | None) -> None:
+        self.values: list[Any] = [None] * count
+        self.remaining = count
+        self.finish = finish
+        self.result = Deferred()
+
+    def complete(self) -> None:
+        if self.finish is None:
+            self.result.resolve(self.values)
+            return
+        try:
+            value = self.finish(self.values)
+        except Exception as error:  # as in `then`
+            self.result.reject(error)
+            return
+        self.result.resolve(value)
+
+
+def _collect(source: Deferred, gather: _Gather, index: int) -> None:
+    if gather.result.done:
+        return
+    if source.error is not None:
+        gather.result.reject(source.error)
+        return
+    gather.values[index] = source.value
+    gather.remaining -= 1
+    if not gather.remaining:
+        gather.complete()
 
 
 class Loaders:
@@ -233,7 +263,7 @@ class LoaderExecutionContext(ExecutionContext):
             results.update(zip(pending, values, strict=True))
             return results
 
-        return Deferred.all([results[name] for name in pending]).then(fill)
+        return Deferred.all([results[name] for name in pending], fill)
 
     def execute_field(self, parent_type, source, field_nodes, path):
         completed = super().execute_field(parent_type, source, field_nodes, path)
@@ -252,9 +282,7 @@ class LoaderExecutionContext(ExecutionContext):
     def complete_value(self, return_type, field_nodes, info, path, result):
         if type(result) is Deferred:
             if not result.done or result.error is not None:
-                return result.then(
-                    lambda value: self.complete_value(return_type, field_nodes, info, path, value)
-                )
+                return result.then(partial(self.complete_value, return_type, field_nodes, info, path))
             result = result.value
         return super().complete_value(return_type, field_nodes, info, path, result)
 
@@ -274,4 +302,4 @@ class LoaderExecutionContext(ExecutionContext):
                 completed[index] = value
             return completed
 
-        return Deferred.all([settled(index) for index in pending]).then(fill)
+        return Deferred.all([settled(index) for index in pending], fill)
