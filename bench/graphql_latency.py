@@ -1,6 +1,6 @@
 """What GraphQL costs over the cheapest Django view that returns the same data.
 
-    python bench/graphql_latency.py [--rounds R] [--profile]
+    python bench/graphql_latency.py [--rounds R] [--profile] [--sql] [--db-label LABEL]
 
 Seeds one owner with 1,000 mailings (20 clients and 40 deliveries each: two occurrences of 20) into a fresh
 database: a throw-away SQLite file var/bench_graphql.sqlite3 by default; with DATABASE_URL pointing at a
@@ -221,6 +221,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="timed requests of each kind (default 300)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the GraphQL requests")
     parser.add_argument("--sql", action="store_true", help="print the SQL of one GraphQL request")
+    parser.add_argument(
+        "--db-label",
+        default="graphql",
+        help="names the throw-away database (mailer_bench_<label>_<pid> on PostgreSQL; default graphql)",
+    )
     args = parser.parse_args()
     if args.rounds < 10:
         parser.error("--rounds must be at least 10")
@@ -228,7 +233,7 @@ def main() -> None:
     production_mode()
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["JWT_ACCESS_TOKEN_SECONDS"] = str(3600)  # outlives the run
-    vendor, drop = fresh_database("graphql")
+    vendor, drop = fresh_database(args.db_label)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
     try:
         run(args, vendor)

@@ -69,23 +69,23 @@ class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
         return self.model(owner=owner)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form_class = super().get_form(request, obj, change=change, **kwargs)
-        for field in form_class.base_fields.values():
-            # No "+" popups: a new message or client goes through its own add page (owner first).
-            if isinstance(field.widget, RelatedFieldWidgetWrapper):
-                field.widget.can_add_related = False
         owner = obj.owner if obj is not None else self._chosen_owner(request)
         new_instance = self._new_instance
 
-        def __init__(form, *args, **form_kwargs):
-            if form_kwargs.get("instance") is None:
-                # The new object already shows whose it is (the read-only "owner" on the page).
-                form_kwargs["instance"] = new_instance(owner)
-            super(form_class, form).__init__(*args, owner=owner, **form_kwargs)
+        # The admin builds its form with no hook for extra arguments (ModelAdmin has get_formset_kwargs for
+        # inlines only), so the domain form gets its owner from a subclass made for this request.
+        class OwnerForm(super().get_form(request, obj, change=change, **kwargs)):
+            def __init__(self, *args, **form_kwargs):
+                if form_kwargs.get("instance") is None:
+                    # The new object already shows whose it is (the read-only "owner" on the page).
+                    form_kwargs["instance"] = new_instance(owner)
+                super().__init__(*args, owner=owner, **form_kwargs)
 
-        # The class is made for this request (modelform_factory), so giving it the owner here is safe.
-        form_class.__init__ = __init__
-        return form_class
+        for field in OwnerForm.base_fields.values():
+            # No "+" popups: a new message or client goes through its own add page (owner first).
+            if isinstance(field.widget, RelatedFieldWidgetWrapper):
+                field.widget.can_add_related = False
+        return OwnerForm
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None:

@@ -9,7 +9,9 @@ from graphql_relay import to_global_id
 from backend.accounts import roles, selectors
 from backend.accounts.models import User
 
+from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
+from .dataloaders import ManagerPermissionLoader
 
 
 class _OneTypePerNode:
@@ -143,16 +145,6 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
         # A node lookup passes the model's manager, hence `.all()`.
         return queryset.all() & selectors.users_for(info.context.user)
 
-    @classmethod
-    def prefetch_page(cls, nodes: list[User], info) -> None:
-        managers = set(
-            roles.managers_among(User.objects.filter(pk__in=[node.pk for node in nodes])).values_list(
-                "pk", flat=True
-            )
-        )
-        for node in nodes:
-            node.holds_manager_permission = node.pk in managers
-
     @staticmethod
     def resolve_full_name(root: User, info) -> str:
         return root.get_full_name()
@@ -168,9 +160,8 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
         return count if count is not None else root.mailings.count()
 
     @staticmethod
-    def resolve_is_manager(root: User, info) -> bool:
-        held = getattr(root, "holds_manager_permission", None)
-        return roles.is_manager(root) if held is None else held
+    def resolve_is_manager(root: User, info) -> Deferred:
+        return ManagerPermissionLoader.of(info).load(root.pk)
 
 
 ManagedUserConnection = ManagedUserType._meta.connection

@@ -1,10 +1,7 @@
-"""Connections: cursor pagination with `totalCount`, a page size capped at GRAPHENE's
-RELAY_CONNECTION_MAX_LIMIT (asking for more is an error, not a silent cut), and one hook to batch-load what
-the page's nodes need, so a page costs the same number of queries for 5 nodes as for 100.
-
-A node type may define `prefetch_page(cls, nodes: list, info)`: it runs once per page, after slicing, and
-attaches whatever its fields would otherwise fetch one node at a time (counts, last occurrence, ...).
-"""
+"""Connections: cursor pagination with `totalCount` and a page size capped at GRAPHENE's
+RELAY_CONNECTION_MAX_LIMIT (asking for more is an error, not a silent cut). What the page's nodes need
+beyond their rows comes from the operation's loaders (`dataloaders`), so a page costs the same number of
+queries for 5 nodes as for 100."""
 
 import graphene
 from django.utils.translation import gettext as _
@@ -49,35 +46,16 @@ def check_page_args(args: dict) -> None:
 
 
 class PageConnectionField(DjangoConnectionField):
-    """DjangoConnectionField with the page-size check and the node type's `prefetch_page` hook. The resolver
-    (or, without one, the node type's `get_queryset`) must start from an owner-scoped selector."""
+    """DjangoConnectionField with the page-size check, run before the field's resolver. The resolver (or,
+    without one, the node type's `get_queryset`) must start from an owner-scoped selector."""
 
-    @classmethod
-    def connection_resolver(
-        cls,
-        resolver,
-        connection,
-        default_manager,
-        queryset_resolver,
-        max_limit,
-        enforce_first_or_last,
-        root,
-        info,
-        **args,
-    ):
-        check_page_args(args)
-        result = super().connection_resolver(
-            resolver,
-            connection,
-            default_manager,
-            queryset_resolver,
-            max_limit,
-            enforce_first_or_last,
-            root,
-            info,
-            **args,
-        )
-        prefetch = getattr(connection._meta.node, "prefetch_page", None)
-        if prefetch is not None and result.edges:
-            prefetch([edge.node for edge in result.edges], info)
-        return result
+    def wrap_resolve(self, parent_resolver):
+        # graphene's hook for the function that resolves a field; graphene-django's own (the connection
+        # resolver) asserts on a page size instead of answering with an error the client can read.
+        resolve = super().wrap_resolve(parent_resolver)
+
+        def checked(root, info, **args):
+            check_page_args(args)
+            return resolve(root, info, **args)
+
+        return checked

@@ -1,4 +1,4 @@
-"""What a query selects, so that a page loads only what the query reads: fragments and inline
+"""What a query selects, so that a field loads only what the query reads: fragments and inline
 fragments are followed, each named fragment once."""
 
 from collections.abc import Iterator
@@ -15,23 +15,6 @@ def _selections(info, selection_set, fragments, seen) -> Iterator[FieldNode]:
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
             seen.add(selection.name.value)
             yield from _selections(info, fragments[selection.name.value].selection_set, fragments, seen)
-
-
-def node_selects(info, *path: str) -> bool:
-    """Does the connection's query ask for `edges { node { <path...> } }`? Lets a page load only what the
-    query reads (the attempt log, an occurrence's counts)."""
-    fields = list(info.field_nodes)
-    for name in ("edges", "node", *path):
-        fields = [
-            child
-            for field in fields
-            if field.selection_set is not None
-            for child in _selections(info, field.selection_set, info.fragments, set())
-            if child.name.value == name
-        ]
-        if not fields:
-            return False
-    return True
 
 
 def selects_any(info, names: tuple[str, ...]) -> bool:

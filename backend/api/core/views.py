@@ -45,6 +45,7 @@ from graphql import (
 from backend.accounts import roles
 
 from .auth import authenticate_request, authentication_error
+from .dataloaders import LoaderExecutionContext
 from .errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED, format_error, graphql_error
 from .limits import (
     Cost,
@@ -100,6 +101,9 @@ def _single_use_message() -> str:
 
 
 class _Csrf(CsrfViewMiddleware):
+    # Django's CSRF check has no public API that tells why a request failed: the reason goes only to
+    # CSRF_FAILURE_VIEW (one page for the whole site) and to the log. `_reject` is the one method every
+    # failure passes through, so overriding it is how the API answers with the reason as a GraphQL error.
     def _reject(self, request, reason):
         return reason
 
@@ -228,8 +232,9 @@ class AnswerBudget:
         self.spent += amount
 
 
-class QueryExecutionContext(ExecutionContext):
-    """Counts the answer's text against the request's AnswerBudget and, once it is spent, resolves nothing
+class QueryExecutionContext(LoaderExecutionContext):
+    """Runs the operation's data loaders (`dataloaders.LoaderExecutionContext`). Counts the answer's text
+    against the request's AnswerBudget and, once it is spent, resolves nothing
     more: the answer is then refused as a whole (MailerGraphQLView._result)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -258,8 +263,11 @@ class MutationExecutionContext(QueryExecutionContext):
         if path.prev is not None:
             return super().execute_field(parent_type, source, field_nodes, path)
         errors_before = len(self.collected_errors.errors)
+        # Loaded values are read again after the write, and the payload is complete (every loader run)
+        # before the savepoint ends, so that a failure anywhere in it undoes the write.
+        self.loaders.clear()
         with transaction.atomic():
-            result = super().execute_field(parent_type, source, field_nodes, path)
+            result = self.wait(super().execute_field(parent_type, source, field_nodes, path))
             if len(self.collected_errors.errors) > errors_before:
                 transaction.set_rollback(True)
         return result

@@ -23,11 +23,16 @@ from backend.filtering import ordered as sort_by
 from backend.mailings import selectors
 from backend.mailings.models import Client, Mailing, Message
 
+from ..core.dataloaders import Deferred
 from ..core.errors import BAD_REQUEST, graphql_error
 from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
 from ..core.selection import selects_any
-from .dataloading import ClientCounts, MailingPage
+from .dataloaders import (
+    ClientCountsByMailingLoader,
+    LastOccurrenceByMailingLoader,
+    LastOccurrenceWithTimesByMailingLoader,
+)
 
 MailingStatus = graphene.Enum.from_enum(
     Mailing.Status, name="MailingStatus", description="created → started → completed (R-DATA-3)."
@@ -272,12 +277,6 @@ class MailingType(DjangoObjectType):
     def get_queryset(cls, queryset, info):
         return within(queryset, selectors.mailings_for(viewer(info)))
 
-    @classmethod
-    def prefetch_page(cls, nodes: list[Mailing], info) -> None:
-        page = MailingPage(nodes, viewer(info))
-        for node in nodes:
-            node._page = page
-
     @staticmethod
     def resolve_message(root: Mailing, info) -> Message:
         return root.message
@@ -287,13 +286,12 @@ class MailingType(DjangoObjectType):
         return root.owner
 
     @staticmethod
-    def resolve_client_count(root: Mailing, info) -> int:
-        return MailingPage.of(root, viewer(info)).client_counts.get(root.pk, ClientCounts()).total
+    def resolve_client_count(root: Mailing, info) -> Deferred:
+        return ClientCountsByMailingLoader.of(info).load(root.pk).then(lambda counts: counts.total)
 
     @staticmethod
-    def resolve_clients(root: Mailing, info, **args) -> LazyClientPage:
+    def resolve_clients(root: Mailing, info, **args) -> Deferred:
         check_page_args(args)
-        counts = MailingPage.of(root, viewer(info)).client_counts.get(root.pk, ClientCounts())
         user = viewer(info)
 
         def make_queryset():
@@ -301,7 +299,8 @@ class MailingType(DjangoObjectType):
                 selectors.clients_for(user).filter(mailings=root), ClientOrder.FULL_NAME, "full_name"
             )
 
-        return LazyClientPage(make_queryset, counts.visible, args)
+        counts = ClientCountsByMailingLoader.of(info).load(root.pk)
+        return counts.then(lambda counts: LazyClientPage(make_queryset, counts.visible, args))
 
     @staticmethod
     def resolve_upcoming(root: Mailing, info, limit: int) -> list:
@@ -312,12 +311,16 @@ class MailingType(DjangoObjectType):
         return root.upcoming(after=timezone.now(), limit=limit)
 
     @staticmethod
-    def resolve_last_occurrence(root: Mailing, info):
+    def resolve_last_occurrence(root: Mailing, info) -> Deferred:
         times = selects_any(info, ("firstAttemptAt", "lastAttemptAt"))
-        occurrence = MailingPage.of(root, viewer(info)).last_occurrences(attempt_times=times).get(root.pk)
-        if occurrence is not None:
-            occurrence.mailing = root  # loaded without it: its `mailing` is this one, not a query
-        return occurrence
+        loader = LastOccurrenceWithTimesByMailingLoader if times else LastOccurrenceByMailingLoader
+
+        def with_mailing(occurrence):
+            if occurrence is not None:
+                occurrence.mailing = root  # loaded without it: its `mailing` is this one, not a query
+            return occurrence
+
+        return loader.of(info).load(root.pk).then(with_mailing)
 
 
 MailingConnection = MailingType._meta.connection

@@ -65,7 +65,7 @@ class ReportsQuery(graphene.ObjectType):
         user = require_user(info)
         found = selectors.mailing_get(user, pk_from_global_id(mailing, "Mailing"))
         # Plain rows: the page's counts come from one stats query over its own occurrences
-        # (OccurrenceType.prefetch_page). Counted and paged with the stats, every page and its totalCount
+        # (OccurrenceStatsLoader). Counted and paged with the stats, every page and its totalCount
         # aggregated the mailing's whole delivery log.
         occurrences = filtered(selectors.occurrence_list(user, {"mailing": found.pk}))
         return occurrences.order_by("-scheduled_for", "-pk")

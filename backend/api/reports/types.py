@@ -4,21 +4,22 @@ Occurrence, Delivery and DeliveryAttempt nodes are read only through the owner-s
 (`occurrences_for`, `deliveries_for`, `attempts_for`): a manager sees every mailing's occurrences and counts
 but no delivery or attempt, which would list the recipients (R-AUTH-5, decided in
 `backend.mailings.selectors`). Per-occurrence counts come from `selectors.occurrences_with_stats`, one
-aggregate query for a whole page; a delivery page loads its attempts and its occurrences' counts in one
-query each (`prefetch_page`), so 5 and 100 deliveries cost the same number of queries.
+aggregate query for all the occurrences of a level; what a row needs beyond its columns (its mailing, its
+occurrence and their counts, its attempts) comes from the operation's loaders (`dataloaders`), one query
+per level, so 5 and 100 deliveries cost the same number of queries.
 """
 
 import graphene
-from django.db.models import Prefetch, prefetch_related_objects
 from graphene_django import DjangoObjectType
 
 from backend.accounts import roles
 from backend.mailings import selectors
 from backend.mailings.models import Delivery, DeliveryAttempt, Occurrence
 
+from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
-from ..core.selection import node_selects
-from ..mailings.dataloading import share_mailings
+from ..mailings.dataloaders import MailingByIdLoader
+from .dataloaders import AttemptsByDeliveryLoader, OccurrenceByIdLoader, OccurrenceStatsLoader
 
 DeliveryStatus = graphene.Enum.from_enum(
     Delivery.Status,
@@ -44,33 +45,6 @@ STATS = {
     "last_attempt_at": "last_attempt_at",
 }
 COUNTS = ("sent", "failed", "retrying", "pending", "skipped")
-# The Occurrence fields (camelCase) that need those annotations.
-STAT_FIELD_NAMES = (
-    "sent",
-    "failed",
-    "retrying",
-    "pending",
-    "skipped",
-    "waiting",
-    "total",
-    "firstAttemptAt",
-    "lastAttemptAt",
-)
-
-
-def attach_occurrence_stats(occurrences: list[Occurrence], user) -> None:
-    """Copy the counts of `occurrences` from one stats query onto the objects (for occurrences loaded
-    without them, e.g. through `select_related`)."""
-    missing: dict[int, list[Occurrence]] = {}
-    for occurrence in occurrences:
-        if not all(hasattr(occurrence, name) for name in STATS.values()):
-            missing.setdefault(occurrence.pk, []).append(occurrence)
-    if not missing:
-        return
-    for row in selectors.occurrences_with_stats(user).filter(pk__in=list(missing)):
-        for target in missing[row.pk]:
-            for name in STATS.values():
-                setattr(target, name, getattr(row, name))
 
 
 class OccurrenceType(DjangoObjectType):
@@ -100,22 +74,18 @@ class OccurrenceType(DjangoObjectType):
     def get_queryset(cls, queryset, info):
         return queryset.filter(pk__in=selectors.occurrences_for(info.context.user).values("pk"))
 
-    @classmethod
-    def prefetch_page(cls, nodes: list[Occurrence], info) -> None:
-        attach_occurrence_stats(nodes, info.context.user)
-        if node_selects(info, "mailing"):
-            share_mailings(nodes, info.context.user)
-
     @staticmethod
     def resolve_mailing(root: Occurrence, info):
-        return root.mailing
+        if Occurrence.mailing.is_cached(root):  # a report's or a mailing's own occurrence
+            return root.mailing
+        return MailingByIdLoader.of(info).load(root.mailing_id)
 
     @staticmethod
     def _stat(root: Occurrence, info, field: str):
         name = STATS[field]
-        if not hasattr(root, name):
-            attach_occurrence_stats([root], info.context.user)
-        return getattr(root, name)
+        if hasattr(root, name):  # loaded with its counts (occurrences_with_stats)
+            return getattr(root, name)
+        return OccurrenceStatsLoader.of(info).load(root.pk).then(lambda row: getattr(row, name))
 
     @staticmethod
     def resolve_sent(root, info):
@@ -194,10 +164,6 @@ class DeliveryAttemptType(DjangoObjectType):
         return _raw_answer(root.response, info)
 
 
-# The attempt log reads oldest first, like any log.
-ATTEMPT_ORDER = ("attempted_at", "id")
-
-
 class DeliveryType(DjangoObjectType):
     """One recipient of one occurrence: the latest state; `attemptLog` holds every attempt (R-DATA-4)."""
 
@@ -234,40 +200,26 @@ class DeliveryType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
+        # Plain rows: a delivery's mailing and occurrence come from the loaders, once per mailing or
+        # occurrence rather than joined to every row.
         scoped = queryset.filter(pk__in=selectors.deliveries_for(info.context.user).values("pk"))
-        return scoped.select_related("mailing", "occurrence")
-
-    @classmethod
-    def prefetch_page(cls, nodes: list[Delivery], info) -> None:
-        if node_selects(info, "attemptLog"):
-            attempts = DeliveryAttempt.objects.order_by(*ATTEMPT_ORDER)
-            log = Prefetch("attempt_log", queryset=attempts, to_attr="attempt_list")
-            prefetch_related_objects(nodes, log)
-        if any(node_selects(info, "occurrence", name) for name in STAT_FIELD_NAMES):
-            attach_occurrence_stats([node.occurrence for node in nodes], info.context.user)
-        holders = list(nodes) if node_selects(info, "mailing") else []
-        if node_selects(info, "occurrence", "mailing"):
-            holders += [node.occurrence for node in nodes]
-        if holders:
-            share_mailings(holders, info.context.user)
+        return scoped.select_related(None)
 
     @staticmethod
     def resolve_last_response(root: Delivery, info) -> str | None:
         return _raw_answer(root.last_response, info)
 
     @staticmethod
-    def resolve_mailing(root: Delivery, info):
-        return root.mailing
+    def resolve_mailing(root: Delivery, info) -> Deferred:
+        return MailingByIdLoader.of(info).load(root.mailing_id)
 
     @staticmethod
-    def resolve_occurrence(root: Delivery, info):
-        return root.occurrence
+    def resolve_occurrence(root: Delivery, info) -> Deferred:
+        return OccurrenceByIdLoader.of(info).load(root.occurrence_id)
 
     @staticmethod
-    def resolve_attempt_log(root: Delivery, info):
-        if hasattr(root, "attempt_list"):
-            return root.attempt_list
-        return list(root.attempt_log.order_by(*ATTEMPT_ORDER))
+    def resolve_attempt_log(root: Delivery, info) -> Deferred:
+        return AttemptsByDeliveryLoader.of(info).load(root.pk)
 
 
 class ReportTotals(graphene.ObjectType):

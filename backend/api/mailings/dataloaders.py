@@ -1,0 +1,74 @@
+"""What mailings need beyond their own rows, batched per level (`core.dataloaders`).
+
+Every batch starts from what the caller may see: mailings from `mailings_for`, and the clients a caller may
+list are `clients_for` (a manager's is empty: R-AUTH-5).
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from backend.mailings import selectors
+from backend.mailings.models import Mailing, Occurrence
+
+from ..core.dataloaders import DataLoader
+
+
+@dataclass(frozen=True)
+class ClientCounts:
+    total: int = 0  # every client the mailing is addressed to
+    visible: int = 0  # of those, the ones the caller may list (clients_for)
+
+
+class MailingByIdLoader(DataLoader[int, Mailing | None]):
+    """Mailings with their message's subject and their owner, None for one the caller may not see."""
+
+    def batch_load(self, keys: list[int]) -> list[Mailing | None]:
+        found = (
+            selectors.mailings_for(self.user).filter(pk__in=keys).defer("message__body", "message__html_body")
+        )
+        by_pk = {mailing.pk: mailing for mailing in found}
+        return [by_pk.get(key) for key in keys]
+
+
+class ClientCountsByMailingLoader(DataLoader[int, ClientCounts]):
+    def batch_load(self, keys: list[int]) -> list[ClientCounts]:
+        through = Mailing.clients.through
+        visible = selectors.clients_for(self.user).values("pk")
+        rows = (
+            through.objects.filter(mailing_id__in=keys)
+            .values("mailing_id")
+            .annotate(total=Count("pk"), visible=Count("pk", filter=Q(client_id__in=visible)))
+            .order_by()
+        )
+        counts = {row["mailing_id"]: ClientCounts(row["total"], row["visible"]) for row in rows}
+        return [counts.get(key, ClientCounts()) for key in keys]
+
+
+class LastOccurrenceByMailingLoader(DataLoader[int, Occurrence | None]):
+    """Each mailing's latest occurrence, annotated with its counts (`selectors.occurrences_with_stats`,
+    what the `Occurrence` type reads), without its first and last attempt times: they read the attempt log,
+    most of the query's cost, and a list of mailings rarely shows them."""
+
+    attempt_times = False
+
+    def batch_load(self, keys: list[int]) -> list[Occurrence | None]:
+        latest = (
+            Occurrence.objects.filter(mailing_id=OuterRef("pk"))
+            .order_by("-scheduled_for", "-pk")
+            .values("pk")[:1]
+        )
+        latest_ids = Mailing.objects.filter(pk__in=keys).annotate(last=Subquery(latest)).values("last")
+        occurrences = (
+            selectors.occurrences_with_stats(self.user, attempt_times=self.attempt_times)
+            .select_related(None)
+            .filter(pk__in=latest_ids)
+        )
+        by_mailing = {occurrence.mailing_id: occurrence for occurrence in occurrences}
+        return [by_mailing.get(key) for key in keys]
+
+
+class LastOccurrenceWithTimesByMailingLoader(LastOccurrenceByMailingLoader):
+    """The same, with the first and last attempt times."""
+
+    attempt_times = True
