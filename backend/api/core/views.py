@@ -232,6 +232,10 @@ class AnswerBudget:
         self.spent += amount
 
 
+def _never_awaitable(value: object) -> bool:
+    return False
+
+
 class QueryExecutionContext(LoaderExecutionContext):
     """Runs the operation's data loaders (`dataloaders.LoaderExecutionContext`). Counts the answer's text
     against the request's AnswerBudget and, once it is spent, resolves nothing
@@ -483,6 +487,9 @@ class MailerGraphQLView(GraphQLView):
             "variable_values": job.variables,
             "operation_name": job.operation_name,
             "middleware": self.get_middleware(request),
+            # Nothing here is asynchronous (the ORM refuses an event loop): graphql-core need not ask every
+            # value of the answer whether it is awaitable.
+            "is_awaitable": _never_awaitable,
         }
         schema = self.schema.graphql_schema
         mutation = job.operation.operation == OperationType.MUTATION
