@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,16 @@ def pytest_report_header(config):
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     return f"mailer: database={db} cache={cache}"
+
+
+@pytest.fixture
+def postgresql_only():
+    """Skip a test of row locks between sessions on SQLite, whose one database lock makes it moot."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "PostgreSQL only: this tests row locks between sessions (SKIP LOCKED, several schedulers); "
+            "SQLite serialises writers with one database lock, and one scheduler is its supported setup"
+        )
 
 
 @pytest.fixture

@@ -262,15 +262,6 @@ def test_the_scheduler_job_sends_the_outbox(client, smtp, accounts):
     assert smtp.recipients() == ["registered@example.com"]
 
 
-@pytest.fixture
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "PostgreSQL only: this tests row locks between sessions (SKIP LOCKED, several schedulers); "
-            "SQLite serialises writers with one database lock, and one scheduler is its supported setup"
-        )
-
-
 @pytest.mark.django_db(
     transaction=True, serialized_rollback=True
 )  # keeps the migrations' data for the next test

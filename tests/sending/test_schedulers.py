@@ -102,15 +102,6 @@ def sink():
         yield server
 
 
-@pytest.fixture
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "PostgreSQL only: this tests row locks between sessions (SKIP LOCKED, several schedulers); "
-            "SQLite serialises writers with one database lock, and one scheduler is its supported setup"
-        )
-
-
 def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, tmp_path, postgresql_only):
     """R-SEND-7: three `runapscheduler` processes on one PostgreSQL database and one SMTP
     server, 10 mailings of 300 clients due at once: every recipient gets exactly one message, more than one
