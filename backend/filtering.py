@@ -78,15 +78,15 @@ class ListFilterSet(django_filters.FilterSet):
     `.errors` says which were refused (the API answers them as field errors)."""
 
     def value(self, name: str):
-        """The field's valid value; None when absent, empty or refused."""
+        """The field's valid value; None when absent, empty or refused (or when no filters were given)."""
         self.is_valid()
-        return self.form.cleaned_data.get(name)
+        return getattr(self.form, "cleaned_data", {}).get(name)
 
     @property
     def chosen(self) -> bool:
         """Whether any filter narrows the list (valid values only)."""
         self.is_valid()
-        return any(value not in (None, "") for value in self.form.cleaned_data.values())
+        return any(value not in (None, "") for value in getattr(self.form, "cleaned_data", {}).values())
 
 
 def ordered(queryset: QuerySet, *fields: str) -> QuerySet:

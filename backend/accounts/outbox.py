@@ -183,7 +183,9 @@ def _send_one(
             messages = compose(row.kind, row.recipient)
     except Exception as exc:  # a bug or a database error in one row must not stop the others
         logger.exception("account email %s (%s) could not be composed", row.pk, row.kind)
-        failure = _Failure(f"not composed: {type(exc).__name__}: {exc}"[:1000])
+        # A passing database error is worth a few tries, a bug is not worth a thousand until the link expires.
+        gives_up = row.attempts + 1 >= settings.MAILER_MAX_ATTEMPTS
+        failure = _Failure(f"not composed: {type(exc).__name__}: {exc}"[:1000], permanent=gives_up)
     else:
         if not messages:
             # No account this email applies to: the address someone typed is not kept.

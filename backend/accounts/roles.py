@@ -71,7 +71,7 @@ def is_manager(user: Actor) -> bool:
 
 def is_content_editor(user: Actor) -> bool:
     """Was given the Wagtail admin (the blog) and is not a superuser: works on the blog only (R-AUTH-6)."""
-    return not user.is_superuser and _given(user, EDIT_BLOG)
+    return user is not None and not user.is_superuser and _given(user, EDIT_BLOG)
 
 
 def managers_among(users: QuerySet[User]) -> QuerySet[User]:

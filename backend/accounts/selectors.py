@@ -33,15 +33,21 @@ def users_for(actor: User) -> QuerySet[User]:
     return User.objects.select_related("blocked_by").annotate(mailings_count=Coalesce(Subquery(count), 0))
 
 
+def _require_sees_users(actor: User) -> None:
+    if not roles.sees_all_users(actor):
+        raise PermissionDenied(_("Only managers can see or manage users."))
+
+
 def user_get(actor: User, pk: int) -> User:
     """One user of the list (to block or unblock): PermissionDenied for those who may not see the list,
     User.DoesNotExist for an unknown pk."""
-    if not roles.sees_all_users(actor):
-        raise PermissionDenied(_("Only managers can see or manage users."))
+    _require_sees_users(actor)
     return users_for(actor).get(pk=pk)
 
 
 def user_list(actor: User, filters: Mapping[str, Any] | None = None) -> UserFilter:
     """The user list (`users_for`) narrowed by `UserFilter`: every word of `search` in the email, first or
-    last name (any letter case); `blocked` / `verified` when given."""
+    last name (any letter case); `blocked` / `verified` when given. PermissionDenied for those who may not
+    see it."""
+    _require_sees_users(actor)
     return UserFilter(filters, queryset=users_for(actor))

@@ -16,13 +16,13 @@ import re
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-# Mailer's own texts (not a server's), written by sending/transport.py, sending/queue.py, sending/worker.py
+# Mailer's own texts (not a server's): sending/transport.py, sending/queue.py, sending/worker.py
 # and the disabling service (services/mailings.py).
-_ACCEPTED_BY_BACKEND = "accepted by Django's "
-_NO_LONGER_RECIPIENT = "not sent: no longer a recipient"
-_NOT_SENT = "not sent: "
+ACCEPTED_BY_BACKEND = "accepted by Django's "
+NO_LONGER_RECIPIENT = "not sent: no longer a recipient"
+NOT_SENT = "not sent: "
 DISABLED_BY_MANAGER = "mailing disabled by a manager"
-_INTERNAL = "internal error: "
+INTERNAL = "internal error: "
 
 _LEADING_CODE = re.compile(r"([2-5]\d\d)(?:[ -]|$)")
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -135,15 +135,15 @@ def summary(code: int | None, text: str) -> str:
 
 
 def _own_text(text: str) -> Reading | None:
-    if text.startswith(_ACCEPTED_BY_BACKEND):
+    if text.startswith(ACCEPTED_BY_BACKEND):
         return Reading.ACCEPTED
-    if text.startswith(_NO_LONGER_RECIPIENT):
+    if text.startswith(NO_LONGER_RECIPIENT):
         return Reading.NO_LONGER_RECIPIENT
-    if text.startswith(_NOT_SENT):
+    if text.startswith(NOT_SENT):
         return Reading.INVALID_ADDRESS
     if text == DISABLED_BY_MANAGER:
         return Reading.DISABLED
-    if text.startswith(_INTERNAL):
+    if text.startswith(INTERNAL):
         return Reading.INTERNAL
     return None
 

@@ -7,6 +7,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from backend.accounts.filters import PERSON_FIELDS
 from backend.filtering import ListFilterSet, SearchFilter, YesNoFilter
 
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
@@ -42,7 +43,7 @@ class MailingFilter(ListFilterSet):
     )
     search = SearchFilter(fields=("message__subject",), label=_("Search by the message's subject"))
     owner_search = SearchFilter(
-        fields=("owner__email", "owner__first_name", "owner__last_name"), label=_("Owner")
+        fields=tuple(f"owner__{field}" for field in PERSON_FIELDS), words=True, label=_("Owner")
     )
 
     class Meta:

@@ -253,6 +253,32 @@ def test_finished_rows_are_deleted_after_the_keep_days(settings):
     assert AccountEmail.objects.count() == 2
 
 
+def test_a_row_that_cannot_be_composed_fails_after_the_attempts_and_stops_nothing_else(
+    smtp, settings, monkeypatch
+):
+    """A bug in composing one email is retried MAILER_MAX_ATTEMPTS times, not until its link expires (days
+    of a try every ten minutes), and the rows after it are sent meanwhile."""
+    settings.MAILER_MAX_ATTEMPTS, settings.MAILER_RETRY_BASE_SECONDS = 3, 0
+    UserFactory(email="fine@example.com")
+    UserFactory(email="broken@example.com")
+    real = outbox.compose
+
+    def compose(kind, recipient):
+        if recipient == "broken@example.com":
+            raise RuntimeError("template bug")
+        return real(kind, recipient)
+
+    monkeypatch.setattr(outbox, "compose", compose)
+    broken = outbox.enqueue(kind=Kind.PASSWORD_RESET, address="broken@example.com")
+    outbox.enqueue(kind=Kind.PASSWORD_RESET, address="fine@example.com")
+    for _ in range(5):
+        outbox.send_account_mail()
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == (AccountEmail.Status.FAILED, 3)
+    assert broken.last_error.startswith("not composed: RuntimeError: template bug")
+    assert smtp.recipients() == ["fine@example.com"]
+
+
 @pytest.mark.django_db(
     transaction=True, serialized_rollback=True
 )  # keeps the migrations' data for the next test

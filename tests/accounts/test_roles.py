@@ -103,6 +103,12 @@ def test_who_may_do_what(account, predicate):
     assert roles.PREDICATES[predicate](user) is EXPECTED[account][predicate]
 
 
+@pytest.mark.parametrize("predicate", list(COLUMNS.values()))
+def test_no_user_at_all_may_do_nothing(predicate):
+    """A caller without a user (a template without one, a command) is refused by every predicate."""
+    assert roles.PREDICATES[predicate](None) is False
+
+
 @pytest.mark.django_db
 def test_the_managers_of_a_list_in_one_query_are_those_is_manager_names(django_assert_num_queries):
     users = {account: make() for account, make in ACCOUNTS.items() if account != "anonymous"}

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 
 from backend.accounts import selectors as account_selectors
 from backend.accounts.models import User
@@ -123,6 +124,8 @@ def test_a_mailing_filter_value_that_is_no_choice_is_named_and_the_rest_still_ap
     assert filters.chosen
     assert not selectors.mailing_list(owner, {"status": "sending"}).chosen
     assert not selectors.mailing_list(owner, {}).chosen
+    unbound = selectors.mailing_list(owner)
+    assert (unbound.chosen, unbound.value("status")) == (False, None)
 
 
 def test_every_visible_mailing_and_the_owner_search_for_a_manager(mailings):
@@ -137,6 +140,10 @@ def test_every_visible_mailing_and_the_owner_search_for_a_manager(mailings):
     assert _pks(selectors.mailing_list(manager, {"owner_search": "owner@"}, every_visible=True)) == {
         rows["created"].pk,
         rows["started"].pk,
+    }
+    # A full name finds its owner, as the users list does: every word in any of the fields.
+    assert _pks(selectors.mailing_list(manager, {"owner_search": "peter parker"}, every_visible=True)) == {
+        rows["other"].pk
     }
     # An owner's "every visible" is their own.
     assert _pks(selectors.mailing_list(owner, every_visible=True)) == {rows["created"].pk, rows["started"].pk}
@@ -240,7 +247,8 @@ def test_user_filters():
     assert found(blocked=False, verified=True) == ["boss@example.com"]
     assert found(verified=False) == ["anna@example.com"]
     assert account_selectors.user_list(boss, {"search": "a\x00"}).errors["search"] == [NUL_ERROR]
-    assert not account_selectors.user_list(UserFactory(), {}).qs.exists()
+    with pytest.raises(PermissionDenied):
+        account_selectors.user_list(UserFactory(), {})
 
 
 # --- sorting ----------------------------------------------------------------------------------------

@@ -121,6 +121,17 @@ def test_the_log_filters_by_outcome_occurrence_and_email(client, owner, smtp):
     assert 'data-testid="no-match"' in html
 
 
+def test_a_refused_email_search_in_the_log_says_why(client, owner, smtp):
+    """A search the log cannot run (a NUL) is shown under the box, as on the list pages, not silently
+    dropped while the box keeps the text."""
+    mailing, _occurrence, _refused = sent_with_one_refusal(owner, smtp)
+    response = client.get(reverse("mailings:report", args=[mailing.pk]), {"q": "a\x00b"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="search-error"' in html and "is-invalid" in html
+    assert len(response.context["log"]) == 3
+
+
 def services_send_now(mailing) -> Occurrence:
     from backend.mailings import services
 

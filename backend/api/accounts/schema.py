@@ -7,10 +7,8 @@
 """
 
 import graphene
-from django.core.exceptions import PermissionDenied
-from django.utils.translation import gettext as _
 
-from backend.accounts import roles, selectors
+from backend.accounts import selectors
 
 from ..core.auth import require_user
 from ..core.inputs import filter_args, filtered
@@ -48,8 +46,6 @@ class AccountsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_users(root, info, search=None, blocked=None, verified=None, order_by=None, **_page):
         actor = require_user(info)
-        if not roles.sees_all_users(actor):
-            raise PermissionDenied(_("Only managers can see the list of users."))
         users = filtered(
             selectors.user_list(actor, filter_args(search=search, blocked=blocked, verified=verified))
         )

@@ -498,20 +498,20 @@ class MailerGraphQLView(GraphQLView):
                 result = execute(
                     schema, job.document, execution_context_class=MutationExecutionContext, **options
                 )
-                if result.data is None:
+                # An answer refused for its size carries no data, so no write may stand behind it: the
+                # client could not learn which rows exist.
+                if result.data is None or request.graphql_answer_budget.exceeded:
                     transaction.set_rollback(True)
         else:
             result = execute(schema, job.document, execution_context_class=QueryExecutionContext, **options)
         budget = request.graphql_answer_budget
         if budget.exceeded:
             if mutation:
-                # Root fields run one after another, each in its own savepoint: those before the budget ran
-                # out are done, the rest never started.
                 message = ngettext(
-                    "The answer holds more than %(limit)d character of text; the mutation's fields before "
-                    "that point were carried out, the rest were not. Ask for fewer fields.",
-                    "The answer holds more than %(limit)d characters of text; the mutation's fields before "
-                    "that point were carried out, the rest were not. Ask for fewer fields.",
+                    "The answer holds more than %(limit)d character of text; nothing of the mutation was "
+                    "carried out. Ask for fewer fields.",
+                    "The answer holds more than %(limit)d characters of text; nothing of the mutation was "
+                    "carried out. Ask for fewer fields.",
                     budget.limit,
                 )
             else:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 
-from .. import selectors
+from .. import answers, selectors
 from ..models import Delivery, DeliveryAttempt, Mailing, Occurrence
 from .policy import NextState
 
@@ -56,7 +56,7 @@ _INSERT = (
     "VALUES (%s, %s, %s, %s, %s)"
 )
 SKIPPED_RESPONSE = (
-    "not sent: no longer a recipient (unsubscribed, removed from the mailing or its owner's list)"
+    answers.NO_LONGER_RECIPIENT + " (unsubscribed, removed from the mailing or its owner's list)"
 )
 
 

@@ -15,6 +15,7 @@ import ssl
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from .. import answers
 from ..compose import Connection, PreparedMessage, SendResult, UnsafeRecipient, wire_address
 from ..models import DeliveryAttempt
 
@@ -192,7 +193,8 @@ class DjangoBackendConnection:
             return classify(code, _decode(reply))
         except Exception as exc:  # any backend failure is a temporary, logged one
             return classify(None, f"{type(exc).__name__}: {exc}", connection_failed=True)
-        return SendResult(Outcome.SENT, None, f"accepted by Django's {self._backend_name} email backend")
+        text = f"{answers.ACCEPTED_BY_BACKEND}{self._backend_name} email backend"
+        return SendResult(Outcome.SENT, None, text)
 
 
 def _server_side(code: int | None, text: str) -> SendResult:
@@ -202,7 +204,7 @@ def _server_side(code: int | None, text: str) -> SendResult:
 def _refused_before_sending(exc: UnsafeRecipient) -> SendResult:
     """An address no server could accept (it would break the SMTP command): final, and not the server's
     fault, so it does not count for the breaker."""
-    return SendResult(Outcome.PERMANENT, None, f"not sent: {exc}")
+    return SendResult(Outcome.PERMANENT, None, f"{answers.NOT_SENT}{exc}")
 
 
 def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:

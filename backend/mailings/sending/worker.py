@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from .. import answers
 from ..compose import Connection, PreparedMessage, SendResult
 from ..models import DeliveryAttempt, Occurrence
 from . import failures, queue
@@ -278,7 +279,7 @@ class Workers:
         except Exception as exc:  # a bug in rendering must fail one recipient, not the pass
             logger.exception("could not send delivery %s", job.pk, extra=_ids(job))
             return SendResult(
-                DeliveryAttempt.Outcome.TEMPORARY, None, f"internal error: {type(exc).__name__}: {exc}"
+                DeliveryAttempt.Outcome.TEMPORARY, None, f"{answers.INTERNAL}{type(exc).__name__}: {exc}"
             )
 
     def work(self) -> None:
