@@ -10,14 +10,25 @@ from django.utils.translation import pgettext_lazy
 from backend.accounts.filters import PERSON_FIELDS
 from backend.filtering import ListFilterSet, SearchFilter, YesNoFilter
 
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag
 
 
 class ClientFilter(ListFilterSet):
     search = SearchFilter(fields=("email", "full_name"), label=_("Search by email or name"))
+    # A tag's id: the selector has already narrowed the list to the user's own clients, so another owner's
+    # tag matches nobody.
+    tag = django_filters.NumberFilter(field_name="tags", label=_("Tag"), min_value=1, max_value=2**63 - 1)
 
     class Meta:
         model = Client
+        fields: list[str] = []
+
+
+class TagFilter(ListFilterSet):
+    search = SearchFilter(fields=("name",), label=_("Search by name"))
+
+    class Meta:
+        model = Tag
         fields: list[str] = []
 
 

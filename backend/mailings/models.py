@@ -19,6 +19,28 @@ def new_unsubscribe_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class Tag(models.Model):
+    """A label on clients in one owner's list (R-AUD-2): name unique per owner in any letter case. A mailing
+    can go to the clients carrying some of its owner's tags (`Mailing.Audience.TAGS`)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="tags"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(F("owner"), Lower("name"), name="mailings_tag_owner_name_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Client(models.Model):
     """A recipient in one owner's list (R-DATA-1): email unique per owner in any letter case."""
 
@@ -32,6 +54,9 @@ class Client(models.Model):
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     unsubscribe_token = models.CharField(
         _("unsubscribe token"), max_length=64, unique=True, default=new_unsubscribe_token, editable=False
+    )
+    tags = models.ManyToManyField(
+        Tag, verbose_name=_("tags"), related_name="clients", blank=True, through="ClientTag"
     )
 
     class Meta:
@@ -49,6 +74,23 @@ class Client(models.Model):
     @property
     def is_subscribed(self) -> bool:
         return self.unsubscribed_at is None
+
+
+class ClientTag(models.Model):
+    """A client carries a tag. Its own model so that bulk tagging is one INSERT ... SELECT and a tag's
+    clients are found through the (tag, client) index."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("client's tag")
+        verbose_name_plural = _("clients' tags")
+        constraints = [models.UniqueConstraint(fields=["tag", "client"], name="mailings_clienttag_unique")]
+        indexes = [models.Index(fields=["client"], name="mailings_clienttag_client")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.tag_id}"
 
 
 class Unsubscription(models.Model):
@@ -111,6 +153,17 @@ class Mailing(models.Model):
         STARTED = "started", pgettext_lazy("mailing status", "started")
         COMPLETED = "completed", pgettext_lazy("mailing status", "completed")
 
+    class Audience(models.TextChoices):
+        """Who an occurrence goes to, resolved when it starts (R-AUD-1, `selectors.recipients_of`)."""
+
+        EVERYONE = "everyone", _("everyone subscribed")
+        TAGS = "tags", _("clients with chosen tags")
+        CLIENTS = "clients", _("chosen clients")
+
+    class TagMatch(models.TextChoices):
+        ANY = "any", _("any of the tags")
+        ALL = "all", _("all of the tags")
+
     # An active mailing: started and not disabled by a manager (the home page's and dashboards' count).
     ACTIVE = Q(status=Status.STARTED, is_active=True)
 
@@ -122,6 +175,16 @@ class Mailing(models.Model):
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.RESTRICT, related_name="mailings"
     )
+    # Chosen clients by default: what every mailing was before audiences, and what an API call that names
+    # only `clientIds` still means. The mailing form starts at everyone subscribed.
+    audience = models.CharField(
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.CLIENTS
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="mailings", blank=True)
+    tag_match = models.CharField(
+        _("clients with"), max_length=3, choices=TagMatch.choices, default=TagMatch.ANY
+    )
+    # Used when the audience is the chosen clients only.
     clients = models.ManyToManyField(Client, verbose_name=_("clients"), related_name="mailings", blank=True)
     start_at = models.DateTimeField(_("start"))
     end_at = models.DateTimeField(_("end"))

@@ -9,11 +9,10 @@ arithmetic of the schedule is schedule.py's.
 
 import datetime as dt
 
-from django.db import connection
 from django.db.models import CharField, DateTimeField, F, IntegerField, Value
 from django.utils import timezone
 
-from . import schedule, selectors
+from . import bulk, schedule, selectors
 from .models import Delivery, Mailing, Occurrence
 
 
@@ -56,37 +55,26 @@ def reschedule(mailing: Mailing, *, now: dt.datetime | None = None) -> None:
     mailing.save(update_fields=["next_run_at", "status", "updated_at"])
 
 
-def _insert_deliveries_sql(occurrence: Occurrence, now: dt.datetime) -> tuple[str, tuple]:
-    """INSERT ... SELECT whose SELECT is `recipients_of(mailing)`'s own SQL with the delivery's other
-    columns added: who receives an occurrence is decided once, in the selector, not in a second WHERE."""
-    when, number, text = DateTimeField(), IntegerField(), CharField()
-    columns = {  # delivery column -> its value per recipient; the ORM adapts each as it would for a save
-        "mailing_id": Value(occurrence.mailing_id, output_field=number),
-        "occurrence_id": Value(occurrence.pk, output_field=number),
-        "client_id": F("pk"),
-        "email": F("email"),
-        "status": Value(Delivery.Status.PENDING.value, output_field=text),
-        "attempts": Value(0, output_field=number),
-        "next_attempt_at": Value(now, output_field=when),
-        "last_response": Value("", output_field=text),
-        "claim_token": Value("", output_field=text),
-        "created_at": Value(now, output_field=when),
-    }
-    names = {f"d_{column}": expression for column, expression in columns.items()}
-    rows = selectors.recipients_of(occurrence.mailing).order_by().annotate(**names).values_list(*names)
-    if list(rows.query.annotation_select) != list(names) or rows.query.values_select:
-        raise RuntimeError("the recipients' SELECT does not list the delivery columns in order")
-    select, params = rows.query.sql_with_params()
-    # "WHERE ... ON CONFLICT": SQLite needs the SELECT's WHERE to parse an upsert; recipients_of has one.
-    table = Delivery._meta.db_table
-    return f"INSERT INTO {table} ({', '.join(columns)}) {select} ON CONFLICT DO NOTHING", params
-
-
 def materialise(occurrence: Occurrence, now: dt.datetime) -> int:
     """One pending delivery per recipient of the occurrence's mailing now; idempotent (unique per
     occurrence and client). A single INSERT ... SELECT: the rows never pass through Python, so 50,000
     recipients cost one statement and no memory in the sender. Returns how many deliveries it has."""
-    sql, params = _insert_deliveries_sql(occurrence, now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    when, number, text = DateTimeField(), IntegerField(), CharField()
+    # Who receives it is decided once, in `recipients_of`, not in a second WHERE here.
+    bulk.insert_from(
+        Delivery,
+        {
+            "mailing": Value(occurrence.mailing_id, output_field=number),
+            "occurrence": Value(occurrence.pk, output_field=number),
+            "client": F("pk"),
+            "email": F("email"),
+            "status": Value(Delivery.Status.PENDING.value, output_field=text),
+            "attempts": Value(0, output_field=number),
+            "next_attempt_at": Value(now, output_field=when),
+            "last_response": Value("", output_field=text),
+            "claim_token": Value("", output_field=text),
+            "created_at": Value(now, output_field=when),
+        },
+        selectors.recipients_of(occurrence.mailing),
+    )
     return occurrence.deliveries.count()

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Lower, TruncDate
+from django.db.models.functions import Coalesce, Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,14 +27,38 @@ from .filters import (
     MailingFilter,
     MessageFilter,
     OccurrenceFilter,
+    TagFilter,
 )
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
+from .models import (
+    Client,
+    ClientTag,
+    Delivery,
+    DeliveryAttempt,
+    Mailing,
+    Message,
+    Occurrence,
+    Tag,
+    Unsubscription,
+)
 
 
 def clients_for(user: User) -> QuerySet[Client]:
     if not roles.may_act(user):
         return Client.objects.none()
     return Client.objects.filter(owner=user)
+
+
+def tags_for(user: User) -> QuerySet[Tag]:
+    """The user's own tags (a manager has none: tags label an owner's clients)."""
+    if not roles.may_act(user):
+        return Tag.objects.none()
+    return Tag.objects.filter(owner=user)
+
+
+def tags_with_sizes(user: User) -> QuerySet[Tag]:
+    """`tags_for` with `size`: how many clients carry each (the tags list), from the (tag, client) index."""
+    size = ClientTag.objects.filter(tag_id=OuterRef("pk")).order_by().values("tag_id")
+    return tags_for(user).annotate(size=Coalesce(Subquery(size.annotate(n=Count("pk")).values("n")), 0))
 
 
 def messages_for(user: User) -> QuerySet[Message]:
@@ -85,6 +109,11 @@ def attempts_for(user: User) -> QuerySet[DeliveryAttempt]:
 
 def client_list(user: User, filters: Mapping[str, Any] | None = None) -> ClientFilter:
     return ClientFilter(filters, queryset=clients_for(user))
+
+
+def tag_list(user: User, filters: Mapping[str, Any] | None = None) -> TagFilter:
+    """The user's tags with their sizes (`tags_with_sizes`), narrowed by name."""
+    return TagFilter(filters, queryset=tags_with_sizes(user))
 
 
 def message_list(user: User, filters: Mapping[str, Any] | None = None) -> MessageFilter:
@@ -157,15 +186,42 @@ def sendable_mailings() -> QuerySet[Mailing]:
 
 
 def recipients_of(mailing: Mailing) -> QuerySet[Client]:
-    """The clients an occurrence of `mailing` goes to: chosen for it, in its owner's own list (a client
-    moved to another owner leaves the mailing), subscribed, and not an address that unsubscribed from this
-    owner before (the per-owner list outlives a deleted client)."""
+    """The clients an occurrence of `mailing` goes to (R-AUD-1): its audience — everyone in its owner's
+    list, the clients carrying any or all of its tags, or the clients chosen for it — among those subscribed
+    and not an address that unsubscribed from this owner before (the per-owner list outlives a deleted
+    client). Only the owner's own list counts (a client moved to another owner leaves the mailing). Read
+    when each occurrence starts, in SQL: the audience's ids never pass through Python."""
     left = Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
-    return (
-        Client.objects.filter(mailings=mailing, owner_id=mailing.owner_id, unsubscribed_at__isnull=True)
-        .exclude(Exists(left))
-        .order_by("pk")
+    clients = Client.objects.filter(owner_id=mailing.owner_id, unsubscribed_at__isnull=True).exclude(
+        Exists(left)
     )
+    return _in_audience(clients, mailing).order_by("pk")
+
+
+def _in_audience(clients: QuerySet[Client], mailing: Mailing) -> QuerySet[Client]:
+    audience = mailing.audience
+    if audience == Mailing.Audience.EVERYONE:
+        return clients
+    if audience == Mailing.Audience.CLIENTS:
+        chosen = Mailing.clients.through.objects.filter(mailing_id=mailing.pk, client_id=OuterRef("pk"))
+        return clients.filter(Exists(chosen)) if mailing.pk else clients.none()
+    if audience == Mailing.Audience.TAGS and mailing.pk:
+        # A mailing's tags are a handful of the owner's labels, not its audience.
+        tag_ids = list(mailing.tags.filter(owner_id=mailing.owner_id).values_list("pk", flat=True))
+        if not tag_ids:
+            return clients.none()
+        carried = ClientTag.objects.filter(client_id=OuterRef("pk"))
+        if mailing.tag_match == Mailing.TagMatch.ALL:
+            for tag_id in tag_ids:
+                clients = clients.filter(Exists(carried.filter(tag_id=tag_id)))
+            return clients
+        return clients.filter(Exists(carried.filter(tag_id__in=tag_ids)))
+    return clients.none()
+
+
+def audience_size(mailing: Mailing) -> int:
+    """How many clients an occurrence of `mailing` would go to if it started now."""
+    return recipients_of(mailing).count()
 
 
 def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:
