@@ -35,6 +35,14 @@ class ClientFactory(factory.django.DjangoModelFactory):
     full_name = factory.Faker("name")
 
 
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "mailings.Tag"
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"tag {n}")
+
+
 class MessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "mailings.Message"
@@ -62,6 +70,11 @@ class MailingFactory(factory.django.DjangoModelFactory):
     def clients(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.clients.set(extracted)
+
+    @factory.post_generation
+    def tags(obj, create, extracted, **kwargs):
+        if create and extracted:
+            obj.tags.set(extracted)
 
 
 def make_manager(**kwargs):

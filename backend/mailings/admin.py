@@ -196,6 +196,9 @@ class MailingAdmin(OwnedAdmin):
     fields = [
         "owner",
         "message",
+        "audience",
+        "tags",
+        "tag_match",
         "clients",
         "start_at",
         "end_at",
@@ -230,8 +233,10 @@ class MailingAdmin(OwnedAdmin):
         "end_at",
         "next_run_at",
     ]
-    list_filter = ["status", "periodicity", "is_active"]
+    list_filter = ["status", "periodicity", "is_active", "audience"]
     search_fields = ["message__subject", "owner__email"]
+    # Ids in a text box: a select of every client of a 1,000,000-client list would not load.
+    raw_id_fields = ["clients"]
     list_select_related = ["message", "owner"]
 
     def _new_instance(self, owner):

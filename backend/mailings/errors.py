@@ -10,6 +10,7 @@ class ErrorCode(enum.StrEnum):
 
     INVALID = "invalid"
     MESSAGE_IN_USE = "message_in_use"
+    TAG_IN_USE = "tag_in_use"
     MAILING_DISABLED = "mailing_disabled"
     MAILING_COMPLETED = "mailing_completed"
     OWNER_CANNOT_ACT = "owner_cannot_act"
@@ -31,11 +32,14 @@ class ErrorCode(enum.StrEnum):
     UNSENDABLE_ADDRESS = "unsendable_address"
     # The forms' own rules (forms.py), per field.
     DUPLICATE_EMAIL = "duplicate_email"
+    DUPLICATE_TAG = "duplicate_tag"
     UNKNOWN_PLACEHOLDER = "unknown_placeholder"
     MULTILINE_SUBJECT = "multiline_subject"
     DATE_OUT_OF_RANGE = "date_out_of_range"
     END_BEFORE_START = "end_before_start"
     END_IN_PAST = "end_in_past"
+    # Django's own code for a missing value, raised too for a mailing's audience without a tag or a client.
+    REQUIRED = "required"
     # Django's own code for a choice that is not offered, raised again by the forms for another owner's
     # objects, so that both read the same.
     INVALID_CHOICE = "invalid_choice"

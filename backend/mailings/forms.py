@@ -4,15 +4,17 @@ the services run them. Every form takes its owner; every choice is limited to th
 import datetime as dt
 
 from django import forms
+from django.db.models import F, IntegerField, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backend.accounts.models import User
 
-from . import personalize
+from . import bulk, personalize
 from .errors import ErrorCode
-from .models import Client, Mailing, Message
+from .filters import ClientFilter
+from .models import Client, Mailing, Message, Tag
 
 
 class OwnedModelForm(forms.ModelForm):
@@ -49,6 +51,28 @@ class ClientForm(OwnedModelForm):
                 _("You already have a client with this email."), code=ErrorCode.DUPLICATE_EMAIL
             )
         return email
+
+
+class TagForm(OwnedModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError(_("Give the tag a name."), code=ErrorCode.INVALID)
+        if "," in name:
+            # A clients file lists a client's tags comma-separated in one cell.
+            raise forms.ValidationError(_("A tag's name cannot contain a comma."), code=ErrorCode.INVALID)
+        others = Tag.objects.filter(owner=self.owner, name__iexact=name)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(
+                _("You already have a tag with this name."), code=ErrorCode.DUPLICATE_TAG
+            )
+        return name
 
 
 class MessageForm(OwnedModelForm):
@@ -128,14 +152,30 @@ class ChoicesField(forms.ModelMultipleChoiceField):
 
 
 class MailingForm(OwnedModelForm):
+    """A mailing's message, schedule and audience (R-AUD-1). The chosen clients — used when the audience is
+    "chosen clients" — come as a whole list (`clients`, the API's `clientIds`, for small picks), or as
+    changes to what the mailing has (`clients_added`, `clients_removed`, and `clients_matching`: every
+    client matching a search), so a page never sends or renders a list of 100,000 ids."""
+
+    clients_added = ChoicesField(queryset=Client.objects.none(), required=False)
+    clients_removed = ChoicesField(queryset=Client.objects.none(), required=False)
+    clients_matching = forms.CharField(
+        required=False,
+        max_length=200,
+        label=_("Add every client matching"),
+        help_text=_("Part of the email or the name, as in the clients list's search."),
+    )
+
     class Meta:
         model = Mailing
-        fields = ["message", "clients", "start_at", "end_at", "periodicity"]
-        field_classes = {"clients": ChoicesField}
+        fields = ["message", "audience", "tags", "tag_match", "clients", "start_at", "end_at", "periodicity"]
+        field_classes = {"clients": ChoicesField, "tags": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
             "end_at": DateTimeInput(),
-            "clients": forms.CheckboxSelectMultiple,
+            "audience": forms.RadioSelect,
+            "tag_match": forms.RadioSelect,
+            "tags": forms.CheckboxSelectMultiple,
         }
         help_texts = {
             "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
@@ -144,12 +184,29 @@ class MailingForm(OwnedModelForm):
 
     def __init__(self, *args, owner: User, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
-        # Another owner's message or clients are not even valid choices ("Select a valid choice").
-        self.fields["message"].queryset = Message.objects.filter(owner=owner)
-        self.fields["clients"].queryset = Client.objects.filter(owner=owner)
-        self.fields["clients"].required = True
+        # Another owner's message, tags or clients are not even valid choices ("Select a valid choice").
+        # (A form built with fewer fields, as the admin builds it, skips those it lacks.)
+        choices = {
+            "message": Message.objects.filter(owner=owner),
+            "tags": Tag.objects.filter(owner=owner),
+            "clients": Client.objects.filter(owner=owner),
+            "clients_added": Client.objects.filter(owner=owner),
+            "clients_removed": Client.objects.filter(owner=owner),
+        }
+        for name, queryset in choices.items():
+            if name in self.fields:
+                self.fields[name].queryset = queryset
+        # Left out, they keep what the mailing has: for a new one, chosen clients matched by any tag (an
+        # API call that names only `clientIds` means what it meant before audiences).
+        for name in ("audience", "tag_match"):
+            if name in self.fields:
+                self.fields[name].required = False
         self.fields["start_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         self.fields["end_at"].input_formats = self.fields["start_at"].input_formats
+        if not self.instance.pk:
+            self.initial.setdefault("audience", Mailing.Audience.EVERYONE)
+        # Written by `save` from the changes (`clients_added`...); the whole list only when it was sent.
+        self.replaces_clients = self.is_bound and "clients" in self.data
 
     def _within_range(self, name: str) -> dt.datetime:
         value = self.cleaned_data[name]
@@ -160,6 +217,12 @@ class MailingForm(OwnedModelForm):
                 params={"earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year - 1},
             )
         return value
+
+    def clean_audience(self) -> str:
+        return self.cleaned_data.get("audience") or self.instance.audience
+
+    def clean_tag_match(self) -> str:
+        return self.cleaned_data.get("tag_match") or self.instance.tag_match
 
     def clean_start_at(self) -> dt.datetime:
         return self._within_range("start_at")
@@ -183,4 +246,56 @@ class MailingForm(OwnedModelForm):
                     "end_at",
                     forms.ValidationError(_("The end is already in the past."), code=ErrorCode.END_IN_PAST),
                 )
+        audience = cleaned.get("audience")
+        if audience == Mailing.Audience.TAGS and "tags" not in self.errors and not cleaned.get("tags"):
+            self.add_error(
+                "tags", forms.ValidationError(_("Choose at least one tag."), code=ErrorCode.REQUIRED)
+            )
+        if (
+            audience == Mailing.Audience.CLIENTS
+            and not self.errors.keys() & {"clients", "clients_added", "clients_removed"}
+            and not self._has_chosen_clients(cleaned)
+        ):
+            self.add_error(
+                "clients", forms.ValidationError(_("Choose at least one client."), code=ErrorCode.REQUIRED)
+            )
         return cleaned
+
+    def _matching(self, search: str) -> QuerySet[Client]:
+        return ClientFilter({"search": search}, queryset=Client.objects.filter(owner=self.owner)).qs
+
+    def _has_chosen_clients(self, cleaned: dict) -> bool:
+        """Whether the mailing would have any chosen client after this edit (an existence check, not a
+        count: the mailing may have 100,000)."""
+        if cleaned.get("clients_added") or (
+            cleaned.get("clients_matching") and self._matching(cleaned["clients_matching"]).exists()
+        ):
+            return True
+        if self.replaces_clients:
+            return bool(cleaned.get("clients"))
+        if not self.instance.pk:
+            return False
+        removed = [client.pk for client in cleaned.get("clients_removed") or ()]
+        return self.instance.clients.exclude(pk__in=removed).exists()
+
+    def _save_m2m(self) -> None:
+        mailing, chosen = self.instance, Mailing.clients.through
+        if "tags" in self.cleaned_data:
+            mailing.tags.set(self.cleaned_data["tags"])
+        if self.replaces_clients:
+            mailing.clients.set(self.cleaned_data.get("clients") or [])
+        removed = self.cleaned_data.get("clients_removed") or []
+        if removed:
+            chosen.objects.filter(mailing=mailing, client__in=[client.pk for client in removed]).delete()
+        added = self.cleaned_data.get("clients_added") or []
+        if added:
+            chosen.objects.bulk_create(
+                [chosen(mailing=mailing, client=client) for client in added], ignore_conflicts=True
+            )
+        search = self.cleaned_data.get("clients_matching")
+        if search:
+            bulk.insert_from(
+                chosen,
+                {"mailing": Value(mailing.pk, output_field=IntegerField()), "client": F("pk")},
+                self._matching(search),
+            )

@@ -1,8 +1,8 @@
 """Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
-the area modules (clients, messages, mailings, imports, retries, previews) are where each is written, not
-what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
+the area modules (clients, tags, messages, mailings, imports, retries, previews) are where each is
+written, not what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
 (rescheduling after an edit, and the two the engine shares: materialising an occurrence, asking for
 unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
 """
@@ -22,6 +22,7 @@ from .mailings import (
 from .messages import message_create, message_delete, message_update
 from .previews import TEST_SENDS_PER_HOUR, Preview, TestSendResult, message_preview, message_send_test
 from .retries import occurrence_retry_failed
+from .tags import clients_tag, clients_untag, tag_create, tag_delete, tag_update
 
 __all__ = [
     "OPERATOR",
@@ -39,6 +40,8 @@ __all__ = [
     "client_update",
     "clients_import",
     "clients_import_csv",
+    "clients_tag",
+    "clients_untag",
     "mailing_check_send_now",
     "mailing_create",
     "mailing_delete",
@@ -52,4 +55,7 @@ __all__ = [
     "message_send_test",
     "message_update",
     "occurrence_retry_failed",
+    "tag_create",
+    "tag_delete",
+    "tag_update",
 ]

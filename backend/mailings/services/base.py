@@ -18,7 +18,7 @@ from backend.accounts.models import User
 
 from ..errors import ErrorCode
 from ..forms import OwnedModelForm
-from ..models import Client, Mailing, Message
+from ..models import Client, Mailing, Message, Tag
 
 
 class FormInvalid(ValidationError):
@@ -45,7 +45,7 @@ def require_can_act(actor: User) -> None:
         raise PermissionDenied(_("Your account cannot do this (signed out, inactive or blocked)."))
 
 
-def require_can_edit(actor: User, obj: Client | Message | Mailing | None = None) -> None:
+def require_can_edit(actor: User, obj: Client | Tag | Message | Mailing | None = None) -> None:
     require_can_act(actor)
     if roles.may_edit_for_any_owner(actor):
         return
