@@ -516,6 +516,16 @@ WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB) are written to a temporary file while they arrive,
+# never held in memory; DATA_UPLOAD_MAX_MEMORY_SIZE does not count files. A clients file larger than
+# csv_io.MAX_IMPORT_BYTES (or with more rows than csv_io.MAX_IMPORT_ROWS) is moved into MAILER_IMPORT_DIR and
+# imported by the scheduler in the background, up to these limits (R-AUD-3).
+MAILER_IMPORT_DIR = Path(setting("str", "MAILER_IMPORT_DIR", str(VAR_DIR / "imports")))
+MAILER_IMPORT_MAX_MB = setting("int", "MAILER_IMPORT_MAX_MB", 200)
+MAILER_IMPORT_MAX_ROWS = setting("int", "MAILER_IMPORT_MAX_ROWS", 1_000_000)
+# Seconds a scheduler holds an import without renewing its lease; a crashed run is picked up after it.
+MAILER_IMPORT_LEASE_SECONDS = setting("float", "MAILER_IMPORT_LEASE_SECONDS", 120.0)
+FILE_UPLOAD_TEMP_DIR = setting("str", "FILE_UPLOAD_TEMP_DIR", None)
 
 # --- Scheduler ----------------------------------------------------------------------
 

@@ -17,10 +17,12 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -29,11 +31,12 @@ from django.utils.translation import gettext_lazy
 
 from . import answers
 from .errors import ErrorCode
-from .models import Client, Delivery
+from .models import Client, ClientTag, Delivery
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 50_000
-MAX_COLUMNS = 3
+# Without a header: email, full name, comment, tags.
+MAX_COLUMNS = 4
 # The first cell of a header row; the translated column title is recognised too (an exported file).
 HEADER_NAMES = frozenset({"email", "e-mail", "email address", "e-mail address", "почта", "электронная почта"})
 # A cell starting with one of these is a formula (or becomes one) in Excel, LibreOffice and Google Sheets.
@@ -53,7 +56,11 @@ CLIENT_COLUMNS = (
     gettext_lazy("comment"),
     gettext_lazy("subscribed"),
     gettext_lazy("created (UTC)"),
+    # Last, so that scripts reading the earlier columns by position keep working.
+    gettext_lazy("tags"),
 )
+TAGS_COLUMN = CLIENT_COLUMNS[-1]
+TAGS_NAMES = frozenset({"tags", "tag", "теги", "метки"})
 DELIVERY_COLUMNS = (
     gettext_lazy("email"),
     gettext_lazy("status"),
@@ -68,40 +75,39 @@ DELIVERY_COLUMNS = (
 @dataclass(frozen=True)
 class ClientRow:
     """One data row of an import: its line in the file (1-based, where the row starts) and its cells,
-    stripped; a missing cell is ""."""
+    stripped; a missing cell is ""; `tags` are the names in the tags cell (`tag_names`)."""
 
     line: int
     email: str
     full_name: str = ""
     comment: str = ""
+    tags: tuple[str, ...] = ()
 
 
 # --- reading ----------------------------------------------------------------------------
 
 
-def _text(data: bytes) -> str:
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ValidationError(
-            _("The file is larger than %(limit)d MB; split it into smaller files."),
-            code=ErrorCode.CSV_TOO_LARGE,
-            params={"limit": MAX_IMPORT_BYTES // (1024 * 1024)},
-        )
-    if b"\x00" in data:
-        raise ValidationError(
-            _("This is not a text file (it contains binary data); upload a CSV file saved as UTF-8."),
-            code=ErrorCode.CSV_BINARY,
-        )
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ValidationError(
-            _("Line %(line)d is not UTF-8 text; save the file as CSV in UTF-8 and upload it again."),
-            code=ErrorCode.CSV_BINARY,
-            params={"line": line},
-        ) from exc
+def _too_large(limit: int) -> ValidationError:
+    return ValidationError(
+        _("The file is larger than %(limit)d MB; split it into smaller files."),
+        code=ErrorCode.CSV_TOO_LARGE,
+        params={"limit": limit // (1024 * 1024)},
+    )
+
+
+def _binary(line: int | None = None) -> ValidationError:
+    return ValidationError(
+        _("This is not a text file (it contains binary data); upload a CSV file saved as UTF-8."),
+        code=ErrorCode.CSV_BINARY,
+    )
+
+
+def _not_utf8(line: int) -> ValidationError:
+    return ValidationError(
+        _("Line %(line)d is not UTF-8 text; save the file as CSV in UTF-8 and upload it again."),
+        code=ErrorCode.CSV_BINARY,
+        params={"line": line},
+    )
 
 
 def _unreadable(exc: csv.Error, line: int) -> ValidationError:
@@ -121,10 +127,8 @@ def _unreadable(exc: csv.Error, line: int) -> ValidationError:
     )
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(first: str, number: int) -> str:
     """`;` or `,`, whichever splits the first line into more cells (quotes respected); `,` on a tie."""
-    lines = text.splitlines()
-    number, first = next(((n, line) for n, line in enumerate(lines, 1) if line.strip()), (1, ""))
     try:
         cells = {sep: len(next(csv.reader([first], delimiter=sep), [])) for sep in (";", ",")}
     except csv.Error as exc:
@@ -142,18 +146,59 @@ def _is_header(first_cell: str) -> bool:
     return name in HEADER_NAMES or name == str(CLIENT_COLUMNS[0]).casefold()
 
 
-def parse_clients_csv(data: bytes) -> list[ClientRow]:
-    """The rows of an uploaded clients file: email, full name, comment (the last two optional), an
-    optional header row, UTF-8 with or without a BOM, `;` or `,` as the delimiter (read from the first
-    line). Empty lines are ignored; trailing empty cells do not count as columns; a header may name more
-    columns than three (an export's subscribed and created), which are then allowed and ignored. Raises
-    ValidationError
-    (csv_too_large, csv_binary, csv_malformed, csv_empty, csv_too_many_rows) for a file it cannot take."""
-    text = _text(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-    rows: list[ClientRow] = []
+def _is_tags_title(cell: str) -> bool:
+    name = cell.strip().casefold()
+    return name in TAGS_NAMES or name == str(TAGS_COLUMN).casefold()
+
+
+def tag_names(cell: str) -> tuple[str, ...]:
+    """The tag names in a tags cell: separated by commas, stripped, empty ones dropped, each name once
+    (the first spelling of it in any letter case)."""
+    names: dict[str, str] = {}
+    for name in cell.split(","):
+        name = name.strip()
+        if name:
+            names.setdefault(name.lower(), name)
+    return tuple(names.values())
+
+
+def _text_lines(stream: BinaryIO) -> Iterator[str]:
+    """The file's lines as text, decoded one by one (a UTF-8 sequence never holds a newline byte), so a
+    line that is not UTF-8 is named exactly; a BOM at the start is dropped."""
+    for number, raw in enumerate(stream, 1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        if b"\x00" in raw:
+            raise _binary(number)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(number) from exc
+
+
+def read_clients_csv(stream: BinaryIO, *, max_rows: int | None = None) -> Iterator[ClientRow]:
+    """The rows of a clients file read from a binary stream, one at a time (a file of a million rows is
+    never in memory): email, full name, comment, tags (all but the first optional), an optional header row,
+    UTF-8 with or without a BOM, `;` or `,` as the delimiter (read from the first line). Empty lines are
+    ignored; trailing empty cells do not count as columns. A header may name more columns than four (an
+    export's subscribed and created), which are then allowed and ignored; with a header the tags are read
+    from the column titled "tags", wherever it is. Raises ValidationError (csv_binary, csv_malformed,
+    csv_empty, csv_too_many_rows) where the file stops being readable: a caller that must import nothing
+    from a bad file reads it to the end first."""
+    lines = _text_lines(stream)
+    ahead: list[str] = []
+    for text in lines:
+        ahead.append(text)
+        if text.strip():
+            break
+    if not ahead or not ahead[-1].strip():
+        raise ValidationError(_("The file has no clients in it."), code=ErrorCode.CSV_EMPTY)
+    delimiter = _delimiter(ahead[-1], len(ahead))
+    reader = csv.reader(itertools.chain(ahead, lines), delimiter=delimiter, strict=True)
     first = True
     columns = MAX_COLUMNS
+    tags_at = MAX_COLUMNS - 1
+    count = 0
     line = 1
     try:
         for record in reader:
@@ -167,31 +212,51 @@ def parse_clients_csv(data: bytes) -> list[ClientRow]:
                 first = False
                 if _is_header(cells[0]):
                     # A header may name more columns (an export adds subscribed and created): they are
-                    # allowed and not read.
+                    # allowed and not read; a column titled tags is read wherever it is.
                     columns = max(columns, len(cells))
+                    tags_at = next((n for n, cell in enumerate(cells) if _is_tags_title(cell)), None)
                     continue
             if len(cells) > columns:
                 raise ValidationError(
                     _(
-                        "Line %(line)d has %(count)d columns; a row has at most three: email, full name, "
-                        "comment. Put a comment that contains the delimiter in double quotes."
+                        "Line %(line)d has %(count)d columns; a row has at most four: email, full name, "
+                        "comment, tags. Put a cell that contains the delimiter in double quotes."
                     ),
                     code=ErrorCode.CSV_MALFORMED,
                     params={"line": start, "count": len(cells)},
                 )
-            if len(rows) == MAX_IMPORT_ROWS:
+            if max_rows is not None and count == max_rows:
                 raise ValidationError(
                     _("The file has more than %(limit)d rows; split it into smaller files."),
                     code=ErrorCode.CSV_TOO_MANY_ROWS,
-                    params={"limit": MAX_IMPORT_ROWS},
+                    params={"limit": max_rows},
                 )
-            email, full_name, comment = ([_unescape(cell) for cell in cells] + ["", ""])[:MAX_COLUMNS]
-            rows.append(ClientRow(line=start, email=email, full_name=full_name, comment=comment))
+            count += 1
+            cells = [_unescape(cell) for cell in cells]
+            email, full_name, comment = [*cells, "", ""][:3]
+            tags = tag_names(cells[tags_at]) if tags_at is not None and tags_at < len(cells) else ()
+            yield ClientRow(line=start, email=email, full_name=full_name, comment=comment, tags=tags)
     except csv.Error as exc:
         raise _unreadable(exc, reader.line_num or 1) from exc
-    if not rows:
+    if not count:
         raise ValidationError(_("The file has no clients in it."), code=ErrorCode.CSV_EMPTY)
-    return rows
+
+
+def parse_clients_csv(data: bytes, *, max_rows: int = MAX_IMPORT_ROWS) -> list[ClientRow]:
+    """The rows of an uploaded clients file held in memory (at most MAX_IMPORT_BYTES), all read before
+    anything is imported: see `read_clients_csv`. Raises ValidationError (csv_too_large, csv_binary,
+    csv_malformed, csv_empty, csv_too_many_rows) for a file it cannot take."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise _too_large(MAX_IMPORT_BYTES)
+    if b"\x00" in data:
+        raise _binary()
+    return list(read_clients_csv(io.BytesIO(data), max_rows=max_rows))
+
+
+def count_clients_csv(stream: BinaryIO, *, max_rows: int) -> int:
+    """Read a whole stored file as `read_clients_csv` does and count its rows: the check a background import
+    makes before it imports anything. Raises the same ValidationError."""
+    return sum(1 for _row in read_clients_csv(stream, max_rows=max_rows))
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -219,11 +284,28 @@ def _lines(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
         yield writer.writerow([safe_cell(cell) for cell in row])
 
 
+def _with_tags(rows: Iterator[tuple], chunk: int) -> Iterator[tuple]:
+    """`rows` (client pk first) with each client's tag names, looked up once per `chunk` clients."""
+    while batch := list(itertools.islice(rows, chunk)):
+        names: dict[int, list[str]] = {}
+        pairs = (
+            ClientTag.objects.filter(client_id__in=[row[0] for row in batch])
+            .order_by("tag__name", "tag_id")
+            .values_list("client_id", "tag__name")
+        )
+        for client_id, name in pairs:
+            names.setdefault(client_id, []).append(name)
+        for row in batch:
+            yield (*row[1:], ", ".join(names.get(row[0], ())))
+
+
 def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
     """Lines of a clients export: email, full name, comment, subscribed (yes/no), created (ISO 8601, UTC),
-    in the queryset's order. Pass an owner-scoped queryset (`selectors.clients_for`)."""
+    tags (names separated by commas), in the queryset's order. Pass an owner-scoped queryset
+    (`selectors.clients_for`). Streams: the clients are read EXPORT_CHUNK at a time, with one query for the
+    tags of each chunk."""
     yes, no = _("yes"), _("no")
-    rows = queryset.values_list("email", "full_name", "comment", "unsubscribed_at", "created_at")
+    rows = queryset.values_list("pk", "email", "full_name", "comment", "unsubscribed_at", "created_at")
     return _lines(
         CLIENT_COLUMNS,
         (
@@ -233,8 +315,11 @@ def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
                 comment,
                 no if left else yes,
                 created.astimezone(dt.UTC).isoformat(timespec="seconds"),
+                tags,
             )
-            for email, name, comment, left, created in rows.iterator(chunk_size=EXPORT_CHUNK)
+            for email, name, comment, left, created, tags in _with_tags(
+                rows.iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK
+            )
         ),
     )
 

@@ -23,6 +23,8 @@ class ErrorCode(enum.StrEnum):
     CSV_EMPTY = "csv_empty"
     CSV_TOO_MANY_ROWS = "csv_too_many_rows"
     # The owner's list changed while an import ran (a client added in parallel): nothing was imported.
+    IMPORT_RUNNING = "import_running"
+    IMPORT_FILE_MISSING = "import_file_missing"
     IMPORT_CONFLICT = "import_conflict"
     # Per-row results of an import (ImportRowResult.code), besides the form's own codes ("invalid", ...).
     DUPLICATE_IN_FILE = "duplicate_in_file"

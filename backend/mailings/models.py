@@ -117,6 +117,71 @@ class Unsubscription(models.Model):
         return self.email
 
 
+class ClientImport(models.Model):
+    """A clients file imported in the background by the scheduler (R-AUD-3): the upload lies in
+    MAILER_IMPORT_DIR; the import reads it in chunks, each committed with the row it reached, so a run stopped
+    anywhere goes on from there; the lease keeps two schedulers off one import. Every row's result is
+    appended to a report CSV next to the upload (`report_bytes` of it are committed); the first rows with
+    something to say are kept here too (`problems`)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", pgettext_lazy("client import", "queued")
+        RUNNING = "running", pgettext_lazy("client import", "running")
+        DONE = "done", pgettext_lazy("client import", "done")
+        FAILED = "failed", pgettext_lazy("client import", "failed")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="client_imports",
+    )
+    file_name = models.CharField(_("file name"), max_length=255)
+    path = models.CharField(_("stored file"), max_length=255, help_text=_("In MAILER_IMPORT_DIR."))
+    size = models.BigIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256 of the content"), max_length=64)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows in the file"), null=True, blank=True)
+    rows_done = models.PositiveIntegerField(_("rows imported"), default=0)
+    added = models.PositiveIntegerField(_("added"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    errors = models.PositiveIntegerField(_("errors"), default=0)
+    problems = models.JSONField(_("first rows to look at"), default=list, blank=True)
+    report_bytes = models.BigIntegerField(_("committed bytes of the report"), default=0)
+    error = models.TextField(_("why it failed"), blank=True)
+    error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
+    lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("client import")
+        verbose_name_plural = _("client imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="mailings_clientimport_queue"),
+            models.Index(fields=["owner", "-created_at"], name="mailings_clientimport_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)
+
+
 class Message(models.Model):
     """What a mailing sends (R-DATA-2)."""
 

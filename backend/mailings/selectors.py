@@ -9,8 +9,10 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower, TruncDate
@@ -31,6 +33,7 @@ from .filters import (
 )
 from .models import (
     Client,
+    ClientImport,
     ClientTag,
     Delivery,
     DeliveryAttempt,
@@ -149,6 +152,30 @@ def mailing_get(user: User, pk: int) -> Mailing:
 
 def client_get(user: User, pk: int) -> Client:
     return clients_for(user).get(pk=pk)
+
+
+def client_imports_for(user: User) -> QuerySet[ClientImport]:
+    """The user's own background imports, newest first (a manager has none)."""
+    if not roles.may_act(user):
+        return ClientImport.objects.none()
+    return ClientImport.objects.filter(owner=user).order_by("-created_at", "-pk")
+
+
+def client_import_get(user: User, pk: int) -> ClientImport:
+    """One of the user's imports; another owner's is DoesNotExist, like a missing one."""
+    return client_imports_for(user).get(pk=pk)
+
+
+def client_import_report_path(job: ClientImport) -> Path:
+    """Where the per-row report of a background import is written: next to its upload in
+    MAILER_IMPORT_DIR."""
+    return Path(settings.MAILER_IMPORT_DIR) / f"{job.path}.report.csv"
+
+
+def client_import_report(job: ClientImport) -> Path | None:
+    """The per-row report file of an import, once it has one."""
+    path = client_import_report_path(job)
+    return path if path.is_file() else None
 
 
 def message_get(user: User, pk: int) -> Message:

@@ -12,5 +12,8 @@ urlpatterns = [
     path("<int:pk>/edit/", clients.ClientEdit.as_view(), name="edit"),
     path("<int:pk>/delete/", clients.ClientDelete.as_view(), name="delete"),
     path("import/", clients.ClientImport.as_view(), name="import"),
+    path("import/<int:pk>/", clients.ClientImportStatus.as_view(), name="import-status"),
+    path("import/<int:pk>/progress/", clients.ClientImportProgress.as_view(), name="import-progress"),
+    path("import/<int:pk>/report.csv", clients.ClientImportReport.as_view(), name="import-report"),
     path("export/", clients.ClientExport.as_view(), name="export"),
 ]

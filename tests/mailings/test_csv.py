@@ -139,7 +139,7 @@ def test_a_legacy_encoding_is_refused_naming_the_line():
     [
         (b'a@example.org,"Ann\nb@example.org,Bo\n', ErrorCode.CSV_MALFORMED, None),  # unclosed quote
         (b'a@example.org,"Ann"x,c\n', ErrorCode.CSV_MALFORMED, 1),  # text after a closing quote
-        (b"a@example.org,Ann,c\nb@example.org,Bo,c,extra\n", ErrorCode.CSV_MALFORMED, 2),
+        (b"a@example.org,Ann,c\nb@example.org,Bo,c,t,extra\n", ErrorCode.CSV_MALFORMED, 2),
         (b"", ErrorCode.CSV_EMPTY, None),
         (b"\n\r\n;;\n", ErrorCode.CSV_EMPTY, None),
         (b"email,full name,comment\n", ErrorCode.CSV_EMPTY, None),
@@ -321,7 +321,7 @@ def test_a_superuser_imports_into_their_own_list():
 @pytest.mark.parametrize(
     "data",
     [
-        b"a@example.org,Ann\nb@example.org,Bo,c,d\n",
+        b"a@example.org,Ann\nb@example.org,Bo,c,d,e\n",
         b"a@example.org,Ann\n\x00",
         b"a@example.org,Ann\n" + b"x" * csv_io.MAX_IMPORT_BYTES,
         b"a@example.org,Ann\nb@example.org," + b"x" * 200_000 + b"\n",
@@ -399,9 +399,9 @@ def test_clients_export_has_a_header_and_one_line_per_client(owner):
     Client.objects.filter(pk=ann.pk).update(created_at=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC))
     rows = read(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
     assert rows == [
-        ["email", "full name", "comment", "subscribed", "created (UTC)"],
-        ["ann@example.org", "Ann Lee", "two\nlines", "yes", "2025-03-01T09:30:00+00:00"],
-        ["bob@example.org", "Bob", "", "no", rows[2][4]],
+        ["email", "full name", "comment", "subscribed", "created (UTC)", "tags"],
+        ["ann@example.org", "Ann Lee", "two\nlines", "yes", "2025-03-01T09:30:00+00:00", ""],
+        ["bob@example.org", "Bob", "", "no", rows[2][4], ""],
     ]
 
 

@@ -22,6 +22,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 from backend.mailings.management.commands.runapscheduler import (
     ACCOUNT_MAIL_JOB,
     CLEANUP_JOB,
+    IMPORT_JOB,
     TICK_JOB,
     delete_old_job_executions,
     keep_history_of,
@@ -153,6 +154,7 @@ def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, t
     assert set(DjangoJob.objects.values_list("pk", "next_run_time")) == {
         (TICK_JOB, None),
         (ACCOUNT_MAIL_JOB, None),
+        (IMPORT_JOB, None),
         (CLEANUP_JOB, None),
     }
 

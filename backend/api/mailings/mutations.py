@@ -19,6 +19,7 @@ from graphql_relay import to_global_id
 from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.errors import ErrorCode
+from backend.mailings.models import ClientImport as ClientImportModel
 
 from ..core.errors import Error, errors_from
 from ..core.ids import pk_from_global_id, pks_from_global_ids
@@ -137,6 +138,9 @@ class ClientRowInput(graphene.InputObjectType):
     email = graphene.String(required=True)
     full_name = graphene.String(default_value="")
     comment = graphene.String(default_value="")
+    tags = graphene.List(
+        graphene.NonNull(graphene.String), description="Tag names, added to the client; created when new."
+    )
 
 
 ImportResultEnum = graphene.Enum.from_enum(
@@ -152,31 +156,89 @@ class ImportRow(graphene.ObjectType):
     code = graphene.String(required=True, description="e.g. duplicate_in_file, unchanged, invalid; or ''.")
 
 
+ClientImportStatusEnum = graphene.Enum.from_enum(
+    ClientImportModel.Status, name="ClientImportStatus", description="Where a background import is."
+)
+
+
+class ClientImportType(graphene.ObjectType):
+    """A large clients file imported in the background by the scheduler (R-AUD-3), chunk by chunk."""
+
+    class Meta:
+        name = "ClientImport"
+
+    id = graphene.ID(required=True)
+    file_name = graphene.String(required=True)
+    status = graphene.Field(ClientImportStatusEnum, required=True)
+    rows_done = graphene.Int(required=True, description="Rows imported so far.")
+    rows_total = graphene.Int(description="Rows in the file, once the scheduler has read it; else null.")
+    added = graphene.Int(required=True)
+    updated = graphene.Int(required=True)
+    skipped = graphene.Int(required=True, description="Repeats of an earlier row and unchanged clients.")
+    errors = graphene.Int(required=True, description="Invalid rows, skipped.")
+    error = graphene.String(required=True, description="Why a failed import failed (nothing imported); ''.")
+    error_code = graphene.String(required=True, description="e.g. csv_malformed; or ''.")
+    problems = graphene.List(
+        graphene.NonNull(ImportRow), required=True, description="The first rows with a reason (at most 100)."
+    )
+    created_at = graphene.DateTime(required=True)
+    started_at = graphene.DateTime()
+    finished_at = graphene.DateTime()
+
+    @staticmethod
+    def resolve_id(root: ClientImportModel, info) -> str:
+        return to_global_id("ClientImport", root.pk)
+
+    @staticmethod
+    def resolve_status(root: ClientImportModel, info):
+        return root.status
+
+    @staticmethod
+    def resolve_problems(root: ClientImportModel, info) -> list[services.ImportRowResult]:
+        return [
+            services.ImportRowResult(line, email, services.ImportResult(result), reason, code)
+            for line, email, result, reason, code in root.problems
+        ]
+
+
 class ImportClients(BaseMutation):
     """Import clients into your list from a CSV file (`file`, sent with the GraphQL multipart request spec)
     or from `rows`; exactly one of the two. Addresses already in the list are updated, invalid rows and
     repeats skipped with their reason; the file or list as a whole is refused (nothing imported) when it
-    cannot be read or is too long (`csv_malformed`, `csv_too_large`, `csv_too_many_rows`, ...)."""
+    cannot be read or is too long (`csv_malformed`, `csv_too_large`, `csv_too_many_rows`, ...). A file over
+    5 MB or 50,000 rows (up to the server's MAILER_IMPORT_MAX_MB and MAILER_IMPORT_MAX_ROWS) is imported in
+    the background: the payload's `clientImport` is set (and `added`, `updated`, `skipped`, `rows` are
+    null); follow it with the `clientImport(id)` query. The same file while it is being imported is refused
+    (`import_running`)."""
 
     class Arguments:
-        file = Upload(description="A CSV file: email, full name, comment; header optional; UTF-8.")
+        file = Upload(description="A CSV file: email, full name, comment, tags; header optional; UTF-8.")
         rows = graphene.List(graphene.NonNull(ClientRowInput))
 
     added = graphene.Int()
     updated = graphene.Int()
     skipped = graphene.Int()
     rows = graphene.List(graphene.NonNull(ImportRow), description="One result per row, in order.")
+    client_import = graphene.Field(ClientImportType, description="A background import, for a large file.")
 
     @classmethod
     def perform(cls, info, user: User, file=None, rows=None):
         if (file is None) == (rows is None):
             raise ValidationError(_("Send either a file or rows, not both."), code=ErrorCode.INVALID)
         if file is not None:
-            # One byte over the limit is enough for the domain to refuse the file as too large.
-            report = services.clients_import_csv(actor=user, data=file.read(csv_io.MAX_IMPORT_BYTES + 1))
+            result = services.clients_import_upload(actor=user, upload=file)
+            if not isinstance(result, services.ImportReport):
+                return cls(client_import=result, errors=[])
+            report = result
         else:
             parsed = [
-                csv_io.ClientRow(line, row.email, row.full_name or "", row.comment or "")
+                csv_io.ClientRow(
+                    line,
+                    row.email,
+                    row.full_name or "",
+                    row.comment or "",
+                    tuple(name.strip() for name in row.tags or () if name.strip()),
+                )
                 for line, row in enumerate(rows, start=1)
             ]
             report = services.clients_import(actor=user, rows=parsed)

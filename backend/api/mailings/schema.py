@@ -18,6 +18,7 @@ from ..core.ids import pk_from_global_id
 from ..core.inputs import filter_args, filtered
 from ..core.pagination import PageConnectionField
 from .mutations import (
+    ClientImportType,
     CreateClient,
     CreateMailing,
     CreateMessage,
@@ -97,6 +98,16 @@ class MailingsQuery(graphene.ObjectType):
         id=graphene.ID(required=True),
         description="One mailing you may see; NOT_FOUND for a missing one and for another owner's.",
     )
+
+    client_import = graphene.Field(
+        ClientImportType,
+        id=graphene.ID(required=True),
+        description="One of your background imports (R-AUD-3); NOT_FOUND for another owner's.",
+    )
+
+    @staticmethod
+    def resolve_client_import(root, info, id):
+        return selectors.client_import_get(require_user(info), pk_from_global_id(id, "ClientImport"))
 
     @staticmethod
     def resolve_clients(root, info, search=None, order_by=None, **_page):

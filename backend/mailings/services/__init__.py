@@ -9,7 +9,15 @@ unfinished deliveries). Nothing here imports the sending engine: the engine impo
 
 from .base import OPERATOR, FormInvalid, Operator
 from .clients import client_create, client_delete, client_unsubscribe, client_update
-from .imports import ImportReport, ImportResult, ImportRowResult, clients_import, clients_import_csv
+from .imports import (
+    ImportReport,
+    ImportResult,
+    ImportRowResult,
+    client_imports_run,
+    clients_import,
+    clients_import_csv,
+    clients_import_upload,
+)
 from .mailings import (
     mailing_check_send_now,
     mailing_create,
@@ -36,10 +44,12 @@ __all__ = [
     "TestSendResult",
     "client_create",
     "client_delete",
+    "client_imports_run",
     "client_unsubscribe",
     "client_update",
     "clients_import",
     "clients_import_csv",
+    "clients_import_upload",
     "clients_tag",
     "clients_untag",
     "mailing_check_send_now",

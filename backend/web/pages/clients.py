@@ -3,8 +3,16 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.html import format_html
@@ -16,6 +24,7 @@ from backend.mailings import csv_io, selectors, services
 from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
 from backend.mailings.models import Client
+from backend.mailings.models import ClientImport as ClientImportJob
 
 from ..moments import moment_text
 from .forms import ClientImportForm
@@ -34,6 +43,8 @@ LIST_URL = reverse_lazy("clients:list")
 # the rest; each list stops at this many with a note of how many more, as a page of 50,000 lines would not
 # help anyone read it.
 REPORT_ROWS_SHOWN = 500
+# Background imports listed on the import page.
+RECENT_IMPORTS = 5
 
 
 def _subscription(client: Client) -> str:
@@ -146,41 +157,116 @@ class ClientDelete(OwnerDeleteView):
 
 
 class ClientImport(OwnerPageMixin, View):
-    """An upload, then the report of every row. A file the domain cannot read is refused as a
-    whole with its reason, and nothing is imported."""
+    """An upload, then the report of every row. A small file is imported at once and its report shown; a
+    large one (R-AUD-3) is stored and imported by the scheduler, and the page of that import shows its
+    progress. A file the domain cannot read is refused as a whole with its reason, and nothing is
+    imported."""
 
     template_name = "web/clients/import.html"
 
+    def context(self, form: ClientImportForm) -> dict:
+        return {"form": form, "imports": selectors.client_imports_for(self.request.user)[:RECENT_IMPORTS]}
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, {"form": ClientImportForm()})
+        return render(request, self.template_name, self.context(ClientImportForm()))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = ClientImportForm(request.POST, request.FILES)
         if form.is_valid():
-            # One byte past the limit is enough for the domain to refuse the file; the rest of a huge
-            # upload is never read into memory.
-            data = form.cleaned_data["file"].read(csv_io.MAX_IMPORT_BYTES + 1)
+            # Django wrote a large upload to a temporary file as it arrived; the service moves it.
             try:
-                report = services.clients_import_csv(actor=request.user, data=data)
+                result = services.clients_import_upload(actor=request.user, upload=form.cleaned_data["file"])
             except ValidationError as exc:
                 form.add_error("file", exc)
             else:
+                if isinstance(result, services.ImportReport):
+                    return self.report(request, result)
                 messages.success(
                     request,
-                    _("Import finished: %(added)d added, %(updated)d updated, %(skipped)d skipped.")
-                    % {"added": report.added, "updated": report.updated, "skipped": report.skipped},
+                    _("The file is being imported in the background; this page shows how far it got."),
                 )
-                noted = [row for row in report.rows if row.reason]
-                plain = [row for row in report.rows if not row.reason]
-                context = {
-                    "report": report,
-                    "noted": noted[:REPORT_ROWS_SHOWN],
-                    "noted_more": max(0, len(noted) - REPORT_ROWS_SHOWN),
-                    "plain": plain[:REPORT_ROWS_SHOWN],
-                    "plain_more": max(0, len(plain) - REPORT_ROWS_SHOWN),
-                }
-                return render(request, "web/clients/import_report.html", context)
-        return render(request, self.template_name, {"form": form})
+                return redirect("clients:import-status", pk=result.pk)
+        return render(request, self.template_name, self.context(form))
+
+    def report(self, request: HttpRequest, report: services.ImportReport) -> HttpResponse:
+        messages.success(
+            request,
+            _("Import finished: %(added)d added, %(updated)d updated, %(skipped)d skipped.")
+            % {"added": report.added, "updated": report.updated, "skipped": report.skipped},
+        )
+        noted = [row for row in report.rows if row.reason]
+        plain = [row for row in report.rows if not row.reason]
+        context = {
+            "report": report,
+            "noted": noted[:REPORT_ROWS_SHOWN],
+            "noted_more": max(0, len(noted) - REPORT_ROWS_SHOWN),
+            "plain": plain[:REPORT_ROWS_SHOWN],
+            "plain_more": max(0, len(plain) - REPORT_ROWS_SHOWN),
+        }
+        return render(request, "web/clients/import_report.html", context)
+
+
+def _owned_import(request: HttpRequest, pk: int) -> ClientImportJob:
+    try:
+        return selectors.client_import_get(request.user, pk)
+    except ClientImportJob.DoesNotExist as exc:
+        raise Http404(_("No such import.")) from exc
+
+
+class ClientImportStatus(OwnerPageMixin, View):
+    """A background import: its progress bar (moved by static/js/import-progress.js, which polls
+    ClientImportProgress; without JavaScript the page offers a reload), its counts, the first rows to look
+    at and the whole per-row report as CSV."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = _owned_import(request, pk)
+        problems = [
+            {"line": line, "email": email, "result": result, "reason": reason, "code": code}
+            for line, email, result, reason, code in job.problems
+        ]
+        context = {
+            "job": job,
+            "problems": problems,
+            "has_report": selectors.client_import_report(job) is not None,
+        }
+        return render(request, "web/clients/import_status.html", context)
+
+
+class ClientImportProgress(OwnerPageMixin, View):
+    """The few numbers the progress bar needs, as JSON."""
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        job = _owned_import(request, pk)
+        return JsonResponse(
+            {
+                "status": job.status,
+                "finished": job.is_finished,
+                "rowsDone": job.rows_done,
+                "rowsTotal": job.rows_total,
+                "percent": job.percent,
+                "added": job.added,
+                "updated": job.updated,
+                "skipped": job.skipped,
+                "errors": job.errors,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+class ClientImportReport(OwnerPageMixin, View):
+    """The per-row report of a background import as CSV: line, email, result, reason, code."""
+
+    def get(self, request: HttpRequest, pk: int) -> FileResponse:
+        job = _owned_import(request, pk)
+        path = selectors.client_import_report(job)
+        if path is None:
+            raise Http404(_("This import has no report yet."))
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"import-{job.pk}-report.csv",
+            content_type="text/csv; charset=utf-8",
+        )
 
 
 class ClientExport(OwnerPageMixin, View):

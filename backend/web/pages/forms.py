@@ -8,8 +8,9 @@ class ClientImportForm(forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(
-            "Columns: email, full name, comment (the last two optional); a header row is optional. "
-            "UTF-8 with or without BOM, separated by commas or semicolons; at most 5 MB."
+            "Columns: email, full name, comment, tags (all but the email optional; tags separated by "
+            "commas inside the cell); a header row is optional. UTF-8 with or without BOM, separated by "
+            "commas or semicolons. A file over 5 MB is imported in the background."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
     )

@@ -7,7 +7,8 @@ rows ("Job 'send_due' no longer exists!", "maximum number of running instances r
 has its own jobs: the sending pass every MAILER_TICK_SECONDS, which pauses itself while it runs (a long
 pass delays the next tick instead of having ticks skipped), the account-email outbox (sign-up links, password
 resets: accounts.outbox) on the same interval but as a job of its own, so a long mailing pass never keeps a
-person waiting for their link, and the weekly clean-up of the history, which
+person waiting for their link, the background client imports (services.client_imports_run: a large CSV
+file, chunk by chunk under a lease) on the same interval, and the weekly clean-up of the history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
 under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
 
@@ -34,6 +35,7 @@ from django_apscheduler.jobstores import DjangoMemoryJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from backend.accounts.outbox import send_account_mail
+from backend.mailings import services
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 TICK_JOB = "send_due"
 ACCOUNT_MAIL_JOB = "send_account_mail"
 CLEANUP_JOB = "delete_old_job_executions"
+IMPORT_JOB = "import_clients"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
@@ -100,6 +103,15 @@ def send_account_mail_job(stop: StopRequest) -> None:
 
 
 @util.close_old_connections
+def import_clients_job(stop: StopRequest) -> None:
+    """Background client imports (R-AUD-3): chunk by chunk until none waits or the process stops; an
+    import this process does not finish is resumed from its last chunk by the next run of any process."""
+    chunks = services.client_imports_run(stop=stop.is_set)
+    if chunks:
+        logger.info("client imports: %d chunks", chunks)
+
+
+@util.close_old_connections
 def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> None:
     """Keep the job-execution table small: drop entries older than `max_age` seconds. One process at a time:
     a process that finds the job's row locked leaves the work to the one cleaning; a later run finds
@@ -139,13 +151,14 @@ class Command(BaseCommand):
         tick = settings.MAILER_TICK_SECONDS
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=tick), id=TICK_JOB)
         self.scheduler.add_job(self.account_mail, IntervalTrigger(seconds=tick), id=ACCOUNT_MAIL_JOB)
+        self.scheduler.add_job(self.import_clients, IntervalTrigger(seconds=tick), id=IMPORT_JOB)
         # The jitter spreads N processes' clean-ups over the hour: their history rows never share a run time.
         self.scheduler.add_job(
             self.clean_up,
             CronTrigger(day_of_week="mon", hour=0, minute=0, jitter=3600),
             id=CLEANUP_JOB,
         )
-        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, CLEANUP_JOB])
+        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB])
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
@@ -153,7 +166,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
         self.stdout.write(
-            f"Scheduler started: sending pass every {tick} s (account emails too), "
+            f"Scheduler started: sending pass every {tick} s (account emails and client imports too), "
             "weekly clean-up of job history."
         )
         self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
@@ -189,6 +202,11 @@ class Command(BaseCommand):
         with self.job() as go:
             if go:
                 send_account_mail_job(self.stop)
+
+    def import_clients(self) -> None:
+        with self.job() as go:
+            if go:
+                import_clients_job(self.stop)
 
     def clean_up(self) -> None:
         with self.job() as go:
