@@ -516,8 +516,8 @@ WAGTAILADMIN_BASE_URL = SITE_URL
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "txt", "xlsx"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
-# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB) are written to a temporary file while they arrive,
-# never held in memory; DATA_UPLOAD_MAX_MEMORY_SIZE does not count files. A clients file larger than
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB) are written to a temporary file while they
+# arrive, never held in memory; DATA_UPLOAD_MAX_MEMORY_SIZE does not count files. A clients file larger than
 # csv_io.MAX_IMPORT_BYTES (or with more rows than csv_io.MAX_IMPORT_ROWS) is moved into MAILER_IMPORT_DIR and
 # imported by the scheduler in the background, up to these limits (R-AUD-3).
 MAILER_IMPORT_DIR = Path(setting("str", "MAILER_IMPORT_DIR", str(VAR_DIR / "imports")))
@@ -557,6 +557,8 @@ for _name in (
     "MAILER_CLAIM_BATCH",
     "MAILER_RECORD_BATCH",
     "MAILER_TICK_SECONDS",
+    "MAILER_IMPORT_MAX_MB",
+    "MAILER_IMPORT_MAX_ROWS",
 ):
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1.")

@@ -10,7 +10,9 @@ from django.test import Client
 from graphql_relay import to_global_id
 from graphql_relay.utils import base64
 
+from backend.mailings import services
 from backend.mailings.models import Client as MailingClient
+from backend.mailings.services import imports
 from tests.api.helpers import data_of, error_codes, gql, token_for
 from tests.factories import ClientFactory, UserFactory, make_manager
 
@@ -371,3 +373,93 @@ def test_manager_and_anonymous_cannot_import_R_AUTH_5():
     status, body = gql(IMPORT, {"rows": [{"email": "a@example.com"}]})
     assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"]
     assert not MailingClient.objects.exists()
+
+
+# --- background imports (R-AUD-3) and tags (R-AUD-2) ----------------------------------------------------
+
+IMPORT_JOB = """
+mutation Import($file: Upload) {
+  importClients(file: $file) {
+    added rows { line }
+    clientImport { id status rowsDone rowsTotal added updated skipped errors fileName }
+    errors { field message code }
+  }
+}
+"""
+CLIENT_IMPORT = """
+query Job($id: ID!) {
+  clientImport(id: $id) {
+    id status rowsDone rowsTotal added updated skipped errors error errorCode
+    problems { line email result reason code }
+  }
+}
+"""
+
+
+@pytest.fixture
+def background(settings, tmp_path, monkeypatch):
+    """Uploads into a folder of the test's own; any file over 200 bytes goes to the background."""
+    settings.MAILER_IMPORT_DIR = tmp_path / "imports"
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 200)
+
+
+def _big(count: int) -> bytes:
+    return (
+        b"email;full name;comment;tags\n"
+        + b"".join(b"c%d@example.org;Client %d;;news\n" % (n, n) for n in range(count))
+        + b"broken;X;;\n"
+    )
+
+
+def multipart_query(user, query: str, content: bytes):
+    upload = io.BytesIO(content)
+    upload.name = "big.csv"
+    return Client().post(
+        "/graphql/",
+        {
+            "operations": json.dumps({"query": query, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+            "0": upload,
+        },
+        HTTP_AUTHORIZATION=f"JWT {token_for(user)}",
+    )
+
+
+def test_a_large_file_becomes_a_background_import_with_its_status(owner, stranger, background):
+    payload = multipart_query(owner, IMPORT_JOB, _big(20)).json()["data"]["importClients"]
+    assert payload["errors"] == [] and payload["added"] is None and payload["rows"] is None
+    job = payload["clientImport"]
+    assert (job["status"], job["rowsDone"], job["rowsTotal"], job["fileName"]) == (
+        "QUEUED",
+        0,
+        None,
+        "big.csv",
+    )
+
+    services.client_imports_run()
+    found = data_of(CLIENT_IMPORT, {"id": job["id"]}, user=owner)["clientImport"]
+    assert (found["status"], found["rowsDone"], found["rowsTotal"]) == ("DONE", 21, 21)
+    assert (found["added"], found["updated"], found["skipped"], found["errors"]) == (20, 0, 0, 1)
+    assert [(p["line"], p["result"], p["code"]) for p in found["problems"]] == [(22, "SKIPPED", "invalid")]
+    assert MailingClient.objects.filter(owner=owner, tags__name="news").count() == 20
+
+    # Another owner's import is NOT_FOUND, like a missing one; so is a malformed ID.
+    _status, body = gql(CLIENT_IMPORT, {"id": job["id"]}, user=stranger)
+    assert error_codes(body) == ["NOT_FOUND"]
+    _status, body = gql(CLIENT_IMPORT, {"id": to_global_id("ClientImport", 10**9)}, user=owner)
+    assert error_codes(body) == ["NOT_FOUND"]
+
+
+def test_the_same_file_while_it_is_imported_is_refused(owner, background):
+    multipart_query(owner, IMPORT_JOB, _big(20))
+    payload = multipart_query(owner, IMPORT_JOB, _big(20)).json()["data"]["importClients"]
+    assert payload["clientImport"] is None
+    assert [error["code"] for error in payload["errors"]] == ["import_running"]
+
+
+def test_rows_carry_tags(owner):
+    rows = [{"email": "t@example.com", "tags": ["News", " vip ", ""]}]
+    payload = data_of(IMPORT, {"rows": rows}, user=owner)["importClients"]
+    assert payload["added"] == 1
+    client = MailingClient.objects.get(owner=owner, email="t@example.com")
+    assert sorted(client.tags.values_list("name", flat=True)) == ["News", "vip"]

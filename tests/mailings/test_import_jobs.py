@@ -239,3 +239,14 @@ def test_another_owners_import_is_not_found(owner):
     assert selectors.client_import_get(owner, job.pk) == job
     with pytest.raises(ClientImport.DoesNotExist):
         selectors.client_import_get(UserFactory(), job.pk)
+
+
+def test_a_stopped_run_gives_its_lease_back_and_the_next_goes_on_at_once(owner):
+    job = upload(owner, big_file(7000))
+    calls = iter([False, False, True])  # the loop's check, the first chunk's, then the stop
+    assert services.client_imports_run(stop=lambda: next(calls, True)) == 1
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.lease_until) == (ClientImport.Status.RUNNING, 5000, None)
+    assert services.client_imports_run() == 1
+    job.refresh_from_db()
+    assert (job.status, job.added) == (ClientImport.Status.DONE, 7000)

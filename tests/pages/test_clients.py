@@ -8,7 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from backend.mailings.models import Client
+from backend.mailings import services
+from backend.mailings.models import Client, ClientImport
+from backend.mailings.services import imports
 from tests.factories import ClientFactory, MailingFactory, UserFactory
 from tests.pages_helpers import assert_refused_page, queries_for, refused_accounts
 
@@ -430,3 +432,89 @@ def test_a_nul_character_in_a_search_is_a_form_error_not_a_500(client, path):
     assert "Must not contain null characters." in response.content.decode()
     if path == "/clients/":
         assert "ann@example.org" in response.content.decode()
+
+
+# --- background imports (R-AUD-3) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def background(settings, tmp_path, monkeypatch):
+    """Uploads into a folder of the test's own; any file over 200 bytes goes to the background."""
+    settings.MAILER_IMPORT_DIR = tmp_path / "imports"
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 200)
+
+
+def _big(count: int) -> bytes:
+    return b"email;full name;comment;tags\n" + b"".join(
+        b"c%d@example.org;Client %d;;news, vip\n" % (n, n) for n in range(count)
+    )
+
+
+def test_a_large_file_goes_to_the_background_with_a_progress_page(client, owner, background):
+    response = _upload(client, _big(30) + b"not-an-address;X;;\n", "big.csv")
+    job = ClientImport.objects.get(owner=owner)
+    status_url = reverse("clients:import-status", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == status_url
+    assert not Client.objects.exists()
+
+    html = client.get(status_url).content.decode()
+    assert "big.csv" in html and "<progress" in html and "js/import-progress.js" in html
+    assert "<script>" not in html  # the CSP: no inline script
+    progress = client.get(reverse("clients:import-progress", args=[job.pk])).json()
+    assert (progress["status"], progress["finished"], progress["rowsDone"]) == ("queued", False, 0)
+    assert "big.csv" in client.get(reverse("clients:import")).content.decode()  # listed on the upload page
+
+    services.client_imports_run()
+    progress = client.get(reverse("clients:import-progress", args=[job.pk])).json()
+    assert progress == {
+        "status": "done",
+        "finished": True,
+        "rowsDone": 31,
+        "rowsTotal": 31,
+        "percent": 100,
+        "added": 30,
+        "updated": 0,
+        "skipped": 0,
+        "errors": 1,
+    }
+    html = client.get(status_url).content.decode()
+    assert "js/import-progress.js" not in html
+    assert 'data-testid="import-rows"' in html and "not-an-address" in html
+    report = client.get(reverse("clients:import-report", args=[job.pk]))
+    assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")
+    lines = b"".join(report.streaming_content).decode().splitlines()
+    assert lines[0] == "line,email,result,reason,code" and len(lines) == 32
+    assert sorted(Client.objects.get(email="c7@example.org").tags.values_list("name", flat=True)) == [
+        "news",
+        "vip",
+    ]
+
+
+def test_the_same_file_twice_is_refused_on_the_page(client, owner, background):
+    _upload(client, _big(20))
+    response = _upload(client, _big(20))
+    assert response.status_code == 200
+    assert "already being imported" in response.content.decode()
+
+
+def test_a_failed_background_import_shows_why(client, owner, background):
+    _upload(client, _big(20) + b'x@example.org;"open\n')
+    services.client_imports_run()
+    job = ClientImport.objects.get(owner=owner)
+    html = client.get(reverse("clients:import-status", args=[job.pk])).content.decode()
+    assert 'data-testid="import-error"' in html and "Line 22" in html
+    assert not Client.objects.exists()
+
+
+def test_another_owners_import_is_404_and_managers_are_refused(client, owner, background):
+    _upload(client, _big(20))
+    job = ClientImport.objects.get(owner=owner)
+    names = ("import-status", "import-progress", "import-report")
+    urls = [reverse(f"clients:{name}", args=[job.pk]) for name in names]
+    client.force_login(UserFactory())
+    for url in urls:
+        assert client.get(url).status_code == 404
+    for user in refused_accounts().values():
+        client.force_login(user)
+        for url in urls:
+            assert client.get(url).status_code == 403

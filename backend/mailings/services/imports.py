@@ -501,7 +501,11 @@ def _run(job: ClientImport, token: str, stop: Callable[[], bool] | None, max_chu
             if error is None:
                 seen.setdefault(_seen_key(cleaned["email"]), row.line)
         while True:
-            if (stop and stop()) or (max_chunks is not None and chunks >= max_chunks):
+            if stop and stop():
+                # Stopped on purpose: the lease is given back, so any scheduler goes on at once.
+                _leased(job, token).update(lease_until=None)
+                return chunks
+            if max_chunks is not None and chunks >= max_chunks:
                 return chunks
             chunk = list(itertools.islice(rows, IMPORT_CHUNK))
             if not chunk:
