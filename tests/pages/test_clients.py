@@ -359,13 +359,25 @@ def test_an_unreadable_file_gives_a_clear_error_and_changes_nothing(client, owne
     ]
 
 
-def test_a_file_over_5_mb_is_refused_and_changes_nothing(client, owner):
+def test_a_file_over_5_mb_goes_to_the_background_and_over_the_limit_is_refused(
+    client, owner, settings, tmp_path
+):
+    """Up to 5 MB a file is imported at once; a larger one is stored for the scheduler (R-AUD-3), and one
+    over MAILER_IMPORT_MAX_MB is refused whole."""
+    settings.MAILER_IMPORT_DIR = tmp_path / "imports"
     line = b"someone@example.org,Some One,padding padding padding padding padding\n"
     content = b"email,full name,comment\n" + line * (5 * 1024 * 1024 // len(line) + 1)
     assert len(content) > 5 * 1024 * 1024
+    settings.MAILER_IMPORT_MAX_MB = 5
     response = _upload(client, content)
     assert response.status_code == 200
     assert "The file is larger than 5 MB" in response.content.decode()
+    assert not ClientImport.objects.exists()
+    settings.MAILER_IMPORT_MAX_MB = 6
+    response = _upload(client, content)
+    job = ClientImport.objects.get(owner=owner)
+    assert response["Location"] == reverse("clients:import-status", args=[job.pk])
+    assert (settings.MAILER_IMPORT_DIR / job.path).stat().st_size == len(content)
     assert not Client.objects.filter(owner=owner).exists()
 
 

@@ -36,7 +36,7 @@ from ..csv_io import (
 )
 from ..errors import ErrorCode
 from ..forms import ClientForm
-from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription
+from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription, new_unsubscribe_token
 from ..selectors import client_import_report_path
 from .base import require_can_edit
 
@@ -77,6 +77,7 @@ IMPORT_BATCH = 1000
 # Addresses looked up per query (SQLite allows 32,766 parameters a statement).
 LOOKUP_BATCH = 5000
 TAG_NAME_MAX = Tag._meta.get_field("name").max_length
+NAME_MAX = Client._meta.get_field("full_name").max_length
 
 
 def _import_fields(row: ClientRow) -> tuple[dict, ValidationError | None]:
@@ -196,25 +197,22 @@ def _import_rows(
                     client_id__in=ids[start : start + LOOKUP_BATCH], tag_id__in=set(tag_ids.values())
                 ).values_list("client_id", "tag_id")
             )
-    new: list[tuple[Client, list[int]]] = []
+    new: list[tuple[str, str, str, dt.datetime | None]] = []
+    new_tags: list[list[int]] = []
     changed: list[Client] = []
-    pairs: list[ClientTag] = []
+    pairs: list[tuple[int, int]] = []
     for index, row, cleaned, email in valid:
         key = email.lower()
         wanted = list(dict.fromkeys(tag_ids[name.lower()] for name in cleaned["tags"]))
         client = existing.get(key)
         if client is None:
-            client = Client(
-                owner=owner, email=email, full_name=cleaned["full_name"], comment=cleaned["comment"]
-            )
-            reason, code = "", ""
-            if not client.full_name:
-                client.full_name = email.rpartition("@")[0][: Client._meta.get_field("full_name").max_length]
+            full_name, reason, code = cleaned["full_name"], "", ""
+            if not full_name:
+                full_name = email.rpartition("@")[0][:NAME_MAX]
                 reason = _("No full name in the file; the part of the address before the @ was used.")
                 code = ErrorCode.NAME_FROM_EMAIL
-            if key in left:
-                client.unsubscribed_at = left[key]
-            new.append((client, wanted))
+            new.append((email, full_name, cleaned["comment"], left.get(key)))
+            new_tags.append(wanted)
             results[index] = ImportRowResult(row.line, email, ImportResult.ADDED, reason, code)
             continue
         before = (client.full_name, client.comment, client.unsubscribed_at)
@@ -223,7 +221,7 @@ def _import_rows(
         if key in left and client.unsubscribed_at is None:
             client.unsubscribed_at = left[key]
         added_tags = [tag for tag in wanted if (client.pk, tag) not in carried]
-        pairs.extend(ClientTag(client_id=client.pk, tag_id=tag) for tag in added_tags)
+        pairs.extend((client.pk, tag) for tag in added_tags)
         if (client.full_name, client.comment, client.unsubscribed_at) == before and not added_tags:
             reason = _("Already in your list with the same details.")
             results[index] = ImportRowResult(
@@ -233,12 +231,10 @@ def _import_rows(
         if (client.full_name, client.comment, client.unsubscribed_at) != before:
             changed.append(client)
         results[index] = ImportRowResult(row.line, email, ImportResult.UPDATED)
-    created = Client.objects.bulk_create([client for client, _tags in new], batch_size=IMPORT_BATCH)
-    for client, wanted in zip(created, (wanted for _client, wanted in new), strict=True):
-        pairs.extend(ClientTag(client_id=client.pk, tag_id=tag) for tag in wanted)
+    for pk, wanted in zip(_insert_clients(owner, new), new_tags, strict=True):
+        pairs.extend((pk, tag) for tag in wanted)
     _update_clients(owner, changed)
-    if pairs:
-        ClientTag.objects.bulk_create(pairs, batch_size=IMPORT_BATCH, ignore_conflicts=True)
+    _insert_tags(pairs)
     for result in results:
         report._add(result)
 
@@ -274,6 +270,46 @@ def clients_import(*, actor: User, rows: list[ClientRow]) -> ImportReport:
             code=ErrorCode.IMPORT_CONFLICT,
         ) from exc
     return report
+
+
+def _insert_clients(owner: User, rows: list[tuple[str, str, str, dt.datetime | None]]) -> list[int]:
+    """Insert new clients (email, full name, comment, unsubscribed_at): one INSERT ... RETURNING id per batch,
+    the ids in the rows' order. `bulk_create` spends most of its time building each row's SQL in Python;
+    here the statement is built once per batch. Both databases (SQLite 3.35+) return the rows in order."""
+    table = connection.ops.quote_name(Client._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
+    ids: list[int] = []
+    for start in range(0, len(rows), IMPORT_BATCH):
+        batch = rows[start : start + IMPORT_BATCH]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+        params = [
+            value
+            for email, full_name, comment, left in batch
+            for value in (owner.pk, email, full_name, comment, now, adapt(left), new_unsubscribe_token())
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (owner_id, email, full_name, comment, created_at, unsubscribed_at, "  # noqa: S608 - names from _meta, values are parameters
+                f"unsubscribe_token) VALUES {values} RETURNING id",
+                params,
+            )
+            ids.extend(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def _insert_tags(pairs: list[tuple[int, int]]) -> None:
+    """Add (client id, tag id) pairs; those already there are left alone."""
+    table = connection.ops.quote_name(ClientTag._meta.db_table)
+    batch_size = 5 * IMPORT_BATCH
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start : start + batch_size]
+        values = ", ".join(["(%s, %s)"] * len(batch))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (client_id, tag_id) VALUES {values} ON CONFLICT DO NOTHING",  # noqa: S608 - names from _meta, values are parameters
+                [value for pair in batch for value in pair],
+            )
 
 
 def _update_clients(owner: User, clients: list[Client]) -> None:
