@@ -22,8 +22,8 @@ from backend.accounts.models import User
 from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
 
 from . import services
-from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
+from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm, TagForm
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag, Unsubscription
 
 
 class OwnerChoiceForm(forms.Form):
@@ -169,6 +169,25 @@ class ClientAdmin(OwnedAdmin):
 
     def _delete(self, request, obj):
         services.client_delete(actor=request.user, client=obj)
+
+
+@admin.register(Tag)
+class TagAdmin(OwnedAdmin):
+    form = TagForm
+    fields = ["owner", "name", "created_at"]
+    readonly_fields = ["owner", "created_at"]
+    list_display = ["name", "owner", "created_at"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+
+    def _create(self, request, owner, form):
+        return services.tag_create(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return services.tag_update(actor=request.user, tag=obj, data=form.data)
+
+    def _delete(self, request, obj):
+        services.tag_delete(actor=request.user, tag=obj)
 
 
 @admin.register(Message)
