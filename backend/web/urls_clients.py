@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/delete/", clients.ClientDelete.as_view(), name="delete"),
     path("import/", clients.ClientImport.as_view(), name="import"),
     path("export/", clients.ClientExport.as_view(), name="export"),
+    path("bulk-tag/", clients.ClientBulkTag.as_view(), name="bulk_tag"),
 ]
