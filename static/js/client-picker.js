@@ -88,11 +88,11 @@ function setUpPicker(picker) {
   };
 
   // The mailing's own chips: the "remove" box stays the state; a button ticks it and hides the chip.
-  for (const chip of chips.querySelectorAll("[data-chip]:not([data-added])")) {
+  const wireOwn = (chip) => {
     const box = chip.querySelector("[data-chip-remove]");
     const label = chip.querySelector("[data-chip-remove-label]");
-    if (!box) continue;
-    label.hidden = true;
+    if (!box) return;
+    if (label) label.hidden = true;
     chip.hidden = box.checked;
     chip.append(
       removeButton(gettext("Remove"), () => {
@@ -101,6 +101,47 @@ function setUpPicker(picker) {
         updateCount();
       }),
     );
+  };
+  chips.querySelectorAll("[data-chip]:not([data-added])").forEach(wireOwn);
+
+  // "Show more" of the mailing's own clients, a page at a time from /graphql/; chips already shown are
+  // skipped (the page rendered the first ones).
+  const chosenMore = picker.querySelector("[data-picker-chosen-more]");
+  if (chosenMore) {
+    let after = null;
+    chosenMore.addEventListener("click", async () => {
+      chosenMore.disabled = true;
+      try {
+        let added = 0;
+        let more = true;
+        while (more && added === 0) {
+          const data = await request(operation("mailingClients"), { id: chosenMore.dataset.mailingId, after });
+          const connection = data.mailing.clients;
+          for (const edge of connection.edges) {
+            const id = databaseId(edge.node.id);
+            if (chipOf(id)) continue;
+            const chip = h(
+              "span",
+              { class: "badge rounded-pill text-bg-light border client-chip", "data-chip": true, "data-client-id": id },
+              `${edge.node.fullName || edge.node.email} <${edge.node.email}>`,
+              h("input", { type: "checkbox", name: "clients_removed", value: id, "data-chip-remove": true, hidden: true }),
+            );
+            wireOwn(chip);
+            chips.append(chip);
+            added += 1;
+          }
+          after = connection.pageInfo.endCursor;
+          more = connection.pageInfo.hasNextPage;
+        }
+        chosenMore.hidden = !more;
+      } catch (failure) {
+        error.textContent = gettext("The search failed; try again.");
+        error.hidden = false;
+      } finally {
+        chosenMore.disabled = false;
+      }
+    });
+    chosenMore.hidden = false;
   }
   const wireAdded = (chip) => {
     chip.append(

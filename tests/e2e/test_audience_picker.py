@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from backend.mailings.models import Client, Mailing
-from tests.factories import DEFAULT_PASSWORD, ClientFactory, MessageFactory, UserFactory
+from tests.factories import DEFAULT_PASSWORD, ClientFactory, MailingFactory, MessageFactory, UserFactory
 
 from .waiting import wait_until
 
@@ -95,4 +95,28 @@ def test_pick_two_clients_remove_one_save_then_edit_by_changes(live_server, page
     assert f"clients_removed={boris.pk}" in posted[0] and f"clients_added={carl.pk}" in posted[0]
     assert "clients_matching=&" not in posted[0]  # the search is not sent unless asked for
     assert anna.mailings.count() == 0
+    assert errors == []
+
+
+def test_the_edit_page_shows_more_of_a_mailings_chosen_clients_on_demand_and_removes_one(live_server, page):
+    owner = UserFactory()
+    clients = Client.objects.bulk_create(
+        Client(owner=owner, email=f"reader{n:03}@example.org", full_name=f"Reader {n:03}") for n in range(45)
+    )
+    mailing = MailingFactory(owner=owner, audience="clients", clients=clients)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, live_server, owner)
+    page.goto(f"{live_server.url}/mailings/{mailing.pk}/edit/")
+    assert page.locator("[data-chip]:visible").count() == 20
+    assert page.inner_text("[data-picker-count]") == "45"
+    page.click("[data-picker-chosen-more]")
+    wait_until(page, "document.querySelectorAll('[data-chip]').length === 45")
+    assert page.is_hidden("[data-picker-chosen-more]")
+    chip(page, "reader040@example.org").locator("button").click()
+    assert page.inner_text("[data-picker-count]") == "44"
+    page.click("[data-testid=mailing-form] button[type=submit]")
+    page.wait_for_url(lambda url: "/edit" not in url)
+    assert mailing.clients.count() == 44
+    assert not mailing.clients.filter(email="reader040@example.org").exists()
     assert errors == []

@@ -223,6 +223,7 @@ class MailingFormMixin:
             "chosen": chosen,
             "chosen_count": chosen_count,
             "chosen_more": max(0, chosen_count - len(chosen)),
+            "mailing_global_id": to_global_id("Mailing", mailing.pk) if mailing.pk else "",
             "added": [_chip(client) for client in added],
             "picked_count": chosen_count - sum(1 for chip in chosen if chip["removed"]) + len(added),
             "has_clients": selectors.clients_for(owner).exists(),
