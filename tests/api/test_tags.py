@@ -243,8 +243,13 @@ def test_tag_and_untag_clients_by_id_counting_only_changes_R_AUD_2(owner, strang
     a, b, c = (ClientFactory(owner=owner, email=f"{n}@example.org") for n in "abc")
     theirs = ClientFactory(owner=stranger, email="theirs@example.org")
     a.tags.add(tag)
-    ids = [gid(a), gid(b), gid(theirs), "not-an-id"]
-    payload = data_of(TAG, {"id": gid(tag), "clientIds": ids}, user=owner)["tagClients"]
+    # Another owner's client, a malformed ID, one beyond 64 bits: the call is NOT_FOUND, nothing tagged.
+    huge = to_global_id("Client", 2**70)
+    for stray in (gid(theirs), "not-an-id", huge):
+        _status, body = gql(TAG, {"id": gid(tag), "clientIds": [gid(b), stray]}, user=owner)
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", stray
+        assert tagged(tag) == {"a@example.org"}
+    payload = data_of(TAG, {"id": gid(tag), "clientIds": [gid(a), gid(b), gid(b)]}, user=owner)["tagClients"]
     assert payload == {"changed": 1, "tag": {"size": 2}, "errors": []}
     assert tagged(tag) == {"a@example.org", "b@example.org"}
     payload = data_of(UNTAG, {"id": gid(tag), "clientIds": [gid(b), gid(c)]}, user=owner)["untagClients"]

@@ -25,7 +25,7 @@ from backend.mailings import csv_io, selectors, services
 from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Mailing, Tag
 
-from ..core.errors import Error, errors_from
+from ..core.errors import Error, NotFound, errors_from
 from ..core.ids import pk_from_global_id, pks_from_global_ids
 from ..core.inputs import filter_args, filtered
 from ..core.mutations import BaseMutation
@@ -326,7 +326,7 @@ class TagClientsArguments:
     id = graphene.ID(required=True, description="The tag.")
     client_ids = graphene.List(
         graphene.NonNull(graphene.ID),
-        description=f"Your clients, at most {TAG_CLIENT_IDS_MAX}; another owner's are not matched.",
+        description=f"Your clients, at most {TAG_CLIENT_IDS_MAX}; any other ID makes the call NOT_FOUND.",
     )
     matching = ClientMatchInput(description="Every client of yours matching, whatever their number.")
 
@@ -334,7 +334,7 @@ class TagClientsArguments:
 def _chosen_clients(user: User, client_ids, matching) -> QuerySet[Client]:
     """The clients a tagClients or untagClients call names: by ID or by search, exactly one of the two."""
     if (client_ids is None) == (matching is None):
-        raise ValidationError(_("Send either clientIds or matching, not both."), code=ErrorCode.INVALID)
+        raise ValidationError(_("Send exactly one of clientIds and matching."), code=ErrorCode.INVALID)
     if matching is not None:
         return filtered(selectors.client_list(user, client_filters(matching.search, matching.tag)))
     if len(client_ids) > TAG_CLIENT_IDS_MAX:
@@ -342,7 +342,12 @@ def _chosen_clients(user: User, client_ids, matching) -> QuerySet[Client]:
             _("At most %(max)d client IDs at once; use matching for more.") % {"max": TAG_CLIENT_IDS_MAX},
             code=ErrorCode.INVALID,
         )
-    return selectors.clients_for(user).filter(pk__in=pks_from_global_ids(client_ids, "Client"))
+    pks = set(pks_from_global_ids(client_ids, "Client"))
+    clients = selectors.clients_for(user).filter(pk__in=pks)
+    if clients.count() != len(pks):
+        # Another owner's client, a deleted one or a malformed ID: refused whole, as the pages refuse it.
+        raise NotFound()
+    return clients
 
 
 class TagClients(BaseMutation):
