@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from backend.accounts.models import User
 from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
 
-from . import services
+from . import selectors, services
 from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm, TagForm
 from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag, Unsubscription
 
@@ -218,7 +218,10 @@ class MailingAdmin(OwnedAdmin):
         "audience",
         "tags",
         "tag_match",
-        "clients",
+        "chosen_clients",
+        "clients_added",
+        "clients_removed",
+        "clients_matching",
         "start_at",
         "end_at",
         "periodicity",
@@ -233,6 +236,7 @@ class MailingAdmin(OwnedAdmin):
     ]
     readonly_fields = [
         "owner",
+        "chosen_clients",
         "time_zone",
         "status",
         "next_run_at",
@@ -254,8 +258,18 @@ class MailingAdmin(OwnedAdmin):
     ]
     list_filter = ["status", "periodicity", "is_active", "audience"]
     search_fields = ["message__subject", "owner__email"]
-    # Ids in a text box: a select of every client of a 1,000,000-client list would not load.
-    raw_id_fields = ["clients"]
+
+    @admin.display(description=_("chosen clients"))
+    def chosen_clients(self, obj: Mailing) -> str:
+        """How many, and who receives the next send: the chosen clients change through ids or a search, never
+        a list of all of them (a select of a 1,000,000-client list would not load)."""
+        if obj is None or obj.pk is None:
+            return "—"
+        return _("%(chosen)d chosen; the next send goes to %(size)d") % {
+            "chosen": obj.clients.count(),
+            "size": selectors.audience_size(obj),
+        }
+
     list_select_related = ["message", "owner"]
 
     def _new_instance(self, owner):

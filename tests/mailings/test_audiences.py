@@ -277,3 +277,46 @@ def test_the_migration_keeps_existing_mailings_on_their_chosen_clients():
         assert list(migrated.clients.values_list("email", flat=True)) == ["c@example.org"]
     finally:
         MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_the_form_never_loads_a_mailings_chosen_clients(owner):
+    """R-AUD-3: an edit of a mailing to 100,000 chosen clients must not read them all (a ModelForm reads a
+    many-to-many field's whole value when it is built)."""
+    from backend.mailings.forms import MailingForm
+
+    Client.objects.bulk_create(
+        [Client(owner=owner, email=f"c{n}@example.org", full_name="C") for n in range(60)]
+    )
+    data = mailing_data(owner, clients=list(Client.objects.filter(owner=owner)))
+    mailing = services.mailing_create(actor=owner, data=data)
+    edit = {key: value for key, value in data.items() if key != "clients"}
+    with CaptureQueriesContext(connection) as captured:
+        form = MailingForm(
+            data={**edit, "clients_removed": [mailing.clients.first().pk]}, instance=mailing, owner=owner
+        )
+        assert form.is_valid(), form.errors
+        form.save()
+        MailingForm(instance=mailing, owner=owner).as_div()
+    whole_reads = [
+        q["sql"]
+        for q in captured.captured_queries
+        if '"mailings_client"."email"' in q["sql"]
+        and "LIMIT" not in q["sql"]
+        and "mailings_mailing_clients" in q["sql"]
+    ]
+    assert whole_reads == []
+    assert mailing.clients.count() == 59
+
+
+def test_a_tag_saved_meanwhile_under_the_same_name_is_a_form_error_not_a_500(owner):
+    """The form checked the name; another request saved it before this one (the unique constraint)."""
+    from backend.mailings.forms import TagForm
+    from backend.mailings.services.tags import _saved
+
+    form = TagForm(data={"name": "News"}, owner=owner)
+    assert form.is_valid()
+    Tag.objects.create(owner=owner, name="NEWS")
+    with pytest.raises(services.FormInvalid) as refused:
+        _saved(form)
+    assert refused.value.form.errors.as_data()["name"][0].code == ErrorCode.DUPLICATE_TAG
+    assert Tag.objects.filter(owner=owner).count() == 1

@@ -279,6 +279,27 @@ def test_a_refused_edit_keeps_the_picked_changes(client, owner):
     assert set(mailing.clients.all()) == {kept, dropped}
 
 
+def test_a_refused_edit_keeps_removals_beyond_the_shown_page_and_counts_each_client_once(client, owner):
+    """A client removed after "Show more" loaded it is not among the re-shown chips: it goes back as a
+    hidden input, or a second submit would keep it. Adding one already chosen does not count it twice."""
+    people = [ClientFactory(owner=owner, full_name=f"Person {n:02d}") for n in range(25)]
+    mailing = MailingFactory(owner=owner, audience="clients", clients=people)
+    last, first = people[-1], people[0]
+    data = mailing_data(
+        mailing.message,
+        audience="clients",
+        clients_removed=[last.pk],
+        clients_added=[first.pk],
+        end_at="2020-01-01T00:00",
+    )
+    html = client.post(reverse("mailings:edit", args=[mailing.pk]), data).content.decode()
+    assert f'<input type="hidden" name="clients_removed" value="{last.pk}">' in html
+    assert 'data-testid="picked-count">24<' in html
+    data["end_at"] = "2031-06-01T09:00"
+    client.post(reverse("mailings:edit", args=[mailing.pk]), data)
+    assert mailing.clients.count() == 24 and not mailing.clients.filter(pk=last.pk).exists()
+
+
 def test_an_edit_cannot_add_or_remove_another_owners_clients_R_AUTH_4(client, owner):
     mine = ClientFactory(owner=owner)
     theirs = ClientFactory()

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from backend.mailings import selectors
+from backend.mailings.errors import ErrorCode
 from backend.mailings.forms import ChoicesField
 
 
@@ -49,5 +50,7 @@ class ClientBulkTagForm(forms.Form):
         cleaned = super().clean()
         ticked = cleaned.get("scope") == self.TICKED
         if ticked and "clients" not in self.errors and not cleaned.get("clients"):
-            self.add_error("clients", forms.ValidationError(_("Tick at least one client."), code="required"))
+            self.add_error(
+                "clients", forms.ValidationError(_("Tick at least one client."), code=ErrorCode.REQUIRED)
+            )
         return cleaned

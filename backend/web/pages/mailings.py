@@ -209,6 +209,11 @@ class MailingFormMixin:
         )
         chosen = [_chip(client, removed=client.pk in removed) for client in shown]
         chosen_count = mailing.clients.count() if mailing.pk else 0
+        # Removals typed among the clients "Show more" loaded: not among the chips a re-shown form has, so
+        # they go back as hidden inputs, or a second submit would keep those clients.
+        removed_elsewhere = sorted(removed - {chip["pk"] for chip in chosen})
+        chosen_removed = mailing.clients.filter(pk__in=removed).count() if mailing.pk and removed else 0
+        chosen_added = mailing.clients.filter(pk__in=added_ids).count() if mailing.pk and added_ids else 0
         tags = _ids(form["tags"].value())
         return {
             "time_zone": owner.time_zone,
@@ -225,7 +230,8 @@ class MailingFormMixin:
             "chosen_more": max(0, chosen_count - len(chosen)),
             "mailing_global_id": to_global_id("Mailing", mailing.pk) if mailing.pk else "",
             "added": [_chip(client) for client in added],
-            "picked_count": chosen_count - sum(1 for chip in chosen if chip["removed"]) + len(added),
+            "removed_elsewhere": removed_elsewhere,
+            "picked_count": chosen_count - chosen_removed + len(added) - chosen_added,
             "has_clients": selectors.clients_for(owner).exists(),
         }
 
