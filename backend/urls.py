@@ -24,6 +24,7 @@ urlpatterns = [
     path("documents/", include(wagtaildocs_urls)),
     # The owner pages, one URL module per area.
     path("clients/", include("backend.web.urls_clients")),
+    path("tags/", include("backend.web.urls_tags")),
     path("messages/", include("backend.web.urls_messages")),
     path("mailings/", include("backend.web.urls_mailings")),
     path("reports/", include("backend.web.urls_reports")),

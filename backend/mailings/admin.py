@@ -21,9 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from backend.accounts.models import User
 from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
 
-from . import services
-from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Unsubscription
+from . import selectors, services
+from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm, TagForm
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag, Unsubscription
 
 
 class OwnerChoiceForm(forms.Form):
@@ -171,6 +171,25 @@ class ClientAdmin(OwnedAdmin):
         services.client_delete(actor=request.user, client=obj)
 
 
+@admin.register(Tag)
+class TagAdmin(OwnedAdmin):
+    form = TagForm
+    fields = ["owner", "name", "created_at"]
+    readonly_fields = ["owner", "created_at"]
+    list_display = ["name", "owner", "created_at"]
+    search_fields = ["name", "owner__email"]
+    list_select_related = ["owner"]
+
+    def _create(self, request, owner, form):
+        return services.tag_create(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return services.tag_update(actor=request.user, tag=obj, data=form.data)
+
+    def _delete(self, request, obj):
+        services.tag_delete(actor=request.user, tag=obj)
+
+
 @admin.register(Message)
 class MessageAdmin(OwnedAdmin):
     form = MessageForm
@@ -199,7 +218,10 @@ class MailingAdmin(OwnedAdmin):
         "audience",
         "tags",
         "tag_match",
-        "clients",
+        "chosen_clients",
+        "clients_added",
+        "clients_removed",
+        "clients_matching",
         "start_at",
         "end_at",
         "periodicity",
@@ -214,6 +236,7 @@ class MailingAdmin(OwnedAdmin):
     ]
     readonly_fields = [
         "owner",
+        "chosen_clients",
         "time_zone",
         "status",
         "next_run_at",
@@ -235,8 +258,18 @@ class MailingAdmin(OwnedAdmin):
     ]
     list_filter = ["status", "periodicity", "is_active", "audience"]
     search_fields = ["message__subject", "owner__email"]
-    # Ids in a text box: a select of every client of a 1,000,000-client list would not load.
-    raw_id_fields = ["clients"]
+
+    @admin.display(description=_("chosen clients"))
+    def chosen_clients(self, obj: Mailing) -> str:
+        """How many, and who receives the next send: the chosen clients change through ids or a search, never
+        a list of all of them (a select of a 1,000,000-client list would not load)."""
+        if obj is None or obj.pk is None:
+            return "—"
+        return _("%(chosen)d chosen; the next send goes to %(size)d") % {
+            "chosen": obj.clients.count(),
+            "size": selectors.audience_size(obj),
+        }
+
     list_select_related = ["message", "owner"]
 
     def _new_instance(self, owner):

@@ -7,14 +7,14 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -218,11 +218,15 @@ def recipients_of(mailing: Mailing) -> QuerySet[Client]:
     and not an address that unsubscribed from this owner before (the per-owner list outlives a deleted
     client). Only the owner's own list counts (a client moved to another owner leaves the mailing). Read
     when each occurrence starts, in SQL: the audience's ids never pass through Python."""
-    left = Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
-    clients = Client.objects.filter(owner_id=mailing.owner_id, unsubscribed_at__isnull=True).exclude(
-        Exists(left)
-    )
+    clients = _reachable_clients().filter(owner_id=mailing.owner_id)
     return _in_audience(clients, mailing).order_by("pk")
+
+
+def _reachable_clients() -> QuerySet[Client]:
+    """Every owner's clients a mailing may reach: subscribed, and not an address that unsubscribed from
+    their owner before."""
+    left = Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
+    return Client.objects.filter(unsubscribed_at__isnull=True).exclude(Exists(left))
 
 
 def _in_audience(clients: QuerySet[Client], mailing: Mailing) -> QuerySet[Client]:
@@ -249,6 +253,87 @@ def _in_audience(clients: QuerySet[Client], mailing: Mailing) -> QuerySet[Client
 def audience_size(mailing: Mailing) -> int:
     """How many clients an occurrence of `mailing` would go to if it started now."""
     return recipients_of(mailing).count()
+
+
+def _correlated_count(clients: QuerySet[Client]) -> Coalesce:
+    """COUNT(*) of `clients`, a subquery of one owner's clients correlated with the outer mailing."""
+    counted = clients.order_by().values("owner_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+def audience_sizes(mailings: Iterable[Mailing]) -> dict[int, int]:
+    """`audience_size` of many mailings at once (a page of them), by primary key, in at most three queries
+    whatever their number: everyone's per owner, the chosen clients' per mailing, and the tags' per mailing
+    (a correlated count). The same rule as `recipients_of`, which the tests compare it with."""
+    sizes: dict[int, int] = {}
+    by_audience: dict[str, list[Mailing]] = {}
+    for mailing in mailings:
+        sizes[mailing.pk] = 0
+        by_audience.setdefault(mailing.audience, []).append(mailing)
+    everyone = by_audience.get(Mailing.Audience.EVERYONE, [])
+    if everyone:
+        rows = (
+            _reachable_clients()
+            .filter(owner_id__in={mailing.owner_id for mailing in everyone})
+            .order_by()
+            .values("owner_id")
+            .annotate(n=Count("pk"))
+        )
+        per_owner = {row["owner_id"]: row["n"] for row in rows}
+        sizes.update({mailing.pk: per_owner.get(mailing.owner_id, 0) for mailing in everyone})
+    chosen = by_audience.get(Mailing.Audience.CLIENTS, [])
+    if chosen:
+        reachable = _reachable_clients().filter(
+            pk=OuterRef("client_id"), owner_id=OuterRef("mailing__owner_id")
+        )
+        rows = (
+            Mailing.clients.through.objects.filter(mailing_id__in=[mailing.pk for mailing in chosen])
+            .filter(Exists(reachable))
+            .order_by()
+            .values("mailing_id")
+            .annotate(n=Count("pk"))
+        )
+        sizes.update({row["mailing_id"]: row["n"] for row in rows})
+    tagged = by_audience.get(Mailing.Audience.TAGS, [])
+    if tagged:
+        owners_clients = _reachable_clients().filter(owner_id=OuterRef("owner_id"))
+        # Tags of the outer mailing in its owner's list (seen from a client's subquery).
+        mailing_tags = Mailing.tags.through.objects.filter(
+            mailing_id=OuterRef(OuterRef("pk")), tag__owner_id=OuterRef("owner_id")
+        )
+        carries_any = Exists(
+            ClientTag.objects.filter(
+                client_id=OuterRef("pk"),
+                tag__owner_id=OuterRef("owner_id"),
+                tag__mailings=OuterRef(OuterRef("pk")),
+            )
+        )
+        lacks_one = Exists(
+            mailing_tags.exclude(
+                Exists(
+                    ClientTag.objects.filter(client_id=OuterRef(OuterRef("pk")), tag_id=OuterRef("tag_id"))
+                )
+            )
+        )
+        has_tags = Exists(
+            Mailing.tags.through.objects.filter(mailing_id=OuterRef("pk"), tag__owner_id=OuterRef("owner_id"))
+        )
+        rows = (
+            Mailing.objects.filter(has_tags, pk__in=[mailing.pk for mailing in tagged])
+            .order_by()
+            .annotate(
+                size=Case(
+                    When(
+                        tag_match=Mailing.TagMatch.ALL,
+                        then=_correlated_count(owners_clients.exclude(lacks_one)),
+                    ),
+                    default=_correlated_count(owners_clients.filter(carries_any)),
+                )
+            )
+            .values_list("pk", "size")
+        )
+        sizes.update(rows)
+    return sizes
 
 
 def due_mailings(now: dt.datetime | None = None) -> QuerySet[Mailing]:

@@ -1,6 +1,7 @@
 """Mailings through GraphQL for their owner (R-DATA-3, R-SEND-1, R-AUTH-4): the list
 and one mailing, create, update, delete and send now; another owner holding the first one's IDs, an
-anonymous caller, bad input; and a page of mailings costing the same queries for 5 and 100 mailings."""
+anonymous caller, bad input; and a page of mailings costing the same queries for 5 and 100 mailings.
+Audiences (R-AUD-1): everyone, tags (any/all), chosen clients as a list or as changes, and their sizes."""
 
 import datetime as dt
 import zoneinfo
@@ -12,9 +13,17 @@ from django.utils import timezone
 from graphql_relay import to_global_id
 from graphql_relay.utils import base64
 
-from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence
+from backend.mailings import selectors
+from backend.mailings.models import Client, Delivery, Mailing, Message, Occurrence, Unsubscription
 from tests.api.helpers import data_of, error_codes, gql
-from tests.factories import ClientFactory, MailingFactory, MessageFactory, UserFactory
+from tests.factories import (
+    ClientFactory,
+    MailingFactory,
+    MessageFactory,
+    TagFactory,
+    UserFactory,
+    make_manager,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -411,3 +420,207 @@ def test_send_now_refusals_come_back_with_their_codes(owner):
         payload = data_of(SEND_NOW, {"id": gid(target)}, user=owner)["sendMailingNow"]
         assert field_codes(payload) == [(None, code)]
     assert not Occurrence.objects.exists()
+
+
+# --- audiences (R-AUD-1) --------------------------------------------------------------------------------
+
+AUDIENCE = """
+query Audience($id: ID!) {
+  mailing(id: $id) {
+    audience tagMatch audienceSize clientCount tags { id name }
+    clients { totalCount edges { node { email } } }
+  }
+}
+"""
+CREATE_AUDIENCE = """
+mutation Create($input: MailingInput!) {
+  createMailing(input: $input) {
+    mailing { id audience tagMatch audienceSize tags { name } clientCount }
+    errors { field message code }
+  }
+}
+"""
+UPDATE_AUDIENCE = """
+mutation Update($id: ID!, $input: MailingInput!) {
+  updateMailing(id: $id, input: $input) {
+    mailing { audience tagMatch audienceSize tags { name } clientCount }
+    errors { field message code }
+  }
+}
+"""
+AUDIENCE_PAGE = """
+query Page($first: Int) {
+  mailings(first: $first) { edges { node { audience tagMatch audienceSize tags { name } } } }
+}
+"""
+
+
+def audience_world(owner, stranger) -> dict:
+    """An owner's list with tags: a, b carry news; b, c carry vip; d carries nothing; e unsubscribed (news);
+    f's address unsubscribed before (news); plus a stranger's client carrying the stranger's own tag."""
+    news, vip = TagFactory(owner=owner, name="News"), TagFactory(owner=owner, name="VIP")
+    clients = {name: ClientFactory(owner=owner, email=f"{name}@example.org") for name in "abcdef"}
+    clients["a"].tags.add(news)
+    clients["b"].tags.add(news, vip)
+    clients["c"].tags.add(vip)
+    clients["e"].tags.add(news)
+    clients["f"].tags.add(news)
+    Client.objects.filter(pk=clients["e"].pk).update(unsubscribed_at=timezone.now())
+    Unsubscription.objects.create(owner=owner, email="f@example.org")
+    theirs = TagFactory(owner=stranger, name="News")
+    ClientFactory(owner=stranger).tags.add(theirs)
+    return {"news": news, "vip": vip, "theirs": theirs, **clients}
+
+
+def test_an_api_call_with_only_client_ids_still_makes_a_chosen_clients_mailing_R_AUD_1(owner):
+    payload = data_of(CREATE_AUDIENCE, {"input": mailing_input(owner)}, user=owner)["createMailing"]
+    assert payload["errors"] == []
+    assert payload["mailing"]["audience"] == "CLIENTS" and payload["mailing"]["tagMatch"] == "ANY"
+    assert payload["mailing"]["audienceSize"] == 2 and payload["mailing"]["clientCount"] == 2
+    assert Mailing.objects.get(owner=owner).audience == Mailing.Audience.CLIENTS
+
+
+def test_create_mailings_to_everyone_and_to_tags_with_their_sizes_R_AUD_1(owner, stranger):
+    base = mailing_input(owner, clientIds=None)
+    Client.objects.all().delete()  # the input's own clients: only the world's count
+    world = audience_world(owner, stranger)
+    cases = [
+        ({"audience": "EVERYONE"}, 4, []),  # a b c d (e unsubscribed, f's address left)
+        ({"audience": "TAGS", "tagIds": [gid(world["news"])]}, 2, ["News"]),
+        ({"audience": "TAGS", "tagIds": [gid(world["news"]), gid(world["vip"])]}, 3, ["News", "VIP"]),
+        (
+            {"audience": "TAGS", "tagMatch": "ALL", "tagIds": [gid(world["news"]), gid(world["vip"])]},
+            1,
+            ["News", "VIP"],
+        ),
+    ]
+    for changes, size, tags in cases:
+        payload = data_of(CREATE_AUDIENCE, {"input": {**base, **changes}}, user=owner)
+        mailing = payload["createMailing"]["mailing"]
+        assert payload["createMailing"]["errors"] == [], changes
+        assert mailing["audience"] == changes["audience"]
+        assert mailing["audienceSize"] == size, changes
+        assert [tag["name"] for tag in mailing["tags"]] == tags
+        assert mailing["clientCount"] == 0
+    for mailing in Mailing.objects.filter(owner=owner):
+        assert selectors.audience_size(mailing) == selectors.audience_sizes([mailing])[mailing.pk]
+
+
+def test_audience_size_follows_the_recipient_rule_for_every_audience_R_AUD_1(owner, stranger):
+    """The batched sizes equal `audience_size` (the one recipient rule) for each kind of audience, a
+    chosen client of another owner and another owner's tag included."""
+    world = audience_world(owner, stranger)
+    outsider = ClientFactory(owner=stranger)
+    mailings = [
+        MailingFactory(owner=owner, audience=Mailing.Audience.EVERYONE),
+        MailingFactory(owner=owner, audience=Mailing.Audience.TAGS, tags=[world["news"]]),
+        MailingFactory(owner=owner, audience=Mailing.Audience.TAGS, tags=[world["news"], world["theirs"]]),
+        MailingFactory(owner=owner, audience=Mailing.Audience.TAGS, tags=[world["vip"], world["news"]]),
+        MailingFactory(
+            owner=owner, audience=Mailing.Audience.TAGS, tag_match="all", tags=[world["vip"], world["news"]]
+        ),
+        MailingFactory(owner=owner, audience=Mailing.Audience.TAGS, tag_match="all", tags=[world["theirs"]]),
+        MailingFactory(owner=owner, audience=Mailing.Audience.TAGS),
+        MailingFactory(owner=owner, clients=[world["a"], world["d"], world["e"], world["f"], outsider]),
+        MailingFactory(owner=stranger, audience=Mailing.Audience.EVERYONE),
+    ]
+    expected = [4, 2, 2, 3, 1, 0, 0, 2, 2]
+    assert [selectors.audience_size(mailing) for mailing in mailings] == expected
+    assert selectors.audience_sizes(mailings) == {m.pk: n for m, n in zip(mailings, expected, strict=True)}
+    sizes = {
+        edge["node"]["id"]: edge["node"]["audienceSize"]
+        for edge in data_of("{ mailings(first: 20) { edges { node { id audienceSize } } } }", user=owner)[
+            "mailings"
+        ]["edges"]
+    }
+    assert sizes == {gid(m): n for m, n in zip(mailings[:-1], expected[:-1], strict=True)}
+
+
+def test_a_mailing_to_another_owners_tag_is_refused_per_field_R_AUTH_4(owner, stranger):
+    world = audience_world(owner, stranger)
+    for tag_ids, code in (([gid(world["theirs"])], "invalid_choice"), (["not-an-id"], "invalid_choice")):
+        changes = {"audience": "TAGS", "tagIds": tag_ids, "clientIds": None}
+        payload = data_of(CREATE_AUDIENCE, {"input": mailing_input(owner, **changes)}, user=owner)
+        assert field_codes(payload["createMailing"]) == [("tagIds", code)]
+    for changes in ({"audience": "TAGS", "clientIds": None}, {"audience": "TAGS", "tagIds": []}):
+        payload = data_of(CREATE_AUDIENCE, {"input": mailing_input(owner, **changes)}, user=owner)
+        assert field_codes(payload["createMailing"]) == [("tagIds", "required")]
+    payload = data_of(CREATE_AUDIENCE, {"input": mailing_input(owner, clientIds=None)}, user=owner)
+    assert field_codes(payload["createMailing"]) == [("clientIds", "required")]
+    assert not Mailing.objects.exists()
+
+
+def test_update_changes_chosen_clients_without_sending_the_whole_list_R_AUD_1(owner, stranger):
+    base = mailing_input(owner, clientIds=None)
+    Client.objects.all().delete()  # the input's own clients: only the world's count
+    world = audience_world(owner, stranger)
+    mailing = MailingFactory(owner=owner, clients=[world["a"], world["b"]])
+
+    def update(**changes):
+        payload = data_of(UPDATE_AUDIENCE, {"id": gid(mailing), "input": {**base, **changes}}, user=owner)
+        return payload["updateMailing"]
+
+    assert update(addClientIds=[gid(world["c"])])["mailing"]["clientCount"] == 3
+    assert update(removeClientIds=[gid(world["a"])])["mailing"]["clientCount"] == 2
+    payload = update(addClientsMatching="example.org")
+    assert payload["mailing"]["clientCount"] == 6 and payload["mailing"]["audienceSize"] == 4
+    assert update(clientIds=[gid(world["d"])])["mailing"]["clientCount"] == 1
+    # Another owner's client is refused, and the mailing keeps its clients.
+    outsider = ClientFactory(owner=stranger)
+    assert field_codes(update(addClientIds=[gid(outsider)])) == [("addClientIds", "invalid_choice")]
+    assert field_codes(update(removeClientIds=["not-an-id"])) == [("removeClientIds", "invalid_choice")]
+    assert field_codes(update(addClientsMatching="x" * 201)) == [("addClientsMatching", "max_length")]
+    assert list(mailing.clients.all()) == [world["d"]]
+    # To tags, then a schedule change that leaves the tags out keeps them.
+    payload = update(audience="TAGS", tagIds=[gid(world["vip"])], tagMatch="ALL")
+    assert payload["errors"] == []
+    assert payload["mailing"] == {
+        "audience": "TAGS",
+        "tagMatch": "ALL",
+        "audienceSize": 2,
+        "tags": [{"name": "VIP"}],
+        "clientCount": 1,
+    }
+    payload = update(periodicity="DAILY")
+    assert payload["mailing"]["audience"] == "TAGS" and payload["mailing"]["tags"] == [{"name": "VIP"}]
+    assert payload["mailing"]["tagMatch"] == "ALL"
+    assert update(audience="EVERYONE")["mailing"]["audienceSize"] == 4
+
+
+def test_a_manager_sees_the_audience_and_its_size_never_its_tags_or_clients_R_AUTH_5(owner, stranger):
+    world = audience_world(owner, stranger)
+    by_tags = MailingFactory(owner=owner, audience=Mailing.Audience.TAGS, tags=[world["news"]])
+    chosen = MailingFactory(owner=owner, clients=[world["a"], world["b"], world["c"]])
+    manager = make_manager()
+    seen = data_of(AUDIENCE, {"id": gid(by_tags)}, user=manager)["mailing"]
+    assert seen["audience"] == "TAGS" and seen["tagMatch"] == "ANY" and seen["audienceSize"] == 2
+    assert seen["tags"] == [] and seen["clients"] == {"totalCount": 0, "edges": []}
+    seen = data_of(AUDIENCE, {"id": gid(chosen)}, user=manager)["mailing"]
+    assert seen["audience"] == "CLIENTS" and seen["audienceSize"] == 3 and seen["clientCount"] == 3
+    assert seen["clients"] == {"totalCount": 0, "edges": []}
+    own = data_of(AUDIENCE, {"id": gid(by_tags)}, user=owner)["mailing"]
+    assert own["tags"] == [{"id": gid(world["news"]), "name": "News"}]
+    # A manager cannot change the audience either.
+    changes = {"audience": "EVERYONE", "messageId": gid(by_tags.message)}
+    _status, body = gql(
+        UPDATE_AUDIENCE, {"id": gid(by_tags), "input": mailing_input(owner, **changes)}, user=manager
+    )
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert Mailing.objects.get(pk=by_tags.pk).audience == Mailing.Audience.TAGS
+
+
+def test_a_page_of_mailings_with_audiences_costs_the_same_queries_for_5_and_60(owner, stranger):
+    world = audience_world(owner, stranger)
+    kinds = [
+        {"audience": Mailing.Audience.EVERYONE},
+        {"audience": Mailing.Audience.TAGS, "tags": [world["news"], world["vip"]]},
+        {"audience": Mailing.Audience.TAGS, "tag_match": "all", "tags": [world["news"], world["vip"]]},
+        {"clients": [world["a"], world["b"]]},
+    ]
+    for n in range(60):
+        MailingFactory(owner=owner, **kinds[n % 4])
+    small, _data5 = queries_for(AUDIENCE_PAGE, 5, owner)
+    large, data60 = queries_for(AUDIENCE_PAGE, 60, owner)
+    sizes = sorted({edge["node"]["audienceSize"] for edge in data60["mailings"]["edges"]})
+    assert sizes == [1, 2, 3, 4]
+    assert small == large

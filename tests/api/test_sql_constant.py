@@ -149,6 +149,10 @@ class World:
             return self.manager, {"id": mailing_id}
         if name in ("managerMailings", "managerUsers"):
             return self.manager, {"first": 100}
+        if name == "mailingClients":
+            return self.owner, {"id": mailing_id, "first": 50}
+        if name == "clientPicker":
+            return self.owner, {"search": "example", "first": 20}
         if name == "managerStats":
             return self.manager, {}
         raise AssertionError(f"give {name}.graphql its data in tests/api/test_sql_constant.py")
@@ -172,7 +176,7 @@ def _measure(name: str, query: str, size: int) -> tuple[int, int, dict]:
 
 
 # The operations whose answer lists grow with the data (the others read one object, or a fixed 30 days).
-LISTS = {"dashboard", "mailingReport", "managerMailings", "managerUsers"}
+LISTS = {"clientPicker", "dashboard", "mailingClients", "mailingReport", "managerMailings", "managerUsers"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])

@@ -119,7 +119,15 @@ def test_owner_pages_graphiql_and_their_scripts_run_under_the_policy(live_server
     mailing.clients.add(first, second)
     log_in(page, base, owner.email)
 
-    for path in ("/dashboard/", "/clients/", "/clients/new/", "/messages/", "/reports/"):
+    for path in (
+        "/dashboard/",
+        "/clients/",
+        "/clients/new/",
+        "/tags/",
+        "/tags/new/",
+        "/messages/",
+        "/reports/",
+    ):
         visit(page, base + path)
         assert_no_violation(page)
 
@@ -139,6 +147,15 @@ def test_owner_pages_graphiql_and_their_scripts_run_under_the_policy(live_server
     page.select_option("#id_status", Mailing.Status.COMPLETED)
     page.wait_for_url(lambda url: "status=completed" in url)
     assert page.locator("[data-testid=no-match]").is_visible()
+    assert_no_violation(page)
+
+    # The mailing form: the audience's parts follow the radio, the clients picker searches through /graphql/.
+    visit(page, f"{base}/mailings/{mailing.pk}/edit/")
+    assert page.locator("[data-testid=audience-tags]").is_hidden()
+    page.fill("[data-picker-search]", "boris")
+    wait_until(page, "document.querySelectorAll('[data-picker-results] [data-result]').length === 1")
+    page.check("#audience-tags")
+    assert page.locator("[data-testid=client-picker]").is_hidden()
     assert_no_violation(page)
 
     # The mailing page: the bar takes its widths from the page, then follows the send through /graphql/.

@@ -112,7 +112,8 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     assert re.match(r"Autumn news for \w+", page.inner_text("[data-testid=preview-subject]"))
     assert "the orchard is open again." in page.inner_text("[data-testid=preview-text]")
 
-    # Create a mailing that starts now, choosing every client with the picker's "select all shown".
+    # Create a mailing that starts now, choosing every client with the picker: "add every client matching"
+    # a search, then one more client found by another search (R-AUD-3).
     page.click("nav >> text=Mailings")
     page.click("main >> text=New mailing")
     page.select_option("#id_message", str(message.pk))
@@ -120,14 +121,15 @@ def test_owner_signs_up_imports_sends_watches_progress_reads_the_report_and_retr
     page.fill("#id_start_at", (now - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
     page.fill("#id_end_at", (now + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     page.select_option("#id_periodicity", "once")
-    page.fill("[data-picker-filter]", "example.org")
-    wait_until(page, "document.querySelectorAll('[data-picker-row][hidden]').length === 1")
-    page.click("[data-picker-all]")
-    assert page.inner_text("[data-picker-count]") == "2"
-    page.fill("[data-picker-filter]", "")
-    wait_until(page, "document.querySelectorAll('[data-picker-row][hidden]').length === 0")
-    page.check(f"text={REFUSED}")
-    assert page.inner_text("[data-picker-count]") == "3"
+    page.check("#audience-clients")
+    page.fill("[data-picker-search]", "example.org")
+    wait_until(page, "document.querySelectorAll('[data-picker-results] [data-result]').length === 2")
+    page.click("[data-picker-add-matching]")
+    assert "example.org" in page.inner_text("[data-picker-matching-note]")
+    page.fill("[data-picker-search]", "nobody")
+    wait_until(page, "document.querySelectorAll('[data-picker-results] [data-result]').length === 1")
+    page.click("[data-picker-results] [data-result] button")
+    assert page.inner_text("[data-picker-count]") == "1"
     page.click("[data-testid=mailing-form] button[type=submit]")
     mailing = Mailing.objects.get(owner=owner)
     assert mailing.clients.count() == 3

@@ -12,7 +12,8 @@ def pk_from_global_id(global_id: str, type_name: str) -> int:
         pk = int(raw_pk)
     except (TypeError, ValueError, UnicodeDecodeError):
         raise NotFound() from None
-    if kind != type_name or pk <= 0:
+    # Beyond the database's 64-bit keys no row can match (and SQLite would fail on the number itself).
+    if kind != type_name or not 0 < pk < 2**63:
         raise NotFound()
     return pk
 

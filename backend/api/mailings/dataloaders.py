@@ -1,7 +1,7 @@
 """What mailings need beyond their own rows, batched per level (`core.dataloaders`).
 
 Every batch starts from what the caller may see: mailings from `mailings_for`, and the clients a caller may
-list are `clients_for` (a manager's is empty: R-AUTH-5).
+list are `clients_for`, the tags `tags_for` (a manager's are empty: R-AUTH-5).
 """
 
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from backend.mailings import selectors
-from backend.mailings.models import Mailing, Occurrence
+from backend.mailings.models import ClientTag, Mailing, Occurrence, Tag
 
 from ..core.dataloaders import DataLoader
 
@@ -72,3 +72,52 @@ class LastOccurrenceWithTimesByMailingLoader(LastOccurrenceByMailingLoader):
     """The same, with the first and last attempt times."""
 
     attempt_times = True
+
+
+class TagSizeLoader(DataLoader[int, int]):
+    """How many clients carry each tag (a tag the `tags` list did not annotate with its size)."""
+
+    def batch_load(self, keys: list[int]) -> list[int]:
+        rows = (
+            ClientTag.objects.filter(tag_id__in=keys, tag__in=selectors.tags_for(self.user).values("pk"))
+            .order_by()
+            .values("tag_id")
+            .annotate(n=Count("pk"))
+        )
+        sizes = {row["tag_id"]: row["n"] for row in rows}
+        return [sizes.get(key, 0) for key in keys]
+
+
+def _tags_by(through, column: str, keys: list[int], user) -> list[list[Tag]]:
+    """The tags the user may see of each key (`column` of the through model), by name."""
+    links = (
+        through.objects.filter(**{f"{column}__in": keys}, tag__in=selectors.tags_for(user).values("pk"))
+        .select_related("tag")
+        .order_by("tag__name", "tag_id")
+    )
+    by_key: dict[int, list[Tag]] = {key: [] for key in keys}
+    for link in links:
+        by_key[getattr(link, column)].append(link.tag)
+    return [by_key[key] for key in keys]
+
+
+class TagsByClientLoader(DataLoader[int, list[Tag]]):
+    def batch_load(self, keys: list[int]) -> list[list[Tag]]:
+        return _tags_by(ClientTag, "client_id", keys, self.user)
+
+
+class TagsByMailingLoader(DataLoader[int, list[Tag]]):
+    """A mailing's tags as the caller may see them: the owner all of them; a manager none (tags are the
+    owner's labels of their list, like the clients), though they see the audience's kind and size."""
+
+    def batch_load(self, keys: list[int]) -> list[list[Tag]]:
+        return _tags_by(Mailing.tags.through, "mailing_id", keys, self.user)
+
+
+class AudienceSizeLoader(DataLoader[Mailing, int]):
+    """Each mailing's audience size now (`selectors.audience_sizes`: at most three queries a batch). Keyed
+    by the mailing rows themselves (already scoped by `mailings_for`): the batch needs their audience."""
+
+    def batch_load(self, keys: list[Mailing]) -> list[int]:
+        sizes = selectors.audience_sizes(keys)
+        return [sizes[key.pk] for key in keys]

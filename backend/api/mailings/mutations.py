@@ -5,27 +5,44 @@ missing one), then calls the domain service with `actor=user`: the service decid
 (PermissionDenied → FORBIDDEN, e.g. a manager editing a mailing: R-AUTH-5) and validates with the domain's
 form (FormInvalid → `errors { field message code }` in the payload).
 
-Mailing input: `messageId` and `clientIds` go to the form as primary keys, and the form offers only the
-owner's own message and clients as choices, so another owner's (or a malformed, or a deleted) ID is refused
-per field ("Select a valid choice"). `startAt`/`endAt` are ISO 8601 date-times: with an offset they are that
+Mailing input: `messageId`, `tagIds` and the client IDs go to the form as primary keys, and the form offers
+only the owner's own message, tags and clients as choices, so another owner's (or a malformed, or a deleted)
+ID is refused per field ("Select a valid choice"). The audience (R-AUD-1) left out keeps the mailing's (chosen
+clients for a new one, so a call naming only `clientIds` means what it always did); `clientIds` replaces the
+chosen clients, `addClientIds`, `removeClientIds` and `addClientsMatching` change them, so a big list never
+travels whole. `startAt`/`endAt` are ISO 8601 date-times: with an offset they are that
 instant; without one they are wall-clock times in the owner's time zone, as on the page.
 """
 
 import graphene
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from graphql_relay import to_global_id
 
 from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.errors import ErrorCode
+from backend.mailings.models import Client, Mailing, Tag
 from backend.mailings.models import ClientImport as ClientImportModel
 
-from ..core.errors import Error, errors_from
+from ..core.errors import Error, NotFound, errors_from
 from ..core.ids import pk_from_global_id, pks_from_global_ids
+from ..core.inputs import filter_args, filtered
 from ..core.mutations import BaseMutation
 from ..core.scalars import Upload
-from .types import ClientType, MailingPeriodicity, MailingType, MessageType
+from .types import (
+    ClientType,
+    MailingAudience,
+    MailingPeriodicity,
+    MailingTagMatch,
+    MailingType,
+    MessageType,
+    TagType,
+)
+
+# How many client IDs one tagClients / untagClients call may name; more go by `matching`.
+TAG_CLIENT_IDS_MAX = 1000
 
 # --- inputs ---------------------------------------------------------------------------------------------
 
@@ -42,9 +59,42 @@ class MessageInput(graphene.InputObjectType):
     html_body = graphene.String(default_value="", description="Optional HTML version.")
 
 
+class TagInput(graphene.InputObjectType):
+    name = graphene.String(required=True, description="Unique in your list in any letter case; no comma.")
+
+
+class ClientMatchInput(graphene.InputObjectType):
+    """Every client of yours that `clients` lists with the same arguments (all of them when both are left
+    out)."""
+
+    search = graphene.String(description="Part of the email or the full name, any letter case.")
+    tag = graphene.ID(description="Only clients carrying this tag of yours.")
+
+
 class MailingInput(graphene.InputObjectType):
     message_id = graphene.ID(required=True)
-    client_ids = graphene.List(graphene.NonNull(graphene.ID), required=True, description="At least one.")
+    audience = MailingAudience(
+        description="Left out: the mailing's current one; CLIENTS for a new mailing (R-AUD-1)."
+    )
+    tag_ids = graphene.List(
+        graphene.NonNull(graphene.ID),
+        description="Your tags, at least one with audience TAGS. Left out on update: the mailing's tags.",
+    )
+    tag_match = MailingTagMatch(
+        description="With audience TAGS; left out: the mailing's (ANY for a new one)."
+    )
+    client_ids = graphene.List(
+        graphene.NonNull(graphene.ID),
+        description="The chosen clients, replacing the mailing's (for small picks; see addClientIds). Left "
+        "out: unchanged. With audience CLIENTS the mailing needs at least one.",
+    )
+    add_client_ids = graphene.List(graphene.NonNull(graphene.ID), description="Clients to add to the chosen.")
+    remove_client_ids = graphene.List(
+        graphene.NonNull(graphene.ID), description="Clients to take out of the chosen."
+    )
+    add_clients_matching = graphene.String(
+        description="Add every client of yours whose email or name contains this (as `clients(search:)`)."
+    )
     start_at = graphene.DateTime(
         required=True, description="ISO 8601; without an offset, a wall-clock time in your time zone."
     )
@@ -60,21 +110,56 @@ def _message_data(data) -> dict:
     return {"subject": data.subject, "body": data.body, "html_body": data.html_body or ""}
 
 
-def _mailing_data(data) -> dict:
+def _enum_value(value):
+    return getattr(value, "value", value)
+
+
+def _mailing_data(data, mailing: Mailing | None = None) -> dict:
     # The form reads an aware datetime as that instant and a naive one in the owner's time zone. Seconds
     # are kept, microseconds dropped: the form compares with an initial value shown without them, and an
     # unchanged end sent back must not count as a change.
-    return {
+    values = {
         "message": pks_from_global_ids([data.message_id], "Message")[0],
-        "clients": pks_from_global_ids(data.client_ids, "Client"),
         "start_at": data.start_at.replace(microsecond=0),
         "end_at": data.end_at.replace(microsecond=0),
-        "periodicity": getattr(data.periodicity, "value", data.periodicity),
+        "periodicity": _enum_value(data.periodicity),
     }
+    # Keys left out of the form's data keep what the mailing has (the form replaces the chosen clients only
+    # when `clients` is in it).
+    if data.audience is not None:
+        values["audience"] = _enum_value(data.audience)
+    if data.tag_match is not None:
+        values["tag_match"] = _enum_value(data.tag_match)
+    if data.tag_ids is not None:
+        values["tags"] = pks_from_global_ids(data.tag_ids, "Tag")
+    elif mailing is not None:
+        values["tags"] = [tag.pk for tag in mailing.tags.all()]
+    if data.client_ids is not None:
+        values["clients"] = pks_from_global_ids(data.client_ids, "Client")
+    if data.add_client_ids:
+        values["clients_added"] = pks_from_global_ids(data.add_client_ids, "Client")
+    if data.remove_client_ids:
+        values["clients_removed"] = pks_from_global_ids(data.remove_client_ids, "Client")
+    if data.add_clients_matching:
+        values["clients_matching"] = data.add_clients_matching
+    return values
 
 
-# The form's field names where the input's differ.
-_MAILING_INPUT_FIELDS = {"message": "messageId", "clients": "clientIds"}
+# The form's field names (camelCased) where the input's differ.
+_MAILING_INPUT_FIELDS = {
+    "message": "messageId",
+    "tags": "tagIds",
+    "clients": "clientIds",
+    "clientsAdded": "addClientIds",
+    "clientsRemoved": "removeClientIds",
+    "clientsMatching": "addClientsMatching",
+}
+
+
+def client_filters(search: str | None, tag: str | None) -> dict:
+    """The `clients` list's arguments as ClientFilter's data: a tag's global ID as its key (a malformed one
+    or one of another type is NOT_FOUND; another owner's tag matches nobody)."""
+    return filter_args(search=search, tag=pk_from_global_id(tag, "Tag") if tag is not None else None)
 
 
 class MailingPayloadMixin:
@@ -247,6 +332,117 @@ class ImportClients(BaseMutation):
         )
 
 
+# --- tags -----------------------------------------------------------------------------------------------
+
+
+def _tag(user: User, global_id: str) -> Tag:
+    """One of the user's tags; another owner's, or none at all for a manager, is NOT_FOUND (R-AUTH-4)."""
+    return selectors.tags_for(user).get(pk=pk_from_global_id(global_id, "Tag"))
+
+
+class CreateTag(BaseMutation):
+    """Add a tag to your list (R-AUD-2): `duplicate_tag` when you have one of that name in any letter case;
+    a manager is refused (FORBIDDEN)."""
+
+    class Arguments:
+        input = TagInput(required=True)
+
+    tag = graphene.Field(TagType)
+
+    @classmethod
+    def perform(cls, info, user: User, input):
+        return cls(tag=services.tag_create(actor=user, data={"name": input.name}), errors=[])
+
+
+class UpdateTag(BaseMutation):
+    """Rename one of your tags; mailings and clients keep it."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = TagInput(required=True)
+
+    tag = graphene.Field(TagType)
+
+    @classmethod
+    def perform(cls, info, user: User, id, input):
+        tag = services.tag_update(actor=user, tag=_tag(user, id), data={"name": input.name})
+        return cls(tag=tag, errors=[])
+
+
+class DeleteTag(BaseMutation):
+    """Delete one of your tags (its clients stay); `tag_in_use` while a mailing that is not completed sends to
+    it."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    deleted_id = graphene.ID()
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        services.tag_delete(actor=user, tag=_tag(user, id))
+        return cls(deleted_id=id, errors=[])
+
+
+class TagClientsArguments:
+    id = graphene.ID(required=True, description="The tag.")
+    client_ids = graphene.List(
+        graphene.NonNull(graphene.ID),
+        description=f"Your clients, at most {TAG_CLIENT_IDS_MAX}; any other ID makes the call NOT_FOUND.",
+    )
+    matching = ClientMatchInput(description="Every client of yours matching, whatever their number.")
+
+
+def _chosen_clients(user: User, client_ids, matching) -> QuerySet[Client]:
+    """The clients a tagClients or untagClients call names: by ID or by search, exactly one of the two."""
+    if (client_ids is None) == (matching is None):
+        raise ValidationError(_("Send exactly one of clientIds and matching."), code=ErrorCode.INVALID)
+    if matching is not None:
+        return filtered(selectors.client_list(user, client_filters(matching.search, matching.tag)))
+    if len(client_ids) > TAG_CLIENT_IDS_MAX:
+        raise ValidationError(
+            _("At most %(max)d client IDs at once; use matching for more.") % {"max": TAG_CLIENT_IDS_MAX},
+            code=ErrorCode.INVALID,
+        )
+    pks = set(pks_from_global_ids(client_ids, "Client"))
+    clients = selectors.clients_for(user).filter(pk__in=pks)
+    if clients.count() != len(pks):
+        # Another owner's client, a deleted one or a malformed ID: refused whole, as the pages refuse it.
+        raise NotFound()
+    return clients
+
+
+class TagClients(BaseMutation):
+    """Put one of your tags on clients (R-AUD-2): those named by `clientIds`, or every one `matching` a
+    search — one statement whatever their number. `changed`: how many carry it now that did not."""
+
+    Arguments = TagClientsArguments
+
+    tag = graphene.Field(TagType)
+    changed = graphene.Int()
+
+    @classmethod
+    def perform(cls, info, user: User, id, client_ids=None, matching=None):
+        tag = _tag(user, id)
+        clients = _chosen_clients(user, client_ids, matching)
+        return cls(tag=tag, changed=services.clients_tag(actor=user, tag=tag, clients=clients), errors=[])
+
+
+class UntagClients(BaseMutation):
+    """Take one of your tags off clients, named as for tagClients. `changed`: how many no longer carry it."""
+
+    Arguments = TagClientsArguments
+
+    tag = graphene.Field(TagType)
+    changed = graphene.Int()
+
+    @classmethod
+    def perform(cls, info, user: User, id, client_ids=None, matching=None):
+        tag = _tag(user, id)
+        clients = _chosen_clients(user, client_ids, matching)
+        return cls(tag=tag, changed=services.clients_untag(actor=user, tag=tag, clients=clients), errors=[])
+
+
 # --- messages -------------------------------------------------------------------------------------------
 
 
@@ -369,7 +565,8 @@ class UpdateMailing(MailingPayloadMixin, BaseMutation):
     def perform(cls, info, user: User, id, input):
         mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
         try:
-            mailing = services.mailing_update(actor=user, mailing=mailing, data=_mailing_data(input))
+            data = _mailing_data(input, mailing)
+            mailing = services.mailing_update(actor=user, mailing=mailing, data=data)
         except ValidationError as exc:
             return cls(errors=cls.mailing_errors(exc))
         return cls(mailing=mailing, errors=[])

@@ -1,8 +1,8 @@
 """Queries and mutations on clients, messages and mailings.
 
 Every root field starts from an owner-scoped selector (R-AUTH-4, R-AUTH-5):
-- `clients` / `messages`: `clients_for` / `messages_for`, the caller's own. A manager keeps no lists, so
-  theirs are empty, exactly as on the pages (which refuse managers outright).
+- `clients` / `tags` / `messages`: `clients_for` / `tags_for` / `messages_for`, the caller's own. A manager
+  keeps no lists, so theirs are empty, exactly as on the pages (which refuse managers outright).
 - `mailings`: the caller's own mailings, also for a manager or a superuser.
 - `allMailings`: every mailing the caller may see (`mailings_for`): all of them for a manager or superuser,
   with their owners; for an owner the same list as `mailings` (no error, nothing more).
@@ -22,17 +22,23 @@ from .mutations import (
     CreateClient,
     CreateMailing,
     CreateMessage,
+    CreateTag,
     DeleteClient,
     DeleteMailing,
     DeleteMessage,
+    DeleteTag,
     DisableMailing,
     EnableMailing,
     ImportClients,
     PreviewMessage,
     SendMailingNow,
+    TagClients,
+    UntagClients,
     UpdateClient,
     UpdateMailing,
     UpdateMessage,
+    UpdateTag,
+    client_filters,
 )
 from .types import (
     ClientOrder,
@@ -43,6 +49,8 @@ from .types import (
     MailingType,
     MessageOrder,
     MessageType,
+    TagOrder,
+    TagType,
     ordered,
 )
 
@@ -74,8 +82,15 @@ class MailingsQuery(graphene.ObjectType):
     clients = PageConnectionField(
         ClientType,
         search=graphene.String(description="Part of the email or the full name, any letter case."),
+        tag=graphene.ID(description="Only the clients carrying this tag (R-AUD-2)."),
         order_by=graphene.Argument(graphene.NonNull(ClientOrder), default_value=ClientOrder.FULL_NAME.value),
         description="Your clients (a manager has none: R-AUTH-5).",
+    )
+    tags = PageConnectionField(
+        TagType,
+        search=graphene.String(description="Part of the name, any letter case."),
+        order_by=graphene.Argument(graphene.NonNull(TagOrder), default_value=TagOrder.NAME.value),
+        description="Your tags with their sizes (a manager has none: R-AUTH-5).",
     )
     messages = PageConnectionField(
         MessageType,
@@ -110,9 +125,14 @@ class MailingsQuery(graphene.ObjectType):
         return selectors.client_import_get(require_user(info), pk_from_global_id(id, "ClientImport"))
 
     @staticmethod
-    def resolve_clients(root, info, search=None, order_by=None, **_page):
-        clients = filtered(selectors.client_list(require_user(info), filter_args(search=search)))
+    def resolve_clients(root, info, search=None, tag=None, order_by=None, **_page):
+        clients = filtered(selectors.client_list(require_user(info), client_filters(search, tag)))
         return ordered(clients, order_by, ClientOrder.FULL_NAME.value)
+
+    @staticmethod
+    def resolve_tags(root, info, search=None, order_by=None, **_page):
+        tags = filtered(selectors.tag_list(require_user(info), filter_args(search=search)))
+        return ordered(tags, order_by, TagOrder.NAME.value)
 
     @staticmethod
     def resolve_messages(root, info, search=None, order_by=None, **_page):
@@ -137,6 +157,11 @@ class MailingsMutation(graphene.ObjectType):
     update_client = UpdateClient.Field()
     delete_client = DeleteClient.Field()
     import_clients = ImportClients.Field()
+    create_tag = CreateTag.Field()
+    update_tag = UpdateTag.Field()
+    delete_tag = DeleteTag.Field()
+    tag_clients = TagClients.Field()
+    untag_clients = UntagClients.Field()
     create_message = CreateMessage.Field()
     update_message = UpdateMessage.Field()
     delete_message = DeleteMessage.Field()

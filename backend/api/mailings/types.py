@@ -8,6 +8,8 @@ What a manager may read of someone else's mailing: its schedule, state, owner, t
 mailing is named by its subject everywhere, the admin included) and how many clients it goes to — not the
 message's text and not the client list. So `Mailing.message` is a `MessageSummary` (id and subject) rather
 than the `Message` node, and `Mailing.clients` lists only the clients `clients_for(viewer)` allows.
+Likewise a manager sees a mailing's audience kind and size (`audience`, `tagMatch`, `audienceSize`) but not
+which tags or clients it names (`tags` and `clients` are empty for them: R-AUD-1).
 """
 
 from functools import cached_property, partial
@@ -21,7 +23,7 @@ from graphql_relay import connection_from_array_slice, get_offset_with_default, 
 
 from backend.filtering import ordered as sort_by
 from backend.mailings import selectors
-from backend.mailings.models import Client, Mailing, Message
+from backend.mailings.models import Client, Mailing, Message, Tag
 
 from ..core.dataloaders import Deferred
 from ..core.errors import BAD_REQUEST, graphql_error
@@ -29,9 +31,13 @@ from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
 from ..core.selection import selects_any
 from .dataloaders import (
+    AudienceSizeLoader,
     ClientCountsByMailingLoader,
     LastOccurrenceByMailingLoader,
     LastOccurrenceWithTimesByMailingLoader,
+    TagsByClientLoader,
+    TagsByMailingLoader,
+    TagSizeLoader,
 )
 
 MailingStatus = graphene.Enum.from_enum(
@@ -39,6 +45,18 @@ MailingStatus = graphene.Enum.from_enum(
 )
 MailingPeriodicity = graphene.Enum.from_enum(
     Mailing.Periodicity, name="MailingPeriodicity", description="How often a mailing repeats (R-SEND-3)."
+)
+
+MailingAudience = graphene.Enum.from_enum(
+    Mailing.Audience,
+    name="MailingAudience",
+    description="Who a mailing goes to, resolved when each occurrence starts (R-AUD-1): everyone subscribed "
+    "in your list, the clients with some of its tags (see tagMatch), or the clients chosen for it.",
+)
+MailingTagMatch = graphene.Enum.from_enum(
+    Mailing.TagMatch,
+    name="MailingTagMatch",
+    description="With audience TAGS: clients carrying any of the tags, or all of them.",
 )
 
 UPCOMING_MAX = 50
@@ -51,6 +69,17 @@ class ClientOrder(graphene.Enum):
     FULL_NAME_DESC = "-full_name"
     EMAIL = "email"
     EMAIL_DESC = "-email"
+    CREATED = "created_at"
+    CREATED_DESC = "-created_at"
+
+
+class TagOrder(graphene.Enum):
+    """Sort orders of `tags`."""
+
+    NAME = "name"
+    NAME_DESC = "-name"
+    SIZE = "size"
+    SIZE_DESC = "-size"
     CREATED = "created_at"
     CREATED_DESC = "-created_at"
 
@@ -92,6 +121,34 @@ def within(queryset, visible):
     return queryset.all() & visible
 
 
+# --- tags -----------------------------------------------------------------------------------------------
+
+
+class TagType(DjangoObjectType):
+    """A label on clients in your list (R-AUD-2); a mailing can go to the clients carrying some tags."""
+
+    size = graphene.Int(required=True, description="How many of your clients carry it.")
+
+    class Meta:
+        model = Tag
+        name = "Tag"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = ("id", "name", "created_at")
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return within(queryset, selectors.tags_for(viewer(info)))
+
+    @staticmethod
+    def resolve_size(root: Tag, info) -> int | Deferred:
+        size = getattr(root, "size", None)  # the `tags` list annotates it (selectors.tags_with_sizes)
+        return size if size is not None else TagSizeLoader.of(info).load(root.pk)
+
+
+TagConnection = TagType._meta.connection
+
+
 # --- clients --------------------------------------------------------------------------------------------
 
 
@@ -100,6 +157,9 @@ class ClientType(DjangoObjectType):
 
     is_subscribed = graphene.Boolean(
         required=True, description="False once the recipient unsubscribed; nothing is sent to them."
+    )
+    tags = graphene.List(
+        graphene.NonNull(TagType), required=True, description="The client's tags, by name (R-AUD-2)."
     )
 
     class Meta:
@@ -117,6 +177,10 @@ class ClientType(DjangoObjectType):
     @staticmethod
     def resolve_is_subscribed(root: Client, info) -> bool:
         return root.is_subscribed
+
+    @staticmethod
+    def resolve_tags(root: Client, info) -> Deferred:
+        return TagsByClientLoader.of(info).load(root.pk)
 
 
 ClientConnection = ClientType._meta.connection
@@ -235,11 +299,29 @@ class MailingType(DjangoObjectType):
         after=graphene.String(),
         last=graphene.Int(),
         before=graphene.String(),
-        description="The mailing's clients that you may list: all of them for the owner, none for a manager "
-        "looking at someone else's mailing (R-AUTH-5; see clientCount).",
+        description="The mailing's chosen clients that you may list (used when audience is CLIENTS): all of "
+        "them for the owner, none for a manager looking at someone else's mailing (R-AUTH-5; see "
+        "clientCount and audienceSize).",
     )
     client_count = graphene.Int(
-        required=True, description="How many clients the mailing is addressed to (visible to managers too)."
+        required=True,
+        description="How many clients were chosen for the mailing (its audience when audience is CLIENTS; "
+        "visible to managers too).",
+    )
+    audience = graphene.Field(MailingAudience, required=True, description="Who the mailing goes to.")
+    tag_match = graphene.Field(
+        MailingTagMatch, required=True, description="With audience TAGS: any or all of `tags`."
+    )
+    tags = graphene.List(
+        graphene.NonNull(TagType),
+        required=True,
+        description="The tags the mailing goes to (with audience TAGS), by name; empty for a manager looking "
+        "at someone else's mailing.",
+    )
+    audience_size = graphene.Int(
+        required=True,
+        description="How many clients an occurrence would go to if it started now: the audience's subscribed "
+        "clients (visible to managers too).",
     )
     periodicity = graphene.Field(MailingPeriodicity, required=True)
     status = graphene.Field(MailingStatus, required=True)
@@ -284,6 +366,14 @@ class MailingType(DjangoObjectType):
     @staticmethod
     def resolve_owner(root: Mailing, info):
         return root.owner
+
+    @staticmethod
+    def resolve_tags(root: Mailing, info) -> Deferred:
+        return TagsByMailingLoader.of(info).load(root.pk)
+
+    @staticmethod
+    def resolve_audience_size(root: Mailing, info) -> Deferred:
+        return AudienceSizeLoader.of(info).load(root)
 
     @staticmethod
     def resolve_client_count(root: Mailing, info) -> Deferred:

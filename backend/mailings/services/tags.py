@@ -2,7 +2,7 @@
 once — the ticked rows or every client matching a search — in one statement whatever the count."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, IntegerField, QuerySet, Value
 from django.utils.translation import gettext as _
 
@@ -12,21 +12,31 @@ from .. import bulk
 from ..errors import ErrorCode
 from ..forms import TagForm
 from ..models import Client, ClientTag, Mailing, Tag
-from .base import owner_for_create, require_can_edit, validated
+from .base import FormInvalid, owner_for_create, require_can_edit, validated
 
 
 def tag_create(*, actor: User, data: dict, owner: User | None = None) -> Tag:
     owner = owner_for_create(actor, owner)
-    form = validated(TagForm(data=data, owner=owner))
-    with transaction.atomic():
-        return form.save()
+    return _saved(validated(TagForm(data=data, owner=owner)))
 
 
 def tag_update(*, actor: User, tag: Tag, data: dict) -> Tag:
     require_can_edit(actor, tag)
-    form = validated(TagForm(data=data, instance=tag, owner=tag.owner))
-    with transaction.atomic():
-        return form.save()
+    return _saved(validated(TagForm(data=data, instance=tag, owner=tag.owner)))
+
+
+def _saved(form: TagForm) -> Tag:
+    """The form checked the name; a tag of the same name saved meanwhile (a second tab, a parallel API call)
+    meets the unique constraint, which answers as the form would."""
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:
+        form.add_error(
+            "name",
+            ValidationError(_("You already have a tag with this name."), code=ErrorCode.DUPLICATE_TAG),
+        )
+        raise FormInvalid(form) from None
 
 
 def tag_delete(*, actor: User, tag: Tag) -> None:

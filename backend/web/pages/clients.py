@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Model
+from django.db.models import Model, Prefetch, QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -15,7 +15,9 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
@@ -23,11 +25,11 @@ from django.views import View
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
-from backend.mailings.models import Client
+from backend.mailings.models import Client, Tag
 from backend.mailings.models import ClientImport as ClientImportJob
 
 from ..moments import moment_text
-from .forms import ClientImportForm
+from .forms import ClientBulkTagForm, ClientImportForm
 from .generic import (
     Action,
     Column,
@@ -47,6 +49,26 @@ REPORT_ROWS_SHOWN = 500
 RECENT_IMPORTS = 5
 
 
+# The ticking column's header: a label for screen readers only, in the viewer's language.
+_pick_label = lazy(lambda: format_html('<span class="visually-hidden">{}</span>', _("Pick")), SafeString)
+
+
+def _pick_box(client: Client) -> str:
+    """A box of the bulk form (outside the table: `form=` ties it), named like the form's `clients`."""
+    return format_html(
+        '<input class="form-check-input" type="checkbox" form="bulk-tags" name="clients" value="{}" '
+        'aria-label="{}" data-bulk-pick>',
+        client.pk,
+        client.email,
+    )
+
+
+def _tag_badges(client: Client) -> str:
+    return format_html_join(
+        " ", '<span class="badge text-bg-light border">{}</span>', ((tag.name,) for tag in client.tags.all())
+    )
+
+
 def _subscription(client: Client) -> str:
     if client.unsubscribed_at is None:
         return format_html('<span class="badge text-bg-success">{}</span>', _("subscribed"))
@@ -61,6 +83,7 @@ class ClientList(OwnerListView):
     default_sort = "full_name"
     no_match_text = gettext_lazy("No client matches your search.")
     columns = [
+        Column("pick", _pick_label(), _pick_box),
         Column("full_name", gettext_lazy("Name"), lambda c: c.full_name, ("full_name",), link=True),
         Column("email", gettext_lazy("Email"), lambda c: c.email, ("email",)),
         Column(
@@ -70,6 +93,7 @@ class ClientList(OwnerListView):
             ("unsubscribed_at",),
             classes="d-none d-sm-table-cell",
         ),
+        Column("tags", gettext_lazy("Tags"), lambda c: _tag_badges(c), classes="d-none d-md-table-cell"),
         Column(
             "created",
             gettext_lazy("Added"),
@@ -82,6 +106,21 @@ class ClientList(OwnerListView):
     def get_filterset(self, data: dict) -> ClientFilter:
         return selectors.client_list(self.request.user, data)
 
+    def annotate(self, queryset: QuerySet[Client]) -> QuerySet[Client]:
+        # The page's clients' tags in one more query, whatever the number of rows.
+        return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name", "pk")))
+
+    def get_context(self, context: dict) -> dict:
+        context = super().get_context(context)
+        tags = list(selectors.tags_for(self.request.user).order_by("name", "pk"))
+        chosen = self.filters.form.cleaned_data.get("tag") if self.filters.is_valid() else None
+        context["tags"] = tags
+        context["tag_filter"] = int(chosen) if chosen else None
+        context["filtered"] = bool(context["query"] or chosen)
+        context["bulk_form"] = ClientBulkTagForm(owner=self.request.user)
+        context["back"] = self.request.GET.urlencode()
+        return context
+
     def row_url(self, obj: Client) -> str:
         return reverse("clients:edit", args=[obj.pk])
 
@@ -90,6 +129,49 @@ class ClientList(OwnerListView):
             Action(_("Edit"), reverse("clients:edit", args=[obj.pk]), "pencil"),
             Action(_("Delete"), reverse("clients:delete", args=[obj.pk]), "trash", "outline-danger"),
         ]
+
+
+class ClientBulkTag(OwnerPageMixin, View):
+    """POST only: add a tag to or remove it from the ticked clients, or from every client matching the list's
+    search and tag filter (R-AUD-2), in one statement whatever the count. Another owner's client id or tag is
+    not a valid choice: the whole request is refused and nothing changes."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        back = _back_url(request.POST.get("back", ""))
+        form = ClientBulkTagForm(request.POST, owner=request.user)
+        if not form.is_valid():
+            messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+            return redirect(back)
+        data = form.cleaned_data
+        if data["scope"] == ClientBulkTagForm.MATCHING:
+            filters = selectors.client_list(request.user, {"search": data["q"], "tag": data["tag_filter"]})
+            if not filters.is_valid():
+                messages.error(request, _("The search is not valid; nothing was changed."))
+                return redirect(back)
+            clients = filters.qs
+        else:
+            clients = selectors.clients_for(request.user).filter(pk__in=[c.pk for c in data["clients"]])
+        tag = data["tag"]
+        if data["action"] == ClientBulkTagForm.ADD:
+            count = services.clients_tag(actor=request.user, tag=tag, clients=clients)
+            text = ngettext(
+                "Tag “%(tag)s” added to %(count)d client.", "Tag “%(tag)s” added to %(count)d clients.", count
+            )
+        else:
+            count = services.clients_untag(actor=request.user, tag=tag, clients=clients)
+            text = ngettext(
+                "Tag “%(tag)s” removed from %(count)d client.",
+                "Tag “%(tag)s” removed from %(count)d clients.",
+                count,
+            )
+        messages.success(request, text % {"tag": tag.name, "count": count})
+        return redirect(back)
+
+
+def _back_url(query: str) -> str:
+    """The client list with the query string it was posted from (only the list: never another address)."""
+    encoded = QueryDict(query).urlencode()
+    return f"{LIST_URL}?{encoded}" if encoded else str(LIST_URL)
 
 
 class ClientCreate(OwnerCreateView):

@@ -3,6 +3,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from backend.mailings import selectors
+from backend.mailings.errors import ErrorCode
+from backend.mailings.forms import ChoicesField
+
 
 class ClientImportForm(forms.Form):
     file = forms.FileField(
@@ -14,3 +18,40 @@ class ClientImportForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
     )
+
+
+class ClientBulkTagForm(forms.Form):
+    """The client list's bulk action (R-AUD-2): a tag added to or removed from the ticked clients, or from
+    every client matching the list's search (`q`) and tag filter (`tag_filter`). Tags and clients are
+    the owner's only: another owner's id is not a valid choice."""
+
+    ADD, REMOVE = "add", "remove"
+    TICKED, MATCHING = "ticked", "matching"
+
+    action = forms.ChoiceField(
+        label=_("Action"), choices=[(ADD, _("Add the tag")), (REMOVE, _("Remove the tag"))]
+    )
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, empty_label=None)
+    scope = forms.ChoiceField(
+        label=_("To"),
+        choices=[(TICKED, _("the ticked clients")), (MATCHING, _("every client matching the search"))],
+        initial=TICKED,
+        widget=forms.RadioSelect,
+    )
+    clients = ChoicesField(label=_("Clients"), queryset=None, required=False)
+    q = forms.CharField(required=False, max_length=200)
+    tag_filter = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tag"].queryset = selectors.tags_for(owner).order_by("name", "pk")
+        self.fields["clients"].queryset = selectors.clients_for(owner)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        ticked = cleaned.get("scope") == self.TICKED
+        if ticked and "clients" not in self.errors and not cleaned.get("clients"):
+            self.add_error(
+                "clients", forms.ValidationError(_("Tick at least one client."), code=ErrorCode.REQUIRED)
+            )
+        return cleaned

@@ -146,6 +146,10 @@ class OwnerListView(OwnerPageMixin, View):
         """What the columns read besides the row (counts, joins)."""
         return queryset
 
+    def prepare(self, objects: list) -> None:
+        """What the columns read that is computed for the page's rows at once (a query per page, not per
+        row), written onto the objects."""
+
     def row_url(self, obj: Model) -> str:
         raise NotImplementedError
 
@@ -180,13 +184,15 @@ class OwnerListView(OwnerPageMixin, View):
         query = self.filters.value("search") or ""
         sort, fields = self._sorting(request.GET.get("sort", ""))
         table = paginated(request.GET, ordered(queryset, *fields), self.paginate_by)
+        objects = list(table["page"].object_list)
+        self.prepare(objects)
         table["rows"] = [
             {
                 "url": self.row_url(obj),
                 "cells": [(column, column.cell(obj)) for column in self.columns],
                 "actions": self.row_actions(obj),
             }
-            for obj in table["page"].object_list
+            for obj in objects
         ]
         table["header"] = self._header(request.GET, sort)
         context = {

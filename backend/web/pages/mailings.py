@@ -3,7 +3,7 @@ detail page with its schedule and live progress, and "send now"."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Model, Q, QuerySet
+from django.db.models import Count, Model, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -17,7 +17,7 @@ from graphql_relay import to_global_id
 from backend.mailings import selectors, services
 from backend.mailings.filters import MailingFilter
 from backend.mailings.forms import MailingForm
-from backend.mailings.models import Mailing
+from backend.mailings.models import Client, Mailing, Tag
 
 from ..moments import moment_text
 from .generic import (
@@ -84,6 +84,22 @@ def live_status_badges(mailing: Mailing) -> str:
     )
 
 
+def audience_text(mailing: Mailing) -> str:
+    """Who the mailing goes to, in words: everyone, the tags (any or all of them), or the chosen clients.
+    Reads the mailing's tags through `mailing.tags.all()` (a list prefetches them)."""
+    if mailing.audience == Mailing.Audience.TAGS:
+        names = [tag.name for tag in mailing.tags.all()]
+        separator = _(" or ") if mailing.tag_match == Mailing.TagMatch.ANY else _(" and ")
+        return format_html(
+            "{}: {}",
+            _("Tags"),
+            format_html_join(
+                separator, '<span class="badge text-bg-light border">{}</span>', ((name,) for name in names)
+            ),
+        )
+    return str(mailing.get_audience_display()).capitalize()
+
+
 def _status_cell(mailing: Mailing) -> str:
     """The badges, and at phone width (where the periodicity column is hidden) the periodicity below."""
     return status_badge(mailing) + format_html(
@@ -118,10 +134,16 @@ class MailingList(OwnerListView):
             classes="d-none d-md-table-cell",
         ),
         Column(
-            "clients",
-            gettext_lazy("Clients"),
-            lambda m: m.clients_count,
-            ("clients_count",),
+            "audience",
+            gettext_lazy("Audience"),
+            lambda m: audience_text(m),
+            ("audience",),
+            classes="d-none d-md-table-cell",
+        ),
+        Column(
+            "size",
+            gettext_lazy("Recipients now"),
+            lambda m: m.audience_size,
             classes="d-none d-lg-table-cell",
         ),
         Column(
@@ -137,7 +159,13 @@ class MailingList(OwnerListView):
         return selectors.mailing_list(self.request.user, data)
 
     def annotate(self, queryset: QuerySet[Mailing]) -> QuerySet[Mailing]:
-        return queryset.annotate(clients_count=Count("clients"))
+        return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name", "pk")))
+
+    def prepare(self, objects: list[Mailing]) -> None:
+        # The page's audience sizes in one query (R-AUD-3).
+        sizes = selectors.audience_sizes(objects)
+        for mailing in objects:
+            mailing.audience_size = sizes[mailing.pk]
 
     def row_url(self, obj: Mailing) -> str:
         return reverse("mailings:detail", args=[obj.pk])
@@ -166,28 +194,79 @@ class MailingFormMixin:
     list_url = LIST_URL
 
     def extra_context(self, form: MailingForm) -> dict:
-        """The owner's clients for the picker as plain rows (one query, no widget per option: a list of
-        5,000 renders in a blink), with what is ticked now: what was typed, else the mailing's own."""
-        selected = {str(value) for value in (form["clients"].value() or [])}
-        rows = form.fields["clients"].queryset.order_by("full_name", "email", "pk")
-        clients = [
-            {
-                "pk": pk,
-                "email": email,
-                "name": name,
-                "subscribed": left is None,
-                "checked": str(pk) in selected,
-            }
-            for pk, email, name, left in rows.values_list("pk", "email", "full_name", "unsubscribed_at")
-        ]
+        """The audience's choices, and the chosen clients as they stand after what was typed: never the
+        owner's whole list, nor all of a mailing's 100,000 chosen clients — their count and one page of them
+        (R-AUD-3). The picker (client-picker.js) asks /graphql/ for the rest and sends only the changes."""
+        owner = form.owner
+        mailing = form.instance
+        shown = mailing.clients.order_by("full_name", "email", "pk")[:CHOSEN_SHOWN] if mailing.pk else []
+        removed = _ids(form["clients_removed"].value())
+        added_ids = _ids(form["clients_added"].value())
+        added = (
+            selectors.clients_for(owner).filter(pk__in=added_ids).order_by("full_name", "email", "pk")
+            if added_ids
+            else []
+        )
+        chosen = [_chip(client, removed=client.pk in removed) for client in shown]
+        chosen_count = mailing.clients.count() if mailing.pk else 0
+        # Removals typed among the clients "Show more" loaded: not among the chips a re-shown form has, so
+        # they go back as hidden inputs, or a second submit would keep those clients.
+        removed_elsewhere = sorted(removed - {chip["pk"] for chip in chosen})
+        chosen_removed = mailing.clients.filter(pk__in=removed).count() if mailing.pk and removed else 0
+        chosen_added = mailing.clients.filter(pk__in=added_ids).count() if mailing.pk and added_ids else 0
+        tags = _ids(form["tags"].value())
         return {
-            "clients": clients,
-            "selected_count": sum(1 for client in clients if client["checked"]),
-            "time_zone": form.owner.time_zone,
+            "time_zone": owner.time_zone,
+            "audience": form["audience"].value() or mailing.audience,
+            "audiences": Mailing.Audience.choices,
+            "tag_rows": [
+                {"pk": tag.pk, "name": tag.name, "checked": tag.pk in tags}
+                for tag in form.fields["tags"].queryset.order_by("name", "pk")
+            ],
+            "tag_match": form["tag_match"].value() or mailing.tag_match,
+            "tag_matches": Mailing.TagMatch.choices,
+            "chosen": chosen,
+            "chosen_count": chosen_count,
+            "chosen_more": max(0, chosen_count - len(chosen)),
+            "mailing_global_id": to_global_id("Mailing", mailing.pk) if mailing.pk else "",
+            "added": [_chip(client) for client in added],
+            "removed_elsewhere": removed_elsewhere,
+            "picked_count": chosen_count - chosen_removed + len(added) - chosen_added,
+            "has_clients": selectors.clients_for(owner).exists(),
         }
 
     def success_url(self, obj: Mailing) -> str:
         return reverse("mailings:detail", args=[obj.pk])
+
+
+# A mailing's edit page shows this many of its chosen clients (and their count), however many it has.
+CHOSEN_SHOWN = 20
+
+
+def _ids(values) -> set[int]:
+    """The whole numbers among a field's raw values (what was typed may be anything)."""
+    if values is None or isinstance(values, (str, int)):
+        values = [] if values is None else [values]
+    result = set()
+    for value in values:
+        value = getattr(value, "pk", value)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if 0 < number < 2**63:
+            result.add(number)
+    return result
+
+
+def _chip(client: Client, *, removed: bool = False) -> dict:
+    return {
+        "pk": client.pk,
+        "name": client.full_name,
+        "email": client.email,
+        "subscribed": client.unsubscribed_at is None,
+        "removed": removed,
+    }
 
 
 class MailingCreate(MailingFormMixin, OwnerCreateView):
@@ -294,6 +373,8 @@ class MailingDetail(OwnMailingMixin, View):
             "live": running or due,
             "state": state,
             "global_id": to_global_id("Mailing", mailing.pk),
+            "audience": audience_text(mailing),
+            "audience_size": selectors.audience_size(mailing),
             "clients_total": counts["total"],
             "clients_subscribed": counts["subscribed"],
         }

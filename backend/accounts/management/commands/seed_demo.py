@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from backend.mailings import schedule, scheduling, selectors, services
 from backend.mailings.csv_io import ClientRow
-from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
+from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag
 
 # Whole names, so that a first name never meets a surname from another language or of the other gender.
 FULL_NAMES = (
@@ -72,11 +72,18 @@ class DemoMailing:
     start_days: float  # from today's 09:00 in the owner's time zone; negative is the past
     end_days: float
     clients: int  # the first N demo clients
+    audience: str = "clients"  # a future mailing may go to everyone or to the "VIP" tag instead
+    tag: str = ""
 
+
+# The demo list's tags: "Newsletter" on the first 30 clients, "VIP" on every seventh.
+TAGS = {"Newsletter": lambda index: index < 30, "VIP": lambda index: index % 7 == 0}
 
 MAILINGS = (
-    DemoMailing("news", "weekly", start_days=1, end_days=91, clients=3),  # created: starts tomorrow
-    DemoMailing("digest", "once", start_days=3, end_days=4, clients=CLIENT_COUNT),  # created
+    DemoMailing(
+        "news", "weekly", start_days=1, end_days=91, clients=3, audience="tags", tag="VIP"
+    ),  # created
+    DemoMailing("digest", "once", start_days=3, end_days=4, clients=CLIENT_COUNT, audience="everyone"),
     DemoMailing("news", "daily", start_days=-5, end_days=25, clients=30),  # started, with history
     DemoMailing("digest", "monthly", start_days=-62, end_days=300, clients=CLIENT_COUNT),  # started
     DemoMailing("sale", "once", start_days=-10, end_days=-9, clients=CLIENT_COUNT),  # completed
@@ -158,6 +165,7 @@ class Command(BaseCommand):
             services.client_unsubscribe(client=left)
         mine = selectors.clients_for(user).order_by("email")
         regular = [client for client in mine if client.email not in BOUNCING]
+        tags = self._tags(user, regular)
         bouncing = [client for client in mine if client.email in BOUNCING]
         messages = {key: self._message(user, *text) for key, text in MESSAGES.items()}
         made = []
@@ -173,18 +181,30 @@ class Command(BaseCommand):
             chosen = regular[: spec.clients]
             if spec.start_days < 0:
                 chosen = regular[: spec.clients - len(bouncing)] + bouncing
-            mailing = self._mailing(user, spec, message, chosen)
+            mailing = self._mailing(user, spec, message, chosen, tags)
             made.append(f"{spec.periodicity} “{message.subject}” ({mailing.status})")
         self.stdout.write(
             f"Demo clients: {report.added} added; mailings created: {', '.join(made) if made else 'none'}."
         )
 
     @staticmethod
+    def _tags(user, regular: list[Client]) -> dict[str, Tag]:
+        tags = {}
+        for name, carries in TAGS.items():
+            tag = selectors.tags_for(user).filter(name=name).first()
+            tags[name] = tag or services.tag_create(actor=user, data={"name": name})
+            chosen = [client.pk for index, client in enumerate(regular) if carries(index)]
+            services.clients_tag(actor=user, tag=tags[name], clients=Client.objects.filter(pk__in=chosen))
+        return tags
+
+    @staticmethod
     def _message(user, subject: str, body: str) -> Message:
         found = selectors.messages_for(user).filter(subject=subject).first()
         return found or services.message_create(actor=user, data={"subject": subject, "body": body})
 
-    def _mailing(self, user, spec: DemoMailing, message: Message, clients: list[Client]) -> Mailing:
+    def _mailing(
+        self, user, spec: DemoMailing, message: Message, clients: list[Client], tags: dict[str, Tag]
+    ) -> Mailing:
         nine = timezone.localtime(timezone.now(), user.tz).replace(hour=9, minute=0, second=0, microsecond=0)
         start = nine + dt.timedelta(days=spec.start_days)
         end = nine + dt.timedelta(days=spec.end_days)
@@ -193,6 +213,8 @@ class Command(BaseCommand):
                 actor=user,
                 data={
                     "message": message.pk,
+                    "audience": spec.audience,
+                    "tags": [tags[spec.tag].pk] if spec.tag else [],
                     "clients": [client.pk for client in clients],
                     "start_at": start.strftime("%Y-%m-%dT%H:%M"),
                     "end_at": end.strftime("%Y-%m-%dT%H:%M"),
