@@ -151,6 +151,12 @@ class ClientImport(models.Model):
     report_bytes = models.BigIntegerField(_("committed bytes of the report"), default=0)
     error = models.TextField(_("why it failed"), blank=True)
     error_code = models.CharField(_("error code"), max_length=40, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        help_text=_("The uploader's: the reasons are written in it."),
+    )
     lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

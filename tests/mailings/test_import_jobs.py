@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.errors import ErrorCode
@@ -250,3 +250,14 @@ def test_a_stopped_run_gives_its_lease_back_and_the_next_goes_on_at_once(owner):
     assert services.client_imports_run() == 1
     job.refresh_from_db()
     assert (job.status, job.added) == (ClientImport.Status.DONE, 7000)
+
+
+def test_the_reasons_are_in_the_uploaders_language(owner):
+    with translation.override("ru"):
+        job = upload(owner, big_file(10) + b"c1@example.org;Again;;\n")
+    services.client_imports_run()
+    job.refresh_from_db()
+    assert job.language == "ru"
+    reason = job.problems[-1][3]
+    assert job.problems[-1][4] == ErrorCode.DUPLICATE_IN_FILE
+    assert any("\u0430" <= char <= "\u044f" for char in reason.lower()), reason  # Cyrillic

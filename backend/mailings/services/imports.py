@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
@@ -428,6 +428,7 @@ def clients_import_upload(*, actor: User, upload: UploadedFile) -> ImportReport 
                 path=name,
                 size=upload.size,
                 sha256=sha256,
+                language=translation.get_language() or "",
             )
     (import_dir() / name).unlink(missing_ok=True)
     raise ValidationError(
@@ -500,7 +501,9 @@ def client_imports_run(*, stop: Callable[[], bool] | None = None, max_chunks: in
             break
         job, token = claimed
         left = None if max_chunks is None else max_chunks - chunks
-        chunks += _run(job, token, stop, left)
+        # The report's reasons and a failure's message in the language of the page the file came from.
+        with translation.override(job.language or settings.LANGUAGE_CODE):
+            chunks += _run(job, token, stop, left)
     return chunks
 
 
