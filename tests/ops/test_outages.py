@@ -181,6 +181,8 @@ def test_every_graphql_operation_answers_with_redis_down(redis_down, caplog):
         ("dashboard", {}, owner),
         ("mailingProgress", {"id": mailing_id}, owner),
         ("mailingReport", {"id": mailing_id}, owner),
+        ("clientPicker", {"search": "@"}, owner),
+        ("mailingClients", {"id": mailing_id}, owner),
         ("managerStats", {}, manager),
         ("managerMailings", {}, manager),
         ("managerUsers", {}, manager),
