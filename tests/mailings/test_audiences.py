@@ -320,3 +320,32 @@ def test_a_tag_saved_meanwhile_under_the_same_name_is_a_form_error_not_a_500(own
         _saved(form)
     assert refused.value.form.errors.as_data()["name"][0].code == ErrorCode.DUPLICATE_TAG
     assert Tag.objects.filter(owner=owner).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ("everyone", ["ann@example.org", "bob@example.org", "cat@example.org"]),
+        ("tags", ["ann@example.org", "bob@example.org"]),
+        ("clients", ["cat@example.org"]),
+    ],
+)
+def test_the_engine_sends_each_audience_and_rechecks_it_before_sending(
+    owner, people, smtp, audience, expected
+):
+    """The engine asks `recipients_of` again just before it sends (a client who left since the occurrence
+    started is skipped); it must ask with the mailing's real audience, not only its chosen clients."""
+    from backend.mailings.sending import send_due
+
+    now = timezone.now()
+    MailingFactory(
+        owner=owner,
+        audience=audience,
+        tags=[people["vip"]],
+        clients=[people["cat"]],
+        start_at=now - dt.timedelta(minutes=1),
+        next_run_at=now - dt.timedelta(minutes=1),
+    )
+    summary = send_due(now=now)
+    assert sorted(smtp.recipients()) == expected
+    assert summary.skipped == 0

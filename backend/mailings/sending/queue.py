@@ -88,15 +88,18 @@ def lock_rows(queryset: QuerySet) -> QuerySet:
 
 def _sendable_occurrences(occurrence_ids: list[int] | None) -> dict[int, Mailing]:
     """Occurrences with work left whose mailing may be sent now (R-SEND-8: `sendable_mailings`, the one
-    definition), each with a stand-in for its mailing (pk and owner) to ask `recipients_of`."""
+    definition), each with a stand-in for its mailing (pk, owner and audience) to ask `recipients_of`."""
     occurrences = Occurrence.objects.filter(
         finished_at__isnull=True, mailing__in=selectors.sendable_mailings().values("pk")
     )
     if occurrence_ids is not None:
         occurrences = occurrences.filter(pk__in=occurrence_ids)
+    rows = occurrences.values_list(
+        "pk", "mailing_id", "mailing__owner_id", "mailing__audience", "mailing__tag_match"
+    )
     return {
-        pk: Mailing(pk=mailing_id, owner_id=owner_id)
-        for pk, mailing_id, owner_id in occurrences.values_list("pk", "mailing_id", "mailing__owner_id")
+        pk: Mailing(pk=mailing_id, owner_id=owner_id, audience=audience, tag_match=tag_match)
+        for pk, mailing_id, owner_id, audience, tag_match in rows
     }
 
 
