@@ -7,7 +7,8 @@ rows ("Job 'send_due' no longer exists!", "maximum number of running instances r
 has its own jobs: the sending pass every MAILER_TICK_SECONDS, which pauses itself while it runs (a long
 pass delays the next tick instead of having ticks skipped), the account-email outbox (sign-up links, password
 resets: accounts.outbox) on the same interval but as a job of its own, so a long mailing pass never keeps a
-person waiting for their link, and the weekly clean-up of the history, which
+person waiting for their link, the daily purge of the delivery log older than DELIVERY_LOG_DAYS (retention.py:
+batches, any number of processes at once), and the weekly clean-up of the history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
 under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
 
@@ -34,6 +35,7 @@ from django_apscheduler.jobstores import DjangoMemoryJobStore
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from backend.accounts.outbox import send_account_mail
+from backend.mailings.retention import purge_delivery_log
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 TICK_JOB = "send_due"
 ACCOUNT_MAIL_JOB = "send_account_mail"
 CLEANUP_JOB = "delete_old_job_executions"
+PURGE_JOB = "purge_delivery_log"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
@@ -111,6 +114,13 @@ def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> Non
         DjangoJobExecution.objects.delete_old_job_executions(max_age)
 
 
+@util.close_old_connections
+def purge_delivery_log_job(stop: StopRequest) -> None:
+    """Deletes the per-recipient log of sends finished more than DELIVERY_LOG_DAYS ago, in batches
+    (`retention`); stops between batches on SIGTERM, and the next day's run carries on."""
+    purge_delivery_log(stop=stop)
+
+
 def keep_history_of(job_ids: list[str]) -> None:
     """django-apscheduler writes each execution against its job's row (a foreign key). Here those rows are
     only that: no process schedules from the table, so they stay paused with no stored job."""
@@ -145,7 +155,9 @@ class Command(BaseCommand):
             CronTrigger(day_of_week="mon", hour=0, minute=0, jitter=3600),
             id=CLEANUP_JOB,
         )
-        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, CLEANUP_JOB])
+        # The delivery log's retention (DELIVERY_LOG_DAYS), daily, spread over the hour like the clean-up.
+        self.scheduler.add_job(self.purge_log, CronTrigger(hour=1, minute=0, jitter=3600), id=PURGE_JOB)
+        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, CLEANUP_JOB, PURGE_JOB])
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
@@ -154,7 +166,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self.on_signal)
         self.stdout.write(
             f"Scheduler started: sending pass every {tick} s (account emails too), "
-            "weekly clean-up of job history."
+            "weekly clean-up of job history, daily purge of the delivery log."
         )
         self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
         self.scheduler.start()
@@ -194,6 +206,11 @@ class Command(BaseCommand):
         with self.job() as go:
             if go:
                 delete_old_job_executions()
+
+    def purge_log(self) -> None:
+        with self.job() as go:
+            if go:
+                purge_delivery_log_job(self.stop)
 
     def on_signal(self, signum, frame) -> None:
         if self.stop.is_set():
