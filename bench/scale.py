@@ -5,7 +5,8 @@ of N deliveries.
 
 In a throw-away database (bench/support/throwaway_db.py: a new PostgreSQL database when DATABASE_URL names a
 server, dropped at the end; else a SQLite file), seeds one owner with N clients (default 1,000,000 on
-PostgreSQL, 50,000 on SQLite) in one `generate_series` (or recursive CTE) statement, then:
+PostgreSQL, 50,000 on SQLite; K and S below default to 10,000 there) in one `generate_series` (or recursive
+CTE) statement, then:
   1. sends a mailing to S chosen clients (default 100,000) with `manage.py send_mailing` in a child process
      against a local SMTP sink (tests/fakes/smtp.py), as bench/send_throughput.py does: its rate (messages
      over the time from the occurrence's creation to its last attempt) and the child's peak RSS. First, while
@@ -125,8 +126,15 @@ def main() -> None:
     parser.add_argument(
         "--clients", type=int, default=None, help="clients (default 1,000,000; SQLite 50,000)"
     )
-    parser.add_argument("--chosen", type=int, default=100_000, help="clients of the edited mailing")
-    parser.add_argument("--send", type=int, default=100_000, help="recipients of the timed send")
+    parser.add_argument(
+        "--chosen",
+        type=int,
+        default=None,
+        help="clients of the edited mailing (default 100,000; SQLite 10,000)",
+    )
+    parser.add_argument(
+        "--send", type=int, default=None, help="recipients of the timed send (default 100,000; SQLite 10,000)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per page (median)")
     parser.add_argument("--skip-forms", action="store_true", help="do not time the mailing form pages")
     parser.add_argument("--skip-send", action="store_true", help="do not time a send")
@@ -134,7 +142,9 @@ def main() -> None:
     production_mode()
     vendor, remove = fresh_database("scale")
     clients = args.clients or (1_000_000 if vendor == "postgresql" else 50_000)
-    chosen, send = min(args.chosen, clients), min(args.send, clients)
+    big = vendor == "postgresql"
+    chosen = min(args.chosen or (100_000 if big else 10_000), clients)
+    send = min(args.send or (100_000 if big else 10_000), clients)
     port = free_port()
     os.environ.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port), MAILER_RATE_LIMIT="0")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
