@@ -375,6 +375,8 @@ class Delivery(models.Model):
             models.Index(fields=["mailing", "status"], name="mailings_delivery_report"),
             # A running occurrence's counts per status, read from the index alone.
             models.Index(fields=["occurrence", "status"], name="mailings_delivery_progress"),
+            # The report's delivery log in its order (newest send first, then by address), one page at a time.
+            models.Index(fields=["mailing", "-occurrence", "email", "id"], name="mailings_delivery_log"),
         ]
 
     def __str__(self) -> str:

@@ -110,5 +110,11 @@ class Migration(migrations.Migration):
             model_name="delivery",
             index=models.Index(fields=["occurrence", "status"], name="mailings_delivery_progress"),
         ),
+        migrations.AddIndex(
+            model_name="delivery",
+            index=models.Index(
+                fields=["mailing", "-occurrence", "email", "id"], name="mailings_delivery_log"
+            ),
+        ),
         migrations.RunPython(fill_totals, migrations.RunPython.noop),
     ]
