@@ -66,7 +66,11 @@ class Client(models.Model):
         constraints = [
             models.UniqueConstraint(F("owner"), Lower("email"), name="mailings_client_owner_email_ci_unique"),
         ]
-        indexes = [models.Index(fields=["owner", "created_at"], name="mailings_client_owner_created")]
+        indexes = [
+            models.Index(fields=["owner", "created_at"], name="mailings_client_owner_created"),
+            # The client list's default order (by name, then id): its first page without sorting the list.
+            models.Index(fields=["owner", "full_name", "id"], name="mailings_client_owner_name"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"
@@ -344,6 +348,21 @@ class Occurrence(models.Model):
     finished_at = models.DateTimeField(
         _("finished at"), null=True, blank=True, help_text=_("Set when every delivery is final.")
     )
+    # Counts and attempt times frozen when the occurrence finishes (empty while it runs: read live then).
+    # Reports and dashboards read these, so they outlive the delivery rows (DELIVERY_LOG_DAYS, R-DATA-4).
+    deliveries_total = models.PositiveIntegerField(_("deliveries"), null=True, blank=True, editable=False)
+    sent_total = models.PositiveIntegerField(_("sent"), null=True, blank=True, editable=False)
+    failed_total = models.PositiveIntegerField(_("failed"), null=True, blank=True, editable=False)
+    skipped_total = models.PositiveIntegerField(_("skipped"), null=True, blank=True, editable=False)
+    first_attempted_at = models.DateTimeField(_("first attempt"), null=True, blank=True, editable=False)
+    last_attempted_at = models.DateTimeField(_("last attempt"), null=True, blank=True, editable=False)
+    log_purged_at = models.DateTimeField(
+        _("log purged at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When its per-recipient log was deleted; its counts remain."),
+    )
 
     class Meta:
         verbose_name = _("occurrence")
@@ -371,11 +390,21 @@ class Delivery(models.Model):
     # Still to be sent: "waiting" wherever counts are shown.
     PENDING_STATUSES = (Status.PENDING, Status.RETRYING)
 
+    # No index of their own: (mailing, status) and the (occurrence, ...) indexes below start with them, and
+    # every index more is written once per recipient when an occurrence starts.
     mailing = models.ForeignKey(
-        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="deliveries"
+        Mailing,
+        verbose_name=_("mailing"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     occurrence = models.ForeignKey(
-        Occurrence, verbose_name=_("occurrence"), on_delete=models.CASCADE, related_name="deliveries"
+        Occurrence,
+        verbose_name=_("occurrence"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     # SET_NULL keeps the report when a client is deleted; `email` keeps who it was.
     client = models.ForeignKey(
@@ -415,6 +444,10 @@ class Delivery(models.Model):
             ),
             # Reports; per-occurrence lookups use the unique (occurrence, client) index.
             models.Index(fields=["mailing", "status"], name="mailings_delivery_report"),
+            # A running occurrence's counts per status, read from the index alone.
+            models.Index(fields=["occurrence", "status"], name="mailings_delivery_progress"),
+            # The report's delivery log in its order (newest send first, then by address), one page at a time.
+            models.Index(fields=["mailing", "-occurrence", "email", "id"], name="mailings_delivery_log"),
         ]
 
     def __str__(self) -> str:

@@ -8,12 +8,34 @@ arithmetic of the schedule is schedule.py's.
 """
 
 import datetime as dt
+from typing import Any
 
-from django.db.models import CharField, DateTimeField, F, IntegerField, Value
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import bulk, schedule, selectors
 from .models import Delivery, Mailing, Occurrence
+
+# What an occurrence that is not finished holds instead of totals: its counts are read live.
+NO_TOTALS = {
+    "deliveries_total": None,
+    "sent_total": None,
+    "failed_total": None,
+    "skipped_total": None,
+    "first_attempted_at": None,
+    "last_attempted_at": None,
+}
 
 
 def has_unfinished_deliveries(mailing: Mailing) -> bool:
@@ -78,3 +100,22 @@ def materialise(occurrence: Occurrence, now: dt.datetime) -> int:
         selectors.recipients_of(occurrence.mailing),
     )
     return occurrence.deliveries.count()
+
+
+def final_totals() -> dict[str, Any]:
+    """For `Occurrence.objects.filter(...).update(finished_at=..., **final_totals())`: each occurrence's
+    deliveries counted per final status and its first and last attempt times, frozen when it finishes so
+    reports and dashboards read one row instead of its deliveries, also after the log is purged."""
+    mine = Delivery.objects.filter(occurrence_id=OuterRef("pk")).order_by().values("occurrence_id")
+
+    def count(**where: Any) -> Coalesce:
+        return Coalesce(Subquery(mine.filter(**where).annotate(n=Count("occurrence_id")).values("n")), 0)
+
+    return {
+        "deliveries_total": count(),
+        "sent_total": count(status=Delivery.Status.SENT),
+        "failed_total": count(status=Delivery.Status.FAILED),
+        "skipped_total": count(status=Delivery.Status.SKIPPED),
+        "first_attempted_at": selectors.first_attempt_of_occurrence(),
+        "last_attempted_at": Subquery(mine.annotate(last=Max("last_attempt_at")).values("last")),
+    }

@@ -23,6 +23,7 @@ from backend.mailings.management.commands.runapscheduler import (
     ACCOUNT_MAIL_JOB,
     CLEANUP_JOB,
     IMPORT_JOB,
+    PURGE_JOB,
     TICK_JOB,
     delete_old_job_executions,
     keep_history_of,
@@ -156,6 +157,7 @@ def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, t
         (ACCOUNT_MAIL_JOB, None),
         (IMPORT_JOB, None),
         (CLEANUP_JOB, None),
+        (PURGE_JOB, None),
     }
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from .. import schedule, selectors
 from ..models import Delivery, Mailing, Occurrence
-from ..scheduling import has_unfinished_deliveries, materialise
+from ..scheduling import NO_TOTALS, final_totals, has_unfinished_deliveries, materialise
 from .queue import lock_rows
 from .summary import PassSummary
 
@@ -63,11 +63,17 @@ def _start(mailing: Mailing, now: dt.datetime, summary: PassSummary) -> None:
     occurrence, created = Occurrence.objects.get_or_create(
         mailing=mailing, scheduled_for=occurrence_time(mailing, now)
     )
+    reopened = True
     if not created and occurrence.finished_at is not None:
-        # Edited mid-period: clients added since get this occurrence too.
-        occurrence.finished_at = None
-        occurrence.save(update_fields=["finished_at"])
-    summary.queued += materialise(occurrence, now)
+        # Edited mid-period: clients added since get this occurrence too, unless its log was purged
+        # (DELIVERY_LOG_DAYS): with its deliveries gone, every recipient would get it a second time.
+        reopened = bool(
+            Occurrence.objects.filter(pk=occurrence.pk, log_purged_at__isnull=True).update(
+                finished_at=None, **NO_TOTALS
+            )
+        )
+    if reopened:
+        summary.queued += materialise(occurrence, now)
     mailing.status = Mailing.Status.STARTED
     mailing.next_run_at = schedule.next_occurrence(
         mailing.start_at, mailing.end_at, mailing.periodicity, mailing.tz, after=occurrence.scheduled_for
@@ -82,10 +88,15 @@ def finish(summary: PassSummary) -> None:
     unfinished = Delivery.objects.filter(occurrence=OuterRef("pk")).exclude(
         status__in=Delivery.FINAL_STATUSES
     )
-    Occurrence.objects.filter(finished_at__isnull=True).exclude(Exists(unfinished)).update(finished_at=now)
+    # Its counts are frozen with it (`final_totals`): what reports read from then on.
+    Occurrence.objects.filter(finished_at__isnull=True).exclude(Exists(unfinished)).update(
+        finished_at=now, **final_totals()
+    )
     # Another pass may have added deliveries to an occurrence just as it was marked finished (two schedulers,
     # a mailing edited mid-period): reopen it, or those deliveries would never be claimed.
-    Occurrence.objects.filter(finished_at__isnull=False).filter(Exists(unfinished)).update(finished_at=None)
+    Occurrence.objects.filter(finished_at__isnull=False).filter(Exists(unfinished)).update(
+        finished_at=None, **NO_TOTALS
+    )
     for mailing in Mailing.objects.filter(next_run_at__isnull=True).exclude(status=Mailing.Status.COMPLETED):
         if complete_if_finished(mailing):
             summary.completed += 1

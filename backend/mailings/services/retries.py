@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from backend.accounts.models import User
 
-from .. import selectors
+from .. import scheduling, selectors
 from ..errors import ErrorCode
 from ..models import Delivery, Mailing, Occurrence
 from .base import require_can_edit, require_may_be_sent
@@ -44,7 +44,7 @@ def occurrence_retry_failed(*, actor: User, occurrence: Occurrence) -> int:
             raise ValidationError(
                 _("This send has no failed deliveries to retry."), code=ErrorCode.NOTHING_TO_RETRY
             )
-        Occurrence.objects.filter(pk=occurrence.pk).update(finished_at=None)
+        Occurrence.objects.filter(pk=occurrence.pk).update(finished_at=None, **scheduling.NO_TOTALS)
         if mailing.status == Mailing.Status.COMPLETED:
             mailing.status = Mailing.Status.STARTED
             mailing.save(update_fields=["status", "updated_at"])

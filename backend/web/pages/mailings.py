@@ -339,7 +339,8 @@ class MailingDetail(OwnMailingMixin, View):
         mailing = self.get_object(pk)
         now = timezone.now()
         latest = (
-            selectors.occurrences_with_stats(request.user, mailing=mailing)
+            # Counts only: the page shows no attempt times (reading them is most of a running send's cost).
+            selectors.occurrences_with_stats(request.user, mailing=mailing, attempt_times=False)
             .order_by("-scheduled_for", "-pk")
             .first()
         )

@@ -283,5 +283,7 @@ class Command(BaseCommand):
             for delivery, tries in zip(deliveries, attempts, strict=True)
             for when, outcome, code, text in tries
         )
-        occurrence.finished_at = max((delivery.last_attempt_at for delivery in deliveries), default=moment)
-        occurrence.save(update_fields=["finished_at"])
+        finished_at = max((delivery.last_attempt_at for delivery in deliveries), default=moment)
+        Occurrence.objects.filter(pk=occurrence.pk).update(
+            finished_at=finished_at, **scheduling.final_totals()
+        )

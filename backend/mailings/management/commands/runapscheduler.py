@@ -8,7 +8,9 @@ has its own jobs: the sending pass every MAILER_TICK_SECONDS, which pauses itsel
 pass delays the next tick instead of having ticks skipped), the account-email outbox (sign-up links, password
 resets: accounts.outbox) on the same interval but as a job of its own, so a long mailing pass never keeps a
 person waiting for their link, the background client imports (services.client_imports_run: a large CSV
-file, chunk by chunk under a lease) on the same interval, and the weekly clean-up of the history, which
+file, chunk by chunk under a lease) on the same interval, the daily purge of the delivery log older than
+DELIVERY_LOG_DAYS (retention.py: batches, any number of processes at once), and the weekly clean-up of the
+history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
 under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
 
@@ -36,6 +38,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from backend.accounts.outbox import send_account_mail
 from backend.mailings import services
+from backend.mailings.retention import purge_delivery_log
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
@@ -46,6 +49,7 @@ TICK_JOB = "send_due"
 ACCOUNT_MAIL_JOB = "send_account_mail"
 CLEANUP_JOB = "delete_old_job_executions"
 IMPORT_JOB = "import_clients"
+PURGE_JOB = "purge_delivery_log"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
@@ -123,6 +127,13 @@ def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> Non
         DjangoJobExecution.objects.delete_old_job_executions(max_age)
 
 
+@util.close_old_connections
+def purge_delivery_log_job(stop: StopRequest) -> None:
+    """Deletes the per-recipient log of sends finished more than DELIVERY_LOG_DAYS ago, in batches
+    (`retention`); stops between batches on SIGTERM, and the next day's run carries on."""
+    purge_delivery_log(stop=stop)
+
+
 def keep_history_of(job_ids: list[str]) -> None:
     """django-apscheduler writes each execution against its job's row (a foreign key). Here those rows are
     only that: no process schedules from the table, so they stay paused with no stored job."""
@@ -158,7 +169,9 @@ class Command(BaseCommand):
             CronTrigger(day_of_week="mon", hour=0, minute=0, jitter=3600),
             id=CLEANUP_JOB,
         )
-        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB])
+        # The delivery log's retention (DELIVERY_LOG_DAYS), daily, spread over the hour like the clean-up.
+        self.scheduler.add_job(self.purge_log, CronTrigger(hour=1, minute=0, jitter=3600), id=PURGE_JOB)
+        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB, PURGE_JOB])
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
@@ -167,7 +180,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self.on_signal)
         self.stdout.write(
             f"Scheduler started: sending pass every {tick} s (account emails and client imports too), "
-            "weekly clean-up of job history."
+            "weekly clean-up of job history, daily purge of the delivery log."
         )
         self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
         self.scheduler.start()
@@ -220,6 +233,11 @@ class Command(BaseCommand):
         with self.job() as go:
             if go:
                 delete_old_job_executions()
+
+    def purge_log(self) -> None:
+        with self.job() as go:
+            if go:
+                purge_delivery_log_job(self.stop)
 
     def on_signal(self, signum, frame) -> None:
         if self.stop.is_set():

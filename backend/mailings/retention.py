@@ -1,0 +1,71 @@
+"""The delivery log's retention (R-DATA-4): the per-recipient rows (deliveries and their attempts) of sends
+finished more than DELIVERY_LOG_DAYS ago are deleted; the sends keep their counts (`Occurrence`'s totals,
+frozen when they finished), which reports and dashboards read.
+
+A domain step the scheduler's daily clean-up runs, not a service: no actor. It deletes in batches, each in a
+transaction of its own, so no statement holds many locks for long and the sender's statements never wait
+behind it; it only reads occurrences that are finished with frozen totals, and marks each one purged first,
+so a pass cannot start it again (`occurrences._start`) while its rows go. Several schedulers may run it at
+once: the batches are idempotent and the mark is a conditional update.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .models import Delivery, DeliveryAttempt, Occurrence
+
+logger = logging.getLogger(__name__)
+
+BATCH = 5_000
+
+
+def expired_occurrences(now: dt.datetime, days: int) -> QuerySet[Occurrence]:
+    """Finished occurrences with frozen totals, finished more than `days` ago, whose log is not all gone."""
+    left = Delivery.objects.filter(occurrence_id=OuterRef("pk"))
+    return (
+        Occurrence.objects.filter(finished_at__lt=now - dt.timedelta(days=days), sent_total__isnull=False)
+        .filter(Q(log_purged_at__isnull=True) | Exists(left))
+        .order_by("finished_at", "pk")
+    )
+
+
+def purge_delivery_log(
+    *, now: dt.datetime | None = None, days: int | None = None, batch: int = BATCH, stop=None
+) -> int:
+    """Delete the deliveries and attempts of occurrences finished more than `days` (DELIVERY_LOG_DAYS)
+    ago, `batch` deliveries per transaction; returns how many deliveries went. 0 days keeps everything.
+    `stop` (a StopRequest) ends it between batches: the next run carries on."""
+    now = now or timezone.now()
+    days = settings.DELIVERY_LOG_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    deleted = 0
+    for occurrence_id in list(expired_occurrences(now, days).values_list("pk", flat=True)):
+        # Marked first: from now on a pass will not reopen it (its recipients would get it twice).
+        Occurrence.objects.filter(
+            pk=occurrence_id, log_purged_at__isnull=True, finished_at__isnull=False
+        ).update(log_purged_at=now)
+        if not Occurrence.objects.filter(pk=occurrence_id, log_purged_at__isnull=False).exists():
+            continue
+        while stop is None or not stop.is_set():
+            with transaction.atomic():
+                ids = list(
+                    Delivery.objects.filter(occurrence_id=occurrence_id)
+                    .order_by()
+                    .values_list("pk", flat=True)[:batch]
+                )
+                if not ids:
+                    break
+                DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
+                # The attempts are gone: one DELETE, without Django loading the rows to cascade.
+                deleted += Delivery.objects.filter(pk__in=ids)._raw_delete(Delivery.objects.db)
+        if stop is not None and stop.is_set():
+            break
+    if deleted:
+        logger.info("delivery log: %d deliveries of sends finished over %d days ago deleted", deleted, days)
+    return deleted
