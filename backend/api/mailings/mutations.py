@@ -412,35 +412,35 @@ def _chosen_clients(user: User, client_ids, matching) -> QuerySet[Client]:
     return clients
 
 
-class TagClients(BaseMutation):
+class _ChangeClientsTag(BaseMutation):
+    """tagClients and untagClients: the tag, the clients named (`_chosen_clients`), and the service."""
+
+    class Meta:
+        abstract = True
+
+    Arguments = TagClientsArguments
+
+    tag = graphene.Field(TagType)
+    changed = graphene.Int()
+
+    @classmethod
+    def perform(cls, info, user: User, id, client_ids=None, matching=None):
+        tag = _tag(user, id)
+        clients = _chosen_clients(user, client_ids, matching)
+        return cls(tag=tag, changed=cls.change(actor=user, tag=tag, clients=clients), errors=[])
+
+
+class TagClients(_ChangeClientsTag):
     """Put one of your tags on clients (R-AUD-2): those named by `clientIds`, or every one `matching` a
     search — one statement whatever their number. `changed`: how many carry it now that did not."""
 
-    Arguments = TagClientsArguments
-
-    tag = graphene.Field(TagType)
-    changed = graphene.Int()
-
-    @classmethod
-    def perform(cls, info, user: User, id, client_ids=None, matching=None):
-        tag = _tag(user, id)
-        clients = _chosen_clients(user, client_ids, matching)
-        return cls(tag=tag, changed=services.clients_tag(actor=user, tag=tag, clients=clients), errors=[])
+    change = staticmethod(services.clients_tag)
 
 
-class UntagClients(BaseMutation):
+class UntagClients(_ChangeClientsTag):
     """Take one of your tags off clients, named as for tagClients. `changed`: how many no longer carry it."""
 
-    Arguments = TagClientsArguments
-
-    tag = graphene.Field(TagType)
-    changed = graphene.Int()
-
-    @classmethod
-    def perform(cls, info, user: User, id, client_ids=None, matching=None):
-        tag = _tag(user, id)
-        clients = _chosen_clients(user, client_ids, matching)
-        return cls(tag=tag, changed=services.clients_untag(actor=user, tag=tag, clients=clients), errors=[])
+    change = staticmethod(services.clients_untag)
 
 
 # --- messages -------------------------------------------------------------------------------------------
