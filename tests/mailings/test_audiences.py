@@ -349,3 +349,31 @@ def test_the_engine_sends_each_audience_and_rechecks_it_before_sending(
     summary = send_due(now=now)
     assert sorted(smtp.recipients()) == expected
     assert summary.skipped == 0
+
+
+def test_a_tag_deleted_between_the_forms_check_and_the_save_is_a_form_error(owner, people, monkeypatch):
+    """The mailing's save locks its tags and finds one gone: a field error, nothing saved (not a foreign-key
+    failure, a 500). `tag_delete` takes the same lock, so on PostgreSQL the two cannot interleave."""
+    from backend.mailings.forms import MailingForm
+
+    checked = MailingForm.clean
+
+    def clean_then_tag_deleted(form):
+        cleaned = checked(form)
+        Tag.objects.filter(pk=people["vip"].pk).delete()  # another request, after this one's check
+        return cleaned
+
+    monkeypatch.setattr(MailingForm, "clean", clean_then_tag_deleted)
+    data = mailing_data(owner, clients=[people["ann"]], audience="tags", tags=[people["vip"].pk])
+    before = Mailing.objects.count()
+    with pytest.raises(services.FormInvalid) as refused:
+        services.mailing_create(actor=owner, data=data)
+    assert refused.value.form.errors.as_data()["tags"][0].code == ErrorCode.INVALID_CHOICE
+    assert Mailing.objects.count() == before
+
+
+def test_deleting_a_tag_already_gone_is_quietly_done(owner, people):
+    tag = people["news"]
+    Tag.objects.filter(pk=tag.pk).delete()
+    services.tag_delete(actor=owner, tag=tag)  # a second click, another tab: nothing left to do
+    assert not Tag.objects.filter(pk=tag.pk).exists()

@@ -14,9 +14,10 @@ from backend.accounts.models import User
 from .. import answers, scheduling, selectors
 from ..errors import ErrorCode
 from ..forms import MailingForm
-from ..models import Delivery, Mailing, Occurrence
+from ..models import Delivery, Mailing, Occurrence, Tag
 from .base import (
     OPERATOR,
+    FormInvalid,
     Operator,
     owner_for_create,
     require_can_disable,
@@ -26,10 +27,29 @@ from .base import (
 )
 
 
+def _lock_chosen_tags(form: MailingForm) -> None:
+    """Lock the tags the mailing is to send to, and refuse the form if one was deleted since it was checked:
+    `tag_delete` takes the same lock, so it either sees this mailing among the tag's users (and refuses) or
+    has deleted the tag first (and this answers as the form does for a choice that is not there)."""
+    chosen = {tag.pk for tag in form.cleaned_data.get("tags") or ()}
+    if not chosen:
+        return
+    there = set(Tag.objects.select_for_update().filter(pk__in=chosen).values_list("pk", flat=True))
+    if there != chosen:
+        form.add_error(
+            "tags",
+            ValidationError(
+                _("A chosen tag was deleted meanwhile; choose the tags again."), code=ErrorCode.INVALID_CHOICE
+            ),
+        )
+        raise FormInvalid(form)
+
+
 def mailing_create(*, actor: User, data: dict, owner: User | None = None) -> Mailing:
     owner = owner_for_create(actor, owner)
     form = validated(MailingForm(data=data, owner=owner))
     with transaction.atomic():
+        _lock_chosen_tags(form)
         mailing = form.save(commit=False)
         mailing.time_zone = owner.time_zone
         mailing.save()
@@ -42,6 +62,7 @@ def mailing_update(*, actor: User, mailing: Mailing, data: dict) -> Mailing:
     require_can_edit(actor, mailing)
     form = validated(MailingForm(data=data, instance=mailing, owner=mailing.owner))
     with transaction.atomic():
+        _lock_chosen_tags(form)
         mailing = form.save()
         scheduling.reschedule(mailing)
     return mailing

@@ -44,6 +44,11 @@ def tag_delete(*, actor: User, tag: Tag) -> None:
     it: that mailing's audience would silently shrink or vanish."""
     require_can_edit(actor, tag)
     with transaction.atomic():
+        # The lock a mailing's save takes on its tags (services.mailings): a mailing saved meanwhile with this
+        # tag is seen below, and one saved after finds the tag gone.
+        tag = Tag.objects.select_for_update().filter(pk=tag.pk).first()
+        if tag is None:
+            return
         users = tag.mailings.filter(audience=Mailing.Audience.TAGS).exclude(status=Mailing.Status.COMPLETED)
         if users.exists():
             raise ValidationError(
