@@ -203,18 +203,6 @@ def mailings_using(user: User, message: Message) -> QuerySet[Mailing]:
     return mailings_for(user).filter(message=message)
 
 
-def mailings_with_stats(user: User) -> QuerySet[Mailing]:
-    """Visible mailings with delivery counts per status, for lists and reports in one query."""
-    return mailings_for(user).annotate(
-        clients_count=Count("clients", distinct=True),
-        sent_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.SENT), distinct=True),
-        failed_count=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.FAILED), distinct=True),
-        waiting_count=Count(
-            "deliveries", filter=Q(deliveries__status__in=Delivery.PENDING_STATUSES), distinct=True
-        ),
-    )
-
-
 # --- what is sent, and to whom (R-SEND-8): the one definition every sending path uses ---------------
 
 

@@ -86,17 +86,6 @@ def test_blocked_inactive_and_anonymous_see_nothing(world):
         assert not selectors.deliveries_for(user).exists()
 
 
-def test_stats_count_deliveries_per_status(world):
-    alice, _bob, _data = world
-    mailing = selectors.mailings_with_stats(alice).get()
-    assert (mailing.clients_count, mailing.sent_count, mailing.waiting_count, mailing.failed_count) == (
-        1,
-        0,
-        1,
-        0,
-    )
-
-
 def test_due_mailings_skip_disabled_blocked_completed_and_future(world):
     from django.utils import timezone
 
