@@ -31,6 +31,8 @@ class ErrorCode(enum.StrEnum):
     UNCHANGED = "unchanged"
     NAME_FROM_EMAIL = "name_from_email"
     NOTHING_TO_RETRY = "nothing_to_retry"
+    # A send older than DELIVERY_LOG_DAYS: its deliveries are deleted, only its totals stay.
+    LOG_PURGED = "log_purged"
     UNSENDABLE_ADDRESS = "unsendable_address"
     # The forms' own rules (forms.py), per field.
     DUPLICATE_EMAIL = "duplicate_email"

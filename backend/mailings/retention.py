@@ -45,15 +45,28 @@ def purge_delivery_log(
     if days <= 0:
         return 0
     deleted = 0
+    cutoff = now - dt.timedelta(days=days)
     for occurrence_id in list(expired_occurrences(now, days).values_list("pk", flat=True)):
-        # Marked first: from now on a pass will not reopen it (its recipients would get it twice).
-        Occurrence.objects.filter(
-            pk=occurrence_id, log_purged_at__isnull=True, finished_at__isnull=False
-        ).update(log_purged_at=now)
-        if not Occurrence.objects.filter(pk=occurrence_id, log_purged_at__isnull=False).exists():
-            continue
+        # Marked first, under the occurrence's row lock (the one "retry failed" takes): from now on neither a
+        # pass nor a retry reopens it (its recipients would get it twice, its totals be counted from what is
+        # left). Re-checked under the lock: it may have been retried and finished again since it was listed.
+        with transaction.atomic():
+            expired = (
+                Occurrence.objects.select_for_update()
+                .filter(pk=occurrence_id, finished_at__lt=cutoff, sent_total__isnull=False)
+                .first()
+            )
+            if expired is None:
+                continue
+            if expired.log_purged_at is None:
+                Occurrence.objects.filter(pk=occurrence_id).update(log_purged_at=now)
         while stop is None or not stop.is_set():
             with transaction.atomic():
+                still = Occurrence.objects.select_for_update().filter(
+                    pk=occurrence_id, finished_at__isnull=False, log_purged_at__isnull=False
+                )
+                if not still.exists():
+                    break
                 ids = list(
                     Delivery.objects.filter(occurrence_id=occurrence_id)
                     .order_by()

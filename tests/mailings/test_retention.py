@@ -106,3 +106,48 @@ def test_a_stop_request_ends_it_between_batches_and_the_next_run_carries_on(mail
     assert Delivery.objects.count() == 5
     assert retention.purge_delivery_log(days=90, batch=2) == 5
     assert not Delivery.objects.exists()
+
+
+def test_a_send_whose_log_the_purge_began_cannot_be_retried_and_keeps_its_totals(mailing, settings):
+    """A purge stopped between batches leaves some failed rows of a send marked purged: "retry failed" must
+    not reopen it, or its totals would be counted again from what is left."""
+    from django.core.exceptions import ValidationError
+
+    from backend.mailings import services
+    from backend.mailings.errors import ErrorCode
+
+    class StopAfterOneBatch:
+        checks = 0
+
+        def is_set(self) -> bool:
+            self.checks += 1
+            return self.checks > 1
+
+    settings.DELIVERY_LOG_DAYS = 90
+    old = occurrence_with_log(mailing, deliveries=6, finished_days_ago=95, status="failed")
+    assert retention.purge_delivery_log(batch=2, stop=StopAfterOneBatch()) == 2
+    assert Delivery.objects.filter(occurrence=old).count() == 4
+    with pytest.raises(ValidationError) as refused:
+        services.occurrence_retry_failed(actor=mailing.owner, occurrence=old)
+    assert refused.value.code == ErrorCode.LOG_PURGED
+    old.refresh_from_db()
+    assert (old.deliveries_total, old.failed_total, old.finished_at is not None) == (6, 6, True)
+
+
+def test_a_send_reopened_after_the_purge_listed_it_is_left_alone(mailing, settings, monkeypatch):
+    """Listed as expired, then retried and still running when its turn comes: the purge re-checks under the
+    occurrence's lock and deletes nothing of it."""
+    settings.DELIVERY_LOG_DAYS = 90
+    old = occurrence_with_log(mailing, finished_days_ago=95)
+    listed = retention.expired_occurrences
+
+    def listed_then_reopened(now, days):
+        found = list(listed(now, days))
+        Occurrence.objects.filter(pk=old.pk).update(finished_at=None, sent_total=None)
+        return Occurrence.objects.filter(pk__in=[o.pk for o in found])
+
+    monkeypatch.setattr(retention, "expired_occurrences", listed_then_reopened)
+    assert retention.purge_delivery_log() == 0
+    assert Delivery.objects.filter(occurrence=old).count() == 5
+    old.refresh_from_db()
+    assert old.log_purged_at is None

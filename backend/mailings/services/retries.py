@@ -28,6 +28,16 @@ def occurrence_retry_failed(*, actor: User, occurrence: Occurrence) -> int:
         mailing = Mailing.objects.select_for_update().select_related("owner").get(pk=occurrence.mailing_id)
         require_can_edit(actor, mailing)
         require_may_be_sent(mailing)
+        # The same row lock the retention purge takes: a send whose log it has begun to delete is not
+        # reopened (its totals would be counted again from what is left), and one reopened here is skipped.
+        if Occurrence.objects.select_for_update().get(pk=occurrence.pk).log_purged_at is not None:
+            raise ValidationError(
+                _(
+                    "This send's per-recipient log has been deleted (it is older than the log is kept); "
+                    "its failed deliveries can no longer be retried."
+                ),
+                code=ErrorCode.LOG_PURGED,
+            )
         failed = Delivery.objects.filter(
             occurrence_id=occurrence.pk,
             status=Delivery.Status.FAILED,
