@@ -163,6 +163,9 @@ class ClientImport(models.Model):
     )
     lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    # Chunks rolled back because the list changed under them (or the database saw a duplicate the import's
+    # own check did not): retried later, and the import fails after IMPORT_CONFLICTS_MAX of them.
+    conflicts = models.PositiveSmallIntegerField(_("rolled-back chunks"), default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

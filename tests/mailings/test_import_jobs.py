@@ -261,3 +261,41 @@ def test_the_reasons_are_in_the_uploaders_language(owner):
     reason = job.problems[-1][3]
     assert job.problems[-1][4] == ErrorCode.DUPLICATE_IN_FILE
     assert any("\u0430" <= char <= "\u044f" for char in reason.lower()), reason  # Cyrillic
+
+
+def test_a_chunk_the_database_keeps_refusing_is_paused_then_fails_without_holding_the_job(owner, monkeypatch):
+    """A duplicate the import's own check misses (the database folds some letters differently from Python, as
+    the Kelvin sign; simulated here by the refusal itself) rolls the chunk back. The job is paused, not
+    retried at once — it returns instead of looping — and after IMPORT_CONFLICTS_MAX tries the import fails
+    with what was imported kept."""
+    from django.db import IntegrityError
+
+    monkeypatch.setattr(imports_module, "IMPORT_CHUNK", 2)
+    calls = {"n": 0}
+    real = imports_module._import_rows
+
+    def second_chunk_refused(owner_, chunk, report, seen, tags):
+        calls["n"] += 1
+        if any(row.email == "c@x.org" for row in chunk):
+            raise IntegrityError("mailings_client_owner_email_ci_unique")
+        return real(owner_, chunk, report, seen, tags)
+
+    monkeypatch.setattr(imports_module, "_import_rows", second_chunk_refused)
+    note = b";;" + b"n" * 60 + b"\n"
+    data = b"email;full name;comment\n" + b"".join(
+        address + note for address in (b"a@x.org", b"b@x.org", b"c@x.org", b"d@x.org")
+    )
+    job = upload(owner, data)
+    for attempt in range(imports_module.IMPORT_CONFLICTS_MAX):
+        services.client_imports_run()  # returns: the job does not spin on the same chunk
+        job.refresh_from_db()
+        if attempt < imports_module.IMPORT_CONFLICTS_MAX - 1:
+            assert job.status == ClientImport.Status.RUNNING and job.lease_until > timezone.now()
+            assert services.client_imports_run() == 0  # paused: not taken again at once
+            ClientImport.objects.filter(pk=job.pk).update(lease_until=None)  # the pause is over
+    assert job.status == ClientImport.Status.FAILED
+    assert job.error_code == ErrorCode.IMPORT_CONFLICT and "first 2" in job.error
+    assert sorted(Client.objects.filter(owner=owner).values_list("email", flat=True)) == [
+        "a@x.org",
+        "b@x.org",
+    ]

@@ -351,6 +351,9 @@ def clients_import_csv(*, actor: User, data: bytes) -> ImportReport:
 IMPORT_CHUNK = 5000
 # Rows with something to say kept in the database for the page; every row is in the report file.
 PROBLEMS_KEPT = 100
+# A chunk the database keeps refusing is tried this many times, this far apart, before the import fails.
+IMPORT_CONFLICTS_MAX = 3
+IMPORT_CONFLICT_PAUSE_SECONDS = 60
 REPORT_HEADER = ("line", "email", "result", "reason", "code")
 _ERROR_CODES_NOT_INVALID = {ErrorCode.DUPLICATE_IN_FILE, ErrorCode.UNCHANGED}
 
@@ -580,11 +583,35 @@ def _run(job: ClientImport, token: str, stop: Callable[[], bool] | None, max_chu
                     )
                     if not moved:
                         raise _LeaseLost
-            except (IntegrityError, _LeaseLost):
-                # The owner's list changed under the chunk (or another scheduler has the import): nothing of
-                # the chunk stays; the import goes on from its last committed row on a later run.
+            except _LeaseLost:
+                # Another scheduler has the import: nothing of the chunk stays, it goes on there.
+                return chunks
+            except IntegrityError:
+                # The owner's list changed under the chunk, or the database saw a duplicate the import's own
+                # check did not (letter cases it folds differently): nothing of the chunk stays. Tried again
+                # after a pause — not at once, or one stubborn row would hold the job and every other
+                # owner's import behind it — and failed for good after IMPORT_CONFLICTS_MAX tries.
+                job.refresh_from_db(fields=["conflicts"])
+                if job.conflicts + 1 >= IMPORT_CONFLICTS_MAX:
+                    logger.warning("client import %s: chunk at row %d kept conflicting; failed", job.pk, done)
+                    _finish(
+                        job,
+                        token,
+                        ClientImport.Status.FAILED,
+                        _(
+                            "The rows after the first %(done)d kept conflicting with clients already in "
+                            "your list; the first %(done)d are imported. Check the next rows' addresses and "
+                            "import the rest again."
+                        )
+                        % {"done": done},
+                        ErrorCode.IMPORT_CONFLICT,
+                    )
+                    return chunks
                 logger.warning("client import %s: chunk at row %d rolled back; resuming later", job.pk, done)
-                _leased(job, token).update(lease_until=None)
+                _leased(job, token).update(
+                    conflicts=F("conflicts") + 1,
+                    lease_until=timezone.now() + dt.timedelta(seconds=IMPORT_CONFLICT_PAUSE_SECONDS),
+                )
                 return chunks
             chunks += 1
     _finish(job, token, ClientImport.Status.DONE)
