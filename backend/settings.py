@@ -317,8 +317,9 @@ if ACCOUNT_EMAIL_KEEP_DAYS < 0:
 # The per-recipient delivery log (deliveries and their attempts) of a send finished this many days ago is
 # deleted by the scheduler's daily clean-up; the send's counts stay (R-DATA-4). 0 keeps it for ever.
 DELIVERY_LOG_DAYS = setting("int", "DELIVERY_LOG_DAYS", 90)
-if DELIVERY_LOG_DAYS < 0:
-    raise ImproperlyConfigured("DELIVERY_LOG_DAYS must be 0 (keep for ever) or more.")
+# At least the 30 days the dashboards' per-day chart reads from the attempt log.
+if DELIVERY_LOG_DAYS != 0 and DELIVERY_LOG_DAYS < 30:
+    raise ImproperlyConfigured("DELIVERY_LOG_DAYS must be 0 (keep for ever) or 30 or more.")
 
 # Login throttling (django-axes; the policy is in backend/accounts/throttling.py): a failure
 # counts for the (email, address) pair, the address and the account, each with its own limit within the
