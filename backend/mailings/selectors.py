@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -23,6 +23,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -71,6 +72,14 @@ def tags_for(user: User) -> QuerySet[Tag]:
     if not roles.may_act(user):
         return Tag.objects.none()
     return Tag.objects.filter(owner=user)
+
+
+M = TypeVar("M", Client, Mailing)
+
+
+def with_tags(queryset: QuerySet[M]) -> QuerySet[M]:
+    """Clients or mailings of a page with their tags (in name order) in one more query, whatever the rows."""
+    return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name", "pk")))
 
 
 def tags_with_sizes(user: User) -> QuerySet[Tag]:

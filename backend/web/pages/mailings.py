@@ -3,7 +3,7 @@ detail page with its schedule and live progress, and "send now"."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Model, Prefetch, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -17,7 +17,7 @@ from graphql_relay import to_global_id
 from backend.mailings import selectors, services
 from backend.mailings.filters import MailingFilter
 from backend.mailings.forms import MailingForm
-from backend.mailings.models import Client, Mailing, Tag
+from backend.mailings.models import Client, Mailing
 
 from ..moments import moment_text
 from .generic import (
@@ -159,7 +159,7 @@ class MailingList(OwnerListView):
         return selectors.mailing_list(self.request.user, data)
 
     def annotate(self, queryset: QuerySet[Mailing]) -> QuerySet[Mailing]:
-        return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name", "pk")))
+        return selectors.with_tags(queryset)
 
     def prepare(self, objects: list[Mailing]) -> None:
         # The page's audience sizes in one query (R-AUD-3).
