@@ -544,6 +544,13 @@ FILE_UPLOAD_TEMP_DIR = setting("str", "FILE_UPLOAD_TEMP_DIR", None)
 APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25
 # How often the scheduler looks for due mailings (seconds).
+# Bounces and complaints are read back at bounces+<token>@BOUNCE_DOMAIN (mailings/verp.py, R-DLV-3); unset:
+# the envelope sender is the From address and nothing is read back.
+BOUNCE_DOMAIN = setting("str", "BOUNCE_DOMAIN", "").strip().lower()
+BOUNCE_LOCAL_PART = setting("str", "BOUNCE_LOCAL_PART", "bounces").strip().lower()
+if "+" in BOUNCE_LOCAL_PART or "@" in BOUNCE_LOCAL_PART or not BOUNCE_LOCAL_PART:
+    raise ImproperlyConfigured("BOUNCE_LOCAL_PART must be a plain local part (no + or @).")
+
 MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
 # The sending engine (backend/mailings/sending/): see .env.example for each.
 MAILER_SEND_WORKERS = setting("int", "MAILER_SEND_WORKERS", 4)

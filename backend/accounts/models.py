@@ -82,6 +82,16 @@ class User(AbstractUser):
         related_name="+",
     )
     blocked_reason = models.CharField(_("reason for blocking"), max_length=255, blank=True)
+    # Sending limits (R-DLV-5). Empty quota: SEND_QUOTA_DAILY, or SEND_QUOTA_NEW_ACCOUNT_DAILY while the
+    # account is younger than SEND_QUOTA_NEW_ACCOUNT_DAYS. A paused owner's mail waits for a manager.
+    send_quota_daily = models.PositiveIntegerField(
+        _("daily sending quota"),
+        null=True,
+        blank=True,
+        help_text=_("Messages per day; empty for the default."),
+    )
+    sending_paused_at = models.DateTimeField(_("sending paused at"), null=True, blank=True)
+    sending_paused_reason = models.CharField(_("why sending is paused"), max_length=255, blank=True)
     # Raised by every block: an access token names the generation it was issued in, so one issued before a
     # block stays refused after the unblock although it has not expired (backend/api/core/auth.py).
     token_generation = models.PositiveIntegerField(_("API token generation"), default=0, editable=False)
@@ -220,3 +230,39 @@ class AccountEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.recipient or '-'} {self.get_status_display()}"
+
+
+class SendingDecision(models.Model):
+    """A decision about an owner's sending (R-DLV-5), automatic or a manager's: who, when, why, and the
+    figures it was taken on."""
+
+    class Action(models.TextChoices):
+        PAUSED = "paused", _("sending paused")
+        RESUMED = "resumed", _("sending resumed")
+        BLOCKED = "blocked", _("blocked")
+        QUOTA_CHANGED = "quota", _("quota changed")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("account"), on_delete=models.CASCADE, related_name="sending_decisions"
+    )
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    # Empty: taken automatically.
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    figures = models.JSONField(_("figures"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("sending decision")
+        verbose_name_plural = _("sending decisions")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.get_action_display()}"

@@ -52,6 +52,9 @@ class Client(models.Model):
     comment = models.TextField(_("comment"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # A hard bounce (or too many soft ones) read back for this address (R-DLV-3): not sent to until the owner
+    # reactivates the client. The bounce itself, with its reason and raw mail, is a `Bounce` row.
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     unsubscribe_token = models.CharField(
         _("unsubscribe token"), max_length=64, unique=True, default=new_unsubscribe_token, editable=False
     )
@@ -195,6 +198,91 @@ class ClientImport(models.Model):
         return min(100, self.rows_done * 100 // self.rows_total)
 
 
+class SenderDomain(models.Model):
+    """A domain an owner sends from, with the DKIM key pair Mailer generated for it (R-DLV-1, R-DLV-2).
+    Verified once the public key is found in DNS at `<selector>._domainkey.<domain>`; from then on every
+    address at the domain is a usable sender for this owner, and their mail is signed with this key. The
+    private half never leaves the database: not in the API, the pages, the admin or a log."""
+
+    class Algorithm(models.TextChoices):
+        ED25519 = "ed25519", "Ed25519"
+        RSA = "rsa", "RSA-2048"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="sender_domains",
+    )
+    domain = models.CharField(_("domain"), max_length=253, help_text=_("Lower-case, in ASCII (IDNA)."))
+    selector = models.CharField(_("DKIM selector"), max_length=63)
+    algorithm = models.CharField(
+        _("key type"), max_length=10, choices=Algorithm.choices, default=Algorithm.RSA
+    )
+    private_key = models.TextField(_("private key (PEM)"), editable=False)
+    public_key = models.TextField(_("public key"), editable=False, help_text=_("The DNS record's p= value."))
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    checked_at = models.DateTimeField(_("last checked"), null=True, blank=True)
+    check_result = models.TextField(_("last check's result"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sender domain")
+        verbose_name_plural = _("sender domains")
+        ordering = ["domain", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "domain"], name="mailings_senderdomain_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SenderIdentity(models.Model):
+    """Who an owner's mail comes from (R-DLV-1): From name and address, optional Reply-To. Usable once the
+    confirmation link sent to the address was followed, or when its domain is a verified `SenderDomain` of
+    the owner; never once a manager revoked it."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="sender_identities",
+    )
+    from_name = models.CharField(_("From name"), max_length=100)
+    from_email = models.EmailField(_("From address"))
+    reply_to = models.EmailField(_("Reply-To"), blank=True)
+    confirmation_token = models.CharField(
+        max_length=64, unique=True, default=new_unsubscribe_token, editable=False
+    )
+    confirmation_sent_at = models.DateTimeField(_("confirmation sent at"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    revoked_reason = models.CharField(_("reason for revoking"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sender identity")
+        verbose_name_plural = _("sender identities")
+        ordering = ["from_email", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("owner"), Lower("from_email"), name="mailings_senderidentity_owner_email_ci_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_name} <{self.from_email}>" if self.from_name else self.from_email
+
+
 class Message(models.Model):
     """What a mailing sends (R-DATA-2)."""
 
@@ -261,6 +349,15 @@ class Mailing(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="mailings", blank=True)
     tag_match = models.CharField(
         _("clients with"), max_length=3, choices=TagMatch.choices, default=TagMatch.ANY
+    )
+    # Who the mail is from (R-DLV-1); empty: the operator's address with the owner's name and Reply-To.
+    sender = models.ForeignKey(
+        SenderIdentity,
+        verbose_name=_("sender"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="mailings",
     )
     # Used when the audience is the chosen clients only.
     clients = models.ManyToManyField(Client, verbose_name=_("clients"), related_name="mailings", blank=True)
@@ -425,6 +522,8 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     last_response = models.TextField(_("last server answer"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Accepted by the server, then bounced: a bounce mail read back names this delivery (R-DLV-3).
+    bounced_at = models.DateTimeField(_("bounced after acceptance"), null=True, blank=True)
     # Which claim holds the delivery now: renewing and recording only touch rows that still carry it.
     claim_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -495,6 +594,77 @@ class DeliveryAttempt(models.Model):
     def summary(self) -> str:
         """The server's answer classified for the mailing's owner (`answers.summary`)."""
         return answers.summary(self.smtp_code, self.response)
+
+
+class Bounce(models.Model):
+    """One mail read back at the bounce address (R-DLV-3, R-DLV-4): a delivery status notification, a
+    complaint from a mailbox provider's feedback loop, or something not understood. Matched to its delivery
+    only by the VERP token of the address it came to (`verp.py`), never by guessing from the body. The raw
+    mail is kept (up to BOUNCE_RAW_MAX_BYTES) for a person to read, until BOUNCE_RAW_DAYS have passed; a
+    mail that could not be classified or matched is kept and shown, never deleted unseen."""
+
+    class Kind(models.TextChoices):
+        HARD = "hard", _("hard bounce")
+        SOFT = "soft", _("soft bounce")
+        COMPLAINT = "complaint", _("complaint")
+        UNCLASSIFIED = "unclassified", _("not understood")
+
+    class Source(models.TextChoices):
+        STDIN = "stdin", _("MTA pipe")
+        SMTP = "smtp", _("inbound SMTP")
+        IMAP = "imap", _("IMAP mailbox")
+        WEBHOOK = "webhook", _("provider webhook")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    source = models.CharField(_("read from"), max_length=8, choices=Source.choices)
+    received_at = models.DateTimeField(_("received"), db_index=True)
+    # Who it concerns, when the token matched (null: shown to the operator only).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bounces",
+    )
+    delivery = models.ForeignKey(
+        Delivery,
+        verbose_name=_("delivery"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bounces",
+    )
+    client = models.ForeignKey(
+        Client,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="bounces",
+    )
+    email = models.EmailField(_("recipient"), blank=True)
+    envelope_to = models.CharField(_("sent to"), max_length=320, blank=True)
+    status_code = models.CharField(_("status code"), max_length=16, blank=True, help_text=_("e.g. 5.1.1"))
+    reason = models.TextField(_("reason"), blank=True)
+    # Makes reading the same mail twice (an IMAP poll after a crash, an MTA's retry of the pipe) harmless.
+    sha256 = models.CharField(_("SHA-256 of the raw mail"), max_length=64, unique=True)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    raw = models.BinaryField(_("raw mail"), blank=True)
+    raw_truncated = models.BooleanField(_("raw mail truncated"), default=False)
+    raw_purged_at = models.DateTimeField(_("raw mail deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bounce or complaint")
+        verbose_name_plural = _("bounces and complaints")
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-received_at"], name="mailings_bounce_owner"),
+            models.Index(fields=["client", "kind", "received_at"], name="mailings_bounce_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.email or '-'}"
 
 
 class BreakerState(models.Model):
