@@ -26,6 +26,7 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
@@ -130,11 +131,33 @@ def _body_part(text: str, subtype: str) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class DkimKey:
+    """A key messages are DKIM-signed with (R-DLV-2): the d= domain, the s= selector, the private key's PEM
+    (RSA or Ed25519). Never logged, never shown."""
+
+    domain: str
+    selector: str
+    private_key: bytes = dataclass_field(repr=False)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a mailing's messages come from (R-DLV-1), decided once per occurrence by the domain
+    (`selectors.sender_for`): the From header as `readable_address` gives it, an optional Reply-To, and the
+    keys of the owner's verified domain to sign with (the operator's key, from settings, is added here)."""
+
+    from_email: str
+    reply_to: str = ""
+    dkim_keys: tuple[DkimKey, ...] = ()
+
+
 class PreparedMessage:
     """A message ready to be personalised for many recipients."""
 
-    def __init__(self, message: Message, *, from_email: str | None = None):
-        self.from_email = readable_address(from_email or settings.DEFAULT_FROM_EMAIL)
+    def __init__(self, message: Message, *, sender: Sender | None = None):
+        self.sender = sender or Sender(from_email=settings.DEFAULT_FROM_EMAIL)
+        self.from_email = readable_address(self.sender.from_email)
         self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
         self.envelope_from_command = quoteaddr(self.envelope_from)  # MAIL FROM's argument, as smtplib has it
         self.subject = message.subject

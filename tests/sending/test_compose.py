@@ -7,7 +7,7 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from backend.mailings.compose import PreparedMessage, UnsafeRecipient
+from backend.mailings.compose import PreparedMessage, Sender, UnsafeRecipient
 from backend.mailings.models import Delivery
 from backend.mailings.sending import send_due
 from tests.factories import ClientFactory, MessageFactory
@@ -67,7 +67,7 @@ def test_a_line_break_in_a_personalised_or_non_ascii_subject_does_not_become_a_h
 def test_a_line_break_in_the_sender_name_or_the_unsubscribe_token_does_not_become_a_header():
     data = render(
         MessageFactory(subject="News", body="b"),
-        from_email="Shop\r\nBcc: victim@example.org <shop@example.com>",
+        sender=Sender(from_email="Shop\r\nBcc: victim@example.org <shop@example.com>"),
         token="abc\r\nBcc: victim@example.org",
     )
     parsed = message_from_bytes(data)
