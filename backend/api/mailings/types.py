@@ -337,6 +337,11 @@ class MailingType(DjangoObjectType):
         description="The latest occurrence with its counts, if any.",
     )
     owner = graphene.Field(MailingOwner, required=True)
+    sender = graphene.Field(
+        "backend.api.senders.types.SenderIdentityType",
+        description="The sender chosen (R-DLV-1); null for none. When it is not `usable`, the mail goes from "
+        "the service's address with the owner's name. Null for a viewer who may not see it.",
+    )
 
     class Meta:
         model = Mailing
@@ -366,6 +371,12 @@ class MailingType(DjangoObjectType):
     @staticmethod
     def resolve_owner(root: Mailing, info):
         return root.owner
+
+    @staticmethod
+    def resolve_sender(root: Mailing, info):
+        if not root.sender_id:
+            return None
+        return selectors.visible_sender_identities(viewer(info)).filter(pk=root.sender_id).first()
 
     @staticmethod
     def resolve_tags(root: Mailing, info) -> Deferred:

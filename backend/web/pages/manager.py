@@ -38,6 +38,7 @@ class ManagerDashboard(View):
         context = {
             "can_view_mailings": roles.sees_all_mailings(request.user),
             "can_manage_users": roles.sees_all_users(request.user),
+            "can_revoke_senders": roles.may_revoke_senders(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,
             "mailing_choices": mailing_choices(),
