@@ -46,7 +46,6 @@ class ErrorCode(enum.StrEnum):
     DUPLICATE_SENDER = "duplicate_sender"
     DUPLICATE_DOMAIN = "duplicate_domain"
     INVALID_DOMAIN = "invalid_domain"
-    SENDER_NOT_USABLE = "sender_not_usable"
     SENDER_REVOKED = "sender_revoked"
     SENDER_CONFIRMED = "sender_confirmed"
     CONFIRMATION_EXPIRED = "confirmation_expired"
