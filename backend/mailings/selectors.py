@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -267,11 +269,9 @@ def verified_domains(owner_id: int) -> list[str]:
     )
 
 
-def usable_senders(owner: User) -> QuerySet[SenderIdentity]:
-    """THE rule of which identities mail may come from (R-DLV-1): the owner's own, not revoked by a manager,
-    and either confirmed by the link sent to the address or at a domain of the owner's whose DKIM record
-    was found in DNS. The mailing form's choices, `sender_of` and the pages' statuses all ask this. One
-    lazy queryset (the domain test is a subquery), so a form can be built without touching the database."""
+def _usable() -> Q:
+    """The usability rule as a condition on identity rows: not revoked, and confirmed or at a verified
+    domain of the identity's own owner (the domain test is a subquery)."""
     at_verified_domain = (
         SenderDomain.objects.filter(owner_id=OuterRef("owner_id"), verified_at__isnull=False)
         .alias(
@@ -280,9 +280,20 @@ def usable_senders(owner: User) -> QuerySet[SenderIdentity]:
         )
         .filter(address__endswith=F("suffix"))
     )
-    return SenderIdentity.objects.filter(owner_id=owner.pk, revoked_at__isnull=True).filter(
-        Q(confirmed_at__isnull=False) | Q(Exists(at_verified_domain))
-    )
+    return Q(revoked_at__isnull=True) & (Q(confirmed_at__isnull=False) | Q(Exists(at_verified_domain)))
+
+
+def usable_senders(owner: User) -> QuerySet[SenderIdentity]:
+    """THE rule of which identities mail may come from (R-DLV-1): the owner's own, not revoked by a manager,
+    and either confirmed by the link sent to the address or at a domain of the owner's whose DKIM record
+    was found in DNS. The mailing form's choices, `sender_of` and the pages' statuses all ask this. One
+    lazy queryset, so a form can be built without touching the database."""
+    return SenderIdentity.objects.filter(_usable(), owner_id=owner.pk)
+
+
+def with_usability(identities: QuerySet[SenderIdentity]) -> QuerySet[SenderIdentity]:
+    """`identities` with `is_usable`: the same rule as `usable_senders`, for a list in one query."""
+    return identities.annotate(is_usable=ExpressionWrapper(_usable(), output_field=BooleanField()))
 
 
 def _display_address(name: str, address: str) -> str:

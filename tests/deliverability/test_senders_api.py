@@ -6,15 +6,18 @@ engine: a mailing sent through a real SMTP server carries its sender's From."""
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from graphql_relay import to_global_id
 
 from backend.api.schema import schema
 from backend.mailings import services
-from backend.mailings.models import Mailing, SenderDomain, SenderIdentity
+from backend.mailings.models import Mailing, Occurrence, SenderDomain, SenderIdentity
 from backend.mailings.sending import send_due
+from backend.mailings.sending.worker import PreparedMessages
 from tests.api.helpers import data_of, error_codes, gql
-from tests.factories import MessageFactory, UserFactory, make_manager
+from tests.factories import MailingFactory, MessageFactory, UserFactory, make_manager
 from tests.senders_helpers import confirmation_token, confirmed_identity, dns_server, verified_domain
 from tests.sending_helpers import due_mailing
 
@@ -243,18 +246,32 @@ def test_a_verified_domains_address_is_sent_with_that_domains_key_at_hand(smtp):
     owner = UserFactory()
     domain = verified_domain(owner)
     identity = SenderIdentity.objects.create(owner=owner, from_name="Shop", from_email="hi@shop.example")
-    due_mailing(clients=1, owner=owner, sender=identity)
-    from backend.mailings.sending.worker import PreparedMessages
-
-    occurrence = Mailing.objects.get().occurrences.first()
-    if occurrence is None:
-        from backend.mailings import scheduling
-
-        occurrence = Mailing.objects.get().occurrences.create(scheduled_for=timezone.now())
-        scheduling.materialise(occurrence, timezone.now())
+    mailing = due_mailing(clients=1, owner=owner, sender=identity)
+    occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=timezone.now())
     prepared = PreparedMessages().get(occurrence.pk)
     assert prepared.from_email == "Shop <hi@shop.example>"
     assert [(key.domain, key.selector) for key in prepared.sender.dkim_keys] == [
         ("shop.example", domain.selector)
     ]
     assert SenderDomain.objects.get().private_key.encode() == prepared.sender.dkim_keys[0].private_key
+
+
+def _queries(query: str, user) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        data_of(query, user=user)
+    return len(captured.captured_queries)
+
+
+def test_lists_with_senders_and_statuses_cost_the_same_queries_for_2_and_6_rows():
+    owner = UserFactory()
+    mailings_query = "{ mailings(first: 50) { edges { node { sender { fromEmail status usable } } } } }"
+
+    def add(count):
+        for _ in range(count):
+            identity = confirmed_identity(owner, f"n{SenderIdentity.objects.count()}@shop.example")
+            MailingFactory(owner=owner, sender=identity)
+
+    add(2)
+    few = (_queries(IDENTITIES, owner), _queries(mailings_query, owner))
+    add(4)
+    assert (_queries(IDENTITIES, owner), _queries(mailings_query, owner)) == few

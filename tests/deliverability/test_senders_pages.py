@@ -224,3 +224,27 @@ def test_owners_cannot_open_the_managers_list_or_revoke():
     assert client.post(f"/manager/senders/{identity.pk}/revoke/", {"reason": "x"}).status_code == 403
     assert SenderIdentity.objects.get().revoked_at is None
     assert Client().get("/manager/senders/").status_code == 302
+
+
+def test_the_admin_saves_through_the_services_and_never_shows_a_private_key(smtp):
+    superuser = UserFactory(is_superuser=True, is_staff=True)
+    owner = UserFactory()
+    client = signed_in(superuser)
+    response = client.post(
+        f"/admin/mailings/senderidentity/add/?owner={owner.pk}",
+        {"from_name": "Shop", "from_email": "news@shop.example", "reply_to": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    identity = SenderIdentity.objects.get()
+    assert identity.owner == owner and smtp.received[0].rcpt_tos == ["news@shop.example"]
+
+    response = client.post(
+        f"/admin/mailings/senderdomain/add/?owner={owner.pk}", {"domain": "shop.example", "algorithm": "rsa"}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    domain = SenderDomain.objects.get()
+    page = client.get(f"/admin/mailings/senderdomain/{domain.pk}/change/").content.decode()
+    assert services.dns_record(domain).name in page
+    for line in domain.private_key.splitlines()[1:-1]:
+        assert line not in page
+    assert "PRIVATE KEY" not in client.get("/admin/mailings/senderdomain/").content.decode()

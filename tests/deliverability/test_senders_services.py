@@ -16,8 +16,8 @@ from backend.mailings import domainkeys, selectors, services
 from backend.mailings.errors import ErrorCode
 from backend.mailings.models import SenderDomain, SenderIdentity
 from backend.mailings.services import FormInvalid
-from tests.factories import UserFactory, make_manager
-from tests.fakes.smtp import closed_port
+from tests.factories import MailingFactory, UserFactory, make_manager
+from tests.fakes.smtp import closed_port, free_port
 from tests.senders_helpers import confirmation_token, confirmed_identity, dns_server, verified_domain
 
 pytestmark = pytest.mark.django_db
@@ -262,8 +262,6 @@ def test_an_address_at_a_verified_domain_is_usable_unconfirmed_and_signed_with_i
 
 
 def _mailing(owner, identity):
-    from tests.factories import MailingFactory
-
     return MailingFactory(owner=owner, sender=identity)
 
 
@@ -377,8 +375,6 @@ def test_a_dns_failure_is_a_clear_result_and_leaves_verification_as_it_was(dns_s
 
 
 def test_no_resolver_listening_is_a_failure_too(settings):
-    from tests.fakes.smtp import free_port
-
     settings.DKIM_DNS_NAMESERVERS, settings.DKIM_DNS_PORT, settings.DKIM_DNS_TIMEOUT = (
         ["127.0.0.1"],
         free_port(),

@@ -35,6 +35,7 @@ from .dataloaders import (
     ClientCountsByMailingLoader,
     LastOccurrenceByMailingLoader,
     LastOccurrenceWithTimesByMailingLoader,
+    SenderByIdLoader,
     TagsByClientLoader,
     TagsByMailingLoader,
     TagSizeLoader,
@@ -374,9 +375,7 @@ class MailingType(DjangoObjectType):
 
     @staticmethod
     def resolve_sender(root: Mailing, info):
-        if not root.sender_id:
-            return None
-        return selectors.visible_sender_identities(viewer(info)).filter(pk=root.sender_id).first()
+        return SenderByIdLoader.of(info).load(root.sender_id) if root.sender_id else None
 
     @staticmethod
     def resolve_tags(root: Mailing, info) -> Deferred:

@@ -33,7 +33,10 @@ def identity_status(identity: SenderIdentity) -> str:
         return SenderStatus.REVOKED.value
     if identity.confirmed_at is not None:
         return SenderStatus.CONFIRMED.value
-    if selectors.usable_senders(identity.owner).filter(pk=identity.pk).exists():
+    usable = getattr(identity, "is_usable", None)  # annotated by get_queryset (selectors.with_usability)
+    if usable is None:
+        usable = selectors.usable_senders(identity.owner).filter(pk=identity.pk).exists()
+    if usable:
         return SenderStatus.DOMAIN_VERIFIED.value
     return SenderStatus.AWAITING_CONFIRMATION.value
 
@@ -66,7 +69,7 @@ class SenderIdentityType(DjangoObjectType):
 
     @classmethod
     def get_queryset(cls, queryset, info):
-        return within(queryset, selectors.visible_sender_identities(viewer(info)))
+        return selectors.with_usability(within(queryset, selectors.visible_sender_identities(viewer(info))))
 
     @staticmethod
     def resolve_status(root: SenderIdentity, info) -> str:

@@ -36,13 +36,13 @@ from .generic import (
 LIST_URL = reverse_lazy("senders:list")
 
 
-def identity_status(identity: SenderIdentity, usable: set[int]) -> tuple[str, str]:
-    """(key, label) of an identity's state, as the lists show it."""
+def identity_status(identity: SenderIdentity) -> tuple[str, str]:
+    """(key, label) of an identity's state, as the lists show it (`is_usable`: selectors.with_usability)."""
     if identity.revoked_at is not None:
         return "revoked", _("revoked")
     if identity.confirmed_at is not None:
         return "confirmed", _("confirmed")
-    if identity.pk in usable:
+    if identity.is_usable:
         return "domain", _("usable: its domain is verified")
     return "awaiting", _("awaiting confirmation")
 
@@ -59,10 +59,11 @@ def _rate_limited_text(exc: RateLimited) -> str:
 class SenderList(OwnerPageMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        usable = set(selectors.usable_senders(user).values_list("pk", flat=True))
         identities = [
-            (identity, *identity_status(identity, usable))
-            for identity in selectors.sender_identities_for(user).order_by("from_email", "pk")
+            (identity, *identity_status(identity))
+            for identity in selectors.with_usability(selectors.sender_identities_for(user)).order_by(
+                "from_email", "pk"
+            )
         ]
         domains = list(selectors.sender_domains_for(user).order_by("domain", "pk"))
         return render(
@@ -283,15 +284,10 @@ class ManagerSenders(View):
         query = request.GET.get("q", "").strip()[:200]
         if query:
             identities = identities.filter(Q(from_email__icontains=query) | Q(owner__email__icontains=query))
-        page = Paginator(identities, self.per_page).get_page(request.GET.get("page"))
-        usable: dict[int, set[int]] = {}
-        rows = []
-        for identity in page.object_list:
-            if identity.owner_id not in usable:
-                usable[identity.owner_id] = set(
-                    selectors.usable_senders(identity.owner).values_list("pk", flat=True)
-                )
-            rows.append((identity, *identity_status(identity, usable[identity.owner_id])))
+        page = Paginator(selectors.with_usability(identities), self.per_page).get_page(
+            request.GET.get("page")
+        )
+        rows = [(identity, *identity_status(identity)) for identity in page.object_list]
         return render(request, "web/senders/manager.html", {"rows": rows, "page": page, "query": query})
 
 
