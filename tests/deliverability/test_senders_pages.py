@@ -71,6 +71,8 @@ def test_a_wrong_or_expired_link_says_so_and_changes_nothing(smtp):
         actor=UserFactory(), data={"from_name": "Shop", "from_email": "news@shop.example"}
     )
     SenderIdentity.objects.update(confirmation_sent_at=timezone.now() - dt.timedelta(days=30))
+    page = Client().get(f"/senders/confirm/{identity.confirmation_token}/").content.decode()
+    assert "expired" in page and 'data-testid="confirm-button"' not in page
     response = Client().post(f"/senders/confirm/{identity.confirmation_token}/")
     assert response.status_code == 400 and "expired" in response.content.decode()
     assert SenderIdentity.objects.get().confirmed_at is None
@@ -213,6 +215,9 @@ def test_the_managers_list_and_revoke_form(smtp):
     identity.refresh_from_db()
     assert identity.revoked_at is not None and identity.revoked_reason == "Phishing"
     assert "Phishing" in signed_in(owner).get("/senders/").content.decode()
+    link_page = Client().get(f"/senders/confirm/{identity.confirmation_token}/").content.decode()
+    assert "revoked" in link_page, link_page[link_page.find("<main") :][:1500]
+    assert 'data-testid="confirm-button"' not in link_page
     assert client.post("/manager/senders/999999/revoke/", {"reason": "x"}).status_code == 404
 
 

@@ -14,6 +14,7 @@ from django.db.models import Model, Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
@@ -81,7 +82,10 @@ class IdentityObjectMixin:
 
 
 def _saved_text(identity: SenderIdentity) -> str:
-    if identity.confirmed_at is not None or selectors.usable_senders(identity.owner).filter(pk=identity.pk):
+    if (
+        identity.confirmed_at is not None
+        or selectors.usable_senders(identity.owner).filter(pk=identity.pk).exists()
+    ):
         return _("Sender “%(sender)s” saved; it can be used.") % {"sender": identity}
     if identity.confirmation_sent_at is not None:
         return _("Sender “%(sender)s” saved. A confirmation link was sent to %(email)s.") % {
@@ -257,7 +261,20 @@ class Confirm(View):
                 error=_("This confirmation link is not valid; it may have been replaced by a newer one."),
                 status=404,
             )
-        return self._page(request, identity, done=identity.confirmed_at is not None)
+        if identity.revoked_at is not None:
+            return self._page(
+                request, identity, error=_("A manager revoked this sender; it cannot be confirmed.")
+            )
+        if identity.confirmed_at is not None:
+            return self._page(request, identity, done=True)
+        expires = services.confirmation_expires_at(identity)
+        if expires is None or expires <= timezone.now():
+            return self._page(
+                request,
+                identity,
+                error=_("This confirmation link has expired; the sender's owner can send a new one."),
+            )
+        return self._page(request, identity)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         try:
