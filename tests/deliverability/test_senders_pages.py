@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from backend.mailings import selectors, services
 from backend.mailings.models import Mailing, SenderDomain, SenderIdentity
-from tests.factories import MessageFactory, UserFactory, make_manager
+from tests.factories import MailingFactory, MessageFactory, UserFactory, make_manager
 from tests.pages_helpers import assert_refused_page, make_content_editor
 from tests.senders_helpers import confirmation_token, confirmed_identity, dns_server, verified_domain
 
@@ -253,3 +253,15 @@ def test_the_admin_saves_through_the_services_and_never_shows_a_private_key(smtp
     for line in domain.private_key.splitlines()[1:-1]:
         assert line not in page
     assert "PRIVATE KEY" not in client.get("/admin/mailings/senderdomain/").content.decode()
+
+
+def test_the_mailing_page_says_who_its_mail_comes_from_and_when_it_falls_back():
+    owner = UserFactory(first_name="Anna", last_name="Shop")
+    identity = confirmed_identity(owner, from_name="Shop News")
+    mailing = MailingFactory(owner=owner, sender=identity)
+    client = signed_in(owner)
+    page = client.get(f"/mailings/{mailing.pk}/").content.decode()
+    assert "Shop News &lt;news@shop.example&gt;" in page and 'data-testid="sender-fallback"' not in page
+    services.sender_revoke(actor=make_manager(), identity=identity, reason="abuse")
+    page = client.get(f"/mailings/{mailing.pk}/").content.decode()
+    assert "Anna Shop &lt;noreply@localhost&gt;" in page and 'data-testid="sender-fallback"' in page

@@ -378,6 +378,10 @@ class MailingDetail(OwnMailingMixin, View):
             "audience_size": selectors.audience_size(mailing),
             "clients_total": counts["total"],
             "clients_subscribed": counts["subscribed"],
+            # Who the next send comes from, as the engine will decide it (R-DLV-1).
+            "sender": selectors.sender_for(mailing),
+            "sender_unusable": bool(mailing.sender_id)
+            and not selectors.usable_senders(mailing.owner).filter(pk=mailing.sender_id).exists(),
         }
         return render(request, self.template_name, context)
 
