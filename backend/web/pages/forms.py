@@ -41,6 +41,7 @@ class ClientBulkTagForm(forms.Form):
     clients = ChoicesField(label=_("Clients"), queryset=None, required=False)
     q = forms.CharField(required=False, max_length=200)
     tag_filter = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    bounced_filter = forms.ChoiceField(required=False, choices=[("", ""), ("yes", "yes"), ("no", "no")])
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
