@@ -30,8 +30,8 @@ class Command(BaseCommand):
     help = (
         "Read bounces and complaints: one mail from standard input, an inbound SMTP endpoint, IMAP polling."
     )
-    # call_command(..., stdin=<binary stream>) in tests; the MTA's pipe otherwise.
-    stealth_options = ("stdin",)
+    # call_command(..., input_stream=<binary stream>) in tests; the MTA's pipe otherwise.
+    stealth_options = ("input_stream",)
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -56,7 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["stdin"]:
-            return self.from_stdin(options.get("stdin") or sys.stdin.buffer, options["recipient"])
+            return self.from_stdin(options.get("input_stream") or sys.stdin.buffer, options["recipient"])
         run_smtp = options["smtp"] is not None
         run_imap = options["imap"]
         if not run_smtp and not run_imap:
