@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from imap_tools import MailBox, MailBoxUnencrypted, MailMessage, MailMessageFlags
 
 from ..models import Bounce
@@ -62,14 +62,19 @@ class BounceHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(
-                self.executor,
-                lambda: stored(raw, source=Bounce.Source.SMTP, envelope_to=list(envelope.rcpt_tos)),
-            )
+            await loop.run_in_executor(self.executor, self.store, raw, list(envelope.rcpt_tos))
         except Exception:
             logger.exception("bounces: a mail received over SMTP could not be stored; answered 451")
             return NOT_STORED
         return STORED
+
+    @staticmethod
+    def store(raw: bytes, recipients: list[str]) -> None:
+        try:
+            stored(raw, source=Bounce.Source.SMTP, envelope_to=recipients)
+        finally:
+            # Bounces come one by one, minutes apart: no connection is kept open in the pool's threads.
+            connection.close()
 
 
 def smtp_endpoint(host: str, port: int) -> Controller:
