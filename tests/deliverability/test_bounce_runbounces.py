@@ -256,3 +256,17 @@ def test_imap_without_a_host_is_a_clear_error(settings):
     settings.BOUNCE_IMAP_HOST = ""
     with pytest.raises(CommandError, match="BOUNCE_IMAP_HOST"):
         call_command("runbounces", "--imap", "--once")
+
+
+def test_without_configuration_it_idles_harmlessly_and_stops_on_sigterm():
+    """The Procfile's `bounces:` line on an install that reads nothing back: no port taken, exit 0."""
+    process = start_manage("runbounces", env=clean_env(DEBUG="1", DATABASE_URL=DOWN, LOG_LEVEL="WARNING"))
+    try:
+        assert "BOUNCE_DOMAIN is unset" in process.stderr.readline()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "stopped" in out

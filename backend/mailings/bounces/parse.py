@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
 
+from flufl.bounce import all_failures
+
 from .. import verp
 
 logger = logging.getLogger(__name__)
@@ -243,8 +245,6 @@ def _read_heuristics(result: Parsed, raw: bytes) -> None:
     temporary: set = set()
     permanent: set = set()
     try:
-        from flufl.bounce import all_failures
-
         temporary, permanent = (set(found) for found in all_failures(message))
     except Exception:
         logger.info("bounce: flufl.bounce failed on this mail", exc_info=True)

@@ -93,10 +93,12 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        if not settings.BOUNCE_DOMAIN:
+        if not settings.BOUNCE_DOMAIN and listen:
+            # Every RCPT would be refused: nothing goes out with a return path of ours to come back here.
             self.stderr.write(
-                "BOUNCE_DOMAIN is unset: no mail carries a return path of ours; nothing to read."
+                "BOUNCE_DOMAIN is unset: no SMTP endpoint (no mail carries a return path of ours)."
             )
+            listen = ""
         endpoint = None
         if listen:
             try:
