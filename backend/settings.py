@@ -572,6 +572,13 @@ BOUNCE_IMAP_FOLDER = setting("str", "BOUNCE_IMAP_FOLDER", "INBOX")
 BOUNCE_IMAP_DONE_FOLDER = setting("str", "BOUNCE_IMAP_DONE_FOLDER", "")
 BOUNCE_IMAP_DELETE = setting("bool", "BOUNCE_IMAP_DELETE", False)
 BOUNCE_IMAP_POLL_SECONDS = setting("int", "BOUNCE_IMAP_POLL_SECONDS", 60)
+if BOUNCE_RAW_MAX_BYTES < 64 * 1024 or BOUNCE_SMTP_MAX_BYTES < 64 * 1024:
+    raise ImproperlyConfigured("BOUNCE_RAW_MAX_BYTES and BOUNCE_SMTP_MAX_BYTES must be at least 65536.")
+if BOUNCE_SOFT_LIMIT < 1 or BOUNCE_SOFT_DAYS < 1 or BOUNCE_RAW_DAYS < 0 or BOUNCE_IMAP_POLL_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "BOUNCE_SOFT_LIMIT, BOUNCE_SOFT_DAYS and BOUNCE_IMAP_POLL_SECONDS must be 1 or more; "
+        "BOUNCE_RAW_DAYS 0 (keep for ever) or more."
+    )
 
 MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
 # The sending engine (backend/mailings/sending/): see .env.example for each.

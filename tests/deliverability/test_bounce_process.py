@@ -206,3 +206,16 @@ def test_raw_mails_are_emptied_after_the_days_and_the_rows_stay(smtp, settings):
     assert bytes(new.raw) == b"Subject: new\r\n\r\nnew" and new.raw_purged_at is None
     assert Bounce.objects.count() == 2
     assert purge_bounce_raw(now=now + dt.timedelta(days=10), days=0) == 0  # 0 keeps everything
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedulers_daily_retention_job_empties_old_raw_mails(settings):
+    """The job runapscheduler schedules daily (after the delivery log's purge)."""
+    from backend.mailings.management.commands.runapscheduler import purge_delivery_log_job
+    from backend.mailings.sending import StopRequest
+
+    settings.BOUNCE_RAW_DAYS = 30
+    old = record(b"Subject: old\r\n\r\nold", source="stdin", now=timezone.now() - dt.timedelta(days=40))
+    purge_delivery_log_job(StopRequest())
+    old.refresh_from_db()
+    assert bytes(old.raw) == b"" and old.raw_purged_at is not None

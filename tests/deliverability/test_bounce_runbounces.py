@@ -270,3 +270,19 @@ def test_without_configuration_it_idles_harmlessly_and_stops_on_sigterm():
             process.kill()
     assert process.returncode == 0, err
     assert "stopped" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BOUNCE_SOFT_LIMIT", "0"),
+        ("BOUNCE_RAW_MAX_BYTES", "100"),
+        ("BOUNCE_RAW_DAYS", "-1"),
+        ("BOUNCE_IMAP_SSL", "maybe"),
+    ],
+)
+def test_a_wrong_bounce_setting_stops_start_up_clearly(name, value):
+    from tests.helpers import run_manage
+
+    done = run_manage("check", DEBUG="1", **{name: value})
+    assert done.returncode != 0 and name in done.stderr
