@@ -175,3 +175,19 @@ def test_the_admin_lists_every_bounce_read_only_with_the_raw_mail_escaped(client
     assert "&lt;script&gt;x()&lt;/script&gt;" in page and "<script>x()" not in page
     assert client.get(reverse("admin:mailings_bounce_delete", args=[stray.pk])).status_code == 403
     assert client.get(reverse("admin:mailings_bounce_add")).status_code == 403
+
+
+def test_bulk_tagging_every_match_keeps_the_bounced_filter(client, bounced):
+    from backend.mailings.models import ClientTag
+    from tests.factories import TagFactory
+
+    owner = bounced.owner
+    ClientFactory(owner=owner)
+    tag = TagFactory(owner=owner)
+    client.force_login(owner)
+    response = client.post(
+        reverse("clients:bulk_tag"),
+        {"action": "add", "tag": tag.pk, "scope": "matching", "q": "", "bounced_filter": "yes"},
+    )
+    assert response.status_code == 302
+    assert list(ClientTag.objects.filter(tag=tag).values_list("client_id", flat=True)) == [bounced.client_id]

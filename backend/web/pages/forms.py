@@ -22,8 +22,8 @@ class ClientImportForm(forms.Form):
 
 class ClientBulkTagForm(forms.Form):
     """The client list's bulk action (R-AUD-2): a tag added to or removed from the ticked clients, or from
-    every client matching the list's search (`q`) and tag filter (`tag_filter`). Tags and clients are
-    the owner's only: another owner's id is not a valid choice."""
+    every client matching the list's search (`q`), tag filter (`tag_filter`) and bounced filter
+    (`bounced_filter`). Tags and clients are the owner's only: another owner's id is not a valid choice."""
 
     ADD, REMOVE = "add", "remove"
     TICKED, MATCHING = "ticked", "matching"
