@@ -6,3 +6,10 @@ class MailingsConfig(AppConfig):
     name = "backend.mailings"
     label = "mailings"
     verbose_name = _("Mailings")
+
+    def ready(self) -> None:
+        from .signing import operator_key
+
+        # The operator's DKIM key is read when a process starts: a missing or bad file stops it here, with
+        # a message naming the setting, not when the first message is sent (R-DLV-2).
+        operator_key()
