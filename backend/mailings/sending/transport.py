@@ -164,7 +164,9 @@ class SMTPConnection:
         return answer
 
     def _begin(self, envelope_from: str, email: str) -> SendResult | None:
-        """MAIL FROM, RCPT TO and DATA one at a time; None once the server waits for the message."""
+        """MAIL FROM, RCPT TO and DATA one at a time; None once the server waits for the message. The
+        commands are what smtplib's `mail`, `rcpt` and `data` send for one address and no options, without
+        re-parsing addresses compose.py has already checked (`wire_address`)."""
         smtp = self._smtp
         smtp.putcmd(f"MAIL FROM:{envelope_from}")
         code, reply = self._reply()
@@ -332,13 +334,6 @@ def _refused_before_sending(exc: UnsafeRecipient) -> SendResult:
     """An address no server could accept (it would break the SMTP command): final, and not the server's
     fault, so it does not count for the breaker."""
     return SendResult(Outcome.PERMANENT, None, f"{answers.NOT_SENT}{exc}")
-
-
-def _command(smtp: smtplib.SMTP, line: str) -> tuple[int, bytes]:
-    """One SMTP command and its reply: what smtplib's `mail`, `rcpt` and `data` send for one address and no
-    options, without re-parsing addresses compose.py has already checked (`wire_address`)."""
-    smtp.putcmd(line)
-    return smtp.getreply()
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:
