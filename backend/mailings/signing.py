@@ -145,7 +145,8 @@ def operator_key() -> SigningKey | None:
         pem = Path(path).read_bytes()
     except OSError as exc:
         raise ImproperlyConfigured(
-            f"DKIM_PRIVATE_KEY_FILE {path!r} cannot be read: {exc.strerror or type(exc).__name__}"
+            f"DKIM_PRIVATE_KEY_FILE {path!r} cannot be read: {exc.strerror or type(exc).__name__} "
+            "(to make a key, run `manage.py dkim_keygen` with DKIM_PRIVATE_KEY_FILE unset, then set it)"
         ) from None
     try:
         return load_private_key(
