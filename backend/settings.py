@@ -408,6 +408,8 @@ EMAIL_USE_SSL = setting("bool", "EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set only one.")
 EMAIL_TIMEOUT = setting("float", "EMAIL_TIMEOUT", 10.0)
+# Send MAIL FROM, RCPT TO and DATA in one write when the server offers PIPELINING (RFC 2920); 0 to never.
+EMAIL_PIPELINING = setting("bool", "EMAIL_PIPELINING", True)
 DEFAULT_FROM_EMAIL = setting("str", "DEFAULT_FROM_EMAIL", "Mailer <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if EMAIL_HOST:
@@ -579,6 +581,19 @@ if BOUNCE_SOFT_LIMIT < 1 or BOUNCE_SOFT_DAYS < 1 or BOUNCE_RAW_DAYS < 0 or BOUNC
         "BOUNCE_SOFT_LIMIT, BOUNCE_SOFT_DAYS and BOUNCE_IMAP_POLL_SECONDS must be 1 or more; "
         "BOUNCE_RAW_DAYS 0 (keep for ever) or more."
     )
+# Every message is DKIM-signed with the operator's key (mailings/signing.py, R-DLV-2) when these are set: the
+# d= domain, the s= selector and a PEM private key file (RSA or Ed25519; `manage.py dkim_keygen` makes one).
+# The file is read once when a process starts; a bad one stops the start.
+DKIM_DOMAIN = setting("str", "DKIM_DOMAIN", "").strip().lower().rstrip(".")
+DKIM_SELECTOR = setting("str", "DKIM_SELECTOR", "mailer").strip()
+DKIM_PRIVATE_KEY_FILE = setting("str", "DKIM_PRIVATE_KEY_FILE", "")
+# Message-IDs on the operator's domain, never an owner's: this, else DKIM_DOMAIN, else DEFAULT_FROM_EMAIL's.
+MESSAGE_ID_DOMAIN = (
+    setting("str", "MESSAGE_ID_DOMAIN", "").strip().lower().rstrip(".")
+    or DKIM_DOMAIN
+    or DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >").lower()
+    or "localhost"
+)
 
 MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
 # The sending engine (backend/mailings/sending/): see .env.example for each.
