@@ -408,6 +408,8 @@ EMAIL_USE_SSL = setting("bool", "EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive; set only one.")
 EMAIL_TIMEOUT = setting("float", "EMAIL_TIMEOUT", 10.0)
+# Send MAIL FROM, RCPT TO and DATA in one write when the server offers PIPELINING (RFC 2920); 0 to never.
+EMAIL_PIPELINING = setting("bool", "EMAIL_PIPELINING", True)
 DEFAULT_FROM_EMAIL = setting("str", "DEFAULT_FROM_EMAIL", "Mailer <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Sender identities (R-DLV-1, mailings/services/senders.py): how long a confirmation link works.
@@ -557,6 +559,48 @@ BOUNCE_DOMAIN = setting("str", "BOUNCE_DOMAIN", "").strip().lower()
 BOUNCE_LOCAL_PART = setting("str", "BOUNCE_LOCAL_PART", "bounces").strip().lower()
 if "+" in BOUNCE_LOCAL_PART or "@" in BOUNCE_LOCAL_PART or not BOUNCE_LOCAL_PART:
     raise ImproperlyConfigured("BOUNCE_LOCAL_PART must be a plain local part (no + or @).")
+# Reading bounces back (`manage.py runbounces`, mailings/bounces/, docs/bounces.md).
+# A mail is kept (and parsed) up to this many bytes; the rest is cut and the row marked truncated.
+BOUNCE_RAW_MAX_BYTES = setting("int", "BOUNCE_RAW_MAX_BYTES", 10 * 1024 * 1024)
+# This many soft bounces of one client within BOUNCE_SOFT_DAYS days count as a hard one.
+BOUNCE_SOFT_LIMIT = setting("int", "BOUNCE_SOFT_LIMIT", 3)
+BOUNCE_SOFT_DAYS = setting("int", "BOUNCE_SOFT_DAYS", 30)
+# Days the raw mail of a bounce is kept for a person to read (the row itself stays); 0 keeps it for ever.
+BOUNCE_RAW_DAYS = setting("int", "BOUNCE_RAW_DAYS", 30)
+# The inbound SMTP endpoint (host:port; empty: none) and the largest mail it takes.
+BOUNCE_SMTP_LISTEN = setting("str", "BOUNCE_SMTP_LISTEN", "127.0.0.1:2525")
+BOUNCE_SMTP_MAX_BYTES = setting("int", "BOUNCE_SMTP_MAX_BYTES", 25 * 1024 * 1024)
+# An IMAP mailbox to poll (empty host: none). A mail is marked seen, or moved to BOUNCE_IMAP_DONE_FOLDER,
+# only once stored; deleted only with BOUNCE_IMAP_DELETE, and then only once stored.
+BOUNCE_IMAP_HOST = setting("str", "BOUNCE_IMAP_HOST", "")
+BOUNCE_IMAP_PORT = setting("int", "BOUNCE_IMAP_PORT", 993)
+BOUNCE_IMAP_SSL = setting("bool", "BOUNCE_IMAP_SSL", True)
+BOUNCE_IMAP_USER = setting("str", "BOUNCE_IMAP_USER", "")
+BOUNCE_IMAP_PASSWORD = setting("str", "BOUNCE_IMAP_PASSWORD", "")
+BOUNCE_IMAP_FOLDER = setting("str", "BOUNCE_IMAP_FOLDER", "INBOX")
+BOUNCE_IMAP_DONE_FOLDER = setting("str", "BOUNCE_IMAP_DONE_FOLDER", "")
+BOUNCE_IMAP_DELETE = setting("bool", "BOUNCE_IMAP_DELETE", False)
+BOUNCE_IMAP_POLL_SECONDS = setting("int", "BOUNCE_IMAP_POLL_SECONDS", 60)
+if BOUNCE_RAW_MAX_BYTES < 64 * 1024 or BOUNCE_SMTP_MAX_BYTES < 64 * 1024:
+    raise ImproperlyConfigured("BOUNCE_RAW_MAX_BYTES and BOUNCE_SMTP_MAX_BYTES must be at least 65536.")
+if BOUNCE_SOFT_LIMIT < 1 or BOUNCE_SOFT_DAYS < 1 or BOUNCE_RAW_DAYS < 0 or BOUNCE_IMAP_POLL_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "BOUNCE_SOFT_LIMIT, BOUNCE_SOFT_DAYS and BOUNCE_IMAP_POLL_SECONDS must be 1 or more; "
+        "BOUNCE_RAW_DAYS 0 (keep for ever) or more."
+    )
+# Every message is DKIM-signed with the operator's key (mailings/signing.py, R-DLV-2) when these are set: the
+# d= domain, the s= selector and a PEM private key file (RSA or Ed25519; `manage.py dkim_keygen` makes one).
+# The file is read once when a process starts; a bad one stops the start.
+DKIM_DOMAIN = setting("str", "DKIM_DOMAIN", "").strip().lower().rstrip(".")
+DKIM_SELECTOR = setting("str", "DKIM_SELECTOR", "mailer").strip()
+DKIM_PRIVATE_KEY_FILE = setting("str", "DKIM_PRIVATE_KEY_FILE", "")
+# Message-IDs on the operator's domain, never an owner's: this, else DKIM_DOMAIN, else DEFAULT_FROM_EMAIL's.
+MESSAGE_ID_DOMAIN = (
+    setting("str", "MESSAGE_ID_DOMAIN", "").strip().lower().rstrip(".")
+    or DKIM_DOMAIN
+    or DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(" >").lower()
+    or "localhost"
+)
 
 MAILER_TICK_SECONDS = setting("int", "MAILER_TICK_SECONDS", 5)
 # The sending engine (backend/mailings/sending/): see .env.example for each.

@@ -14,6 +14,14 @@ then measures in the same run:
 It prints both rates, their ratio and the sender's peak RSS; the last line is machine-readable. It prints
 figures and asserts nothing about time.
 
+DKIM and PIPELINING (R-DLV-2, issue text §5), in the same sitting: the sink offers PIPELINING. Before the
+rounds it times composing one message in this process, unsigned and signed with an RSA-2048 key, an
+Ed25519 key and both (a sender domain's and the operator's): the signing cost per message; and it sends
+--pipelining-messages messages over one SMTPConnection with EMAIL_PIPELINING on and off, printing the
+round trips per message (the times the sender waited for the server) and the rate of each. Each round then
+also runs the engine (b) with an operator key of each algorithm of --signing (default rsa,ed25519; none
+to skip): DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE set for the child, a key made here.
+
 With --peers (`pip install -r bench/requirements-peers.txt` first) it also runs
   (c) django-post_office, in a child process with bench/peers/settings.py and its own throw-away database
       on the same server (`<name>_peer`, created and dropped here), once per --peer-configs entry
@@ -61,7 +69,7 @@ def free_port() -> int:
 
 def start_sink(port: int) -> subprocess.Popen:
     sink = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.smtp", "--port", str(port)],
+        [sys.executable, "-m", "tests.fakes.smtp", "--port", str(port), "--pipelining"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -82,6 +90,65 @@ def raw_smtplib(port: int, count: int) -> float:
         smtp.sendmail("bench@example.com", [to], payload.format(to=to, full_name="Reader").encode())
     smtp.quit()
     return count / (time.perf_counter() - started)
+
+
+TOKEN = "bench-unsubscribe-token"  # noqa: S105  (an unsubscribe token, no secret)
+LABELS = {"rsa": "RSA-2048", "ed25519": "Ed25519", "both": "Ed25519 + RSA-2048 (two signatures)"}
+
+
+def signing_costs(message, count: int = 2000) -> dict[str, float]:
+    """Microseconds to compose one message (render_bytes) unsigned and signed with each kind of key, in this
+    process, best of three runs of `count`."""
+    from backend.mailings import signing
+    from backend.mailings.compose import PreparedMessage
+
+    keys = {
+        name: signing.load_private_key(
+            signing.generate_pem(name), domain="bench.example.net", selector=name, source="bench"
+        )
+        for name in ("rsa", "ed25519")
+    }
+    variants = {"none": [], "rsa": [keys["rsa"]], "ed25519": [keys["ed25519"]]}
+    variants["both"] = [keys["ed25519"], keys["rsa"]]
+    prepared = PreparedMessage(message)
+    costs = {}
+    for name, chosen in variants.items():
+        prepared.signer = signing.MessageSigner(chosen)
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            for n in range(count):
+                prepared.render_bytes(email=f"reader{n}@example.org", full_name=f"Reader {n}", token=TOKEN)
+            best = min(best, time.perf_counter() - started)
+        costs[name] = best * 1e6 / count
+    return costs
+
+
+def pipelining_round_trips(message, count: int) -> dict[bool, tuple[float, float]]:
+    """{pipelining: (round trips per message, msgs/s)} over one SMTPConnection to the sink (which offers
+    PIPELINING), `count` messages each way, unsigned."""
+    from django.conf import settings
+
+    from backend.mailings.compose import PreparedMessage
+    from backend.mailings.sending.transport import SMTPConnection
+
+    prepared = PreparedMessage(message)
+    outcome = {}
+    for pipelining in (False, True):
+        settings.EMAIL_PIPELINING = pipelining
+        connection = SMTPConnection()
+        started = time.perf_counter()
+        try:
+            for n in range(count):
+                result = connection.send(
+                    prepared, email=f"rt{n}@example.org", full_name="Reader", token=TOKEN
+                )
+                assert result.code == 250, result
+        finally:
+            connection.close()
+        outcome[pipelining] = (connection.round_trips / count, count / (time.perf_counter() - started))
+    settings.EMAIL_PIPELINING = True
+    return outcome
 
 
 def parse_peer_configs(text: str) -> list[tuple[int, int, int]]:
@@ -163,7 +230,9 @@ def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict
     return outcome
 
 
-def run_engine(mailing_id: int, profile: str | None, gil: bool = False) -> tuple[str, float, float]:
+def run_engine(
+    mailing_id: int, profile: str | None, gil: bool = False, env: dict[str, str] | None = None
+) -> tuple[str, float, float]:
     """`manage.py send_mailing` in a child: its stdout, its peak RSS in MiB (not the peers') and CPU seconds.
 
     With `profile`, py-spy samples every thread of the child (collapsed stacks to that file); with `gil`, only
@@ -185,7 +254,7 @@ def run_engine(mailing_id: int, profile: str | None, gil: bool = False) -> tuple
         child = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=os.environ,
+            env={**os.environ, **(env or {})},
             stdout=out,
             stderr=err,
             text=True,
@@ -226,6 +295,18 @@ def main() -> None:
         help="post_office configurations BATCHxTHREADSxPROCESSES, comma-separated (default: %(default)s)",
     )
     parser.add_argument(
+        "--signing",
+        default="rsa,ed25519",
+        help="engine runs with an operator DKIM key of each algorithm, comma-separated, or none "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pipelining-messages",
+        type=int,
+        default=1000,
+        help="messages sent over one connection with and without PIPELINING (default %(default)s)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="run the sender under py-spy (bench/requirements-peers.txt): collapsed stacks to FILE[.round]",
@@ -247,6 +328,11 @@ def main() -> None:
         peer_configs = parse_peer_configs(args.peer_configs) if args.peers else []
     except ValueError as exc:
         parser.error(str(exc))
+    algorithms = [] if args.signing == "none" else [a.strip() for a in args.signing.split(",") if a.strip()]
+    if any(a not in ("rsa", "ed25519") for a in algorithms):
+        parser.error("--signing takes rsa, ed25519 (comma-separated) or none")
+    for name in ("DKIM_DOMAIN", "DKIM_PRIVATE_KEY_FILE"):  # this process composes unsigned; children choose
+        os.environ.pop(name, None)
 
     production_mode()
     if not os.environ.get("DATABASE_URL"):
@@ -271,6 +357,7 @@ def main() -> None:
     from django.utils import timezone
 
     from backend.accounts.models import User
+    from backend.mailings import signing
     from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 
     call_command("migrate", verbosity=0)
@@ -330,11 +417,24 @@ def main() -> None:
             peer_db.create()
 
         raws, engines, peaks = [], [], []
+        signed: dict[str, list[float]] = {algorithm: [] for algorithm in algorithms}
         peers: dict[tuple[int, int, int], list[float]] = {config: [] for config in peer_configs}
         workers = settings.MAILER_SEND_WORKERS
         engine_label = f"{workers} workers, attempts written {settings.MAILER_RECORD_BATCH} per statement"
+        keys_dir = tempfile.TemporaryDirectory()
+        signing_env = {}
+        for algorithm in algorithms:
+            path = Path(keys_dir.name) / f"{algorithm}.pem"
+            path.write_bytes(signing.generate_pem(algorithm))
+            signing_env[algorithm] = {
+                "DKIM_DOMAIN": "bench.example.net",
+                "DKIM_SELECTOR": algorithm,
+                "DKIM_PRIVATE_KEY_FILE": str(path),
+            }
+        costs = signing_costs(message)
         sink = start_sink(port)
         try:
+            trips = pipelining_round_trips(message, args.pipelining_messages)
             for round_no in range(rounds):
                 if rounds > 1:
                     print(f"-- round {round_no + 1} of {rounds}")
@@ -366,6 +466,21 @@ def main() -> None:
                     f"engine ({engine_label}, every attempt logged): {engine:,.0f} msgs/s; "
                     f"sender peak RSS {peak_mib:.0f} MiB, CPU {cpu_s * 1e6 / args.messages:.0f} us/message"
                 )
+                for algorithm in algorithms:
+                    mailing = new_mailing()
+                    summary, peak_mib, cpu_s = run_engine(mailing.pk, None, env=signing_env[algorithm])
+                    peaks.append(peak_mib)
+                    occurrence = Occurrence.objects.get(mailing=mailing)
+                    last = DeliveryAttempt.objects.filter(delivery__occurrence=occurrence).aggregate(
+                        last=Max("attempted_at")
+                    )["last"]
+                    signed_sent = occurrence.deliveries.filter(status="sent").count()
+                    rate = signed_sent / max((last - occurrence.created_at).total_seconds(), 1e-6)
+                    signed[algorithm].append(rate)
+                    print(
+                        f"engine, every message DKIM-signed ({LABELS[algorithm]} operator key): {rate:,.0f} "
+                        f"msgs/s (sent {signed_sent}); CPU {cpu_s * 1e6 / args.messages:.0f} us/message"
+                    )
 
                 for config in peer_configs:
                     outcome = run_peer(peer_db, config, args.messages)
@@ -388,6 +503,26 @@ def main() -> None:
         which = f"medians of {rounds} rounds: " if rounds > 1 else ""
         print(f"{which}raw smtplib {raw:,.0f} msgs/s; engine ({engine_label}) {engine:,.0f} msgs/s")
         print(f"ratio engine/raw: {ratio:.2f}; sender peak RSS: {peak_mib:.0f} MiB")
+        print(
+            "DKIM signing, composing one message in one thread: unsigned "
+            + f"{costs['none']:.0f} us; added by "
+            + "; ".join(
+                f"{LABELS[name]} {costs[name] - costs['none']:.0f} us" for name in costs if name != "none"
+            )
+        )
+        print(
+            f"round trips per message: {trips[False][0]:.2f} one command at a time "
+            f"({trips[False][1]:,.0f} msgs/s over one connection), {trips[True][0]:.2f} with PIPELINING "
+            f"({trips[True][1]:,.0f} msgs/s): {trips[False][0] - trips[True][0]:.2f} saved"
+        )
+        signed_fields = ""
+        for algorithm, rates in signed.items():
+            rate = statistics.median(rates)
+            print(
+                f"{which}engine signed with {LABELS[algorithm]}: {rate:,.0f} msgs/s "
+                f"({rate / engine:.2f} of unsigned)"
+            )
+            signed_fields += f"engine_signed_{algorithm}_msgs_per_s={rate:.0f} "
         peer_fields = ""
         if peers:
             medians = {config: statistics.median(rates) for config, rates in peers.items()}
@@ -396,15 +531,22 @@ def main() -> None:
             best = max(medians, key=medians.get)
             peer_ratio = engine / medians[best]
             print(f"best peer: {peer_label(best)}; engine/peer: {peer_ratio:.2f}")
+            for algorithm, rates in signed.items():
+                print(
+                    f"engine signed with {LABELS[algorithm]} / best peer (unsigned): "
+                    f"{statistics.median(rates) / medians[best]:.2f}"
+                )
             peer_fields = f"peer_best_msgs_per_s={medians[best]:.0f} peer_ratio={peer_ratio:.2f} "
         print(
-            f"ratio={ratio:.2f} engine_msgs_per_s={engine:.0f} raw_msgs_per_s={raw:.0f} "
+            f"ratio={ratio:.2f} engine_msgs_per_s={engine:.0f} raw_msgs_per_s={raw:.0f} {signed_fields}"
             f"{peer_fields}peak_rss_mib={peak_mib:.0f} messages={args.messages} db={db}"
         )
     finally:
         owner.delete()
         if peer_db:
             peer_db.drop()
+        if algorithms:
+            keys_dir.cleanup()
 
 
 if __name__ == "__main__":

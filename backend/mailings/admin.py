@@ -14,7 +14,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +33,7 @@ from .forms import (
     TagForm,
 )
 from .models import (
+    Bounce,
     Client,
     Delivery,
     DeliveryAttempt,
@@ -519,3 +520,26 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 class UnsubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["email", "owner", "created_at"]
     search_fields = ["email", "owner__email"]
+
+
+@admin.register(Bounce)
+class BounceAdmin(ReadOnlyAdmin):
+    """Every mail read back at the bounce address (R-DLV-3), also those that named no delivery of ours
+    (owner empty): the operator reads them here, raw mail as escaped text. Read-only: nothing read back is
+    deleted by hand before its raw mail's time is up."""
+
+    list_display = ["received_at", "kind", "email", "owner", "status_code", "source", "size", "raw_truncated"]
+    list_filter = ["kind", "source", ("owner", admin.EmptyFieldListFilter), "received_at"]
+    search_fields = ["email", "envelope_to", "reason", "sha256"]
+    list_select_related = ["owner"]
+    exclude = ["raw"]
+    readonly_fields = ["raw_text"]
+
+    @admin.display(description=_("raw mail"))
+    def raw_text(self, obj: Bounce) -> str:
+        if obj.raw_purged_at is not None:
+            return gettext("Deleted on %(date)s.") % {"date": obj.raw_purged_at}
+        text = bytes(obj.raw).decode("utf-8", "replace")
+        return format_html(
+            '<pre style="white-space: pre-wrap; max-height: 40em; overflow: auto">{}</pre>', text
+        )

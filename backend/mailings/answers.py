@@ -101,6 +101,11 @@ _LABELS = {
 }
 
 
+# Not a server's answer but what came back later: accepted, then a bounce was read back for the delivery
+# (R-DLV-3, Delivery.bounced_at). What an owner reads instead of "accepted".
+BOUNCED_AFTER_ACCEPTANCE = _("bounced after acceptance")
+
+
 def split_code(answer: str) -> tuple[int | None, str]:
     """A delivery's latest answer ("550 5.1.1 no such user") as (550, "5.1.1 no such user")."""
     match = _LEADING_CODE.match(answer)

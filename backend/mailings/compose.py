@@ -23,6 +23,7 @@ once instead of failing in smtplib and being retried to no end.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from dataclasses import field as dataclass_field
 from email.errors import HeaderParseError
 from email.header import Header
 from email.headerregistry import Address
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr, quote
 from smtplib import quoteaddr
 from typing import Protocol
 
@@ -38,9 +39,11 @@ import idna
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from . import personalize
+from . import personalize, signing, verp
 from .models import DeliveryAttempt, Message
 from .unsubscribe import UnsubscribeLinks
+
+logger = logging.getLogger(__name__)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # every ASCII control character but TAB
@@ -152,6 +155,46 @@ class Sender:
     dkim_keys: tuple[DkimKey, ...] = ()
 
 
+def _signing_keys(sender: Sender) -> list[signing.SigningKey]:
+    """The sender's domain keys first (their signature is the one aligned with From), then the operator's;
+    each parsed once here. A stored key that cannot be parsed is left out with a warning naming its domain
+    (the operator's signature still goes on); the operator's own key was checked when the process started."""
+    keys: list[signing.SigningKey] = []
+    for stored in sender.dkim_keys:
+        try:
+            keys.append(
+                signing.load_private_key(
+                    stored.private_key,
+                    domain=stored.domain,
+                    selector=stored.selector,
+                    source=f"the DKIM key {stored.selector}._domainkey.{stored.domain}",
+                )
+            )
+        except signing.DkimKeyError as exc:
+            logger.warning("not signing with a stored key: %s", exc)
+    operator = signing.operator_key()
+    if operator is not None:
+        keys.append(operator)
+    unique: dict[tuple[str, str], signing.SigningKey] = {}
+    for key in keys:
+        unique.setdefault((key.domain, key.selector), key)
+    return list(unique.values())
+
+
+def _list_id(message: Message) -> str:
+    """List-Id (RFC 2919): one list per owner, `<u{owner id}.{the operator's domain}>`, the owner's name as
+    its phrase; on one line whatever the name holds."""
+    operator_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2]
+    domain = settings.DKIM_DOMAIN or operator_domain or "localhost"
+    list_id = f"<u{message.owner_id}.{domain}>"
+    owner = message.owner
+    name = " ".join(one_line(owner.get_full_name() or "").split())[:100]
+    if not name:
+        return list_id
+    phrase = f'"{quote(name)}"' if name.isascii() else one_line(Header(name, "utf-8").encode())
+    return f"{phrase} {list_id}"
+
+
 class PreparedMessage:
     """A message ready to be personalised for many recipients."""
 
@@ -160,6 +203,9 @@ class PreparedMessage:
         self.from_email = readable_address(self.sender.from_email)
         self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
         self.envelope_from_command = quoteaddr(self.envelope_from)  # MAIL FROM's argument, as smtplib has it
+        self.reply_to = readable_address(self.sender.reply_to) if self.sender.reply_to else ""
+        # Keys parsed once per occurrence; each message is signed with all of them (R-DLV-2).
+        self.signer = signing.MessageSigner(_signing_keys(self.sender))
         self.subject = message.subject
         # Line breaks normalised once here; no placeholder value can add one (names and links are one line,
         # addresses are checked), so every recipient's text has "\n" breaks only.
@@ -175,12 +221,34 @@ class PreparedMessage:
             'You receive this because you are on the sender\'s list. <a href="%(url)s">Unsubscribe</a>'
         )
         self._static_subject = None if "{" in self.subject else _encode_header(self.subject)
-        self._from_header = self._format_from()
-        self._domain = self.envelope_from.rpartition("@")[2] or "localhost"
+        self._from_header = self._format_address(self.from_email)
+        # Message-IDs on the operator's domain (R-DLV-2): an owner's From domain would claim ids it does not
+        # issue, and a Message-ID should not change with the identity a mailing picks.
+        self._domain = settings.MESSAGE_ID_DOMAIN
+        self._static_headers = {
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": _list_id(message),
+            "Precedence": "bulk",
+        }
+        if self.reply_to:
+            self._static_headers["Reply-To"] = self._format_address(self.reply_to)
 
-    def _format_from(self) -> str:
-        name, address = parseaddr(one_line(self.from_email))
+    @staticmethod
+    def _format_address(value: str) -> str:
+        name, address = parseaddr(one_line(value))
         return one_line(formataddr((name, address), charset="utf-8") if name else address)
+
+    def envelope_command(self, delivery_id: int | None) -> str:
+        """MAIL FROM's argument for one delivery: its own return path (VERP, R-DLV-3) when BOUNCE_DOMAIN is
+        set, else the From address."""
+        if delivery_id is not None:
+            return_path = verp.return_path(delivery_id)
+            if return_path:
+                return f"<{return_path}>"
+        return self.envelope_from_command
+
+    def envelope_sender(self, delivery_id: int | None) -> str:
+        return self.envelope_command(delivery_id)[1:-1] or self.envelope_from
 
     def parts(self, *, email: str, full_name: str, token: str) -> Parts:
         address = wire_address(email)
@@ -195,20 +263,25 @@ class PreparedMessage:
                 '\n<p style="color:#666;font-size:12px">' + self.footer_html % {"url": url} + "</p>"
             )
         return Parts(
-            to=formataddr((full_name, address), charset="utf-8") if full_name else address,
+            # one_line: a long non-ASCII name becomes several encoded words, folded with a bare LF
+            to=one_line(formataddr((full_name, address), charset="utf-8")) if full_name else address,
             subject=one_line(self._subject.render(values)),
             text=text,
             html=html,
-            headers={
-                "List-Unsubscribe": f"<{url}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "Precedence": "bulk",
-            },
+            headers={"List-Unsubscribe": f"<{url}>", **self._static_headers},
         )
 
     def render_bytes(self, *, email: str, full_name: str, token: str) -> bytes:
-        """The complete RFC 5322 message for one recipient, CRLF line endings, ready for SMTP DATA."""
-        parts = self.parts(email=email, full_name=full_name, token=token)
+        """The complete RFC 5322 message for one recipient, CRLF line endings, ready for SMTP DATA, with a
+        DKIM-Signature per key (the sender's domain's, then the operator's; none when no key is set)."""
+        return self.bytes_for(self.parts(email=email, full_name=full_name, token=token))
+
+    def bytes_for(self, parts: Parts, *, sign: bool = True) -> bytes:
+        """`render_bytes` for parts already made (a transport that needs both); unsigned with sign=False."""
+        data = self._assemble(parts)
+        return self.signer.sign(data) if sign else data
+
+    def _assemble(self, parts: Parts) -> bytes:
         subject = self._static_subject if self._static_subject is not None else _encode_header(parts.subject)
         headers = [
             f"From: {self._from_header}",
@@ -253,6 +326,17 @@ class SendResult:
 class Connection(Protocol):
     """Sends one recipient at a time and turns every outcome into a `SendResult`; never raises."""
 
-    def send(self, prepared: PreparedMessage, *, email: str, full_name: str, token: str) -> SendResult: ...
+    def send(
+        self,
+        prepared: PreparedMessage,
+        *,
+        email: str,
+        full_name: str,
+        token: str,
+        delivery_id: int | None = None,
+    ) -> SendResult:
+        """Send one message; `delivery_id` (none for a test send) picks the envelope sender, the delivery's
+        own return path when bounces are read back (R-DLV-3)."""
+        ...
 
     def close(self) -> None: ...

@@ -18,10 +18,19 @@ class ClientFilter(ListFilterSet):
     # A tag's id: the selector has already narrowed the list to the user's own clients, so another owner's
     # tag matches nobody.
     tag = django_filters.NumberFilter(field_name="tags", label=_("Tag"), min_value=1, max_value=2**63 - 1)
+    # A hard bounce (or too many soft ones) read back: not sent to until reactivated (R-DLV-3).
+    bounced = YesNoFilter(
+        method="filter_bounced",
+        label=_("Bounced"),
+        choices=[("", _("Bounced or not")), ("yes", _("Bounced")), ("no", _("Not bounced"))],
+    )
 
     class Meta:
         model = Client
         fields: list[str] = []
+
+    def filter_bounced(self, queryset, name, value):
+        return queryset if value is None else queryset.filter(bounced_at__isnull=not value)
 
 
 class TagFilter(ListFilterSet):

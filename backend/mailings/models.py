@@ -55,6 +55,9 @@ class Client(models.Model):
     # A hard bounce (or too many soft ones) read back for this address (R-DLV-3): not sent to until the owner
     # reactivates the client. The bounce itself, with its reason and raw mail, is a `Bounce` row.
     bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    # When the owner last reactivated the client after a bounce: a bounce about a message sent before it
+    # (one that was in flight, or a report that came late) does not mark the client again.
+    reactivated_at = models.DateTimeField(_("reactivated at"), null=True, blank=True)
     unsubscribe_token = models.CharField(
         _("unsubscribe token"), max_length=64, unique=True, default=new_unsubscribe_token, editable=False
     )
@@ -557,7 +560,10 @@ class Delivery(models.Model):
 
     @property
     def summary(self) -> str:
-        """The latest answer classified for its owner (`answers.summary`); "" before any attempt."""
+        """The latest answer classified for its owner (`answers.summary`); "" before any attempt; "bounced
+        after acceptance" once a bounce for it was read back (R-DLV-3)."""
+        if self.bounced_at is not None:
+            return str(answers.BOUNCED_AFTER_ACCEPTANCE)
         return answers.summary(None, self.last_response)
 
 

@@ -7,6 +7,8 @@ transaction of its own, so no statement holds many locks for long and the sender
 behind it; it only reads occurrences that are finished with frozen totals, and marks each one purged first,
 so a pass cannot start it again (`occurrences._start`) while its rows go. Several schedulers may run it at
 once: the batches are idempotent and the mark is a conditional update.
+
+The same daily job empties the raw mail of bounces older than BOUNCE_RAW_DAYS (`purge_bounce_raw`, R-DLV-3).
 """
 
 import datetime as dt
@@ -17,7 +19,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import Delivery, DeliveryAttempt, Occurrence
+from .models import Bounce, Delivery, DeliveryAttempt, Occurrence
 
 logger = logging.getLogger(__name__)
 
@@ -82,3 +84,25 @@ def purge_delivery_log(
     if deleted:
         logger.info("delivery log: %d deliveries of sends finished over %d days ago deleted", deleted, days)
     return deleted
+
+
+def purge_bounce_raw(*, now: dt.datetime | None = None, days: int | None = None, batch: int = BATCH) -> int:
+    """Empty the raw mail of bounces received more than `days` (BOUNCE_RAW_DAYS) ago, `batch` rows per
+    statement, and note when (R-DLV-3): the row — kind, address, reason, status — stays. 0 days keeps
+    everything. Returns how many were emptied; idempotent, any number of processes at once."""
+    now = now or timezone.now()
+    days = settings.BOUNCE_RAW_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    expired = Bounce.objects.filter(received_at__lt=now - dt.timedelta(days=days), raw_purged_at__isnull=True)
+    purged = 0
+    while True:
+        ids = list(expired.order_by("received_at", "pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        purged += Bounce.objects.filter(pk__in=ids, raw_purged_at__isnull=True).update(
+            raw=b"", raw_purged_at=now
+        )
+    if purged:
+        logger.info("bounces: the raw mail of %d bounces over %d days old deleted", purged, days)
+    return purged

@@ -55,6 +55,7 @@ from .filters import (
     TagFilter,
 )
 from .models import (
+    Bounce,
     Client,
     ClientImport,
     ClientTag,
@@ -185,6 +186,24 @@ def mailing_get(user: User, pk: int) -> Mailing:
 
 def client_get(user: User, pk: int) -> Client:
     return clients_for(user).get(pk=pk)
+
+
+def bounces_for(user: User) -> QuerySet[Bounce]:
+    """The bounces and complaints about the user's own deliveries (R-DLV-3), newest first. One that named no
+    delivery of ours has no owner: the operator reads it in the admin."""
+    if not roles.may_act(user):
+        return Bounce.objects.none()
+    return Bounce.objects.filter(owner=user).order_by("-received_at", "-pk")
+
+
+def client_bounces(user: User, client: Client) -> QuerySet[Bounce]:
+    """The bounces of one of the user's clients (another owner's client has none here)."""
+    return bounces_for(user).filter(client_id=client.pk)
+
+
+def bounce_get(user: User, pk: int) -> Bounce:
+    """One of the user's bounces, raw mail included; another owner's is DoesNotExist like a missing one."""
+    return bounces_for(user).get(pk=pk)
 
 
 def client_imports_for(user: User) -> QuerySet[ClientImport]:
@@ -370,10 +389,10 @@ def recipients_of(mailing: Mailing) -> QuerySet[Client]:
 
 
 def _reachable_clients() -> QuerySet[Client]:
-    """Every owner's clients a mailing may reach: subscribed, and not an address that unsubscribed from
-    their owner before."""
+    """Every owner's clients a mailing may reach: subscribed, not bounced (R-DLV-3: until the owner
+    reactivates them), and not an address that unsubscribed from their owner before."""
     left = Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
-    return Client.objects.filter(unsubscribed_at__isnull=True).exclude(Exists(left))
+    return Client.objects.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True).exclude(Exists(left))
 
 
 def _in_audience(clients: QuerySet[Client], mailing: Mailing) -> QuerySet[Client]:

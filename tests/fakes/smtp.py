@@ -53,6 +53,7 @@ class Behaviour:
     delay: float = 0.0  # seconds to stall in DATA when mode == "slow"
     reject: set[str] = field(default_factory=set)  # recipients answered 550
     fail_first: int = 0  # the first N messages get 451, then accept
+    pipelining: bool = False  # offer PIPELINING in the EHLO answer (aiosmtpd reads pipelined commands fine)
 
 
 class _Handler:
@@ -64,6 +65,8 @@ class _Handler:
         with self.server.lock:
             self.server.sessions += 1
         session.host_name = hostname
+        if self.server.behaviour.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
     async def handle_HELO(self, server, session, envelope, hostname):
@@ -190,8 +193,9 @@ class GarbageServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description="A counting SMTP sink for benchmarks.")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pipelining", action="store_true", help="offer PIPELINING (RFC 2920)")
     args = parser.parse_args()
-    server = FakeSMTPServer(keep=False)
+    server = FakeSMTPServer(keep=False, pipelining=args.pipelining)
     server.port = args.port
     server._controller = Controller(_Handler(server), hostname="127.0.0.1", port=args.port, ready_timeout=10)
     stop = threading.Event()

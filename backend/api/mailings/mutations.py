@@ -177,10 +177,12 @@ _MAILING_INPUT_FIELDS = {
 }
 
 
-def client_filters(search: str | None, tag: str | None) -> dict:
+def client_filters(search: str | None, tag: str | None, bounced: bool | None = None) -> dict:
     """The `clients` list's arguments as ClientFilter's data: a tag's global ID as its key (a malformed one
     or one of another type is NOT_FOUND; another owner's tag matches nobody)."""
-    return filter_args(search=search, tag=pk_from_global_id(tag, "Tag") if tag is not None else None)
+    return filter_args(
+        search=search, tag=pk_from_global_id(tag, "Tag") if tag is not None else None, bounced=bounced
+    )
 
 
 class MailingPayloadMixin:
@@ -238,6 +240,21 @@ class DeleteClient(BaseMutation):
         client = selectors.client_get(user, pk_from_global_id(id, "Client"))
         services.client_delete(actor=user, client=client)
         return cls(deleted_id=id, errors=[])
+
+
+class ReactivateClient(BaseMutation):
+    """Send to one of your bounced clients again (R-DLV-3); a bounce about a message sent before this does
+    not mark it again."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    client = graphene.Field(ClientType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        client = selectors.client_get(user, pk_from_global_id(id, "Client"))
+        return cls(client=services.client_reactivate(actor=user, client=client), errors=[])
 
 
 class ClientRowInput(graphene.InputObjectType):

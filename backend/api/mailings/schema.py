@@ -31,6 +31,7 @@ from .mutations import (
     EnableMailing,
     ImportClients,
     PreviewMessage,
+    ReactivateClient,
     SendMailingNow,
     TagClients,
     UntagClients,
@@ -83,6 +84,7 @@ class MailingsQuery(graphene.ObjectType):
         ClientType,
         search=graphene.String(description="Part of the email or the full name, any letter case."),
         tag=graphene.ID(description="Only the clients carrying this tag (R-AUD-2)."),
+        bounced=graphene.Boolean(description="Only the bounced clients (true) or the others (false)."),
         order_by=graphene.Argument(graphene.NonNull(ClientOrder), default_value=ClientOrder.FULL_NAME.value),
         description="Your clients (a manager has none: R-AUTH-5).",
     )
@@ -125,8 +127,8 @@ class MailingsQuery(graphene.ObjectType):
         return selectors.client_import_get(require_user(info), pk_from_global_id(id, "ClientImport"))
 
     @staticmethod
-    def resolve_clients(root, info, search=None, tag=None, order_by=None, **_page):
-        clients = filtered(selectors.client_list(require_user(info), client_filters(search, tag)))
+    def resolve_clients(root, info, search=None, tag=None, bounced=None, order_by=None, **_page):
+        clients = filtered(selectors.client_list(require_user(info), client_filters(search, tag, bounced)))
         return ordered(clients, order_by, ClientOrder.FULL_NAME.value)
 
     @staticmethod
@@ -156,6 +158,7 @@ class MailingsMutation(graphene.ObjectType):
     create_client = CreateClient.Field()
     update_client = UpdateClient.Field()
     delete_client = DeleteClient.Field()
+    reactivate_client = ReactivateClient.Field()
     import_clients = ImportClients.Field()
     create_tag = CreateTag.Field()
     update_tag = UpdateTag.Field()

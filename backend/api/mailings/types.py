@@ -23,7 +23,7 @@ from graphql_relay import connection_from_array_slice, get_offset_with_default, 
 
 from backend.filtering import ordered as sort_by
 from backend.mailings import selectors
-from backend.mailings.models import Client, Mailing, Message, Tag
+from backend.mailings.models import Bounce, Client, Mailing, Message, Tag
 
 from ..core.dataloaders import Deferred
 from ..core.errors import BAD_REQUEST, graphql_error
@@ -153,6 +153,45 @@ TagConnection = TagType._meta.connection
 # --- clients --------------------------------------------------------------------------------------------
 
 
+BounceKind = graphene.Enum.from_enum(
+    Bounce.Kind, name="BounceKind", description="What came back for a delivery (R-DLV-3, R-DLV-4)."
+)
+
+
+class BounceType(DjangoObjectType):
+    """A bounce or complaint read back for one of your deliveries (R-DLV-3): what it was, why, and the raw
+    mail as text until BOUNCE_RAW_DAYS have passed."""
+
+    kind = BounceKind(required=True)
+    raw = graphene.String(description="The mail as received (decoded as UTF-8); null once deleted.")
+
+    class Meta:
+        model = Bounce
+        name = "Bounce"
+        interfaces = (graphene.relay.Node,)
+        connection_class = CountableConnection
+        fields = (
+            "id",
+            "received_at",
+            "email",
+            "status_code",
+            "reason",
+            "size",
+            "raw_truncated",
+            "raw_purged_at",
+        )
+
+    @classmethod
+    def get_queryset(cls, queryset, info):
+        return within(queryset, selectors.bounces_for(viewer(info)))
+
+    @staticmethod
+    def resolve_raw(root: Bounce, info) -> str | None:
+        if root.raw_purged_at is not None:
+            return None
+        return bytes(root.raw).decode("utf-8", "replace")
+
+
 class ClientType(DjangoObjectType):
     """A recipient in the owner's list (R-DATA-1)."""
 
@@ -162,13 +201,28 @@ class ClientType(DjangoObjectType):
     tags = graphene.List(
         graphene.NonNull(TagType), required=True, description="The client's tags, by name (R-AUD-2)."
     )
+    bounces = graphene.List(
+        graphene.NonNull(BounceType),
+        required=True,
+        limit=graphene.Int(default_value=20, description="At most this many (1 to 100)."),
+        description="The bounces and complaints read back for this client, newest first (R-DLV-3).",
+    )
 
     class Meta:
         model = Client
         name = "Client"
         interfaces = (graphene.relay.Node,)
         connection_class = CountableConnection
-        fields = ("id", "email", "full_name", "comment", "created_at", "unsubscribed_at")
+        fields = (
+            "id",
+            "email",
+            "full_name",
+            "comment",
+            "created_at",
+            "unsubscribed_at",
+            "bounced_at",
+            "reactivated_at",
+        )
         convert_choices_to_enum = False
 
     @classmethod
@@ -182,6 +236,12 @@ class ClientType(DjangoObjectType):
     @staticmethod
     def resolve_tags(root: Client, info) -> Deferred:
         return TagsByClientLoader.of(info).load(root.pk)
+
+    @staticmethod
+    def resolve_bounces(root: Client, info, limit: int = 20) -> list[Bounce]:
+        if not 1 <= limit <= 100:
+            raise graphql_error(_("limit must be between 1 and 100."), BAD_REQUEST)
+        return list(selectors.client_bounces(viewer(info), root)[:limit])
 
 
 ClientConnection = ClientType._meta.connection

@@ -193,6 +193,7 @@ class DeliveryType(DjangoObjectType):
             "next_attempt_at",
             "last_response",
             "sent_at",
+            "bounced_at",
             "created_at",
         )
         interfaces = (graphene.relay.Node,)

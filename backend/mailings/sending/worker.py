@@ -280,7 +280,9 @@ class Workers:
     def send(self, transport: Connection, job: Job) -> SendResult:
         try:
             prepared = self.messages.get(job.occurrence_id)
-            return transport.send(prepared, email=job.email, full_name=job.full_name, token=job.token)
+            return transport.send(
+                prepared, email=job.email, full_name=job.full_name, token=job.token, delivery_id=job.pk
+            )
         except Exception as exc:  # a bug in rendering must fail one recipient, not the pass
             logger.exception("could not send delivery %s", job.pk, extra=_ids(job))
             return SendResult(

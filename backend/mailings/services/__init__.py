@@ -8,7 +8,14 @@ unfinished deliveries). Nothing here imports the sending engine: the engine impo
 """
 
 from .base import OPERATOR, FormInvalid, Operator
-from .clients import client_create, client_delete, client_unsubscribe, client_update
+from .clients import (
+    address_unsubscribe,
+    client_create,
+    client_delete,
+    client_reactivate,
+    client_unsubscribe,
+    client_update,
+)
 from .imports import (
     ImportReport,
     ImportResult,
@@ -61,9 +68,11 @@ __all__ = [
     "Operator",
     "Preview",
     "TestSendResult",
+    "address_unsubscribe",
     "client_create",
     "client_delete",
     "client_imports_run",
+    "client_reactivate",
     "client_unsubscribe",
     "client_update",
     "clients_import",

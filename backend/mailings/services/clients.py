@@ -1,4 +1,5 @@
-"""Writes on clients: create, edit, delete (the owner's own list), and the recipient's unsubscribe."""
+"""Writes on clients: create, edit, delete (the owner's own list), the recipient's unsubscribe, and the
+owner's reactivation of a bounced client."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -45,5 +46,24 @@ def client_unsubscribe(*, client: Client) -> Client:
         if client.unsubscribed_at is None:
             client.unsubscribed_at = timezone.now()
             client.save(update_fields=["unsubscribed_at"])
-        Unsubscription.objects.get_or_create(owner_id=client.owner_id, email=client.email.lower())
+        address_unsubscribe(owner_id=client.owner_id, email=client.email)
+    return client
+
+
+def address_unsubscribe(*, owner_id: int, email: str) -> None:
+    """Put an address on its owner's unsubscribe list (the recipient's choice, or their complaint: R-DLV-4),
+    also when no client carries it any more, so adding it again cannot undo the choice. No actor: called by
+    `client_unsubscribe` and the bounce reader, whose authority is the recipient's own mail."""
+    Unsubscription.objects.get_or_create(owner_id=owner_id, email=email.lower())
+
+
+def client_reactivate(*, actor: User, client: Client) -> Client:
+    """The owner sends to a bounced client again (R-DLV-3): the mark goes, and a bounce about a message sent
+    before now (one still in flight, or a late report) does not set it again (bounces/process.py)."""
+    require_can_edit(actor, client)
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        client.bounced_at = None
+        client.reactivated_at = timezone.now()
+        client.save(update_fields=["bounced_at", "reactivated_at"])
     return client

@@ -25,7 +25,7 @@ from django.views import View
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
-from backend.mailings.models import Client
+from backend.mailings.models import Bounce, Client
 from backend.mailings.models import ClientImport as ClientImportJob
 
 from ..moments import moment_text
@@ -37,6 +37,7 @@ from .generic import (
     OwnerDeleteView,
     OwnerEditView,
     OwnerListView,
+    OwnerObjectMixin,
     OwnerPageMixin,
 )
 
@@ -71,8 +72,17 @@ def _tag_badges(client: Client) -> str:
 
 def _subscription(client: Client) -> str:
     if client.unsubscribed_at is None:
-        return format_html('<span class="badge text-bg-success">{}</span>', _("subscribed"))
-    return format_html('<span class="badge text-bg-secondary">{}</span>', _("unsubscribed"))
+        badge = format_html('<span class="badge text-bg-success">{}</span>', _("subscribed"))
+    else:
+        badge = format_html('<span class="badge text-bg-secondary">{}</span>', _("unsubscribed"))
+    if client.bounced_at is not None:
+        badge = format_html(
+            '{} <span class="badge text-bg-danger" data-testid="bounced-badge" title="{}">{}</span>',
+            badge,
+            _("Mail to this address bounced; nothing is sent to it until you reactivate the client."),
+            _("bounced"),
+        )
+    return badge
 
 
 class ClientList(OwnerListView):
@@ -112,10 +122,13 @@ class ClientList(OwnerListView):
     def get_context(self, context: dict) -> dict:
         context = super().get_context(context)
         tags = list(selectors.tags_for(self.request.user).order_by("name", "pk"))
-        chosen = self.filters.form.cleaned_data.get("tag") if self.filters.is_valid() else None
+        chosen = self.filters.value("tag")
+        bounced = self.filters.value("bounced")
         context["tags"] = tags
         context["tag_filter"] = int(chosen) if chosen else None
-        context["filtered"] = bool(context["query"] or chosen)
+        context["bounced_filter"] = "" if bounced is None else ("yes" if bounced else "no")
+        context["bounced_choices"] = self.filters.filters["bounced"].extra["choices"]
+        context["filtered"] = bool(context["query"] or chosen or bounced is not None)
         context["bulk_form"] = ClientBulkTagForm(owner=self.request.user)
         context["back"] = self.request.GET.urlencode()
         return context
@@ -143,7 +156,10 @@ class ClientBulkTag(OwnerPageMixin, View):
             return redirect(back)
         data = form.cleaned_data
         if data["scope"] == ClientBulkTagForm.MATCHING:
-            filters = selectors.client_list(request.user, {"search": data["q"], "tag": data["tag_filter"]})
+            filters = selectors.client_list(
+                request.user,
+                {"search": data["q"], "tag": data["tag_filter"], "bounced": data["bounced_filter"] or None},
+            )
             if not filters.is_valid():
                 messages.error(request, _("The search is not valid; nothing was changed."))
                 return redirect(back)
@@ -190,8 +206,20 @@ class ClientCreate(OwnerCreateView):
 
 
 class ClientEdit(OwnerEditView):
+    """The client's form, and below it what was read back about the address (R-DLV-3): its bounces and
+    complaints with their reasons and raw mails, and "Reactivate" when it is marked bounced."""
+
+    template_name = "web/clients/edit.html"
     form_class = ClientForm
     list_url = LIST_URL
+    bounces_shown = 20
+
+    def extra_context(self, form) -> dict:
+        client = form.instance
+        return {
+            "client": client,
+            "bounces": list(selectors.client_bounces(self.request.user, client)[: self.bounces_shown]),
+        }
 
     def lookup(self, pk: int) -> Model:
         return selectors.client_get(self.request.user, pk)
@@ -204,6 +232,46 @@ class ClientEdit(OwnerEditView):
 
     def updated_message(self, obj: Client) -> str:
         return _("Client %(email)s saved.") % {"email": obj.email}
+
+
+class ClientReactivate(OwnerObjectMixin, View):
+    """POST only: send to a bounced client again (`services.client_reactivate`)."""
+
+    def lookup(self, pk: int) -> Model:
+        return selectors.client_get(self.request.user, pk)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        client = self.get_object(pk)
+        services.client_reactivate(actor=request.user, client=client)
+        messages.success(
+            request,
+            _("Client %(email)s reactivated: mailings are sent to it again.") % {"email": client.email},
+        )
+        return redirect("clients:edit", pk=client.pk)
+
+
+class BounceRaw(OwnerPageMixin, View):
+    """The raw mail of one of the owner's bounces, as plain text: never rendered as HTML (it is anyone's
+    mail), not sniffed, sandboxed should a browser try."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            bounce = selectors.bounce_get(request.user, pk)
+        except Bounce.DoesNotExist as exc:
+            raise Http404(_("No such bounce.")) from exc
+        if bounce.raw_purged_at is not None:
+            text = _("The raw mail was deleted on %(date)s, as every bounce's is after a while.") % {
+                "date": moment_text(bounce.raw_purged_at)
+            }
+        else:
+            text = bytes(bounce.raw).decode("utf-8", "replace")
+            if bounce.raw_truncated:
+                text += "\n\n" + _("[cut: the mail was %(size)d bytes long]") % {"size": bounce.size}
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response["Content-Disposition"] = "inline"
+        return response
 
 
 class ClientDelete(OwnerDeleteView):

@@ -22,8 +22,8 @@ class ClientImportForm(forms.Form):
 
 class ClientBulkTagForm(forms.Form):
     """The client list's bulk action (R-AUD-2): a tag added to or removed from the ticked clients, or from
-    every client matching the list's search (`q`) and tag filter (`tag_filter`). Tags and clients are
-    the owner's only: another owner's id is not a valid choice."""
+    every client matching the list's search (`q`), tag filter (`tag_filter`) and bounced filter
+    (`bounced_filter`). Tags and clients are the owner's only: another owner's id is not a valid choice."""
 
     ADD, REMOVE = "add", "remove"
     TICKED, MATCHING = "ticked", "matching"
@@ -41,6 +41,7 @@ class ClientBulkTagForm(forms.Form):
     clients = ChoicesField(label=_("Clients"), queryset=None, required=False)
     q = forms.CharField(required=False, max_length=200)
     tag_filter = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    bounced_filter = forms.ChoiceField(required=False, choices=[("", ""), ("yes", "yes"), ("no", "no")])
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)

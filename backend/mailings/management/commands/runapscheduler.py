@@ -38,7 +38,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from backend.accounts.outbox import send_account_mail
 from backend.mailings import services
-from backend.mailings.retention import purge_delivery_log
+from backend.mailings.retention import purge_bounce_raw, purge_delivery_log
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
 from backend.web.health import watch_ticks
@@ -130,8 +130,11 @@ def delete_old_job_executions(max_age: int = JOB_HISTORY_MAX_AGE_SECONDS) -> Non
 @util.close_old_connections
 def purge_delivery_log_job(stop: StopRequest) -> None:
     """Deletes the per-recipient log of sends finished more than DELIVERY_LOG_DAYS ago, in batches
-    (`retention`); stops between batches on SIGTERM, and the next day's run carries on."""
+    (`retention`); stops between batches on SIGTERM, and the next day's run carries on. Then empties the raw
+    mail of bounces older than BOUNCE_RAW_DAYS (the bounce rows stay)."""
     purge_delivery_log(stop=stop)
+    if not stop.is_set():
+        purge_bounce_raw()
 
 
 def keep_history_of(job_ids: list[str]) -> None:
