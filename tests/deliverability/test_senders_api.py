@@ -5,6 +5,8 @@ engine: a mailing sent through a real SMTP server carries its sender's From."""
 
 import datetime as dt
 
+import dkim
+import dns.resolver
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -275,3 +277,50 @@ def test_lists_with_senders_and_statuses_cost_the_same_queries_for_2_and_6_rows(
     few = (_queries(IDENTITIES, owner), _queries(mailings_query, owner))
     add(4)
     assert (_queries(IDENTITIES, owner), _queries(mailings_query, owner)) == few
+
+
+def test_tried_as_an_owner_would_a_verified_domains_sender_sends_mail_whose_dkim_signature_verifies(
+    smtp, dns_server, settings
+):
+    """The issue's "done when" for §1-2: an owner adds a domain, publishes the record shown, checks it,
+    sends from an address at it; the mail at the test server carries their From and a DKIM signature that
+    dkimpy verifies against the key found in (fake) DNS, and an address confirmed by its link sends too."""
+    settings.DKIM_DOMAIN = ""  # the operator's own key is not this test's
+    owner = UserFactory()
+    added = data_of(ADD_DOMAIN, {"input": {"domain": "shop.example"}}, user=owner)["addSenderDomain"]
+    record = added["senderDomain"]
+    dns_server.publish(record["dnsRecordName"], record["dnsRecordValue"])
+    checked = data_of(CHECK_DOMAIN, {"id": record["id"]}, user=owner)["checkSenderDomain"]["senderDomain"]
+    assert checked["verified"] is True
+    created = data_of(CREATE, {"input": {"fromName": "Shop", "fromEmail": "news@shop.example"}}, user=owner)[
+        "createSenderIdentity"
+    ]
+    assert created["senderIdentity"]["usable"] is True and created["confirmationSent"] is False
+
+    mailing = due_mailing(clients=1, owner=owner)
+    updated = data_of(
+        UPDATE_MAILING,
+        {
+            "id": to_global_id("Mailing", mailing.pk),
+            "input": {
+                **_mailing_input(owner),
+                "startAt": mailing.start_at.isoformat(),
+                "senderId": created["senderIdentity"]["id"],
+            },
+        },
+        user=owner,
+    )
+    assert updated["updateMailing"]["errors"] == []
+    assert send_due().sent == 1
+    received = smtp.received[-1]
+    assert received.message["From"] == "Shop <news@shop.example>"
+
+    def published(name, timeout=5):
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = [dns_server.host], dns_server.port
+        answer = resolver.resolve(name.decode().rstrip("."), "TXT", lifetime=2)
+        return b"".join(b"".join(rdata.strings) for rdata in answer)
+
+    assert b"d=shop.example" in received.data
+    assert dkim.verify(received.data, dnsfunc=published)
+    assert not dkim.verify(received.data.replace(b"Shop <news@", b"Shoq <news@", 1), dnsfunc=published)
