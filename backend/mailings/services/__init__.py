@@ -1,7 +1,7 @@
 """Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
-the area modules (clients, tags, messages, mailings, imports, retries, previews) are where each is
+the area modules (clients, tags, messages, mailings, imports, retries, previews, protection) are where each is
 written, not what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
 (rescheduling after an edit, and the two the engine shares: materialising an occurrence, asking for
 unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
@@ -29,6 +29,15 @@ from .mailings import (
 )
 from .messages import message_create, message_delete, message_update
 from .previews import TEST_SENDS_PER_HOUR, Preview, TestSendResult, message_preview, message_send_test
+from .protection import (
+    needs_review,
+    review_senders,
+    send_quota_set,
+    sender_figures,
+    sending_block,
+    sending_pause,
+    sending_resume,
+)
 from .retries import occurrence_retry_failed
 from .tags import clients_tag, clients_untag, tag_create, tag_delete, tag_update
 
@@ -64,7 +73,14 @@ __all__ = [
     "message_preview",
     "message_send_test",
     "message_update",
+    "needs_review",
     "occurrence_retry_failed",
+    "review_senders",
+    "send_quota_set",
+    "sender_figures",
+    "sending_block",
+    "sending_pause",
+    "sending_resume",
     "tag_create",
     "tag_delete",
     "tag_update",
