@@ -20,7 +20,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -237,8 +237,7 @@ def needs_review(actor: User) -> list[tuple[User, SendingDecision | None]]:
         )
     )
     decisions: dict[int, SendingDecision] = {}
-    for decision in SendingDecision.objects.filter(Q(user__in=users), action=Action.PAUSED).order_by(
-        "user_id", "-created_at", "-pk"
-    ):
+    paused = SendingDecision.objects.filter(user__in=users, action=Action.PAUSED).select_related("actor")
+    for decision in paused.order_by("user_id", "-created_at", "-pk"):
         decisions.setdefault(decision.user_id, decision)
     return [(user, decisions.get(user.pk)) for user in users]
