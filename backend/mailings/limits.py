@@ -25,9 +25,6 @@ from backend.accounts.models import User
 from . import selectors
 from .models import Mailing, SendQuotaDay
 
-# The last server answer of a delivery the quota keeps back (the delivery log shows it).
-QUOTA_WAIT_RESPONSE = "Waiting for tomorrow's sending quota (the owner's daily quota was reached)."
-
 
 def daily_quota(user: User, now: dt.datetime | None = None) -> int | None:
     """Messages `user` may hand to the server per day; None: no limit. The user's own quota when a manager

@@ -202,9 +202,10 @@ def _within_quota(
     rows: list[dict], kept: dict[int, str], mailings: dict[int, Mailing], now: dt.datetime
 ) -> tuple[dict[int, limits.Allowance], set[int]]:
     """Count the claimed deliveries still to be sent on their owners' daily quotas (R-DLV-5) and keep back
-    those over it: pending, due at the owner's next midnight (so no pass takes them again before), with the
-    reason as their last answer. Returns each owner's allowance and the ids kept back. Runs in the claim's
-    transaction, which holds the owners' count rows locked until the claim is committed."""
+    those over it: pending, due at the owner's next midnight (so no pass takes them again before); their
+    last answer stays the server's (the mailing page says why they wait). Returns each owner's allowance
+    and the ids kept back. Runs in the claim's transaction, which holds the owners' count rows locked until
+    the claim is committed."""
     by_owner: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         if row["client_id"] in kept:
@@ -217,11 +218,7 @@ def _within_quota(
         allowance = allowances[owner]
         over = pks[allowance.allowed :]
         if over:
-            Delivery.objects.filter(pk__in=over).update(
-                next_attempt_at=allowance.resumes_at,
-                claim_token="",
-                last_response=limits.QUOTA_WAIT_RESPONSE,
-            )
+            Delivery.objects.filter(pk__in=over).update(next_attempt_at=allowance.resumes_at, claim_token="")
             deferred.update(over)
     return allowances, deferred
 
