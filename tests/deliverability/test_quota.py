@@ -155,7 +155,7 @@ def test_a_blocked_owners_deliveries_are_not_claimed(smtp):
     assert send_due().sent == 0 and smtp.received == []
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_passes_at_once_never_pass_the_quota_postgresql(postgresql_only, quotas, smtp):
     """Two schedulers' passes in two threads, each with three workers taking two deliveries at a time: the
     owner's count row, locked in each claim's transaction, keeps them to the quota between them."""
