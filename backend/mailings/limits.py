@@ -1,6 +1,7 @@
 """Sending quotas (R-DLV-5): how many messages an owner may hand to the SMTP server per day, how many they
-have today, and what a mailing's save is told about it. One place, read by the engine's claim
-(`sending.queue`), the pages, the API and the managers' services.
+have today, and what a mailing's save is told about it; and the reads of the senders' review (an owner's
+recent bounce and complaint figures, the paused senders waiting for a manager). One place, read by the
+engine's claim (`sending.queue`), the pages, the API and the managers' services.
 
 The day is the owner's own calendar day, in the time zone of their profile (`User.tz`): "200 a day" means
 until their midnight, which is what an owner reading their dashboard expects. What the quota keeps back waits
@@ -14,16 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, Max, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from backend.accounts.models import User
+from backend.accounts import roles
+from backend.accounts.models import SendingDecision, User
 
 from . import selectors
-from .models import Mailing, SendQuotaDay
+from .models import Bounce, Delivery, Mailing, SendQuotaDay
 
 
 def daily_quota(user: User, now: dt.datetime | None = None) -> int | None:
@@ -192,3 +195,59 @@ def quota_notice(mailing: Mailing, *, now: dt.datetime | None = None, sending_no
             left,
         ) % {"size": size, "left": left, "quota": quota}
     return ""
+
+
+# --- the review of senders: their figures, and who waits for a manager -----------------------------------
+
+
+def _since(user_id: int, now: dt.datetime) -> dt.datetime:
+    """Where an owner's window starts: SEND_REVIEW_DAYS ago, or their last resume if later."""
+    since = now - dt.timedelta(days=settings.SEND_REVIEW_DAYS)
+    resumed = SendingDecision.objects.filter(
+        user_id=user_id, action=SendingDecision.Action.RESUMED
+    ).aggregate(at=Max("created_at"))["at"]
+    return max(since, resumed) if resumed else since
+
+
+def sender_figures(user_id: int, now: dt.datetime | None = None) -> dict:
+    """An owner's recent sends, bounces and complaints, and their rates (0 with nothing sent)."""
+    now = now or timezone.now()
+    since = _since(user_id, now)
+    window = list(
+        Delivery.objects.filter(mailing__owner_id=user_id, sent_at__gte=since, sent_at__lte=now)
+        .order_by("-sent_at", "-pk")
+        .values_list("pk", "bounced_at")[: settings.SEND_REVIEW_WINDOW]
+    )
+    ids = [pk for pk, _bounced in window]
+    bounces = Bounce.objects.filter(delivery_id__in=ids)
+    hard = set(bounces.filter(kind=Bounce.Kind.HARD).values_list("delivery_id", flat=True))
+    bounced = len({pk for pk, bounced_at in window if bounced_at is not None} | hard)
+    complaints = bounces.filter(kind=Bounce.Kind.COMPLAINT).values("delivery_id").distinct().count()
+    sent = len(window)
+    return {
+        "sent": sent,
+        "bounced": bounced,
+        "complaints": complaints,
+        "bounce_rate": round(bounced / sent, 4) if sent else 0.0,
+        "complaint_rate": round(complaints / sent, 4) if sent else 0.0,
+        "since": since.isoformat(),
+    }
+
+
+def needs_review(actor: User) -> list[tuple[User, SendingDecision | None]]:
+    """Owners whose sending is paused and who are not blocked, longest waiting first, each with the decision
+    that paused them (its figures); PermissionDenied for those who may not review senders."""
+    if not roles.may_block_users(actor):
+        raise PermissionDenied(_("Only managers can review senders and change quotas."))
+    users = list(
+        User.objects.filter(sending_paused_at__isnull=False, is_blocked=False).order_by(
+            "sending_paused_at", "pk"
+        )
+    )
+    decisions: dict[int, SendingDecision] = {}
+    paused = SendingDecision.objects.filter(
+        user__in=users, action=SendingDecision.Action.PAUSED
+    ).select_related("actor")
+    for decision in paused.order_by("user_id", "-created_at", "-pk"):
+        decisions.setdefault(decision.user_id, decision)
+    return [(user, decisions.get(user.pk)) for user in users]

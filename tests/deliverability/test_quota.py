@@ -143,6 +143,10 @@ def test_a_paused_owners_deliveries_are_not_claimed_R_DLV_5(smtp, client):
     client.force_login(mailing.owner)
     html = client.get(reverse("mailings:detail", args=[mailing.pk])).content.decode()
     assert 'data-testid="sending-paused"' in html and "a manager reviews" in html
+    html = client.get(reverse("mailings:list")).content.decode()
+    assert 'data-testid="sending-paused"' in html
+    html = client.get(reverse("web:dashboard")).content.decode()
+    assert 'data-testid="sending-paused"' in html and "bounces" in html
     response = client.post(reverse("mailings:send_now", args=[paused_later.pk]), follow=True)
     assert "Sending is paused for this account" in response.content.decode()
     assert not Occurrence.objects.filter(mailing=paused_later).exists()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from graphql_relay import to_global_id
 
 from backend.accounts.models import SendingDecision, User
-from backend.mailings import services
+from backend.mailings import limits, services
 from backend.mailings.models import Bounce, Client, Delivery, Occurrence
 from backend.mailings.sending import send_due
 from backend.web.pages.manager import OPERATIONS
@@ -133,7 +133,7 @@ def test_only_the_window_counts():
     sends(owner, 100, bounced=50, at=timezone.now() - dt.timedelta(days=40))  # older than SEND_REVIEW_DAYS
     sends(owner, 100, bounced=1)
     assert services.review_senders() == []
-    assert services.sender_figures(owner.pk)["sent"] == 100
+    assert limits.sender_figures(owner.pk)["sent"] == 100
 
 
 def test_the_review_is_idempotent_and_skips_blocked_owners():

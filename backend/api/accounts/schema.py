@@ -10,7 +10,7 @@
 import graphene
 
 from backend.accounts import selectors
-from backend.mailings import services as mailing_services
+from backend.mailings import limits
 
 from ..core.auth import require_user
 from ..core.inputs import filter_args, filtered
@@ -64,10 +64,7 @@ class AccountsQuery(graphene.ObjectType):
     @staticmethod
     def resolve_needs_review(root, info):
         actor = require_user(info)
-        return [
-            SenderReview.from_decision(user, decision)
-            for user, decision in mailing_services.needs_review(actor)
-        ]
+        return [SenderReview.from_decision(user, decision) for user, decision in limits.needs_review(actor)]
 
     @staticmethod
     def resolve_me(root, info):

@@ -30,10 +30,8 @@ from .mailings import (
 from .messages import message_create, message_delete, message_update
 from .previews import TEST_SENDS_PER_HOUR, Preview, TestSendResult, message_preview, message_send_test
 from .protection import (
-    needs_review,
     review_senders,
     send_quota_set,
-    sender_figures,
     sending_block,
     sending_pause,
     sending_resume,
@@ -73,11 +71,9 @@ __all__ = [
     "message_preview",
     "message_send_test",
     "message_update",
-    "needs_review",
     "occurrence_retry_failed",
     "review_senders",
     "send_quota_set",
-    "sender_figures",
     "sending_block",
     "sending_pause",
     "sending_resume",

@@ -2,9 +2,9 @@
 
 `review_senders` (the scheduler, every SEND_REVIEW_MINUTES) pauses an owner whose recent sends bounced or
 drew complaints above the thresholds; a paused owner's mailings are not sendable
-(`selectors.sendable_mailings`) until a manager resumes them or blocks the owner. Every pause, resume,
-block and quota change is a `SendingDecision`: who (empty for the automatic review), when, why, and
-the figures.
+(`selectors.sendable_mailings`) until a manager resumes them or blocks the owner. Every pause, resume, block
+and quota change is a `SendingDecision`: who (empty for the automatic review), when, why, and the figures.
+The figures and the list of paused senders are reads, in limits.py (`sender_figures`, `needs_review`).
 
 The figures of an owner: their last SEND_REVIEW_WINDOW sent deliveries of the last SEND_REVIEW_DAYS days,
 counted only from their last resume on (a manager's resume starts the count afresh); of those, how many
@@ -20,7 +20,6 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,46 +28,13 @@ from backend.accounts import services as account_services
 from backend.accounts.forms import BlockReasonForm, SendQuotaForm
 from backend.accounts.models import SendingDecision, User
 
+from .. import limits
 from ..errors import ErrorCode
 from ..models import Bounce, Delivery
 
 logger = logging.getLogger(__name__)
 
 Action = SendingDecision.Action
-
-
-def _since(user_id: int, now: dt.datetime) -> dt.datetime:
-    """Where an owner's window starts: SEND_REVIEW_DAYS ago, or their last resume if later."""
-    since = now - dt.timedelta(days=settings.SEND_REVIEW_DAYS)
-    resumed = SendingDecision.objects.filter(user_id=user_id, action=Action.RESUMED).aggregate(
-        at=Max("created_at")
-    )["at"]
-    return max(since, resumed) if resumed else since
-
-
-def sender_figures(user_id: int, now: dt.datetime | None = None) -> dict:
-    """An owner's recent sends, bounces and complaints, and their rates (0 with nothing sent)."""
-    now = now or timezone.now()
-    since = _since(user_id, now)
-    window = list(
-        Delivery.objects.filter(mailing__owner_id=user_id, sent_at__gte=since, sent_at__lte=now)
-        .order_by("-sent_at", "-pk")
-        .values_list("pk", "bounced_at")[: settings.SEND_REVIEW_WINDOW]
-    )
-    ids = [pk for pk, _bounced in window]
-    bounces = Bounce.objects.filter(delivery_id__in=ids)
-    hard = set(bounces.filter(kind=Bounce.Kind.HARD).values_list("delivery_id", flat=True))
-    bounced = len({pk for pk, bounced_at in window if bounced_at is not None} | hard)
-    complaints = bounces.filter(kind=Bounce.Kind.COMPLAINT).values("delivery_id").distinct().count()
-    sent = len(window)
-    return {
-        "sent": sent,
-        "bounced": bounced,
-        "complaints": complaints,
-        "bounce_rate": round(bounced / sent, 4) if sent else 0.0,
-        "complaint_rate": round(complaints / sent, 4) if sent else 0.0,
-        "since": since.isoformat(),
-    }
 
 
 def _verdict(figures: dict) -> str:
@@ -115,7 +81,7 @@ def review_senders(now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     paused = []
     for user_id in sorted(_candidates(now)):
-        figures = sender_figures(user_id, now)
+        figures = limits.sender_figures(user_id, now)
         reason = _verdict(figures)
         if reason and sending_pause(user_id, reason=reason, figures=figures, now=now):
             logger.warning("sending paused for user %s: %s", user_id, reason, extra={"user_id": user_id})
@@ -199,7 +165,7 @@ def sending_block(*, actor: User, user: User, reason: str) -> User:
             action=Action.BLOCKED,
             actor=actor,
             reason=form.cleaned_data["reason"],
-            figures=sender_figures(blocked.pk),
+            figures=limits.sender_figures(blocked.pk),
         )
     return blocked
 
@@ -224,20 +190,3 @@ def send_quota_set(*, actor: User, user: User, quota: int | None, reason: str = 
             figures={"from": before, "to": quota},
         )
     return user
-
-
-def needs_review(actor: User) -> list[tuple[User, SendingDecision | None]]:
-    """Owners whose sending is paused and who are not blocked, longest waiting first, each with the decision
-    that paused them (its figures); PermissionDenied for those who may not review senders."""
-    if not roles.may_block_users(actor):
-        raise PermissionDenied(_("Only managers can review senders and change quotas."))
-    users = list(
-        User.objects.filter(sending_paused_at__isnull=False, is_blocked=False).order_by(
-            "sending_paused_at", "pk"
-        )
-    )
-    decisions: dict[int, SendingDecision] = {}
-    paused = SendingDecision.objects.filter(user__in=users, action=Action.PAUSED).select_related("actor")
-    for decision in paused.order_by("user_id", "-created_at", "-pk"):
-        decisions.setdefault(decision.user_id, decision)
-    return [(user, decisions.get(user.pk)) for user in users]
