@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailings", "0010_deliverability"),
+        ("mailings", "0012_bounces_extra"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
