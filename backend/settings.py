@@ -635,6 +635,31 @@ for _name in (
 if MAILER_STOP_SECONDS <= 0:
     raise ImproperlyConfigured("MAILER_STOP_SECONDS must be more than 0.")
 
+# Sending quotas and automatic protection (R-DLV-5, mailings/limits.py, docs/quotas.md). Messages an owner may
+# hand to the SMTP server per day (their own time zone's calendar day); 0 = no limit.
+SEND_QUOTA_DAILY = setting("int", "SEND_QUOTA_DAILY", 10000)
+# The quota of an account younger than SEND_QUOTA_NEW_ACCOUNT_DAYS days (0 = no limit of its own).
+SEND_QUOTA_NEW_ACCOUNT_DAILY = setting("int", "SEND_QUOTA_NEW_ACCOUNT_DAILY", 200)
+SEND_QUOTA_NEW_ACCOUNT_DAYS = setting("int", "SEND_QUOTA_NEW_ACCOUNT_DAYS", 7)
+# Share of an owner's recent sends that bounced (or drew a complaint) above which their sending is paused.
+BOUNCE_RATE_THRESHOLD = setting("float", "BOUNCE_RATE_THRESHOLD", 0.05)
+COMPLAINT_RATE_THRESHOLD = setting("float", "COMPLAINT_RATE_THRESHOLD", 0.001)
+# The review reads an owner's last SEND_REVIEW_WINDOW sent messages of the last SEND_REVIEW_DAYS days, and
+# judges nobody on fewer than SEND_REVIEW_MIN_SENT of them; it runs every SEND_REVIEW_MINUTES.
+SEND_REVIEW_WINDOW = setting("int", "SEND_REVIEW_WINDOW", 500)
+SEND_REVIEW_DAYS = setting("int", "SEND_REVIEW_DAYS", 30)
+SEND_REVIEW_MIN_SENT = setting("int", "SEND_REVIEW_MIN_SENT", 100)
+SEND_REVIEW_MINUTES = setting("int", "SEND_REVIEW_MINUTES", 5)
+for _name in ("SEND_QUOTA_DAILY", "SEND_QUOTA_NEW_ACCOUNT_DAILY", "SEND_QUOTA_NEW_ACCOUNT_DAYS"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more.")
+for _name in ("SEND_REVIEW_WINDOW", "SEND_REVIEW_DAYS", "SEND_REVIEW_MIN_SENT", "SEND_REVIEW_MINUTES"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+for _name in ("BOUNCE_RATE_THRESHOLD", "COMPLAINT_RATE_THRESHOLD"):
+    if not 0 < globals()[_name] <= 1:
+        raise ImproperlyConfigured(f"{_name} must be a share above 0 and at most 1 (e.g. 0.05).")
+
 # --- Logging ------------------------------------------------------------------------
 
 # Every log line in one format (backend/logs.py): "plain" for people, "json" (one object per line) for a log

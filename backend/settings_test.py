@@ -9,3 +9,8 @@ from backend.settings import *  # noqa: F403
 
 # Hashing is the slowest part of creating users; tests create many.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No sending quota unless a test sets one (tests/deliverability): a factory's user is a new account, and
+# many tests send more than the new-account quota.
+SEND_QUOTA_DAILY = 0
+SEND_QUOTA_NEW_ACCOUNT_DAILY = 0

@@ -61,6 +61,9 @@ def sender_env(smtp, **extra: str) -> dict[str, str]:
         "EMAIL_PORT": str(smtp.port),
         "EMAIL_TIMEOUT": "5",
         "LOG_LEVEL": "WARNING",
+        # No daily quota, as in backend/settings_test.py: a factory's user is a new account.
+        "SEND_QUOTA_DAILY": "0",
+        "SEND_QUOTA_NEW_ACCOUNT_DAILY": "0",
     }
     env.update(extra)
     return clean_env(**env)

@@ -186,3 +186,17 @@ class BlockReasonForm(forms.Form):
         max_length=User._meta.get_field("blocked_reason").max_length,
         help_text=_("Kept with the block; the user's managers and superusers see it."),
     )
+
+
+class SendQuotaForm(forms.Form):
+    """A manager's change of a user's daily sending quota (R-DLV-5): a number, or empty for the default.
+    Asked by GraphQL's setSendQuota (the manager dashboard)."""
+
+    quota = forms.IntegerField(
+        label=_("Daily sending quota"),
+        required=False,
+        min_value=0,
+        max_value=100_000_000,
+        help_text=_("Messages per day; 0 for no limit; empty for the default."),
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=1000)

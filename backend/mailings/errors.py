@@ -16,6 +16,8 @@ class ErrorCode(enum.StrEnum):
     OWNER_CANNOT_ACT = "owner_cannot_act"
     NO_RECIPIENTS = "no_recipients"
     SEND_IN_PROGRESS = "send_in_progress"
+    # The owner's sending is paused until a manager reviews it (R-DLV-5).
+    SENDING_PAUSED = "sending_paused"
     # A clients file refused as a whole (csv_io.parse_clients_csv); nothing is imported.
     CSV_TOO_LARGE = "csv_too_large"
     CSV_BINARY = "csv_binary"

@@ -689,3 +689,26 @@ class BreakerState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: open until {self.open_until:%Y-%m-%d %H:%M:%S}"
+
+
+class SendQuotaDay(models.Model):
+    """How many messages one owner's claims handed to the SMTP server on one day of theirs (R-DLV-5): the
+    engine's quota counter. Raised in the claim's transaction under a row lock (`sending.queue.claim`), so
+    any number of schedulers share it; lowered again for deliveries a pass gives back untried."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+"
+    )
+    # A calendar day in the owner's time zone.
+    day = models.DateField(_("day"))
+    handed = models.PositiveIntegerField(_("messages handed to the server"), default=0)
+
+    class Meta:
+        verbose_name = _("daily sending count")
+        verbose_name_plural = _("daily sending counts")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "day"], name="mailings_sendquotaday_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.day}: {self.handed}"

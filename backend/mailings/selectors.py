@@ -371,11 +371,12 @@ def sender_for(mailing: Mailing) -> Sender:
 
 def sendable_mailings() -> QuerySet[Mailing]:
     """Mailings that may be sent at all: active (not disabled by a manager), not completed, and owned by a
-    user who can act (active, not blocked). The scheduler's start step, the engine's claim before every
-    batch, `mailing_send_now` and the dry-run all ask this, so none of them can disagree."""
-    return Mailing.objects.filter(roles.may_act_q("owner"), is_active=True).exclude(
-        status=Mailing.Status.COMPLETED
-    )
+    user who can act (active, not blocked) and whose sending is not paused for a manager's review (R-DLV-5).
+    The scheduler's start step, the engine's claim before every batch, `mailing_send_now` and the dry-run
+    all ask this, so none of them can disagree."""
+    return Mailing.objects.filter(
+        roles.may_act_q("owner"), is_active=True, owner__sending_paused_at__isnull=True
+    ).exclude(status=Mailing.Status.COMPLETED)
 
 
 def recipients_of(mailing: Mailing) -> QuerySet[Client]:

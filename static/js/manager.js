@@ -580,9 +580,13 @@ const blockReason = blockModal.querySelector("#block-reason");
 const blockError = blockModal.querySelector("[data-block-error]");
 const blockSubmit = blockModal.querySelector("[data-block-submit]");
 let blocking = null;
+// "user": the Users tab's Block (blockUser); "sender": the review's Block (blockSender, recorded with the
+// sender's figures as a sending decision).
+let blockMode = "user";
 
-function askBlock(user, opener) {
+function askBlock(user, opener, mode = "user") {
   blocking = user;
+  blockMode = mode;
   blockModal.querySelector("[data-block-who]").textContent = format(gettext("Block %(who)s?"), {
     who: user.fullName ? `${user.fullName} <${user.email}>` : user.email,
   });
@@ -601,11 +605,15 @@ blockForm.addEventListener("submit", async (event) => {
   const user = blocking;
   if (!user) return;
   const modal = window.bootstrap.Modal.getOrCreateInstance(blockModal);
+  const sender = blockMode === "sender";
+  const list = sender ? review : users;
   blockSubmit.disabled = true;
-  users.rowError(user.id, "");
+  list.rowError(user.id, "");
   try {
     const variables = { id: user.id, reason: blockReason.value };
-    const payload = (await request(operation("managerBlockUser"), variables)).blockUser;
+    const payload = sender
+      ? (await request(operation("managerBlockSender"), variables)).blockSender
+      : (await request(operation("managerBlockUser"), variables)).blockUser;
     const atField = payload.errors.filter((error) => error.field === "reason");
     const elsewhere = payload.errors.filter((error) => error.field !== "reason");
     if (atField.length) {
@@ -616,13 +624,13 @@ blockForm.addEventListener("submit", async (event) => {
     }
     modal.hide();
     if (elsewhere.length) {
-      users.rowError(user.id, payloadErrors(elsewhere));
+      list.rowError(user.id, payloadErrors(elsewhere));
       return;
     }
     userChanged(payload.user);
   } catch (error) {
     modal.hide();
-    users.rowError(user.id, describe(error));
+    list.rowError(user.id, describe(error));
   }
 });
 
@@ -650,9 +658,11 @@ async function unblock(user, opener) {
   }
 }
 
-/** A block or unblock went through: its row, the owner badges of their mailings, the totals. */
+/** A block, an unblock, a resume or a quota change went through: its row, the owner badges of their
+ * mailings, the review list, the totals. */
 function userChanged(user) {
-  users.replace(user);
+  if (users) users.replace(user);
+  review.load();
   if (mailings) {
     for (const mailing of [...mailings.nodes()]) {
       if (mailing.owner.id === user.id && mailing.owner.isBlocked !== user.isBlocked) {
@@ -671,10 +681,18 @@ function renderUser(user) {
   const button = (kind, style, onclick, label) =>
     h("button", { type: "button", class: `btn btn-sm ${style}`, "data-action": kind, onclick }, label);
   let action = null;
+  let quotaAction = null;
   if (mayBlock(user)) {
     action = user.isBlocked
       ? button("unblock", "btn-outline-secondary", opens(unblock), gettext("Unblock"))
       : button("block", "btn-outline-danger", opens(askBlock), gettext("Block"));
+    if (canReview) {
+      quotaAction = h(
+        "button",
+        { type: "button", class: "btn btn-sm btn-outline-secondary ms-1", "data-testid": "quota-edit", onclick: opens(askQuota) },
+        gettext("Quota"),
+      );
+    }
   }
   const blockDetails = (reasonTestId) => [
     h("span", { class: "badge text-bg-danger" }, gettext("blocked")),
@@ -716,9 +734,208 @@ function renderUser(user) {
       user.isBlocked ? blockDetails("blocked-reason") : h("span", { class: "text-body-secondary" }, gettext("no")),
     ),
     h("td", { class: "d-none d-md-table-cell text-end" }, String(user.mailingsCount)),
-    h("td", { class: "text-end" }, action, rowErrorSlot()),
+    canReview ? h("td", { class: "d-none d-lg-table-cell text-end small", "data-testid": "quota" }, quotaText(user)) : null,
+    h("td", { class: "text-end" }, action, quotaAction, rowErrorSlot()),
   );
 }
+
+// --- the review of senders and quotas (R-DLV-5) -------------------------------------------------------------
+
+const canReview = root.dataset.canReviewSenders === "true";
+
+function percent(rate) {
+  return `${(100 * rate).toFixed(rate && rate < 0.01 ? 2 : 1)}%`;
+}
+
+/** "12 / 200", "12 / no limit", with "(custom)" when a manager set the quota. */
+function quotaText(user) {
+  const quota = user.sendQuotaDaily === null ? gettext("no limit") : String(user.sendQuotaDaily);
+  return [
+    `${user.sentToday} / ${quota}`,
+    user.sendQuotaOverride !== null && user.sendQuotaOverride !== undefined
+      ? h("span", { class: "text-body-secondary" }, " ", gettext("(custom)"))
+      : null,
+    user.sendingPausedAt ? h("div", {}, h("span", { class: "badge text-bg-warning" }, gettext("paused"))) : null,
+  ];
+}
+
+function createReview(section) {
+  if (!section) return { load: () => {}, rowError: () => {} };
+  const loading = section.querySelector("[data-loading]");
+  const errorBox = section.querySelector("[data-error]");
+  const body = section.querySelector("[data-body]");
+  const rows = section.querySelector("[data-rows]");
+  const empty = section.querySelector("[data-empty]");
+  const counter = section.querySelector('[data-count="review"]');
+
+  const renderRow = (item) => {
+    const user = item.user;
+    const mayAct = Boolean(me) && user.email !== me.email && (!user.isSuperuser || me.isSuperuser);
+    const opener = (action) => (event) => action(user, event.currentTarget);
+    return h(
+      "tr",
+      { "data-id": user.id, "data-testid": "review-row", "data-email": user.email },
+      h(
+        "td",
+        {},
+        h("div", { class: "fw-semibold" }, user.fullName || emailText(user.email)),
+        user.fullName ? h("div", { class: "small text-body-secondary" }, emailText(user.email)) : null,
+        h("div", { class: "small fst-italic text-break", "data-testid": "review-reason" }, item.reason),
+      ),
+      h("td", { class: "d-none d-md-table-cell small" }, time(item.pausedAt)),
+      h("td", { class: "text-end", "data-testid": "review-sent" }, String(item.sent)),
+      h(
+        "td",
+        { class: "text-end", "data-testid": "review-bounce-rate" },
+        percent(item.bounceRate),
+        h("div", { class: "small text-body-secondary" }, counted(ngettext("%(count)s bounced", "%(count)s bounced", item.bounced), item.bounced)),
+      ),
+      h(
+        "td",
+        { class: "text-end", "data-testid": "review-complaint-rate" },
+        percent(item.complaintRate),
+        h(
+          "div",
+          { class: "small text-body-secondary" },
+          counted(ngettext("%(count)s complaint", "%(count)s complaints", item.complaints), item.complaints),
+        ),
+      ),
+      h(
+        "td",
+        { class: "text-end text-nowrap" },
+        mayAct
+          ? [
+              h("button", { type: "button", class: "btn btn-sm btn-outline-primary", "data-action": "resume", onclick: opener(resume) }, gettext("Resume")),
+              h(
+                "button",
+                { type: "button", class: "btn btn-sm btn-outline-danger ms-1", "data-action": "block-sender", onclick: opener((u, o) => askBlock(u, o, "sender")) },
+                gettext("Block"),
+              ),
+            ]
+          : null,
+        rowErrorSlot(),
+      ),
+    );
+  };
+
+  const load = async () => {
+    try {
+      const data = await request(operation("managerNeedsReview"));
+      me = me || data.me;
+      rows.replaceChildren(...data.needsReview.map(renderRow));
+      empty.hidden = data.needsReview.length > 0;
+      counter.textContent = data.needsReview.length ? String(data.needsReview.length) : "";
+      errorBox.hidden = true;
+      body.hidden = false;
+      show(section, "ready");
+    } catch (error) {
+      errorBox.replaceChildren(retryBox(gettext("The review list could not be loaded."), error, load));
+      errorBox.hidden = false;
+      show(section, "error");
+    } finally {
+      loading.hidden = true;
+    }
+  };
+  const rowError = (id, content) => {
+    const row = rows.querySelector(`tr[data-id="${CSS.escape(id)}"]`);
+    const slot = row && row.querySelector("[data-row-error]");
+    if (slot) {
+      slot.replaceChildren(content);
+      slot.hidden = !content;
+    }
+  };
+  return { load, rowError };
+}
+
+const review = createReview(canReview ? root.querySelector("[data-section=review]") : null);
+
+async function resume(user, opener) {
+  const confirmed = await confirmAction({
+    opener,
+    title: gettext("Resume sending?"),
+    text: format(
+      gettext("%(who)s's mailings send again; their next review counts only what they send from now on."),
+      { who: user.email },
+    ),
+    ok: gettext("Resume"),
+  });
+  if (!confirmed) return;
+  review.rowError(user.id, "");
+  try {
+    const payload = (await request(operation("managerResumeSending"), { id: user.id })).resumeSending;
+    if (payload.errors.length) {
+      review.rowError(user.id, payloadErrors(payload.errors));
+      return;
+    }
+    review.load();
+    if (users) users.load();
+  } catch (error) {
+    review.rowError(user.id, describe(error));
+  }
+}
+
+// The quota dialog: a number (0: no limit) or empty for the default; the API's form checks it.
+const quotaModal = document.getElementById("quota-modal");
+const quotaForm = quotaModal.querySelector("form");
+const quotaValue = quotaModal.querySelector("#quota-value");
+const quotaReason = quotaModal.querySelector("#quota-reason");
+const quotaError = quotaModal.querySelector("[data-quota-error]");
+const quotaSubmit = quotaModal.querySelector("[data-quota-submit]");
+let quotaFor = null;
+
+function askQuota(user, opener) {
+  quotaFor = user;
+  quotaModal.querySelector("[data-quota-who]").textContent = format(
+    gettext("%(who)s: %(sent)s sent today."),
+    { who: user.email, sent: user.sentToday },
+  );
+  quotaValue.value = user.sendQuotaOverride === null || user.sendQuotaOverride === undefined ? "" : String(user.sendQuotaOverride);
+  quotaReason.value = "";
+  quotaValue.classList.remove("is-invalid");
+  quotaError.textContent = "";
+  quotaSubmit.disabled = false;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(quotaModal);
+  quotaModal.addEventListener("shown.bs.modal", () => quotaValue.focus(), { once: true });
+  quotaModal.addEventListener("hidden.bs.modal", () => focusBack(opener), { once: true });
+  modal.show();
+}
+
+quotaForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const user = quotaFor;
+  if (!user) return;
+  const modal = window.bootstrap.Modal.getOrCreateInstance(quotaModal);
+  const raw = quotaValue.value.trim();
+  const quota = raw === "" ? null : Number(raw);
+  if (quota !== null && (!Number.isInteger(quota) || quota < 0)) {
+    quotaValue.classList.add("is-invalid");
+    quotaError.textContent = gettext("Enter a whole number, 0 or more, or leave it empty.");
+    return;
+  }
+  quotaSubmit.disabled = true;
+  users.rowError(user.id, "");
+  try {
+    const variables = { id: user.id, quota, reason: quotaReason.value };
+    const payload = (await request(operation("managerSetSendQuota"), variables)).setSendQuota;
+    const atField = payload.errors.filter((error) => error.field === "quota");
+    if (atField.length) {
+      quotaValue.classList.add("is-invalid");
+      quotaError.textContent = payloadErrors(atField);
+      quotaSubmit.disabled = false;
+      return;
+    }
+    modal.hide();
+    const elsewhere = payload.errors.filter((error) => error.field !== "quota");
+    if (elsewhere.length) {
+      users.rowError(user.id, payloadErrors(elsewhere));
+      return;
+    }
+    userChanged(payload.user);
+  } catch (error) {
+    modal.hide();
+    users.rowError(user.id, describe(error));
+  }
+});
 
 if (mailingsSection) {
   mailings = createList(mailingsSection, {
@@ -759,5 +976,6 @@ if (usersSection) {
 }
 
 stats.load();
+review.load();
 if (mailings) mailings.load();
 if (users) users.load();

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from graphql_relay import to_global_id
 
-from backend.accounts.models import User
+from backend.accounts.models import SendingDecision, User
 from backend.mailings.models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence
 
 from ..factories import UserFactory
@@ -155,6 +155,24 @@ class World:
             return self.owner, {"search": "example", "first": 20}
         if name == "managerStats":
             return self.manager, {}
+        if name == "managerNeedsReview":
+            # Every other user not blocked is a paused sender, with the decision that paused them.
+            waiting = User.objects.filter(is_blocked=False).exclude(pk__in=[self.manager.pk, self.owner.pk])
+            waiting.update(sending_paused_at=timezone.now(), sending_paused_reason="bounces")
+            SendingDecision.objects.bulk_create(
+                [
+                    SendingDecision(user=user, action="paused", figures={"sent": 100, "bounced": 9})
+                    for user in waiting
+                ]
+            )
+            return self.manager, {}
+        if name in ("managerResumeSending", "managerBlockSender", "managerSetSendQuota"):
+            target = self.target(blocked=False)
+            User.objects.filter(pk=target.pk).update(sending_paused_at=timezone.now())
+            variables = {"id": to_global_id("ManagedUser", target.pk), "reason": "x"}
+            if name == "managerSetSendQuota":
+                variables["quota"] = 500
+            return self.manager, variables
         raise AssertionError(f"give {name}.graphql its data in tests/api/test_sql_constant.py")
 
 
@@ -176,7 +194,15 @@ def _measure(name: str, query: str, size: int) -> tuple[int, int, dict]:
 
 
 # The operations whose answer lists grow with the data (the others read one object, or a fixed 30 days).
-LISTS = {"clientPicker", "dashboard", "mailingClients", "mailingReport", "managerMailings", "managerUsers"}
+LISTS = {
+    "clientPicker",
+    "dashboard",
+    "mailingClients",
+    "mailingReport",
+    "managerMailings",
+    "managerNeedsReview",
+    "managerUsers",
+}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.stem for path in FILES])

@@ -208,7 +208,7 @@ def test_raw_mails_are_emptied_after_the_days_and_the_rows_stay(smtp, settings):
     assert purge_bounce_raw(now=now + dt.timedelta(days=10), days=0) == 0  # 0 keeps everything
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_schedulers_daily_retention_job_empties_old_raw_mails(settings):
     """The job runapscheduler schedules daily (after the delivery log's purge)."""
     from backend.mailings.management.commands.runapscheduler import purge_delivery_log_job

@@ -203,7 +203,7 @@ def test_manager_dashboard_and_both_admins_run_under_their_policies(live_server,
     manager = make_managers_member()
     log_in(page, base, manager.email)
     visit(page, base + "/manager/")
-    for section in ("stats", "mailings", "users"):
+    for section in ("stats", "review", "mailings", "users"):
         page.wait_for_selector(f"[data-section={section}][data-state=ready]", state="attached")
     assert page.locator("[data-section=users] [data-rows] tr").count() >= 1
     assert_no_violation(page)

@@ -142,9 +142,9 @@ def test_manager_blocks_a_user_disables_and_enables_a_mailing_R_AUTH_5_R_UI_8_R_
     log_in(page, base, manager.email)
     assert page.url == base + "/manager/"
     assert page.locator("nav a[href='/manager/']").inner_text() == "Manager"
-    for section in ("stats", "mailings", "users"):
+    for section in ("stats", "review", "mailings", "users"):
         wait_ready(page, section)
-    assert len(fetched) == 3 and set(fetched) == {base + "/graphql/"}  # the one data path
+    assert len(fetched) == 4 and set(fetched) == {base + "/graphql/"}  # the one data path
 
     # Totals and the 30-day chart, drawn from serviceStats.
     assert page.inner_text("[data-stat=users]") == str(User.objects.count())
@@ -429,7 +429,7 @@ def test_an_ended_session_offers_to_sign_in_again_instead_of_a_retry_R_UI_8(live
     mailing = MailingFactory(owner=owner, message=MessageFactory(owner=owner, subject="Evening edition"))
     errors = record_errors(page)
     log_in(page, base, manager.email)
-    for section in ("stats", "mailings", "users"):
+    for section in ("stats", "review", "mailings", "users"):
         wait_ready(page, section)
     sign_out_in_another_tab(page, base)
 

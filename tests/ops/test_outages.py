@@ -177,6 +177,8 @@ def test_every_graphql_operation_answers_with_redis_down(redis_down, caplog):
     manager = type(manager).objects.get(pk=manager.pk)
     mailing_id = to_global_id("Mailing", mailing.pk)
     owner_id = to_global_id("ManagedUser", owner.pk)
+    sender = UserFactory(sending_paused_at=timezone.now(), sending_paused_reason="bounces")
+    sender_id = to_global_id("ManagedUser", sender.pk)
     calls = [
         ("dashboard", {}, owner),
         ("mailingProgress", {"id": mailing_id}, owner),
@@ -190,6 +192,10 @@ def test_every_graphql_operation_answers_with_redis_down(redis_down, caplog):
         ("managerEnableMailing", {"id": mailing_id}, manager),
         ("managerBlockUser", {"id": owner_id, "reason": "spam"}, manager),
         ("managerUnblockUser", {"id": owner_id}, manager),
+        ("managerNeedsReview", {}, manager),
+        ("managerSetSendQuota", {"id": sender_id, "quota": 500}, manager),
+        ("managerResumeSending", {"id": sender_id}, manager),
+        ("managerBlockSender", {"id": sender_id, "reason": "spam"}, manager),
     ]
     assert {f"{name}.graphql" for name, _, _ in calls} == {path.name for path in OPERATIONS.glob("*.graphql")}
     for name, variables, user in calls:

@@ -24,6 +24,7 @@ from backend.mailings.management.commands.runapscheduler import (
     CLEANUP_JOB,
     IMPORT_JOB,
     PURGE_JOB,
+    REVIEW_JOB,
     TICK_JOB,
     delete_old_job_executions,
     keep_history_of,
@@ -158,6 +159,7 @@ def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, t
         (IMPORT_JOB, None),
         (CLEANUP_JOB, None),
         (PURGE_JOB, None),
+        (REVIEW_JOB, None),
     }
 
 

@@ -27,6 +27,7 @@ from graphql_jwt.utils import get_payload
 from backend.accounts import selectors, services
 from backend.accounts.forms import BlockReasonForm, EmailAuthenticationForm
 from backend.accounts.models import User
+from backend.mailings import services as mailing_services
 
 from ..core.auth import user_for_token
 from ..core.errors import TOO_MANY_REQUESTS, UNAUTHENTICATED, NotFound, graphql_error
@@ -206,3 +207,61 @@ class UnblockUser(BaseMutation):
     def perform(cls, info, user: User, id: str):
         target = selectors.user_get(user, pk_from_global_id(id, "ManagedUser"))
         return cls(user=services.user_unblock(actor=user, user=target), errors=[])
+
+
+# --- managers: the review of senders (R-DLV-5) -------------------------------------------------------
+
+
+class ResumeSending(BaseMutation):
+    """Lift the pause of a user's sending (managers, superusers): their mailings send again and their next
+    review counts only what is sent from now on. Recorded with `reason` as a sending decision. FORBIDDEN for
+    anyone who may not block users, for yourself, and for a superuser unless you are one; NOT_FOUND for an
+    unknown ID; an error in the payload when their sending is not paused."""
+
+    class Arguments:
+        id = graphene.ID(required=True, description="A ManagedUser ID.")
+        reason = graphene.String(description="Why; kept with the decision.")
+
+    user = graphene.Field(ManagedUserType)
+
+    @classmethod
+    def perform(cls, info, user: User, id: str, reason: str | None = None):
+        target = selectors.user_get(user, pk_from_global_id(id, "ManagedUser"))
+        return cls(
+            user=mailing_services.sending_resume(actor=user, user=target, reason=reason or ""), errors=[]
+        )
+
+
+class BlockSender(BaseMutation):
+    """Block a paused sender after review (managers, superusers): as blockUser, and recorded as a sending
+    decision with their figures. Same refusals as blockUser."""
+
+    class Arguments:
+        id = graphene.ID(required=True, description="A ManagedUser ID.")
+        reason = graphene.String(required=True, description="Why; kept with the block and the decision.")
+
+    user = graphene.Field(ManagedUserType)
+
+    @classmethod
+    def perform(cls, info, user: User, id: str, reason: str):
+        target = selectors.user_get(user, pk_from_global_id(id, "ManagedUser"))
+        return cls(user=mailing_services.sending_block(actor=user, user=target, reason=reason), errors=[])
+
+
+class SetSendQuota(BaseMutation):
+    """Set a user's daily sending quota (managers, superusers): a number of messages per day (0: no limit),
+    or null to go back to the service's default. Recorded as a sending decision. Refusals as resumeSending;
+    a negative or too large number comes back in the payload (field `quota`)."""
+
+    class Arguments:
+        id = graphene.ID(required=True, description="A ManagedUser ID.")
+        quota = graphene.Int(description="Messages per day; 0: no limit; null: the default.")
+        reason = graphene.String(description="Why; kept with the decision.")
+
+    user = graphene.Field(ManagedUserType)
+
+    @classmethod
+    def perform(cls, info, user: User, id: str, quota: int | None = None, reason: str | None = None):
+        target = selectors.user_get(user, pk_from_global_id(id, "ManagedUser"))
+        changed = mailing_services.send_quota_set(actor=user, user=target, quota=quota, reason=reason or "")
+        return cls(user=changed, errors=[])

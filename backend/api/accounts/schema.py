@@ -3,19 +3,31 @@
 - `me`: the caller.
 - `users`: every user, for those `accounts.roles.sees_all_users` allows (managers, superusers); anyone
   else gets FORBIDDEN rather than an empty list, so a dashboard can tell "not allowed" from "no users".
+- `needsReview`: paused senders with their figures, for those who may block users (R-DLV-5).
 - Mutations: see mutations.py.
 """
 
 import graphene
 
 from backend.accounts import selectors
+from backend.mailings import limits
 
 from ..core.auth import require_user
 from ..core.inputs import filter_args, filtered
 from ..core.pagination import PageConnectionField
 from ..mailings.types import ordered
-from .mutations import BlockUser, RefreshToken, RevokeToken, TokenAuth, UnblockUser, VerifyToken
-from .types import ManagedUserType, UserType
+from .mutations import (
+    BlockSender,
+    BlockUser,
+    RefreshToken,
+    ResumeSending,
+    RevokeToken,
+    SetSendQuota,
+    TokenAuth,
+    UnblockUser,
+    VerifyToken,
+)
+from .types import ManagedUserType, SenderReview, UserType
 
 
 class UserOrder(graphene.Enum):
@@ -39,6 +51,21 @@ class AccountsQuery(graphene.ObjectType):
         description="Every user, for managers and superusers (R-AUTH-5); FORBIDDEN for anyone else.",
     )
 
+    needs_review = graphene.List(
+        graphene.NonNull(SenderReview),
+        required=True,
+        description=(
+            "Senders whose sending is paused (automatically, on their bounce or complaint rate) and who are "
+            "not blocked, longest waiting first, with the figures of the pause: for managers and superusers "
+            "who may block users (R-DLV-5); FORBIDDEN for anyone else."
+        ),
+    )
+
+    @staticmethod
+    def resolve_needs_review(root, info):
+        actor = require_user(info)
+        return [SenderReview.from_decision(user, decision) for user, decision in limits.needs_review(actor)]
+
     @staticmethod
     def resolve_me(root, info):
         return require_user(info)
@@ -59,3 +86,6 @@ class AccountsMutation(graphene.ObjectType):
     revoke_token = RevokeToken.Field()
     block_user = BlockUser.Field()
     unblock_user = UnblockUser.Field()
+    resume_sending = ResumeSending.Field()
+    block_sender = BlockSender.Field()
+    set_send_quota = SetSendQuota.Field()

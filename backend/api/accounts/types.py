@@ -8,10 +8,11 @@ from graphql_relay import to_global_id
 
 from backend.accounts import roles, selectors
 from backend.accounts.models import User
+from backend.mailings import limits
 
 from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
-from .dataloaders import ManagerPermissionLoader
+from .dataloaders import ManagerPermissionLoader, SentTodayLoader
 
 
 class _OneTypePerNode:
@@ -40,6 +41,38 @@ IS_MANAGER = (
 )
 
 
+class SendingFields(graphene.ObjectType):
+    """A user's sending limits (R-DLV-5), the same fields on `User` (oneself) and `ManagedUser`."""
+
+    send_quota_daily = graphene.Int(
+        description="Messages the user may hand to the server per day (their own day); null: no limit."
+    )
+    send_quota_override = graphene.Int(
+        description="The quota a manager set for this user (0: no limit); null: the default applies."
+    )
+    sent_today = graphene.Int(required=True, description="Messages handed to the server today, their day.")
+    sending_paused_at = graphene.DateTime(
+        description="When sending was paused for a manager's review; null when the user sends."
+    )
+    sending_paused_reason = graphene.String(required=True, description="Why; empty when not paused.")
+
+    @staticmethod
+    def resolve_send_quota_daily(root: User, info) -> int | None:
+        return limits.daily_quota(root)
+
+    @staticmethod
+    def resolve_send_quota_override(root: User, info) -> int | None:
+        return root.send_quota_daily
+
+    @staticmethod
+    def resolve_sending_paused_at(root: User, info):
+        return root.sending_paused_at
+
+    @staticmethod
+    def resolve_sending_paused_reason(root: User, info) -> str:
+        return root.sending_paused_reason
+
+
 class UserType(_OneTypePerNode, DjangoObjectType):
     """The signed-in user (`me`)."""
 
@@ -51,6 +84,18 @@ class UserType(_OneTypePerNode, DjangoObjectType):
     can_view_all_mailings = graphene.Boolean(
         required=True, description="May view every owner's mailings (`allMailings`): managers and superusers."
     )
+    can_review_senders = graphene.Boolean(
+        required=True, description="May see `needsReview`, resume or block senders and set quotas."
+    )
+    send_quota_daily = SendingFields.send_quota_daily
+    send_quota_override = SendingFields.send_quota_override
+    sent_today = SendingFields.sent_today
+    sending_paused_at = SendingFields.sending_paused_at
+    sending_paused_reason = SendingFields.sending_paused_reason
+    resolve_send_quota_daily = SendingFields.resolve_send_quota_daily
+    resolve_send_quota_override = SendingFields.resolve_send_quota_override
+    resolve_sending_paused_at = SendingFields.resolve_sending_paused_at
+    resolve_sending_paused_reason = SendingFields.resolve_sending_paused_reason
 
     class Meta:
         model = User
@@ -94,6 +139,14 @@ class UserType(_OneTypePerNode, DjangoObjectType):
     def resolve_can_view_all_mailings(root: User, info) -> bool:
         return roles.sees_all_mailings(root)
 
+    @staticmethod
+    def resolve_can_review_senders(root: User, info) -> bool:
+        return roles.may_block_users(root)
+
+    @staticmethod
+    def resolve_sent_today(root: User, info) -> int:
+        return limits.sent_today(root)
+
 
 class UserSummary(graphene.ObjectType):
     """Who did something (a block), as a manager's list names them."""
@@ -119,6 +172,15 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     blocked_by = graphene.Field(UserSummary, description="Who blocked the user; null when not blocked.")
     mailings_count = graphene.Int(required=True, description="Mailings the user owns.")
     is_manager = graphene.Boolean(required=True, description=IS_MANAGER)
+    send_quota_daily = SendingFields.send_quota_daily
+    send_quota_override = SendingFields.send_quota_override
+    sent_today = SendingFields.sent_today
+    sending_paused_at = SendingFields.sending_paused_at
+    sending_paused_reason = SendingFields.sending_paused_reason
+    resolve_send_quota_daily = SendingFields.resolve_send_quota_daily
+    resolve_send_quota_override = SendingFields.resolve_send_quota_override
+    resolve_sending_paused_at = SendingFields.resolve_sending_paused_at
+    resolve_sending_paused_reason = SendingFields.resolve_sending_paused_reason
 
     class Meta:
         model = User
@@ -162,6 +224,40 @@ class ManagedUserType(_OneTypePerNode, DjangoObjectType):
     @staticmethod
     def resolve_is_manager(root: User, info) -> Deferred:
         return ManagerPermissionLoader.of(info).load(root.pk)
+
+    @staticmethod
+    def resolve_sent_today(root: User, info) -> Deferred:
+        return SentTodayLoader.of(info).load(root.pk)
+
+
+class SenderReview(graphene.ObjectType):
+    """A paused sender waiting for a manager (R-DLV-5): who, since when, why, and the figures the pause was
+    decided on (their last sends from their last resume on)."""
+
+    user = graphene.Field(ManagedUserType, required=True)
+    paused_at = graphene.DateTime(required=True)
+    reason = graphene.String(required=True)
+    sent = graphene.Int(required=True, description="Sent messages the figures are of.")
+    bounced = graphene.Int(required=True, description="Of those, bounced after acceptance.")
+    complaints = graphene.Int(required=True, description="Of those, reported as spam.")
+    bounce_rate = graphene.Float(required=True, description="bounced / sent (0..1).")
+    complaint_rate = graphene.Float(required=True, description="complaints / sent (0..1).")
+    paused_by = graphene.Field(UserSummary, description="The manager who paused; null: the automatic review.")
+
+    @staticmethod
+    def from_decision(user: User, decision) -> "SenderReview":
+        figures = decision.figures if decision is not None else {}
+        return SenderReview(
+            user=user,
+            paused_at=user.sending_paused_at,
+            reason=user.sending_paused_reason,
+            sent=int(figures.get("sent", 0)),
+            bounced=int(figures.get("bounced", 0)),
+            complaints=int(figures.get("complaints", 0)),
+            bounce_rate=float(figures.get("bounce_rate", 0.0)),
+            complaint_rate=float(figures.get("complaint_rate", 0.0)),
+            paused_by=decision.actor if decision is not None else None,
+        )
 
 
 ManagedUserConnection = ManagedUserType._meta.connection

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from graphql_relay import to_global_id
 
 from backend.accounts.models import User
-from backend.mailings import csv_io, selectors, services
+from backend.mailings import csv_io, limits, selectors, services
 from backend.mailings.errors import ErrorCode
 from backend.mailings.models import Client, Mailing, Tag
 from backend.mailings.models import ClientImport as ClientImportModel
@@ -185,7 +185,16 @@ def client_filters(search: str | None, tag: str | None, bounced: bool | None = N
     )
 
 
+QUOTA_WARNING = (
+    "What the owner's daily sending quota means for this mailing (R-DLV-5), in words to show; null when "
+    "nothing: the audience is larger than the quota, or than what is left of it today (the rest waits for "
+    "the following days), or sending is paused. A warning, never a refusal: the mailing is saved."
+)
+
+
 class MailingPayloadMixin:
+    quota_warning = graphene.String(description=QUOTA_WARNING)
+
     @classmethod
     def mailing_errors(cls, exc: ValidationError) -> list[Error]:
         errors = errors_from(exc)
@@ -587,7 +596,7 @@ class CreateMailing(MailingPayloadMixin, BaseMutation):
             mailing = services.mailing_create(actor=user, data=_mailing_data(input, user=user))
         except ValidationError as exc:
             return cls(errors=cls.mailing_errors(exc))
-        return cls(mailing=mailing, errors=[])
+        return cls(mailing=mailing, quota_warning=limits.quota_notice(mailing) or None, errors=[])
 
 
 class UpdateMailing(MailingPayloadMixin, BaseMutation):
@@ -607,7 +616,7 @@ class UpdateMailing(MailingPayloadMixin, BaseMutation):
             mailing = services.mailing_update(actor=user, mailing=mailing, data=data)
         except ValidationError as exc:
             return cls(errors=cls.mailing_errors(exc))
-        return cls(mailing=mailing, errors=[])
+        return cls(mailing=mailing, quota_warning=limits.quota_notice(mailing) or None, errors=[])
 
 
 class DeleteMailing(BaseMutation):
@@ -636,15 +645,19 @@ class SendMailingNow(BaseMutation):
     mailing = graphene.Field(MailingType)
     occurrence_id = graphene.ID(description="The Occurrence's global ID.")
     queued = graphene.Int(description="Deliveries queued (one per subscribed client).")
+    quota_warning = graphene.String(description=QUOTA_WARNING)
 
     @classmethod
     def perform(cls, info, user: User, id):
         mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        # Told before the send is queued: what is left of today's quota, not counting this send.
+        warning = limits.quota_notice(mailing, sending_now=True)
         occurrence = services.mailing_send_now(actor=user, mailing=mailing)
         return cls(
             mailing=selectors.mailing_get(user, mailing.pk),
             occurrence_id=to_global_id("Occurrence", occurrence.pk),
             queued=occurrence.deliveries.count(),
+            quota_warning=warning or None,
             errors=[],
         )
 

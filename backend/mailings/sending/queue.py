@@ -6,6 +6,12 @@ their `next_attempt_at` past the lease. Renewing, releasing and recording only t
 that token, so a worker that stalled past its lease can neither send on nor record over the pass that took
 its deliveries over. A killed sender's deliveries are due again when its lease ends.
 
+Daily quotas (R-DLV-5, limits.py): in the same transaction a claim counts the deliveries it hands to the
+server on each owner's count of the day, its row locked, and keeps back those over the quota, due at the
+owner's next midnight. Deliveries given back untried (`release`) are taken off the count again; those given
+back while possibly in flight (`release_leases`) or left by a killed sender stay counted, so a crash can make
+an owner send fewer than their quota that day, never more.
+
 Recording takes a worker's last few answers (worker.py's `Unrecorded`: at most MAILER_RECORD_BATCH, so
 with W workers at most W x MAILER_RECORD_BATCH messages are ever accepted by the server and not yet marked
 sent: what a crash can repeat). It skips the ORM: on PostgreSQL one statement writes the deliveries' new
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import F, QuerySet
 
-from .. import answers, selectors
+from .. import answers, limits, selectors
 from ..models import Delivery, DeliveryAttempt, Mailing, Occurrence
 from .policy import NextState
 
@@ -71,12 +77,16 @@ class Job:
     token: str
     attempts: int
     lease: str
+    owner_id: int = 0
+    # The owner's day whose quota count this delivery was taken on (`limits.take_quota`).
+    quota_day: dt.date | None = None
 
 
 @dataclass(frozen=True)
 class Claim:
     jobs: list[Job]
     skipped: int  # deliveries found no longer a recipient and marked skipped
+    deferred: int = 0  # deliveries kept back by their owner's daily quota until the owner's next day
 
 
 def lock_rows(queryset: QuerySet) -> QuerySet:
@@ -156,6 +166,7 @@ def claim(
         )
         kept = _still_recipients(rows, mailings)
         gone = [row["pk"] for row in rows if row["client_id"] not in kept]
+        allowances, deferred = _within_quota(rows, kept, mailings, now)
         if gone:
             Delivery.objects.filter(pk__in=gone).update(
                 status=Delivery.Status.SKIPPED,
@@ -178,11 +189,38 @@ def claim(
             token=row["token"],
             attempts=row["attempts"],
             lease=lease,
+            owner_id=mailings[row["occurrence_id"]].owner_id,
+            quota_day=allowances[mailings[row["occurrence_id"]].owner_id].day,
         )
         for row in rows
-        if row["client_id"] in kept
+        if row["client_id"] in kept and row["pk"] not in deferred
     ]
-    return Claim(jobs, len(gone))
+    return Claim(jobs, len(gone), len(deferred))
+
+
+def _within_quota(
+    rows: list[dict], kept: dict[int, str], mailings: dict[int, Mailing], now: dt.datetime
+) -> tuple[dict[int, limits.Allowance], set[int]]:
+    """Count the claimed deliveries still to be sent on their owners' daily quotas (R-DLV-5) and keep back
+    those over it: pending, due at the owner's next midnight (so no pass takes them again before); their
+    last answer stays the server's (the mailing page says why they wait). Returns each owner's allowance
+    and the ids kept back. Runs in the claim's transaction, which holds the owners' count rows locked until
+    the claim is committed."""
+    by_owner: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        if row["client_id"] in kept:
+            by_owner[mailings[row["occurrence_id"]].owner_id].append(row["pk"])
+    if not by_owner:
+        return {}, set()
+    allowances = limits.take_quota({owner: len(pks) for owner, pks in by_owner.items()}, now)
+    deferred: set[int] = set()
+    for owner, pks in by_owner.items():
+        allowance = allowances[owner]
+        over = pks[allowance.allowed :]
+        if over:
+            Delivery.objects.filter(pk__in=over).update(next_attempt_at=allowance.resumes_at, claim_token="")
+            deferred.update(over)
+    return allowances, deferred
 
 
 def renew(jobs: list[Job], *, lease_until: dt.datetime) -> list[Job]:
@@ -204,16 +242,29 @@ def release(jobs: list[Job], *, due_at: dt.datetime) -> int:
     at `due_at`. Returns how many were still ours to give back."""
     if not jobs:
         return 0
-    return Delivery.objects.filter(pk__in=[job.pk for job in jobs], claim_token=jobs[0].lease).update(
-        next_attempt_at=due_at
-    )
+    groups: dict[tuple[int, dt.date | None], list[int]] = defaultdict(list)
+    for job in jobs:
+        groups[(job.owner_id, job.quota_day)].append(job.pk)
+    released = 0
+    with transaction.atomic():
+        for (owner_id, day), pks in groups.items():
+            count = Delivery.objects.filter(pk__in=pks, claim_token=jobs[0].lease).update(
+                next_attempt_at=due_at
+            )
+            # Untried: they do not use the owner's quota (they are counted again when claimed again).
+            if day is not None:
+                limits.give_back(owner_id, day, count)
+            released += count
+    return released
 
 
 def release_leases(leases: list[str], *, due_at: dt.datetime) -> int:
     """Give back every delivery still held under `leases`, including those a worker is sending right now
     (a process stopping before its sends return): due again at `due_at`. The token stays, so a send that
     returns before another pass takes the delivery is still recorded; one that returns after is a message
-    in flight, which the crash rule (R-SEND-7) allows to be repeated. Returns how many were given back."""
+    in flight, which the crash rule (R-SEND-7) allows to be repeated. Returns how many were given back.
+    These stay counted on their owners' daily quotas (R-DLV-5): some may have reached the server, and the
+    quota errs on the side of sending less, never more."""
     if not leases:
         return 0
     return Delivery.objects.filter(claim_token__in=leases, status__in=Delivery.PENDING_STATUSES).update(

@@ -22,6 +22,7 @@ class PassSummary:
     skipped: int = 0
     completed: int = 0
     given_back: int = 0  # deliveries a stopping pass gave back unsent, due again at once
+    deferred: int = 0  # deliveries kept back by their owner's daily quota until the owner's next day
     breaker: str = ""
     errors: list[str] = field(default_factory=list)
     database: str = ""  # the database went away during the pass: why, as the driver said it (failures.py)
@@ -55,6 +56,8 @@ class PassSummary:
         )
         if self.breaker:
             text += f"; stopped early: {self.breaker}"
+        if self.deferred:
+            text += f"; kept back by daily quotas: {self.deferred}"
         if self.given_back:
             text += f"; stopping: {self.given_back} given back unsent"
         if self.database:

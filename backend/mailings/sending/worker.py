@@ -202,15 +202,20 @@ class Workers:
     # The queue calls run in the calling worker's own thread and database connection.
 
     def claim(self) -> list[Job]:
-        claimed = queue.claim(
-            now=self.now,
-            occurrence_ids=self.occurrence_ids,
-            batch=settings.MAILER_CLAIM_BATCH,
-            lease_until=self._clock() + self.lease,
-        )
-        for _ in range(claimed.skipped):
-            self.summary.count("skipped")
-        return claimed.jobs
+        """The next batch to send; empty when nothing is due. A batch whose every delivery was skipped or
+        kept back by a quota is no reason to stop: those rows left the queue, so the next claim goes on."""
+        while True:
+            claimed = queue.claim(
+                now=self.now,
+                occurrence_ids=self.occurrence_ids,
+                batch=settings.MAILER_CLAIM_BATCH,
+                lease_until=self._clock() + self.lease,
+            )
+            for _ in range(claimed.skipped):
+                self.summary.count("skipped")
+            self.summary.count("deferred", claimed.deferred)
+            if claimed.jobs or not (claimed.skipped or claimed.deferred):
+                return claimed.jobs
 
     def renew(self, jobs: list[Job]) -> list[Job]:
         return queue.renew(jobs, lease_until=self._clock() + self.lease)

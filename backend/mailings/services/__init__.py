@@ -1,10 +1,10 @@
 """Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
-the area modules (clients, tags, messages, mailings, imports, retries, previews, senders) are where each is
-written, not what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
-(rescheduling after an edit, and the two the engine shares: materialising an occurrence, asking for
-unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
+the area modules (clients, tags, messages, mailings, imports, retries, previews, protection, senders) are
+where each is written, not what callers name. Error codes are errors.py's; the steps without an actor are
+scheduling.py's (rescheduling after an edit, and the two the engine shares: materialising an occurrence,
+asking for unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
 """
 
 from .base import OPERATOR, FormInvalid, Operator
@@ -36,6 +36,13 @@ from .mailings import (
 )
 from .messages import message_create, message_delete, message_update
 from .previews import TEST_SENDS_PER_HOUR, Preview, TestSendResult, message_preview, message_send_test
+from .protection import (
+    review_senders,
+    send_quota_set,
+    sending_block,
+    sending_pause,
+    sending_resume,
+)
 from .retries import occurrence_retry_failed
 from .senders import (
     CONFIRMATIONS_PER_HOUR,
@@ -95,6 +102,8 @@ __all__ = [
     "message_send_test",
     "message_update",
     "occurrence_retry_failed",
+    "review_senders",
+    "send_quota_set",
     "sender_confirm",
     "sender_create",
     "sender_delete",
@@ -104,6 +113,9 @@ __all__ = [
     "sender_revoke",
     "sender_send_confirmation",
     "sender_update",
+    "sending_block",
+    "sending_pause",
+    "sending_resume",
     "tag_create",
     "tag_delete",
     "tag_update",

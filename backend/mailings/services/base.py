@@ -93,3 +93,8 @@ def require_may_be_sent(mailing: Mailing) -> None:
             _("The owner of this mailing is blocked or inactive; nothing is sent for them."),
             code=ErrorCode.OWNER_CANNOT_ACT,
         )
+    if mailing.owner.sending_paused_at is not None:
+        raise ValidationError(
+            _("Sending is paused for this account while a manager reviews it; nothing is sent until then."),
+            code=ErrorCode.SENDING_PAUSED,
+        )

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views import View
 
 from backend.accounts import roles
-from backend.mailings import selectors
+from backend.mailings import limits, selectors
 
 from .generic import OwnerPageMixin
 
@@ -20,5 +20,6 @@ class Dashboard(OwnerPageMixin, View):
             "dashboard": dashboard,
             "failure_days": selectors.RECENT_FAILURES_DAYS,
             "relay_answers": roles.sees_relay_answers(request.user),
+            "quota": limits.quota_status(request.user),
         }
         return render(request, "web/dashboard.html", context)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from graphql_relay import to_global_id
 
-from backend.mailings import selectors, services
+from backend.mailings import limits, selectors, services
 from backend.mailings.filters import MailingFilter
 from backend.mailings.forms import MailingForm
 from backend.mailings.models import Client, Mailing
@@ -269,11 +269,21 @@ def _chip(client: Client, *, removed: bool = False) -> dict:
     }
 
 
+def quota_warning(request: HttpRequest, mailing: Mailing, *, sending_now: bool = False) -> None:
+    """What the owner's daily quota means for `mailing` (`limits.quota_notice`), as a warning next to the
+    page's success message; the API returns the same words as `quotaWarning`."""
+    notice = limits.quota_notice(mailing, sending_now=sending_now)
+    if notice:
+        messages.warning(request, notice)
+
+
 class MailingCreate(MailingFormMixin, OwnerCreateView):
     title = gettext_lazy("New mailing")
 
     def perform_create(self, data: QueryDict) -> Mailing:
-        return services.mailing_create(actor=self.request.user, data=data)
+        mailing = services.mailing_create(actor=self.request.user, data=data)
+        quota_warning(self.request, mailing)
+        return mailing
 
     def created_message(self, obj: Mailing) -> str:
         if selectors.is_due(obj):
@@ -288,7 +298,9 @@ class MailingEdit(MailingFormMixin, OwnerEditView):
         return selectors.own_mailings(self.request.user).get(pk=pk)
 
     def perform_update(self, obj: Mailing, data: QueryDict) -> Mailing:
-        return services.mailing_update(actor=self.request.user, mailing=obj, data=data)
+        mailing = services.mailing_update(actor=self.request.user, mailing=obj, data=data)
+        quota_warning(self.request, mailing)
+        return mailing
 
     def edit_title(self, obj: Mailing) -> str:
         return _("Edit mailing “%(subject)s”") % {"subject": obj.message.subject}
@@ -355,6 +367,7 @@ class MailingDetail(OwnMailingMixin, View):
         else:
             send_now_refusal = ""
         running = latest is not None and latest.finished_at is None
+        quota = limits.quota_status(mailing.owner, now)
         if running:
             state = "running"
         elif due:
@@ -378,6 +391,9 @@ class MailingDetail(OwnMailingMixin, View):
             "audience_size": selectors.audience_size(mailing),
             "clients_total": counts["total"],
             "clients_subscribed": counts["subscribed"],
+            "sending_paused": mailing.owner.sending_paused_at is not None,
+            # Deliveries of this send that the owner's daily quota keeps back until their next day (R-DLV-5).
+            "quota_wait": quota.resets_at if running and quota.left == 0 and latest.waiting_count else None,
             # Who the next send comes from, as the engine will decide it (R-DLV-1).
             "sender": selectors.sender_for(mailing),
             "sender_unusable": bool(mailing.sender_id)
@@ -406,11 +422,14 @@ class MailingSendNow(OwnMailingMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         mailing = self.get_object(pk)
+        notice = limits.quota_notice(mailing, sending_now=True)
         try:
             occurrence = services.mailing_send_now(actor=request.user, mailing=mailing)
         except ValidationError as exc:
             messages.error(request, error_text(exc))
         else:
+            if notice:
+                messages.warning(request, notice)
             count = occurrence.deliveries.count()
             messages.success(
                 request,

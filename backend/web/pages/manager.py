@@ -26,6 +26,10 @@ OPERATIONS = (
     "managerEnableMailing",
     "managerBlockUser",
     "managerUnblockUser",
+    "managerNeedsReview",
+    "managerResumeSending",
+    "managerBlockSender",
+    "managerSetSendQuota",
 )
 
 
@@ -38,6 +42,8 @@ class ManagerDashboard(View):
         context = {
             "can_view_mailings": roles.sees_all_mailings(request.user),
             "can_manage_users": roles.sees_all_users(request.user),
+            # The senders paused on their bounce or complaint rate, and quotas (R-DLV-5).
+            "can_review_senders": roles.may_block_users(request.user),
             "can_revoke_senders": roles.may_revoke_senders(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,

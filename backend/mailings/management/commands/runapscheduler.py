@@ -9,8 +9,9 @@ pass delays the next tick instead of having ticks skipped), the account-email ou
 resets: accounts.outbox) on the same interval but as a job of its own, so a long mailing pass never keeps a
 person waiting for their link, the background client imports (services.client_imports_run: a large CSV
 file, chunk by chunk under a lease) on the same interval, the daily purge of the delivery log older than
-DELIVERY_LOG_DAYS (retention.py: batches, any number of processes at once), and the weekly clean-up of the
-history, which
+DELIVERY_LOG_DAYS (retention.py: batches, any number of processes at once), the review of senders' bounce
+and complaint rates every SEND_REVIEW_MINUTES (services.review_senders, idempotent), and the weekly clean-up
+of the history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
 under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
 
@@ -50,6 +51,7 @@ ACCOUNT_MAIL_JOB = "send_account_mail"
 CLEANUP_JOB = "delete_old_job_executions"
 IMPORT_JOB = "import_clients"
 PURGE_JOB = "purge_delivery_log"
+REVIEW_JOB = "review_senders"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
@@ -137,6 +139,15 @@ def purge_delivery_log_job(stop: StopRequest) -> None:
         purge_bounce_raw()
 
 
+@util.close_old_connections
+def review_senders_job() -> None:
+    """Pauses owners whose recent bounce or complaint rate passed its threshold (R-DLV-5,
+    `services.review_senders`); idempotent, so every process may run it."""
+    paused = services.review_senders()
+    if paused:
+        logger.warning("review of senders: sending paused for %d owner(s)", len(paused))
+
+
 def keep_history_of(job_ids: list[str]) -> None:
     """django-apscheduler writes each execution against its job's row (a foreign key). Here those rows are
     only that: no process schedules from the table, so they stay paused with no stored job."""
@@ -174,7 +185,11 @@ class Command(BaseCommand):
         )
         # The delivery log's retention (DELIVERY_LOG_DAYS), daily, spread over the hour like the clean-up.
         self.scheduler.add_job(self.purge_log, CronTrigger(hour=1, minute=0, jitter=3600), id=PURGE_JOB)
-        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB, PURGE_JOB])
+        # The senders' review (bounce and complaint rates, R-DLV-5).
+        self.scheduler.add_job(
+            self.review_senders, IntervalTrigger(minutes=settings.SEND_REVIEW_MINUTES), id=REVIEW_JOB
+        )
+        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB, PURGE_JOB, REVIEW_JOB])
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
@@ -183,7 +198,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self.on_signal)
         self.stdout.write(
             f"Scheduler started: sending pass every {tick} s (account emails and client imports too), "
-            "weekly clean-up of job history, daily purge of the delivery log."
+            "weekly clean-up of job history, daily purge of the delivery log, review of senders every "
+            f"{settings.SEND_REVIEW_MINUTES} min."
         )
         self.stdout.flush()  # a supervisor reading a pipe or a file sees it now, not at exit
         self.scheduler.start()
@@ -241,6 +257,11 @@ class Command(BaseCommand):
         with self.job() as go:
             if go:
                 purge_delivery_log_job(self.stop)
+
+    def review_senders(self) -> None:
+        with self.job() as go:
+            if go:
+                review_senders_job()
 
     def on_signal(self, signum, frame) -> None:
         if self.stop.is_set():
