@@ -412,6 +412,13 @@ EMAIL_TIMEOUT = setting("float", "EMAIL_TIMEOUT", 10.0)
 EMAIL_PIPELINING = setting("bool", "EMAIL_PIPELINING", True)
 DEFAULT_FROM_EMAIL = setting("str", "DEFAULT_FROM_EMAIL", "Mailer <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Sender identities (R-DLV-1, mailings/services/senders.py): how long a confirmation link works.
+SENDER_CONFIRMATION_DAYS = setting("float", "SENDER_CONFIRMATION_DAYS", 3.0)
+# Where "Check DNS" looks a sender domain's DKIM record up (R-DLV-2): resolvers' IP addresses; empty: the
+# system's (/etc/resolv.conf). The port and the whole lookup's time limit apply to either.
+DKIM_DNS_NAMESERVERS = setting("list", "DKIM_DNS_NAMESERVERS", [])
+DKIM_DNS_PORT = setting("int", "DKIM_DNS_PORT", 53)
+DKIM_DNS_TIMEOUT = setting("float", "DKIM_DNS_TIMEOUT", 5.0)
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 else:

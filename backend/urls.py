@@ -28,6 +28,7 @@ urlpatterns = [
     path("messages/", include("backend.web.urls_messages")),
     path("mailings/", include("backend.web.urls_mailings")),
     path("reports/", include("backend.web.urls_reports")),
+    path("senders/", include("backend.web.urls_senders")),
     path("", include("backend.web.urls")),
 ]
 

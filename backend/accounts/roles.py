@@ -92,6 +92,11 @@ def may_disable_mailings(user: Actor) -> bool:
     return may_act(user) and user.has_perm(DISABLE_MAILING)
 
 
+def may_revoke_senders(user: Actor) -> bool:
+    """May act and may see every owner's sender identities and revoke one (managers, superusers; R-DLV-1)."""
+    return may_act(user) and user.has_perm(DISABLE_MAILING)
+
+
 def sees_all_users(user: Actor) -> bool:
     """May act and may view the list of every user (managers, superusers)."""
     return may_act(user) and user.has_perm(VIEW_ALL_USERS)
@@ -142,6 +147,7 @@ PREDICATES = {
         is_content_editor,
         sees_all_mailings,
         may_disable_mailings,
+        may_revoke_senders,
         sees_all_users,
         may_block_users,
         may_edit_for_any_owner,

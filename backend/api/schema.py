@@ -6,13 +6,14 @@ from .accounts.schema import AccountsMutation, AccountsQuery
 from .core.node import node_field
 from .mailings.schema import MailingsMutation, MailingsQuery
 from .reports.schema import ReportsMutation, ReportsQuery
+from .senders.schema import SendersMutation, SendersQuery
 
 
-class Query(AccountsQuery, MailingsQuery, ReportsQuery, graphene.ObjectType):
+class Query(AccountsQuery, MailingsQuery, ReportsQuery, SendersQuery, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountsMutation, MailingsMutation, ReportsMutation, graphene.ObjectType):
+class Mutation(AccountsMutation, MailingsMutation, ReportsMutation, SendersMutation, graphene.ObjectType):
     pass
 
 

@@ -7,7 +7,7 @@ log is read-only.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
 from django.db import models
@@ -19,10 +19,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
+from backend.accounts.ratelimit import RateLimited
 from backend.admin_site import DeletesItsLogMixin, ReadOnlyAdmin
 
 from . import selectors, services
-from .forms import ClientForm, MailingForm, MessageForm, OwnedModelForm, TagForm
+from .forms import (
+    ClientForm,
+    MailingForm,
+    MessageForm,
+    OwnedModelForm,
+    SenderDomainForm,
+    SenderIdentityForm,
+    TagForm,
+)
 from .models import (
     Bounce,
     Client,
@@ -31,6 +40,8 @@ from .models import (
     Mailing,
     Message,
     Occurrence,
+    SenderDomain,
+    SenderIdentity,
     Tag,
     Unsubscription,
 )
@@ -225,6 +236,7 @@ class MailingAdmin(OwnedAdmin):
     fields = [
         "owner",
         "message",
+        "sender",
         "audience",
         "tags",
         "tag_match",
@@ -328,6 +340,123 @@ class MailingAdmin(OwnedAdmin):
         return format_html_join(
             "", "<div>{}</div>", ((m.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),) for m in moments)
         )
+
+
+@admin.register(SenderIdentity)
+class SenderIdentityAdmin(OwnedAdmin):
+    """Through the services: a new or changed address gets its confirmation link; revoking is the managers'
+    page's (it asks for a reason)."""
+
+    form = SenderIdentityForm
+    fields = [
+        "owner",
+        "from_name",
+        "from_email",
+        "reply_to",
+        "confirmation_sent_at",
+        "confirmed_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+        "created_at",
+    ]
+    readonly_fields = [
+        "owner",
+        "confirmation_sent_at",
+        "confirmed_at",
+        "revoked_at",
+        "revoked_by",
+        "revoked_reason",
+        "created_at",
+    ]
+    list_display = ["from_email", "from_name", "owner", "confirmed_at", "revoked_at"]
+    list_filter = [("confirmed_at", admin.EmptyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["from_email", "from_name", "owner__email"]
+    list_select_related = ["owner"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else ["owner", "from_name", "from_email", "reply_to"]
+
+    def _create(self, request, owner, form):
+        return services.sender_create(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return services.sender_update(actor=request.user, identity=obj, data=form.data)
+
+    def _delete(self, request, obj):
+        services.sender_delete(actor=request.user, identity=obj)
+
+
+@admin.register(SenderDomain)
+class SenderDomainAdmin(OwnedAdmin):
+    """The private key is never a field here (nor in the list, the search or the history)."""
+
+    form = SenderDomainForm
+    fields = [
+        "owner",
+        "domain",
+        "algorithm",
+        "dns_record_name",
+        "dns_record_value",
+        "verified_at",
+        "checked_at",
+        "check_result",
+        "created_at",
+    ]
+    readonly_fields = [
+        "owner",
+        "dns_record_name",
+        "dns_record_value",
+        "verified_at",
+        "checked_at",
+        "check_result",
+        "created_at",
+    ]
+    list_display = ["domain", "owner", "algorithm", "verified_at", "checked_at"]
+    list_filter = [("verified_at", admin.EmptyFieldListFilter), "algorithm"]
+    search_fields = ["domain", "owner__email"]
+    list_select_related = ["owner"]
+    actions = ["check_dns"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("private_key")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None else ["owner", "domain", "algorithm"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The key pair was made for this domain and algorithm: they are not edited afterwards.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "domain", "algorithm"] if obj is not None else readonly
+
+    @admin.display(description=_("DNS record name"))
+    def dns_record_name(self, obj: SenderDomain) -> str:
+        return services.dns_record(obj).name if obj.pk else "-"
+
+    @admin.display(description=_("DNS record value (TXT)"))
+    def dns_record_value(self, obj: SenderDomain) -> str:
+        return services.dns_record(obj).value if obj.pk else "-"
+
+    @admin.action(description=_("Check the DKIM record in DNS"))
+    def check_dns(self, request, queryset):
+        for domain in queryset:
+            try:
+                domain = services.sender_domain_check(actor=request.user, domain=domain)
+            except RateLimited:
+                self.message_user(request, gettext("Too many DNS checks; try again later."), messages.ERROR)
+                return
+            self.message_user(request, f"{domain.domain}: {domain.check_result}")
+
+    def _create(self, request, owner, form):
+        return services.sender_domain_add(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return obj  # nothing of a domain is edited: see get_readonly_fields
+
+    def _delete(self, request, obj):
+        services.sender_domain_delete(actor=request.user, domain=obj)
 
 
 @admin.register(Occurrence)

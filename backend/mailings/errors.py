@@ -44,6 +44,14 @@ class ErrorCode(enum.StrEnum):
     DATE_OUT_OF_RANGE = "date_out_of_range"
     END_BEFORE_START = "end_before_start"
     END_IN_PAST = "end_in_past"
+    # Sender identities and domains (R-DLV-1, R-DLV-2).
+    DUPLICATE_SENDER = "duplicate_sender"
+    DUPLICATE_DOMAIN = "duplicate_domain"
+    INVALID_DOMAIN = "invalid_domain"
+    SENDER_REVOKED = "sender_revoked"
+    SENDER_CONFIRMED = "sender_confirmed"
+    CONFIRMATION_EXPIRED = "confirmation_expired"
+    CONFIRMATION_NOT_SENT = "confirmation_not_sent"
     # Django's own code for a missing value, raised too for a mailing's audience without a tag or a client.
     REQUIRED = "required"
     # Django's own code for a choice that is not offered, raised again by the forms for another owner's

@@ -12,10 +12,11 @@ from django.utils.translation import ngettext
 
 from backend.accounts.models import User
 
-from . import bulk, personalize
+from . import bulk, domainkeys, personalize, selectors
+from .compose import UnsafeRecipient, one_line, wire_address
 from .errors import ErrorCode
 from .filters import ClientFilter
-from .models import Client, Mailing, Message, Tag
+from .models import Client, Mailing, Message, SenderDomain, SenderIdentity, Tag
 
 
 class OwnedModelForm(forms.ModelForm):
@@ -124,6 +125,93 @@ class MessageForm(OwnedModelForm):
         return self._check_placeholders("html_body")
 
 
+def _sendable_address(value: str, field: str) -> str:
+    """An address as it goes on the wire (its domain lower-case, in IDNA), or the form's error."""
+    local, _at, domain = value.strip().rpartition("@")
+    try:
+        return wire_address(f"{local}@{domain.lower()}")
+    except UnsafeRecipient:
+        raise forms.ValidationError(
+            _("This address cannot be used in a mail's %(field)s header."),
+            code=ErrorCode.INVALID,
+            params={"field": field},
+        ) from None
+
+
+class SenderIdentityForm(OwnedModelForm):
+    """Who an owner's mail comes from (R-DLV-1). Changing the address of a confirmed identity makes it
+    unconfirmed again (the service's rule, services/senders.py)."""
+
+    class Meta:
+        model = SenderIdentity
+        fields = ["from_name", "from_email", "reply_to"]
+        help_texts = {
+            "from_name": _("What recipients see as the sender, e.g. your shop's name."),
+            "from_email": _("A confirmation link is sent to it; mail goes out from it once it is followed."),
+            "reply_to": _("Optional: where replies go, if not to the From address."),
+        }
+
+    def clean_from_name(self) -> str:
+        name = self.cleaned_data["from_name"]
+        if one_line(name) != name:
+            raise forms.ValidationError(_("The name must be a single line."), code=ErrorCode.INVALID)
+        name = " ".join(name.split())
+        if not name:
+            raise forms.ValidationError(_("Give the sender a name."), code=ErrorCode.REQUIRED)
+        return name
+
+    def clean_from_email(self) -> str:
+        email = _sendable_address(self.cleaned_data["from_email"], "From")
+        others = SenderIdentity.objects.filter(owner=self.owner, from_email__iexact=email)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(
+                _("You already have a sender with this address."), code=ErrorCode.DUPLICATE_SENDER
+            )
+        return email
+
+    def clean_reply_to(self) -> str:
+        value = self.cleaned_data.get("reply_to", "")
+        return _sendable_address(value, "Reply-To") if value else ""
+
+
+class SenderDomainForm(OwnedModelForm):
+    """A domain the owner sends from (R-DLV-2); the service generates its key pair and selector."""
+
+    class Meta:
+        model = SenderDomain
+        fields = ["domain", "algorithm"]
+        help_texts = {
+            "domain": _(
+                "e.g. example.com: every address at it becomes usable once its DKIM record is found."
+            ),
+            "algorithm": _("RSA-2048 is understood by every receiver; Ed25519 is shorter but newer."),
+        }
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        if "algorithm" in self.fields:
+            self.fields["algorithm"].required = False
+
+    def clean_algorithm(self) -> str:
+        return self.cleaned_data.get("algorithm") or SenderDomain.Algorithm.RSA
+
+    def clean_domain(self) -> str:
+        try:
+            domain = domainkeys.normalise_domain(self.cleaned_data["domain"])
+        except domainkeys.InvalidDomain:
+            raise forms.ValidationError(
+                _("Enter a domain name such as example.com."), code=ErrorCode.INVALID_DOMAIN
+            ) from None
+        others = SenderDomain.objects.filter(owner=self.owner, domain=domain)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(_("You already added this domain."), code=ErrorCode.DUPLICATE_DOMAIN)
+        return domain
+
+
 class DateTimeInput(forms.DateTimeInput):
     input_type = "datetime-local"
 
@@ -207,7 +295,7 @@ class MailingForm(OwnedModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "audience", "tags", "tag_match", "start_at", "end_at", "periodicity"]
+        fields = ["message", "sender", "audience", "tags", "tag_match", "start_at", "end_at", "periodicity"]
         field_classes = {"tags": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
@@ -217,6 +305,10 @@ class MailingForm(OwnedModelForm):
             "tags": forms.CheckboxSelectMultiple,
         }
         help_texts = {
+            "sender": _(
+                "One of your confirmed senders. Without one, or once it is revoked, mail goes from the "
+                "service's address with your name, and replies come to you."
+            ),
             "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
             "end_at": _("In your time zone. No occurrence at or after this moment."),
         }
@@ -227,6 +319,8 @@ class MailingForm(OwnedModelForm):
         # (A form built with fewer fields, as the admin builds it, skips those it lacks.)
         choices = {
             "message": Message.objects.filter(owner=owner),
+            # Only the usable ones (R-DLV-1): another owner's, a revoked or an unconfirmed one is no choice.
+            "sender": selectors.usable_senders(owner),
             "tags": Tag.objects.filter(owner=owner),
             "clients": Client.objects.filter(owner=owner),
             "clients_added": Client.objects.filter(owner=owner),
@@ -235,6 +329,15 @@ class MailingForm(OwnedModelForm):
         for name, queryset in choices.items():
             if name in self.fields:
                 self.fields[name].queryset = queryset
+        # A sender chosen before and revoked or unconfirmed since: the page says mail falls back.
+        self.unusable_sender = None
+        if self.instance.sender_id and not choices["sender"].filter(pk=self.instance.sender_id).exists():
+            self.unusable_sender = self.instance.sender
+        if "sender" in self.fields:
+            self.fields["sender"].empty_label = _("The service's address, with your name")
+            self.fields["sender"].error_messages["invalid_choice"] = _(
+                "Choose one of your confirmed senders; this one is unconfirmed, revoked or not yours."
+            )
         # Left out, they keep what the mailing has: for a new one, chosen clients matched by any tag (an
         # API call that names only `clientIds` means what it meant before audiences).
         for name in ("audience", "tag_match"):

@@ -9,15 +9,21 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
+    BooleanField,
     Case,
+    CharField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -31,13 +37,14 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower, TruncDate
+from django.db.models.functions import Coalesce, Concat, Lower, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from backend.accounts import roles
 from backend.accounts.models import User
 
+from .compose import DkimKey, Sender
 from .filters import (
     AttemptFilter,
     ClientFilter,
@@ -57,6 +64,8 @@ from .models import (
     Mailing,
     Message,
     Occurrence,
+    SenderDomain,
+    SenderIdentity,
     Tag,
     Unsubscription,
 )
@@ -229,6 +238,132 @@ def mailings_using(user: User, message: Message) -> QuerySet[Mailing]:
     """The visible mailings that send `message`. While there is one the message cannot be deleted
     (`services.message_delete` refuses with MESSAGE_IN_USE): a page lists these instead."""
     return mailings_for(user).filter(message=message)
+
+
+# --- who mail comes from (R-DLV-1, R-DLV-2) ------------------------------------------------------------
+
+
+def sender_identities_for(user: User) -> QuerySet[SenderIdentity]:
+    """The user's own sender identities (a manager's list of everyone's is `all_sender_identities`)."""
+    if not roles.may_act(user):
+        return SenderIdentity.objects.none()
+    return SenderIdentity.objects.filter(owner=user)
+
+
+def sender_domains_for(user: User) -> QuerySet[SenderDomain]:
+    """The user's own sender domains, without their private keys (never read where they are not signed
+    with)."""
+    if not roles.may_act(user):
+        return SenderDomain.objects.none()
+    return SenderDomain.objects.filter(owner=user).defer("private_key")
+
+
+def all_sender_identities(user: User) -> QuerySet[SenderIdentity]:
+    """Every owner's identities with their owners, for those who may revoke one (managers); none otherwise."""
+    if not roles.may_revoke_senders(user):
+        return SenderIdentity.objects.none()
+    return SenderIdentity.objects.select_related("owner", "revoked_by").order_by("-created_at", "-pk")
+
+
+def visible_sender_identities(user: User) -> QuerySet[SenderIdentity]:
+    """What the API's nodes resolve: everyone's for those who may revoke them, the user's own otherwise."""
+    if roles.may_revoke_senders(user):
+        return all_sender_identities(user)
+    return sender_identities_for(user).select_related("owner")
+
+
+def sender_by_token(token: str) -> SenderIdentity | None:
+    """The identity a confirmation link names, or None (a mistyped, replaced or unknown link)."""
+    if not token or len(token) > 64:
+        return None
+    return SenderIdentity.objects.filter(confirmation_token=token).select_related("owner").first()
+
+
+def verified_domains(owner_id: int) -> list[str]:
+    """The owner's sender domains whose DKIM record was found: every address at them is usable."""
+    return list(
+        SenderDomain.objects.filter(owner_id=owner_id, verified_at__isnull=False).values_list(
+            "domain", flat=True
+        )
+    )
+
+
+def _usable() -> Q:
+    """The usability rule as a condition on identity rows: not revoked, and confirmed or at a verified
+    domain of the identity's own owner (the domain test is a subquery)."""
+    at_verified_domain = (
+        SenderDomain.objects.filter(owner_id=OuterRef("owner_id"), verified_at__isnull=False)
+        .alias(
+            address=Lower(OuterRef("from_email"), output_field=CharField()),
+            suffix=Concat(Value("@"), F("domain"), output_field=CharField()),
+        )
+        .filter(address__endswith=F("suffix"))
+    )
+    return Q(revoked_at__isnull=True) & (Q(confirmed_at__isnull=False) | Q(Exists(at_verified_domain)))
+
+
+def usable_senders(owner: User) -> QuerySet[SenderIdentity]:
+    """THE rule of which identities mail may come from (R-DLV-1): the owner's own, not revoked by a manager,
+    and either confirmed by the link sent to the address or at a domain of the owner's whose DKIM record
+    was found in DNS. The mailing form's choices, `sender_of` and the pages' statuses all ask this. One
+    lazy queryset, so a form can be built without touching the database."""
+    return SenderIdentity.objects.filter(_usable(), owner_id=owner.pk)
+
+
+def with_usability(identities: QuerySet[SenderIdentity]) -> QuerySet[SenderIdentity]:
+    """`identities` with `is_usable`: the same rule as `usable_senders`, for a list in one query."""
+    return identities.annotate(is_usable=ExpressionWrapper(_usable(), output_field=BooleanField()))
+
+
+def _display_address(name: str, address: str) -> str:
+    """ "Name <address>", the name quoted where it must be; the bare address if that cannot be written."""
+    if not name:
+        return address
+    try:
+        return str(Address(display_name=name, addr_spec=address))
+    except (ValueError, IndexError, HeaderParseError):
+        return address
+
+
+def operator_sender(owner: User, *, reply_to: str = "") -> Sender:
+    """The operator's address (DEFAULT_FROM_EMAIL) with the owner's name, replies to `reply_to` or to the
+    owner: what an owner without a usable identity sends as."""
+    operator_name, operator_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    name = owner.get_full_name() or operator_name
+    return Sender(
+        from_email=_display_address(name, operator_address or settings.DEFAULT_FROM_EMAIL),
+        reply_to=reply_to or owner.email,
+    )
+
+
+def sender_of(owner: User, identity: SenderIdentity | None) -> Sender:
+    """Who `owner`'s mail chosen to come from `identity` comes from: that identity, signed with the key of
+    its domain when the domain is verified, if `usable_senders` has it; else `operator_sender` (a revoked
+    or no longer confirmed identity falls back at send time, its Reply-To kept)."""
+    if identity is not None and identity.owner_id == owner.pk:
+        if usable_senders(owner).filter(pk=identity.pk).exists():
+            domain = identity.from_email.rpartition("@")[2].lower()
+            signing = SenderDomain.objects.filter(
+                owner_id=owner.pk, domain=domain, verified_at__isnull=False
+            ).first()
+            keys = (
+                (DkimKey(signing.domain, signing.selector, signing.private_key.encode("ascii")),)
+                if signing is not None
+                else ()
+            )
+            return Sender(
+                from_email=_display_address(identity.from_name, identity.from_email),
+                reply_to=identity.reply_to,
+                dkim_keys=keys,
+            )
+        return operator_sender(owner, reply_to=identity.reply_to)
+    return operator_sender(owner)
+
+
+def sender_for(mailing: Mailing) -> Sender:
+    """Who `mailing`'s messages come from, decided once per occurrence (sending/worker.py): `sender_of` its
+    owner and its chosen identity."""
+    return sender_of(mailing.owner, mailing.sender if mailing.sender_id else None)
 
 
 # --- what is sent, and to whom (R-SEND-8): the one definition every sending path uses ---------------

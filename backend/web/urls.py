@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 from .pages.dashboard import Dashboard
 from .pages.manager import ManagerDashboard
+from .pages.senders import ManagerRevoke, ManagerSenders
 
 app_name = "web"
 
@@ -11,5 +12,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("dashboard/", Dashboard.as_view(), name="dashboard"),
     path("manager/", ManagerDashboard.as_view(), name="manager"),
+    path("manager/senders/", ManagerSenders.as_view(), name="manager_senders"),
+    path("manager/senders/<int:pk>/revoke/", ManagerRevoke.as_view(), name="manager_revoke_sender"),
     path("unsubscribe/<str:signed>/", views.unsubscribe, name="unsubscribe"),
 ]

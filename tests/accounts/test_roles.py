@@ -17,6 +17,7 @@ COLUMNS = {
     "edit": "is_content_editor",
     "mail": "sees_all_mailings",
     "off": "may_disable_mailings",
+    "rev": "may_revoke_senders",
     "usrs": "sees_all_users",
     "blk": "may_block_users",
     "any": "may_edit_for_any_owner",
@@ -29,23 +30,23 @@ COLUMNS = {
 
 # Y: True, -: False.
 TABLE = """
-                       act sign mgr edit mail off usrs blk any logs raw own mpg adm
-anonymous              -   -    -   -    -    -   -    -   -   -    -   -   -   -
-unverified             Y   -    -   -    -    -   -    -   -   -    -   Y   -   -
-inactive               -   -    -   -    -    -   -    -   -   -    -   -   -   -
-blocked owner          -   -    -   -    -    -   -    -   -   -    -   -   -   -
-owner                  Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
-staff, not superuser   Y   Y    -   -    -    -   -    -   -   -    -   Y   -   -
-content editor         Y   Y    -   Y    -    -   -    -   -   -    -   -   -   -
-manager                Y   Y    Y   -    Y    Y   Y    Y   -   -    -   -   Y   -
-mailings-only manager  Y   Y    Y   -    Y    Y   -    -   -   -    -   -   Y   -
-blocked manager        -   -    Y   -    -    -   -    -   -   -    -   -   -   -
-inactive manager       -   -    Y   -    -    -   -    -   -   -    -   -   -   -
-superuser              Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
-superuser, not staff   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   -
-superuser and manager  Y   Y    Y   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
-superuser and editor   Y   Y    -   -    Y    Y   Y    Y   Y   Y    Y   Y   Y   Y
-blocked superuser      -   -    -   -    -    -   -    -   -   -    -   -   -   -
+                       act sign mgr edit mail off rev usrs blk any logs raw own mpg adm
+anonymous              -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
+unverified             Y   -    -   -    -    -   -   -    -   -   -    -   Y   -   -
+inactive               -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
+blocked owner          -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
+owner                  Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -
+staff, not superuser   Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -
+content editor         Y   Y    -   Y    -    -   -   -    -   -   -    -   -   -   -
+manager                Y   Y    Y   -    Y    Y   Y   Y    Y   -   -    -   -   Y   -
+mailings-only manager  Y   Y    Y   -    Y    Y   Y   -    -   -   -    -   -   Y   -
+blocked manager        -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -
+inactive manager       -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -
+superuser              Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser, not staff   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   -
+superuser and manager  Y   Y    Y   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
+superuser and editor   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
+blocked superuser      -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
 """
 
 

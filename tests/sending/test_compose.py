@@ -10,7 +10,7 @@ import pytest
 from backend.mailings.compose import PreparedMessage, Sender, UnsafeRecipient
 from backend.mailings.models import Delivery
 from backend.mailings.sending import send_due
-from tests.factories import ClientFactory, MessageFactory
+from tests.factories import ClientFactory, MessageFactory, UserFactory
 from tests.sending_helpers import due_mailing
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +205,8 @@ def test_the_sender_is_mailer_space_address_in_the_message_the_outbox_and_the_pr
     from backend.mailings import services
 
     settings.DEFAULT_FROM_EMAIL = setting
-    message = MessageFactory(subject="News", body="b")
+    # An owner without a name and without a sender identity sends as the operator (R-DLV-1).
+    message = MessageFactory(subject="News", body="b", owner=UserFactory(first_name="", last_name=""))
     sent = message_from_bytes(render(message), policy=policy.default)
     assert str(sent["From"]) == "Mailer <noreply@localhost>"
     assert sent["From"].addresses[0].display_name == "Mailer"

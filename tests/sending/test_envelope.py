@@ -3,6 +3,7 @@ List-Id, a Message-ID on the operator's domain, Reply-To, Precedence (R-DLV-2)."
 
 from email import message_from_bytes
 from email.header import decode_header, make_header
+from email.utils import parseaddr
 
 import pytest
 
@@ -33,7 +34,8 @@ def test_each_delivery_goes_out_with_its_own_return_path(smtp, bounce_domain):
             "@bounce.example.net"
         )
         assert verp.delivery_id_from(received.mail_from) == delivery.pk
-        assert received.message["From"] == "Mailer <noreply@localhost>"  # the header is the From address
+        # The header is the From address: the operator's, with the owner's name (R-DLV-1).
+        assert parseaddr(received.message["From"]) == (mailing.owner.get_full_name(), "noreply@localhost")
         assert received.message["Return-Path"] is None
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from backend.mailings import selectors
-from backend.mailings.models import ClientTag, Mailing, Occurrence, Tag
+from backend.mailings.models import ClientTag, Mailing, Occurrence, SenderIdentity, Tag
 
 from ..core.dataloaders import DataLoader
 
@@ -121,3 +121,12 @@ class AudienceSizeLoader(DataLoader[Mailing, int]):
     def batch_load(self, keys: list[Mailing]) -> list[int]:
         sizes = selectors.audience_sizes(keys)
         return [sizes[key.pk] for key in keys]
+
+
+class SenderByIdLoader(DataLoader[int, SenderIdentity | None]):
+    """Mailings' chosen senders, with whether each is usable; None for one the caller may not see."""
+
+    def batch_load(self, keys: list[int]) -> list[SenderIdentity | None]:
+        visible = selectors.with_usability(selectors.visible_sender_identities(self.user))
+        by_pk = {identity.pk: identity for identity in visible.filter(pk__in=keys)}
+        return [by_pk.get(key) for key in keys]

@@ -73,6 +73,11 @@ class ClientMatchInput(graphene.InputObjectType):
 
 class MailingInput(graphene.InputObjectType):
     message_id = graphene.ID(required=True)
+    sender_id = graphene.ID(
+        description='One of your usable senders (R-DLV-1); "" for none (the service\'s address with your '
+        "name). Another owner's is NOT_FOUND, an unconfirmed or revoked one `invalid_choice`. Left out: the "
+        "mailing's (none for a new one, and dropped if it is no longer usable)."
+    )
     audience = MailingAudience(
         description="Left out: the mailing's current one; CLIENTS for a new mailing (R-AUD-1)."
     )
@@ -114,12 +119,27 @@ def _enum_value(value):
     return getattr(value, "value", value)
 
 
-def _mailing_data(data, mailing: Mailing | None = None) -> dict:
+def _sender_pk(user: User, data, mailing: Mailing | None) -> int | str:
+    """The form's `sender` value: the named identity (only the owner's own are found: another owner's is
+    NOT_FOUND), "" for none, or the mailing's own while it is still usable when the input leaves it out."""
+    owner = mailing.owner if mailing is not None else user
+    if data.sender_id is None:
+        if mailing is not None and mailing.sender_id:
+            return mailing.sender_id if selectors.usable_senders(owner).filter(pk=mailing.sender_id) else ""
+        return ""
+    if data.sender_id == "":
+        return ""
+    pk = pk_from_global_id(data.sender_id, "SenderIdentity")
+    return selectors.sender_identities_for(owner).get(pk=pk).pk
+
+
+def _mailing_data(data, mailing: Mailing | None = None, *, user: User) -> dict:
     # The form reads an aware datetime as that instant and a naive one in the owner's time zone. Seconds
     # are kept, microseconds dropped: the form compares with an initial value shown without them, and an
     # unchanged end sent back must not count as a change.
     values = {
         "message": pks_from_global_ids([data.message_id], "Message")[0],
+        "sender": _sender_pk(user, data, mailing),
         "start_at": data.start_at.replace(microsecond=0),
         "end_at": data.end_at.replace(microsecond=0),
         "periodicity": _enum_value(data.periodicity),
@@ -148,6 +168,7 @@ def _mailing_data(data, mailing: Mailing | None = None) -> dict:
 # The form's field names (camelCased) where the input's differ.
 _MAILING_INPUT_FIELDS = {
     "message": "messageId",
+    "sender": "senderId",
     "tags": "tagIds",
     "clients": "clientIds",
     "clientsAdded": "addClientIds",
@@ -572,7 +593,7 @@ class CreateMailing(MailingPayloadMixin, BaseMutation):
     @classmethod
     def perform(cls, info, user: User, input):
         try:
-            mailing = services.mailing_create(actor=user, data=_mailing_data(input))
+            mailing = services.mailing_create(actor=user, data=_mailing_data(input, user=user))
         except ValidationError as exc:
             return cls(errors=cls.mailing_errors(exc))
         return cls(mailing=mailing, quota_warning=limits.quota_notice(mailing) or None, errors=[])
@@ -591,7 +612,7 @@ class UpdateMailing(MailingPayloadMixin, BaseMutation):
     def perform(cls, info, user: User, id, input):
         mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
         try:
-            data = _mailing_data(input, mailing)
+            data = _mailing_data(input, mailing, user=user)
             mailing = services.mailing_update(actor=user, mailing=mailing, data=data)
         except ValidationError as exc:
             return cls(errors=cls.mailing_errors(exc))

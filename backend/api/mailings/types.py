@@ -35,6 +35,7 @@ from .dataloaders import (
     ClientCountsByMailingLoader,
     LastOccurrenceByMailingLoader,
     LastOccurrenceWithTimesByMailingLoader,
+    SenderByIdLoader,
     TagsByClientLoader,
     TagsByMailingLoader,
     TagSizeLoader,
@@ -397,6 +398,11 @@ class MailingType(DjangoObjectType):
         description="The latest occurrence with its counts, if any.",
     )
     owner = graphene.Field(MailingOwner, required=True)
+    sender = graphene.Field(
+        "backend.api.senders.types.SenderIdentityType",
+        description="The sender chosen (R-DLV-1); null for none. When it is not `usable`, the mail goes from "
+        "the service's address with the owner's name. Null for a viewer who may not see it.",
+    )
 
     class Meta:
         model = Mailing
@@ -426,6 +432,10 @@ class MailingType(DjangoObjectType):
     @staticmethod
     def resolve_owner(root: Mailing, info):
         return root.owner
+
+    @staticmethod
+    def resolve_sender(root: Mailing, info):
+        return SenderByIdLoader.of(info).load(root.sender_id) if root.sender_id else None
 
     @staticmethod
     def resolve_tags(root: Mailing, info) -> Deferred:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .. import answers
+from .. import answers, selectors
 from ..compose import Connection, PreparedMessage, SendResult
 from ..models import DeliveryAttempt, Occurrence
 from . import failures, queue
@@ -87,8 +87,13 @@ class PreparedMessages:
     def get(self, occurrence_id: int) -> PreparedMessage:
         with self._lock:
             if occurrence_id not in self._prepared:
-                occurrence = Occurrence.objects.select_related("mailing__message").get(pk=occurrence_id)
-                self._prepared[occurrence_id] = PreparedMessage(occurrence.mailing.message)
+                occurrence = Occurrence.objects.select_related(
+                    "mailing__message", "mailing__owner", "mailing__sender"
+                ).get(pk=occurrence_id)
+                mailing = occurrence.mailing
+                self._prepared[occurrence_id] = PreparedMessage(
+                    mailing.message, sender=selectors.sender_for(mailing)
+                )
             return self._prepared[occurrence_id]
 
 

@@ -1,10 +1,10 @@
 """Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
-the area modules (clients, tags, messages, mailings, imports, retries, previews, protection) are where each is
-written, not what callers name. Error codes are errors.py's; the steps without an actor are scheduling.py's
-(rescheduling after an edit, and the two the engine shares: materialising an occurrence, asking for
-unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
+the area modules (clients, tags, messages, mailings, imports, retries, previews, protection, senders) are
+where each is written, not what callers name. Error codes are errors.py's; the steps without an actor are
+scheduling.py's (rescheduling after an edit, and the two the engine shares: materialising an occurrence,
+asking for unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
 """
 
 from .base import OPERATOR, FormInvalid, Operator
@@ -44,11 +44,30 @@ from .protection import (
     sending_resume,
 )
 from .retries import occurrence_retry_failed
+from .senders import (
+    CONFIRMATIONS_PER_HOUR,
+    DNS_CHECKS_PER_HOUR,
+    DnsRecord,
+    confirmation_expires_at,
+    dns_record,
+    sender_confirm,
+    sender_create,
+    sender_delete,
+    sender_domain_add,
+    sender_domain_check,
+    sender_domain_delete,
+    sender_revoke,
+    sender_send_confirmation,
+    sender_update,
+)
 from .tags import clients_tag, clients_untag, tag_create, tag_delete, tag_update
 
 __all__ = [
+    "CONFIRMATIONS_PER_HOUR",
+    "DNS_CHECKS_PER_HOUR",
     "OPERATOR",
     "TEST_SENDS_PER_HOUR",
+    "DnsRecord",
     "FormInvalid",
     "ImportReport",
     "ImportResult",
@@ -68,6 +87,8 @@ __all__ = [
     "clients_import_upload",
     "clients_tag",
     "clients_untag",
+    "confirmation_expires_at",
+    "dns_record",
     "mailing_check_send_now",
     "mailing_create",
     "mailing_delete",
@@ -83,6 +104,15 @@ __all__ = [
     "occurrence_retry_failed",
     "review_senders",
     "send_quota_set",
+    "sender_confirm",
+    "sender_create",
+    "sender_delete",
+    "sender_domain_add",
+    "sender_domain_check",
+    "sender_domain_delete",
+    "sender_revoke",
+    "sender_send_confirmation",
+    "sender_update",
     "sending_block",
     "sending_pause",
     "sending_resume",

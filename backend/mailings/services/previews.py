@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from backend.accounts import ratelimit
 from backend.accounts.models import User
 
-from ..compose import Connection, PreparedMessage, UnsafeRecipient
+from .. import selectors
+from ..compose import Connection, PreparedMessage, Sender, UnsafeRecipient
 from ..errors import ErrorCode
-from ..models import Client, DeliveryAttempt, Message, new_unsubscribe_token
+from ..models import Client, DeliveryAttempt, Message, SenderIdentity, new_unsubscribe_token
 from .base import require_can_edit
 
 TEST_SENDS_PER_HOUR = 10
@@ -47,7 +48,17 @@ class TestSendResult:
     answer: str
 
 
-def message_preview(*, actor: User, message: Message, client: Client) -> Preview:
+def _sender(message: Message, identity: SenderIdentity | None) -> Sender:
+    """Who the message would come from: `identity` (one of its owner's) as a mailing using it sends, or the
+    owner's default sender (R-DLV-1) when there is none."""
+    if identity is not None and identity.owner_id != message.owner_id:
+        raise PermissionDenied(_("The message and the sender belong to different users."))
+    return selectors.sender_of(message.owner, identity)
+
+
+def message_preview(
+    *, actor: User, message: Message, client: Client, sender: SenderIdentity | None = None
+) -> Preview:
     """Exactly what the engine would send `client` for `message`: the compose step the engine sends with,
     placeholders filled and the client's real unsubscribe footer and headers (R-SEND-9). Owner or superuser
     only, message and client of one owner; a manager sees no message text (R-AUTH-5)."""
@@ -55,7 +66,7 @@ def message_preview(*, actor: User, message: Message, client: Client) -> Preview
     require_can_edit(actor, client)
     if message.owner_id != client.owner_id:
         raise PermissionDenied(_("The message and the client belong to different users."))
-    prepared = PreparedMessage(message)
+    prepared = PreparedMessage(message, sender=_sender(message, sender))
     try:
         parts = prepared.parts(email=client.email, full_name=client.full_name, token=client.unsubscribe_token)
     except UnsafeRecipient as exc:
@@ -74,7 +85,13 @@ def message_preview(*, actor: User, message: Message, client: Client) -> Preview
     )
 
 
-def message_send_test(*, actor: User, message: Message, connect: Callable[[], Connection]) -> TestSendResult:
+def message_send_test(
+    *,
+    actor: User,
+    message: Message,
+    connect: Callable[[], Connection],
+    sender: SenderIdentity | None = None,
+) -> TestSendResult:
     """Send `message` to the actor's own address, personalised with the actor as the sample client, through
     the engine's transport and settings, and return the server's answer. An unreachable or refusing server
     gives `accepted=False` with its error, never an exception. At most TEST_SENDS_PER_HOUR per user and
@@ -82,12 +99,13 @@ def message_send_test(*, actor: User, message: Message, connect: Callable[[], Co
     The unsubscribe link in it belongs to no client (the page says the link is invalid). `connect` opens
     the engine's transport (`sending.transport.open_connection`, what the workers send through)."""
     require_can_edit(actor, message)
+    prepared = PreparedMessage(message, sender=_sender(message, sender))
     ratelimit.take(ratelimit.Limit("test-send", str(actor.pk), TEST_SENDS_PER_HOUR, ratelimit.HOUR))
     full_name = actor.get_full_name() or actor.email.rpartition("@")[0]
     transport = connect()
     try:
         result = transport.send(
-            PreparedMessage(message), email=actor.email, full_name=full_name, token=new_unsubscribe_token()
+            prepared, email=actor.email, full_name=full_name, token=new_unsubscribe_token()
         )
     finally:
         transport.close()

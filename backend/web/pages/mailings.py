@@ -394,6 +394,10 @@ class MailingDetail(OwnMailingMixin, View):
             "sending_paused": mailing.owner.sending_paused_at is not None,
             # Deliveries of this send that the owner's daily quota keeps back until their next day (R-DLV-5).
             "quota_wait": quota.resets_at if running and quota.left == 0 and latest.waiting_count else None,
+            # Who the next send comes from, as the engine will decide it (R-DLV-1).
+            "sender": selectors.sender_for(mailing),
+            "sender_unusable": bool(mailing.sender_id)
+            and not selectors.usable_senders(mailing.owner).filter(pk=mailing.sender_id).exists(),
         }
         return render(request, self.template_name, context)
 

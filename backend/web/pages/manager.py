@@ -44,6 +44,7 @@ class ManagerDashboard(View):
             "can_manage_users": roles.sees_all_users(request.user),
             # The senders paused on their bounce or complaint rate, and quotas (R-DLV-5).
             "can_review_senders": roles.may_block_users(request.user),
+            "can_revoke_senders": roles.may_revoke_senders(request.user),
             "operations": OPERATIONS,
             "time_zone": request.user.time_zone,
             "mailing_choices": mailing_choices(),
