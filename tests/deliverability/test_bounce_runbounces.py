@@ -27,7 +27,10 @@ from tests.fakes.imap import FakeIMAPServer
 from tests.fakes.smtp import closed_port, free_port
 from tests.helpers import ROOT, clean_env, database_url, start_manage, wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.usefixtures("bounce_domain")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("bounce_domain"),
+]
 
 DOWN = f"postgres://postgres@127.0.0.1:{closed_port()}/mailer"
 
