@@ -554,7 +554,7 @@ APSCHEDULER_DATETIME_FORMAT = "N j, Y, f:s a"
 APSCHEDULER_RUN_NOW_TIMEOUT = 25
 # How often the scheduler looks for due mailings (seconds).
 # Bounces and complaints are read back at bounces+<token>@BOUNCE_DOMAIN (mailings/verp.py, R-DLV-3); unset:
-# the envelope sender is the From address and nothing is read back.
+# the envelope sender is the operator's address and nothing is read back.
 BOUNCE_DOMAIN = setting("str", "BOUNCE_DOMAIN", "").strip().lower()
 BOUNCE_LOCAL_PART = setting("str", "BOUNCE_LOCAL_PART", "bounces").strip().lower()
 if "+" in BOUNCE_LOCAL_PART or "@" in BOUNCE_LOCAL_PART or not BOUNCE_LOCAL_PART:

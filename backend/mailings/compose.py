@@ -201,7 +201,12 @@ class PreparedMessage:
     def __init__(self, message: Message, *, sender: Sender | None = None):
         self.sender = sender or Sender(from_email=settings.DEFAULT_FROM_EMAIL)
         self.from_email = readable_address(self.sender.from_email)
-        self.envelope_from = parseaddr(self.from_email)[1] or self.from_email
+        # Without a bounce domain the envelope sender is the operator's address, never an owner's From: a
+        # relay refusing a sender it does not host (553, "unverified") would otherwise fail every message of
+        # that owner as the server's fault and open the shared circuit breaker for every owner. It is also
+        # the domain SPF checks the operator's server against.
+        operator = readable_address(settings.DEFAULT_FROM_EMAIL)
+        self.envelope_from = parseaddr(operator)[1] or operator
         self.envelope_from_command = quoteaddr(self.envelope_from)  # MAIL FROM's argument, as smtplib has it
         self.reply_to = readable_address(self.sender.reply_to) if self.sender.reply_to else ""
         # Keys parsed once per occurrence; each message is signed with all of them (R-DLV-2).
@@ -240,7 +245,7 @@ class PreparedMessage:
 
     def envelope_command(self, delivery_id: int | None) -> str:
         """MAIL FROM's argument for one delivery: its own return path (VERP, R-DLV-3) when BOUNCE_DOMAIN is
-        set, else the From address."""
+        set, else the operator's address (DEFAULT_FROM_EMAIL)."""
         if delivery_id is not None:
             return_path = verp.return_path(delivery_id)
             if return_path:

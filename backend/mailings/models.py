@@ -553,6 +553,12 @@ class Delivery(models.Model):
             models.Index(fields=["occurrence", "status"], name="mailings_delivery_progress"),
             # The report's delivery log in its order (newest send first, then by address), one page at a time.
             models.Index(fields=["mailing", "-occurrence", "email", "id"], name="mailings_delivery_log"),
+            # The automatic review's look for owners with recent bounces: only bounced rows, so it stays tiny.
+            models.Index(
+                fields=["bounced_at"],
+                name="mailings_delivery_bounced",
+                condition=Q(bounced_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

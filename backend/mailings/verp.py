@@ -6,7 +6,7 @@ the bounce reader matches a mail to its delivery only by the address it was sent
 it mark someone else's client bounced by writing to a made-up address. Lower-case hexadecimal throughout:
 some servers change the case of a local part.
 
-With BOUNCE_DOMAIN unset nothing is read back and the envelope sender stays the From address.
+With BOUNCE_DOMAIN unset nothing is read back and the envelope sender is the operator's address.
 """
 
 from __future__ import annotations

@@ -39,11 +39,37 @@ def test_each_delivery_goes_out_with_its_own_return_path(smtp, bounce_domain):
         assert received.message["Return-Path"] is None
 
 
-def test_without_a_bounce_domain_the_envelope_sender_is_the_from_address(smtp, settings):
+def test_without_a_bounce_domain_the_envelope_sender_is_the_operators_address(smtp, settings):
     settings.BOUNCE_DOMAIN = ""
     due_mailing(clients=1)
     assert send_due().sent == 1
     assert smtp.received[0].mail_from == "noreply@localhost"
+
+
+def test_an_owners_own_from_address_never_becomes_the_envelope_sender(smtp, settings):
+    """A relay refusing senders it does not host (553) would otherwise fail the owner's whole send as the
+    server's fault and open the circuit breaker shared by every owner."""
+    settings.BOUNCE_DOMAIN = ""
+    smtp.set(mode="reject_sender")
+    connection = SMTPConnection()
+    try:
+        prepared = PreparedMessage(MessageFactory(), sender=Sender(from_email="Shop <news@shop.example>"))
+        result = connection.send(prepared, email="a@example.org", full_name="A", token="t", delivery_id=9)
+    finally:
+        connection.close()
+    assert result.connection_failed  # the operator's own address refused: the server's fault, for everyone
+    smtp.set(mode="accept")
+    connection = SMTPConnection()
+    try:
+        assert (
+            connection.send(prepared, email="a@example.org", full_name="A", token="t", delivery_id=9).code
+            == 250
+        )
+    finally:
+        connection.close()
+    received = smtp.received[0]
+    assert received.mail_from == "noreply@localhost"
+    assert received.message["From"] == "Shop <news@shop.example>"
 
 
 def test_a_test_send_without_a_delivery_uses_the_from_address(smtp, bounce_domain):

@@ -247,7 +247,8 @@ def release(jobs: list[Job], *, due_at: dt.datetime) -> int:
         groups[(job.owner_id, job.quota_day)].append(job.pk)
     released = 0
     with transaction.atomic():
-        for (owner_id, day), pks in groups.items():
+        # In owner order, as the claim locks the quota rows: two workers never wait on each other's.
+        for (owner_id, day), pks in sorted(groups.items(), key=lambda item: (item[0][0], str(item[0][1]))):
             count = Delivery.objects.filter(pk__in=pks, claim_token=jobs[0].lease).update(
                 next_attempt_at=due_at
             )
