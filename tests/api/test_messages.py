@@ -196,3 +196,35 @@ def test_preview_with_another_owners_message_or_client_is_not_found_R_AUTH_4(own
     assert error_codes(body) == ["NOT_FOUND"]
     status, body = gql(PREVIEW, {"message": gid(message), "client": gid(client)})
     assert status == 401 and error_codes(body) == ["UNAUTHENTICATED"]
+
+
+PREVIEW_FROM = """
+mutation Preview($message: ID!, $client: ID!, $sender: ID) {
+  previewMessage(message: $message, client: $client, sender: $sender) {
+    preview { fromEmail headers { name value } }
+    errors { code }
+  }
+}
+"""
+
+
+def test_preview_from_a_chosen_sender_and_never_from_a_foreign_or_revoked_one_R_DLV_1(owner, stranger):
+    from django.utils import timezone
+
+    from tests.senders_helpers import confirmed_identity
+
+    message = MessageFactory(owner=owner)
+    client = ClientFactory(owner=owner)
+    shop = confirmed_identity(owner, "news@shop.example")
+    revoked = confirmed_identity(owner, "old@shop.example", revoked_at=timezone.now())
+    foreign = confirmed_identity(stranger, "news@other.example")
+    base = {"message": gid(message), "client": gid(client)}
+
+    payload = data_of(PREVIEW_FROM, {**base, "sender": gid(shop)}, user=owner)["previewMessage"]
+    assert payload["preview"]["fromEmail"] == "Shop News <news@shop.example>"
+    payload = data_of(PREVIEW_FROM, {**base, "sender": gid(revoked)}, user=owner)["previewMessage"]
+    assert payload["preview"]["fromEmail"].endswith("<noreply@localhost>")  # what the engine would send
+    for refused in (gid(foreign), to_global_id("SenderIdentity", 2**70), "garbage"):
+        _status, body = gql(PREVIEW_FROM, {**base, "sender": refused}, user=owner)
+        assert error_codes(body) == ["NOT_FOUND"] or error_codes(body) == ["BAD_REQUEST"], body
+        assert body["data"] == {"previewMessage": None}

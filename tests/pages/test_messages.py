@@ -420,3 +420,36 @@ def test_preview_and_test_send_are_refused_to_anonymous_and_managers(client, let
         assert "News for" not in response.content.decode()
         assert client.post(send).status_code == 403
     assert not smtp.received
+
+
+def test_preview_and_test_send_from_a_chosen_sender_R_DLV_1(client, owner, letter, smtp):
+    """The preview and the test send show the message from one of the owner's usable senders, as the engine
+    would send it; a foreign or revoked identity is never used (the service's address instead)."""
+    from django.utils import timezone
+
+    from tests.senders_helpers import confirmed_identity
+
+    recipient = ClientFactory(owner=owner)
+    shop = confirmed_identity(owner, "news@shop.example")
+    revoked = confirmed_identity(owner, "old@shop.example", revoked_at=timezone.now())
+    foreign = confirmed_identity(UserFactory(), "news@other.example")
+    url = reverse("messages:preview", args=[letter.pk])
+
+    html = unescape(client.get(url, {"client": recipient.pk, "sender": shop.pk}).content.decode())
+    assert "Shop News <news@shop.example></dd>" in html  # the preview's From
+    assert f'name="sender" value="{shop.pk}"' in html  # the test send carries the choice
+    for refused in (revoked.pk, foreign.pk, "9" * 30, "x"):
+        page = client.get(url, {"client": recipient.pk, "sender": refused})
+        assert page.status_code == 200
+        page_html = unescape(page.content.decode())
+        assert "news@other.example" not in page_html and "<noreply@localhost></dd>" in page_html
+
+    response = client.post(
+        reverse("messages:send_test", args=[letter.pk]),
+        {"client": recipient.pk, "sender": shop.pk},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == url + f"?client={recipient.pk}&sender={shop.pk}"
+    assert smtp.received[-1].message["From"].endswith("<news@shop.example>")
+    client.post(reverse("messages:send_test", args=[letter.pk]), {"sender": foreign.pk})
+    assert "noreply@localhost" in smtp.received[-1].message["From"]

@@ -567,14 +567,24 @@ class PreviewMessage(BaseMutation):
     class Arguments:
         message = graphene.ID(required=True)
         client = graphene.ID(required=True)
+        sender = graphene.ID(
+            description="One of your sender identities to show it from (R-DLV-1); one that is not usable "
+            "shows what would be sent instead: the service's address with your name. Omitted: the same."
+        )
 
     preview = graphene.Field(MessagePreview)
 
     @classmethod
-    def perform(cls, info, user: User, message, client):
+    def perform(cls, info, user: User, message, client, sender=None):
         found_message = selectors.message_get(user, pk_from_global_id(message, "Message"))
         found_client = selectors.client_get(user, pk_from_global_id(client, "Client"))
-        preview = services.message_preview(actor=user, message=found_message, client=found_client)
+        identity = None
+        if sender:
+            pk = pk_from_global_id(sender, "SenderIdentity")
+            identity = selectors.sender_identities_for(user).get(pk=pk)
+        preview = services.message_preview(
+            actor=user, message=found_message, client=found_client, sender=identity
+        )
         return cls(preview=preview, errors=[])
 
 

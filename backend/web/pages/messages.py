@@ -20,7 +20,7 @@ from backend.filtering import ordered
 from backend.mailings import answers, selectors, services
 from backend.mailings.filters import MessageFilter
 from backend.mailings.forms import MessageForm
-from backend.mailings.models import Client, Message
+from backend.mailings.models import Client, Message, SenderIdentity
 from backend.mailings.sending.transport import open_connection
 
 from ..moments import moment_text
@@ -215,9 +215,12 @@ class MessagePreview(OwnerObjectMixin, View):
         if client is not None and client not in choices:
             choices.insert(0, client)
         preview, error = None, ""
+        sender = chosen_sender(request.user, request.GET.get("sender", "").strip())
         if client is not None:
             try:
-                preview = services.message_preview(actor=request.user, message=message, client=client)
+                preview = services.message_preview(
+                    actor=request.user, message=message, client=client, sender=sender
+                )
             except ValidationError as exc:
                 error = error_text(exc)
         context = {
@@ -231,11 +234,22 @@ class MessagePreview(OwnerObjectMixin, View):
             "frame_html": PREVIEW_FRAME_HEAD + preview.html if preview and preview.html else "",
             "error": error,
             "test_limit": services.TEST_SENDS_PER_HOUR,
+            "sender": sender,
+            "senders": list(selectors.usable_senders(request.user).order_by("from_email", "pk")),
         }
         response = render(request, self.template_name, context)
         if context["frame_html"]:
             response.csp_update = PREVIEW_PAGE_CSP
         return response
+
+
+def chosen_sender(user, value: str) -> SenderIdentity | None:
+    """The sender the preview and the test send show the message from (R-DLV-1): one of the owner's usable
+    identities by id, or none (the operator's address with the owner's name). Anything else counts as none:
+    a revoked or foreign identity is never used."""
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return selectors.usable_senders(user).filter(pk=int(value)).first()
 
 
 class MessageSendTest(OwnerObjectMixin, View):
@@ -249,10 +263,18 @@ class MessageSendTest(OwnerObjectMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         message = self.get_object(pk)
         back = reverse("messages:preview", args=[message.pk])
+        sender = chosen_sender(request.user, request.POST.get("sender", "").strip())
+        query = {}
         if request.POST.get("client", "").isdigit():
-            back += "?" + urlencode({"client": request.POST["client"]})
+            query["client"] = request.POST["client"]
+        if sender is not None:
+            query["sender"] = sender.pk
+        if query:
+            back += "?" + urlencode(query)
         try:
-            result = services.message_send_test(actor=request.user, message=message, connect=open_connection)
+            result = services.message_send_test(
+                actor=request.user, message=message, connect=open_connection, sender=sender
+            )
         except RateLimited as exc:
             minutes = exc.retry_after_minutes
             messages.error(
