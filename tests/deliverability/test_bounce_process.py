@@ -77,25 +77,50 @@ def test_the_same_mail_twice_is_recorded_once(smtp):
     assert first.pk == second.pk and Bounce.objects.count() == 1
 
 
-def test_soft_bounces_count_and_the_limit_within_the_days_makes_them_hard(smtp, settings):
+def test_soft_bounces_of_distinct_deliveries_within_the_days_make_them_hard(smtp, settings):
     settings.BOUNCE_SOFT_LIMIT = 3
     settings.BOUNCE_SOFT_DAYS = 7
-    (delivery,) = sent_deliveries()
-    client = delivery.client
+    deliveries = sent_deliveries(clients=1)
+    for _ in range(3):
+        mailing = due_mailing(clients=0, owner=deliveries[0].mailing.owner)
+        mailing.clients.add(deliveries[0].client)
+        assert send_due().sent == 1
+        deliveries.append(mailing.deliveries.select_related("client", "mailing").get())
+    first, second, third, fourth = deliveries
+    client = first.client
     now = timezone.now()
+
+    def soft(delivery, rcpt, when=now):
+        raw = samples.postfix_dsn(return_path(delivery), rcpt, status="4.2.2")
+        return record(raw, source="smtp", now=when)
+
     # An old soft bounce, outside the window, does not count.
-    record(samples.delayed_dsn(return_path(delivery), "old@x"), source="smtp", now=now - dt.timedelta(days=8))
-    for n in range(2):
-        raw = samples.delayed_dsn(return_path(delivery), f"r{n}@example.org")
-        assert record(raw, source="smtp", now=now).kind == "soft"
-        client.refresh_from_db()
-        assert client.bounced_at is None
-    record(samples.delayed_dsn(return_path(delivery), "r3@example.org"), source="smtp", now=now)
+    soft(fourth, "old@x", when=now - dt.timedelta(days=8))
+    assert soft(first, "a@example.org").kind == "soft"
+    # The same message bouncing again counts once.
+    assert soft(first, "b@example.org").kind == "soft"
+    assert soft(second, "c@example.org").kind == "soft"
+    client.refresh_from_db()
+    assert client.bounced_at is None
+    soft(third, "d@example.org")
     client.refresh_from_db()
     assert client.bounced_at == now
+    first.refresh_from_db()
+    assert first.bounced_at is None  # a temporary failure is not a failure of this delivery
+    assert Bounce.objects.filter(client=client, kind="soft").count() == 5
+
+
+def test_delay_warnings_are_kept_but_never_counted(smtp, settings):
+    """A greylisted message warned about three times is no bounce: the client stays a recipient."""
+    settings.BOUNCE_SOFT_LIMIT = 3
+    (delivery,) = sent_deliveries()
+    for n in range(3):
+        bounce = record(samples.delayed_dsn(return_path(delivery), f"r{n}@example.org"), source="smtp")
+        assert bounce.kind == "unclassified" and bounce.reason.startswith("delay warning: ")
+        assert bounce.delivery_id == delivery.pk and bounce.owner_id == delivery.mailing.owner_id
+    assert Client.objects.get(pk=delivery.client_id).bounced_at is None
     delivery.refresh_from_db()
-    assert delivery.bounced_at is None  # a delay is not a failure of this delivery
-    assert Bounce.objects.filter(client=client, kind="soft").count() == 4
+    assert delivery.bounced_at is None
 
 
 def test_a_complaint_unsubscribes_through_the_recipients_own_path(smtp):
