@@ -15,7 +15,7 @@ from backend.mailings.sending import send_due
 from backend.mailings.sending.occurrences import start_due
 from backend.mailings.sending.summary import PassSummary
 from tests.deliverability import bounce_samples as samples
-from tests.deliverability.bounce_helpers import bounce_domain, return_path, sent_deliveries  # noqa: F401
+from tests.deliverability.bounce_helpers import BOUNCE_DOMAIN, bounce_domain, return_path, sent_deliveries  # noqa: F401
 from tests.factories import ClientFactory
 from tests.sending_helpers import due_mailing
 
@@ -216,6 +216,24 @@ def test_a_huge_mail_is_kept_up_to_the_limit_and_marked_truncated(smtp, settings
     bounce = record(raw, source="smtp")
     assert (bounce.kind, bounce.size, bounce.raw_truncated) == ("hard", len(raw), True)
     assert len(bytes(bounce.raw)) == 100_000
+
+
+def test_a_mail_naming_no_delivery_is_kept_only_up_to_the_unmatched_limit(smtp, settings):
+    settings.BOUNCE_UNMATCHED_MAX_BYTES = 2000
+    (delivery,) = sent_deliveries()
+    stray = b"Subject: buy now\r\n\r\n" + b"z" * 50_000
+    bounce = record(stray, source="smtp", envelope_to=f"bounces@{BOUNCE_DOMAIN}")
+    assert (bounce.kind, bounce.owner_id, bounce.size, bounce.raw_truncated) == (
+        "unclassified",
+        None,
+        len(stray),
+        True,
+    )
+    assert bytes(bounce.raw) == stray[:2000]
+    # A mail about one of our deliveries is kept whole, also when nobody understands it.
+    ours = record(stray + b"!", source="smtp", envelope_to=return_path(delivery))
+    assert ours.owner_id == delivery.mailing.owner_id
+    assert (bytes(ours.raw), ours.raw_truncated) == (stray + b"!", False)
 
 
 def test_raw_mails_are_emptied_after_the_days_and_the_rows_stay(smtp, settings):

@@ -13,7 +13,8 @@ deletes anything.
   bounce: kept as unclassified, never counted;
 - complaint → the client is unsubscribed the way the recipient's own link does it;
 - not understood, or not naming one of our deliveries → kept as unclassified for a person to read (the
-  owner's when it names a delivery, the operator's otherwise).
+  owner's when it names a delivery, the operator's otherwise; of a mail naming none, only its first
+  BOUNCE_UNMATCHED_MAX_BYTES).
 
 A bounce about a message sent before the owner reactivated the client does not mark it again, nor do soft
 bounces received before the reactivation count; a client whose address changed since is not marked for
@@ -89,9 +90,12 @@ def _store(
         raw_truncated=len(kept) < len(raw),
     )
     if delivery is None:
-        # Not one of ours (or its delivery is gone): the operator's to read, acted on by nobody.
+        # Not one of ours (or its delivery is gone): the operator's to read, acted on by nobody. Spam
+        # fills nothing: only its first BOUNCE_UNMATCHED_MAX_BYTES are kept.
         bounce.kind = UNCLASSIFIED
         bounce.email = parsed.recipient
+        bounce.raw = kept[: max(settings.BOUNCE_UNMATCHED_MAX_BYTES, 0)]
+        bounce.raw_truncated = len(bounce.raw) < len(raw)
     else:
         bounce.kind = parsed.kind
         bounce.delivery = delivery
