@@ -238,16 +238,32 @@ def test_a_mail_naming_no_delivery_is_kept_only_up_to_the_unmatched_limit(smtp, 
 
 def test_raw_mails_are_emptied_after_the_days_and_the_rows_stay(smtp, settings):
     settings.BOUNCE_RAW_DAYS = 30
+    first, second = sent_deliveries(clients=2)
     now = timezone.now()
-    old = record(b"Subject: old\r\n\r\nold", source="stdin", now=now - dt.timedelta(days=31))
-    new = record(b"Subject: new\r\n\r\nnew", source="stdin", now=now - dt.timedelta(days=29))
+    old_raw = samples.postfix_dsn(return_path(first), first.email)
+    new_raw = samples.postfix_dsn(return_path(second), second.email)
+    old = record(old_raw, source="stdin", now=now - dt.timedelta(days=31))
+    new = record(new_raw, source="stdin", now=now - dt.timedelta(days=29))
+    # Unclassified mails wait for a person, however old: matched (a delay warning) or not.
+    waiting = [
+        record(b"Subject: old\r\n\r\nold", source="stdin", now=now - dt.timedelta(days=400)),
+        record(
+            samples.delayed_dsn(return_path(first), first.email),
+            source="smtp",
+            now=now - dt.timedelta(days=40),
+        ),
+    ]
+    assert (old.kind, new.kind, [w.kind for w in waiting]) == ("hard", "hard", ["unclassified"] * 2)
     assert purge_bounce_raw(now=now) == 1
     assert purge_bounce_raw(now=now) == 0
     old.refresh_from_db()
     new.refresh_from_db()
     assert (bytes(old.raw), old.raw_purged_at) == (b"", now)
-    assert bytes(new.raw) == b"Subject: new\r\n\r\nnew" and new.raw_purged_at is None
-    assert Bounce.objects.count() == 2
+    assert bytes(new.raw) == new_raw and new.raw_purged_at is None
+    for kept in waiting:
+        kept.refresh_from_db()
+        assert bytes(kept.raw) and kept.raw_purged_at is None
+    assert Bounce.objects.count() == 4
     assert purge_bounce_raw(now=now + dt.timedelta(days=10), days=0) == 0  # 0 keeps everything
 
 
@@ -259,6 +275,7 @@ def test_the_schedulers_daily_retention_job_empties_old_raw_mails(settings):
 
     settings.BOUNCE_RAW_DAYS = 30
     old = record(b"Subject: old\r\n\r\nold", source="stdin", now=timezone.now() - dt.timedelta(days=40))
+    Bounce.objects.filter(pk=old.pk).update(kind=Bounce.Kind.SOFT)  # an unclassified one would be kept
     purge_delivery_log_job(StopRequest())
     old.refresh_from_db()
     assert bytes(old.raw) == b"" and old.raw_purged_at is not None

@@ -298,6 +298,24 @@ def test_imap_moves_to_the_done_folder_or_deletes_only_stored_mails(imap, settin
     assert Bounce.objects.count() == 2
 
 
+def test_imap_never_deletes_a_mail_whose_stored_copy_was_cut(imap, settings):
+    settings.BOUNCE_IMAP_DELETE = True
+    settings.BOUNCE_UNMATCHED_MAX_BYTES = 1000
+    big = b"Subject: big\r\n\r\n" + b"b" * 5000
+    imap.add("INBOX", big)
+    imap.add("INBOX", b"Subject: small\r\n\r\nsmall")
+    assert poll_imap() == (2, 0)
+    assert [mail.data for mail in imap.deleted] == [b"Subject: small\r\n\r\nsmall"]
+    (kept,) = imap.folders["INBOX"]
+    assert kept.data == big and "\\Seen" in kept.flags
+    assert Bounce.objects.get(size=len(big)).raw_truncated
+    # With a done folder it goes there, whole, instead.
+    settings.BOUNCE_IMAP_DONE_FOLDER = "Done"
+    assert poll_imap() == (1, 0)
+    assert imap.folders["INBOX"] == [] and [mail.data for mail in imap.folders["Done"]] == [big]
+    assert Bounce.objects.count() == 2
+
+
 def test_runbounces_imap_once_reports_what_it_did(imap):
     imap.add("INBOX", b"Subject: one\r\n\r\n1")
     out = io.StringIO()

@@ -162,7 +162,8 @@ class RawMailMessage(MailMessage):
 
 def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
     """One pass over the mailbox: every mail not done yet is stored, then marked seen (or moved to
-    BOUNCE_IMAP_DONE_FOLDER, or deleted with BOUNCE_IMAP_DELETE). Returns (stored, left for the next poll).
+    BOUNCE_IMAP_DONE_FOLDER, or deleted with BOUNCE_IMAP_DELETE — never one whose stored copy was cut: that
+    one is moved or marked seen, the mailbox keeps it whole). Returns (stored, left for the next poll).
     A mail that could not be stored stays as it was; the database down ends the pass."""
     box_class = MailBox if settings.BOUNCE_IMAP_SSL else MailBoxUnencrypted
     done_folder = settings.BOUNCE_IMAP_DONE_FOLDER
@@ -183,7 +184,7 @@ def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
                 left += len(uids) - position
                 break
             try:
-                stored(message.raw, source=Bounce.Source.IMAP)
+                bounce = stored(message.raw, source=Bounce.Source.IMAP)
             except DatabaseError:
                 logger.exception("bounces: the database is unavailable; the mailbox is read again later")
                 left += len(uids) - position
@@ -195,7 +196,7 @@ def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
                 left += 1
                 continue
             count += 1
-            if delete:
+            if delete and not bounce.raw_truncated:
                 mailbox.delete([message.uid])
             elif done_folder:
                 mailbox.move([message.uid], done_folder)
