@@ -105,6 +105,21 @@ def test_the_raw_page_says_when_the_raw_mail_was_deleted(client, bounced):
     assert "deleted" in text and "Received" not in text
 
 
+def test_correcting_a_bounced_clients_address_makes_it_a_recipient_again(client, bounced):
+    client.force_login(bounced.owner)
+    url = reverse("clients:edit", args=[bounced.client_id])
+    # Another field changed (or only the address's case): still bounced.
+    same = bounced.email.upper()
+    assert client.post(url, {"email": same, "full_name": "Renamed", "comment": ""}).status_code == 302
+    assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
+    assert (
+        client.post(url, {"email": "fixed@example.org", "full_name": "Renamed", "comment": ""}).status_code
+        == 302
+    )
+    fixed = Client.objects.get(pk=bounced.client_id)
+    assert (fixed.email, fixed.bounced_at) == ("fixed@example.org", None)
+
+
 # --- GraphQL -------------------------------------------------------------------------------------------
 
 CLIENTS = """
@@ -147,6 +162,26 @@ def test_the_api_reactivates_and_another_owners_id_is_not_found(bounced):
     assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
     result = data_of(REACTIVATE, {"id": client_id(bounced.client_id)}, user=bounced.owner)["reactivateClient"]
     assert result["client"]["bouncedAt"] is None and result["client"]["reactivatedAt"] is not None
+
+
+UPDATE = """
+mutation Update($id: ID!, $input: ClientInput!) {
+  updateClient(id: $id, input: $input) { client { id email bouncedAt } errors { field message code } }
+}
+"""
+
+
+def test_the_api_clears_bounced_at_when_the_address_is_corrected(bounced):
+    owner, gid = bounced.owner, client_id(bounced.client_id)
+    renamed = {"id": gid, "input": {"email": bounced.email, "fullName": "Renamed"}}
+    assert data_of(UPDATE, renamed, user=owner)["updateClient"]["client"]["bouncedAt"] is not None
+    # Another owner cannot, whatever the input.
+    fixed = {"id": gid, "input": {"email": "fixed@example.org", "fullName": "Renamed"}}
+    _status, body = gql(UPDATE, fixed, user=UserFactory())
+    assert error_codes(body) == ["NOT_FOUND"]
+    assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
+    result = data_of(UPDATE, fixed, user=owner)["updateClient"]
+    assert result["errors"] == [] and result["client"]["bouncedAt"] is None
 
 
 def test_another_owners_bounce_is_not_reachable_by_node_id(bounced):
