@@ -562,14 +562,19 @@ if "+" in BOUNCE_LOCAL_PART or "@" in BOUNCE_LOCAL_PART or not BOUNCE_LOCAL_PART
 # Reading bounces back (`manage.py runbounces`, mailings/bounces/, docs/bounces.md).
 # A mail is kept (and parsed) up to this many bytes; the rest is cut and the row marked truncated.
 BOUNCE_RAW_MAX_BYTES = setting("int", "BOUNCE_RAW_MAX_BYTES", 10 * 1024 * 1024)
+# A mail that names none of our deliveries (spam, a stray) is kept up to this many bytes only.
+BOUNCE_UNMATCHED_MAX_BYTES = setting("int", "BOUNCE_UNMATCHED_MAX_BYTES", 64 * 1024)
 # This many soft bounces of one client within BOUNCE_SOFT_DAYS days count as a hard one.
 BOUNCE_SOFT_LIMIT = setting("int", "BOUNCE_SOFT_LIMIT", 3)
 BOUNCE_SOFT_DAYS = setting("int", "BOUNCE_SOFT_DAYS", 30)
 # Days the raw mail of a bounce is kept for a person to read (the row itself stays); 0 keeps it for ever.
 BOUNCE_RAW_DAYS = setting("int", "BOUNCE_RAW_DAYS", 30)
-# The inbound SMTP endpoint (host:port; empty: none) and the largest mail it takes.
+# The inbound SMTP endpoint (host:port; empty: none) and the largest mail it takes: at most
+# BOUNCE_RAW_MAX_BYTES (its default), so that a mail answered 250 is never stored cut.
 BOUNCE_SMTP_LISTEN = setting("str", "BOUNCE_SMTP_LISTEN", "127.0.0.1:2525")
-BOUNCE_SMTP_MAX_BYTES = setting("int", "BOUNCE_SMTP_MAX_BYTES", 25 * 1024 * 1024)
+BOUNCE_SMTP_MAX_BYTES = setting("int", "BOUNCE_SMTP_MAX_BYTES", BOUNCE_RAW_MAX_BYTES)
+# SMTP sessions open at once; one more is answered 421 (the sender retries later).
+BOUNCE_SMTP_MAX_SESSIONS = setting("int", "BOUNCE_SMTP_MAX_SESSIONS", 20)
 # An IMAP mailbox to poll (empty host: none). A mail is marked seen, or moved to BOUNCE_IMAP_DONE_FOLDER,
 # only once stored; deleted only with BOUNCE_IMAP_DELETE, and then only once stored.
 BOUNCE_IMAP_HOST = setting("str", "BOUNCE_IMAP_HOST", "")
@@ -583,6 +588,16 @@ BOUNCE_IMAP_DELETE = setting("bool", "BOUNCE_IMAP_DELETE", False)
 BOUNCE_IMAP_POLL_SECONDS = setting("int", "BOUNCE_IMAP_POLL_SECONDS", 60)
 if BOUNCE_RAW_MAX_BYTES < 64 * 1024 or BOUNCE_SMTP_MAX_BYTES < 64 * 1024:
     raise ImproperlyConfigured("BOUNCE_RAW_MAX_BYTES and BOUNCE_SMTP_MAX_BYTES must be at least 65536.")
+if BOUNCE_SMTP_MAX_BYTES > BOUNCE_RAW_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"BOUNCE_SMTP_MAX_BYTES ({BOUNCE_SMTP_MAX_BYTES}) must not exceed BOUNCE_RAW_MAX_BYTES "
+        f"({BOUNCE_RAW_MAX_BYTES}): the endpoint would accept mail it then stores cut. Leave it unset to "
+        "take BOUNCE_RAW_MAX_BYTES."
+    )
+if BOUNCE_UNMATCHED_MAX_BYTES < 0 or BOUNCE_SMTP_MAX_SESSIONS < 1:
+    raise ImproperlyConfigured(
+        "BOUNCE_UNMATCHED_MAX_BYTES must be 0 or more, BOUNCE_SMTP_MAX_SESSIONS 1 or more."
+    )
 if BOUNCE_SOFT_LIMIT < 1 or BOUNCE_SOFT_DAYS < 1 or BOUNCE_RAW_DAYS < 0 or BOUNCE_IMAP_POLL_SECONDS < 1:
     raise ImproperlyConfigured(
         "BOUNCE_SOFT_LIMIT, BOUNCE_SOFT_DAYS and BOUNCE_IMAP_POLL_SECONDS must be 1 or more; "

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect, RelatedFieldWidgetWrapper
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -534,6 +535,11 @@ class BounceAdmin(ReadOnlyAdmin):
     list_select_related = ["owner"]
     exclude = ["raw"]
     readonly_fields = ["raw_text"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bounce]:
+        # The list never loads the raw mail (up to BOUNCE_RAW_MAX_BYTES a row); the change view's
+        # `raw_text` loads it for its one row.
+        return super().get_queryset(request).defer("raw")
 
     @admin.display(description=_("raw mail"))
     def raw_text(self, obj: Bounce) -> str:

@@ -88,13 +88,17 @@ def purge_delivery_log(
 
 def purge_bounce_raw(*, now: dt.datetime | None = None, days: int | None = None, batch: int = BATCH) -> int:
     """Empty the raw mail of bounces received more than `days` (BOUNCE_RAW_DAYS) ago, `batch` rows per
-    statement, and note when (R-DLV-3): the row — kind, address, reason, status — stays. 0 days keeps
+    statement, and note when (R-DLV-3): the row — kind, address, reason, status — stays. Not of unclassified
+    ones: those wait for a person. 0 days keeps
     everything. Returns how many were emptied; idempotent, any number of processes at once."""
     now = now or timezone.now()
     days = settings.BOUNCE_RAW_DAYS if days is None else days
     if days <= 0:
         return 0
-    expired = Bounce.objects.filter(received_at__lt=now - dt.timedelta(days=days), raw_purged_at__isnull=True)
+    # Unclassified mails (not understood, unmatched, delay warnings) are kept whole for a person to read.
+    expired = Bounce.objects.filter(
+        received_at__lt=now - dt.timedelta(days=days), raw_purged_at__isnull=True
+    ).exclude(kind=Bounce.Kind.UNCLASSIFIED)
     purged = 0
     while True:
         ids = list(expired.order_by("received_at", "pk").values_list("pk", flat=True)[:batch])

@@ -190,10 +190,11 @@ def client_get(user: User, pk: int) -> Client:
 
 def bounces_for(user: User) -> QuerySet[Bounce]:
     """The bounces and complaints about the user's own deliveries (R-DLV-3), newest first. One that named no
-    delivery of ours has no owner: the operator reads it in the admin."""
+    delivery of ours has no owner: the operator reads it in the admin. Without the raw mail (up to
+    BOUNCE_RAW_MAX_BYTES a row): a list never loads it; `bounce_get` does, a row's `.raw` loads it alone."""
     if not roles.may_act(user):
         return Bounce.objects.none()
-    return Bounce.objects.filter(owner=user).order_by("-received_at", "-pk")
+    return Bounce.objects.filter(owner=user).defer("raw").order_by("-received_at", "-pk")
 
 
 def client_bounces(user: User, client: Client) -> QuerySet[Bounce]:
@@ -203,7 +204,7 @@ def client_bounces(user: User, client: Client) -> QuerySet[Bounce]:
 
 def bounce_get(user: User, pk: int) -> Bounce:
     """One of the user's bounces, raw mail included; another owner's is DoesNotExist like a missing one."""
-    return bounces_for(user).get(pk=pk)
+    return bounces_for(user).defer(None).get(pk=pk)
 
 
 def client_imports_for(user: User) -> QuerySet[ClientImport]:

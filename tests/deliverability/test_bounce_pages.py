@@ -3,8 +3,11 @@ client page's bounces with the raw mail as plain text, "Reactivate", "bounced af
 report; the same over GraphQL; the operator's read-only admin list. Another owner's ids are not found."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from backend.mailings import selectors
 from backend.mailings.bounces import record
 from backend.mailings.models import Bounce, Client
 from tests.api.helpers import data_of, error_codes, gql
@@ -102,6 +105,21 @@ def test_the_raw_page_says_when_the_raw_mail_was_deleted(client, bounced):
     assert "deleted" in text and "Received" not in text
 
 
+def test_correcting_a_bounced_clients_address_makes_it_a_recipient_again(client, bounced):
+    client.force_login(bounced.owner)
+    url = reverse("clients:edit", args=[bounced.client_id])
+    # Another field changed (or only the address's case): still bounced.
+    same = bounced.email.upper()
+    assert client.post(url, {"email": same, "full_name": "Renamed", "comment": ""}).status_code == 302
+    assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
+    assert (
+        client.post(url, {"email": "fixed@example.org", "full_name": "Renamed", "comment": ""}).status_code
+        == 302
+    )
+    fixed = Client.objects.get(pk=bounced.client_id)
+    assert (fixed.email, fixed.bounced_at) == ("fixed@example.org", None)
+
+
 # --- GraphQL -------------------------------------------------------------------------------------------
 
 CLIENTS = """
@@ -144,6 +162,26 @@ def test_the_api_reactivates_and_another_owners_id_is_not_found(bounced):
     assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
     result = data_of(REACTIVATE, {"id": client_id(bounced.client_id)}, user=bounced.owner)["reactivateClient"]
     assert result["client"]["bouncedAt"] is None and result["client"]["reactivatedAt"] is not None
+
+
+UPDATE = """
+mutation Update($id: ID!, $input: ClientInput!) {
+  updateClient(id: $id, input: $input) { client { id email bouncedAt } errors { field message code } }
+}
+"""
+
+
+def test_the_api_clears_bounced_at_when_the_address_is_corrected(bounced):
+    owner, gid = bounced.owner, client_id(bounced.client_id)
+    renamed = {"id": gid, "input": {"email": bounced.email, "fullName": "Renamed"}}
+    assert data_of(UPDATE, renamed, user=owner)["updateClient"]["client"]["bouncedAt"] is not None
+    # Another owner cannot, whatever the input.
+    fixed = {"id": gid, "input": {"email": "fixed@example.org", "fullName": "Renamed"}}
+    _status, body = gql(UPDATE, fixed, user=UserFactory())
+    assert error_codes(body) == ["NOT_FOUND"]
+    assert Client.objects.get(pk=bounced.client_id).bounced_at is not None
+    result = data_of(UPDATE, fixed, user=owner)["updateClient"]
+    assert result["errors"] == [] and result["client"]["bouncedAt"] is None
 
 
 def test_another_owners_bounce_is_not_reachable_by_node_id(bounced):
@@ -191,3 +229,47 @@ def test_bulk_tagging_every_match_keeps_the_bounced_filter(client, bounced):
     )
     assert response.status_code == 302
     assert list(ClientTag.objects.filter(tag=tag).values_list("client_id", flat=True)) == [bounced.client_id]
+
+
+# --- lists never load the raw mail ---------------------------------------------------------------------
+
+RAW_COLUMN = '"mailings_bounce"."raw"'
+
+
+def bounce_selects(queries) -> list[str]:
+    return [q["sql"] for q in queries if 'FROM "mailings_bounce"' in q["sql"]]
+
+
+def test_lists_of_bounces_do_not_load_the_raw_mail(client, bounced):
+    """Up to BOUNCE_RAW_MAX_BYTES a row: the selectors, the client page, the API's Client.bounces and the
+    admin's list select every column but the raw mail; the raw view loads it."""
+    owner = bounced.owner
+    with CaptureQueriesContext(connection) as listed:
+        rows = list(selectors.client_bounces(owner, bounced.client)) + list(selectors.bounces_for(owner))
+    assert len(rows) == 2
+    selects = bounce_selects(listed.captured_queries)
+    assert selects and not any(RAW_COLUMN in sql for sql in selects)
+
+    client.force_login(owner)
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(reverse("clients:edit", args=[bounced.client_id])).status_code == 200
+    selects = bounce_selects(page.captured_queries)
+    assert selects and not any(RAW_COLUMN in sql for sql in selects)
+
+    query = "{ clients(first: 10) { edges { node { bounces { id kind reason rawTruncated } } } } }"
+    with CaptureQueriesContext(connection) as api:
+        assert data_of(query, user=owner)["clients"]["edges"][0]["node"]["bounces"]
+    selects = bounce_selects(api.captured_queries)
+    assert selects and not any(RAW_COLUMN in sql for sql in selects)
+
+    with CaptureQueriesContext(connection) as raw_view:
+        assert client.get(reverse("clients:bounce-raw", args=[bounced.pk])).content == bytes(bounced.raw)
+    assert any(RAW_COLUMN in sql for sql in bounce_selects(raw_view.captured_queries))
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    with CaptureQueriesContext(connection) as changelist:
+        assert client.get(reverse("admin:mailings_bounce_changelist")).status_code == 200
+    selects = bounce_selects(changelist.captured_queries)
+    assert selects and not any(RAW_COLUMN in sql for sql in selects)
+    change = client.get(reverse("admin:mailings_bounce_change", args=[bounced.pk])).content.decode()
+    assert "Return-Path: &lt;&gt;" in change

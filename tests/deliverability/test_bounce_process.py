@@ -15,7 +15,7 @@ from backend.mailings.sending import send_due
 from backend.mailings.sending.occurrences import start_due
 from backend.mailings.sending.summary import PassSummary
 from tests.deliverability import bounce_samples as samples
-from tests.deliverability.bounce_helpers import bounce_domain, return_path, sent_deliveries  # noqa: F401
+from tests.deliverability.bounce_helpers import BOUNCE_DOMAIN, bounce_domain, return_path, sent_deliveries  # noqa: F401
 from tests.factories import ClientFactory
 from tests.sending_helpers import due_mailing
 
@@ -77,25 +77,50 @@ def test_the_same_mail_twice_is_recorded_once(smtp):
     assert first.pk == second.pk and Bounce.objects.count() == 1
 
 
-def test_soft_bounces_count_and_the_limit_within_the_days_makes_them_hard(smtp, settings):
+def test_soft_bounces_of_distinct_deliveries_within_the_days_make_them_hard(smtp, settings):
     settings.BOUNCE_SOFT_LIMIT = 3
     settings.BOUNCE_SOFT_DAYS = 7
-    (delivery,) = sent_deliveries()
-    client = delivery.client
+    deliveries = sent_deliveries(clients=1)
+    for _ in range(3):
+        mailing = due_mailing(clients=0, owner=deliveries[0].mailing.owner)
+        mailing.clients.add(deliveries[0].client)
+        assert send_due().sent == 1
+        deliveries.append(mailing.deliveries.select_related("client", "mailing").get())
+    first, second, third, fourth = deliveries
+    client = first.client
     now = timezone.now()
+
+    def soft(delivery, rcpt, when=now):
+        raw = samples.postfix_dsn(return_path(delivery), rcpt, status="4.2.2")
+        return record(raw, source="smtp", now=when)
+
     # An old soft bounce, outside the window, does not count.
-    record(samples.delayed_dsn(return_path(delivery), "old@x"), source="smtp", now=now - dt.timedelta(days=8))
-    for n in range(2):
-        raw = samples.delayed_dsn(return_path(delivery), f"r{n}@example.org")
-        assert record(raw, source="smtp", now=now).kind == "soft"
-        client.refresh_from_db()
-        assert client.bounced_at is None
-    record(samples.delayed_dsn(return_path(delivery), "r3@example.org"), source="smtp", now=now)
+    soft(fourth, "old@x", when=now - dt.timedelta(days=8))
+    assert soft(first, "a@example.org").kind == "soft"
+    # The same message bouncing again counts once.
+    assert soft(first, "b@example.org").kind == "soft"
+    assert soft(second, "c@example.org").kind == "soft"
+    client.refresh_from_db()
+    assert client.bounced_at is None
+    soft(third, "d@example.org")
     client.refresh_from_db()
     assert client.bounced_at == now
+    first.refresh_from_db()
+    assert first.bounced_at is None  # a temporary failure is not a failure of this delivery
+    assert Bounce.objects.filter(client=client, kind="soft").count() == 5
+
+
+def test_delay_warnings_are_kept_but_never_counted(smtp, settings):
+    """A greylisted message warned about three times is no bounce: the client stays a recipient."""
+    settings.BOUNCE_SOFT_LIMIT = 3
+    (delivery,) = sent_deliveries()
+    for n in range(3):
+        bounce = record(samples.delayed_dsn(return_path(delivery), f"r{n}@example.org"), source="smtp")
+        assert bounce.kind == "unclassified" and bounce.reason.startswith("delay warning: ")
+        assert bounce.delivery_id == delivery.pk and bounce.owner_id == delivery.mailing.owner_id
+    assert Client.objects.get(pk=delivery.client_id).bounced_at is None
     delivery.refresh_from_db()
-    assert delivery.bounced_at is None  # a delay is not a failure of this delivery
-    assert Bounce.objects.filter(client=client, kind="soft").count() == 4
+    assert delivery.bounced_at is None
 
 
 def test_a_complaint_unsubscribes_through_the_recipients_own_path(smtp):
@@ -193,18 +218,52 @@ def test_a_huge_mail_is_kept_up_to_the_limit_and_marked_truncated(smtp, settings
     assert len(bytes(bounce.raw)) == 100_000
 
 
+def test_a_mail_naming_no_delivery_is_kept_only_up_to_the_unmatched_limit(smtp, settings):
+    settings.BOUNCE_UNMATCHED_MAX_BYTES = 2000
+    (delivery,) = sent_deliveries()
+    stray = b"Subject: buy now\r\n\r\n" + b"z" * 50_000
+    bounce = record(stray, source="smtp", envelope_to=f"bounces@{BOUNCE_DOMAIN}")
+    assert (bounce.kind, bounce.owner_id, bounce.size, bounce.raw_truncated) == (
+        "unclassified",
+        None,
+        len(stray),
+        True,
+    )
+    assert bytes(bounce.raw) == stray[:2000]
+    # A mail about one of our deliveries is kept whole, also when nobody understands it.
+    ours = record(stray + b"!", source="smtp", envelope_to=return_path(delivery))
+    assert ours.owner_id == delivery.mailing.owner_id
+    assert (bytes(ours.raw), ours.raw_truncated) == (stray + b"!", False)
+
+
 def test_raw_mails_are_emptied_after_the_days_and_the_rows_stay(smtp, settings):
     settings.BOUNCE_RAW_DAYS = 30
+    first, second = sent_deliveries(clients=2)
     now = timezone.now()
-    old = record(b"Subject: old\r\n\r\nold", source="stdin", now=now - dt.timedelta(days=31))
-    new = record(b"Subject: new\r\n\r\nnew", source="stdin", now=now - dt.timedelta(days=29))
+    old_raw = samples.postfix_dsn(return_path(first), first.email)
+    new_raw = samples.postfix_dsn(return_path(second), second.email)
+    old = record(old_raw, source="stdin", now=now - dt.timedelta(days=31))
+    new = record(new_raw, source="stdin", now=now - dt.timedelta(days=29))
+    # Unclassified mails wait for a person, however old: matched (a delay warning) or not.
+    waiting = [
+        record(b"Subject: old\r\n\r\nold", source="stdin", now=now - dt.timedelta(days=400)),
+        record(
+            samples.delayed_dsn(return_path(first), first.email),
+            source="smtp",
+            now=now - dt.timedelta(days=40),
+        ),
+    ]
+    assert (old.kind, new.kind, [w.kind for w in waiting]) == ("hard", "hard", ["unclassified"] * 2)
     assert purge_bounce_raw(now=now) == 1
     assert purge_bounce_raw(now=now) == 0
     old.refresh_from_db()
     new.refresh_from_db()
     assert (bytes(old.raw), old.raw_purged_at) == (b"", now)
-    assert bytes(new.raw) == b"Subject: new\r\n\r\nnew" and new.raw_purged_at is None
-    assert Bounce.objects.count() == 2
+    assert bytes(new.raw) == new_raw and new.raw_purged_at is None
+    for kept in waiting:
+        kept.refresh_from_db()
+        assert bytes(kept.raw) and kept.raw_purged_at is None
+    assert Bounce.objects.count() == 4
     assert purge_bounce_raw(now=now + dt.timedelta(days=10), days=0) == 0  # 0 keeps everything
 
 
@@ -216,6 +275,7 @@ def test_the_schedulers_daily_retention_job_empties_old_raw_mails(settings):
 
     settings.BOUNCE_RAW_DAYS = 30
     old = record(b"Subject: old\r\n\r\nold", source="stdin", now=timezone.now() - dt.timedelta(days=40))
+    Bounce.objects.filter(pk=old.pk).update(kind=Bounce.Kind.SOFT)  # an unclassified one would be kept
     purge_delivery_log_job(StopRequest())
     old.refresh_from_db()
     assert bytes(old.raw) == b"" and old.raw_purged_at is not None

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from backend.mailings import verp
 from backend.mailings.bounces.readers import parse_listen, poll_imap, smtp_endpoint
 from backend.mailings.models import Bounce, Client
 from tests.deliverability import bounce_samples as samples
@@ -117,11 +118,68 @@ def test_the_smtp_endpoint_refuses_other_domains_and_oversized_mails(endpoint):
         client.mail("")
         code, _ = client.rcpt("someone@example.com")
         assert code == 550
-        code, _ = client.rcpt(f"bounces+1-0@{BOUNCE_DOMAIN.upper()}")
+        code, _ = client.rcpt(verp.return_path(4242).upper())
         assert code == 250
         code, _ = client.data(b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 4000)
         assert code == 552
     assert Bounce.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        f"bounces+1-0000000000000000@{BOUNCE_DOMAIN}",  # a token that does not verify
+        f"bounces+1@{BOUNCE_DOMAIN}",
+        f"postmaster@{BOUNCE_DOMAIN}",
+        f"bounces.x@{BOUNCE_DOMAIN}",
+        f"random-spam-target@{BOUNCE_DOMAIN}",
+    ],
+)
+def test_the_smtp_endpoint_refuses_any_other_local_part_at_the_bounce_domain(endpoint, address):
+    """Only our own addresses: spam to made-up ones at the MX is refused before DATA, nothing stored."""
+    with smtplib.SMTP("127.0.0.1", endpoint, timeout=10) as client:
+        client.ehlo()
+        client.mail("")
+        assert client.rcpt(address)[0] == 550
+        # The plain address, where a feedback loop is registered, is taken.
+        assert client.rcpt(f"<BOUNCES@{BOUNCE_DOMAIN}>")[0] == 250
+    assert Bounce.objects.count() == 0
+
+
+def test_the_smtp_endpoint_keeps_only_the_head_of_a_mail_naming_no_delivery(endpoint, settings):
+    settings.BOUNCE_UNMATCHED_MAX_BYTES = 1000
+    raw = b"Subject: spam\r\n\r\n" + (b"s" * 70 + b"\r\n") * 1000
+    with smtplib.SMTP("127.0.0.1", endpoint, timeout=10) as client:
+        client.sendmail("", [f"bounces@{BOUNCE_DOMAIN}"], raw)
+    bounce = Bounce.objects.get()
+    assert (bounce.kind, bounce.owner_id, bounce.size, bounce.raw_truncated) == (
+        "unclassified",
+        None,
+        len(raw),
+        True,
+    )
+    assert bytes(bounce.raw) == raw[:1000]
+
+
+def test_the_smtp_endpoint_answers_421_beyond_its_sessions_and_frees_them(settings):
+    settings.BOUNCE_SMTP_MAX_SESSIONS = 2
+    port = free_port()
+    controller = smtp_endpoint("127.0.0.1", port)
+    controller.start()
+    try:
+        first = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        second = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            smtplib.SMTP("127.0.0.1", port, timeout=10)
+        assert refused.value.smtp_code == 421
+        first.quit()
+        assert wait_for(lambda: controller.sessions.open == 1, 10, interval=0.05)
+        third = smtplib.SMTP("127.0.0.1", port, timeout=10)
+        assert third.noop()[0] == 250
+        second.quit()
+        third.quit()
+    finally:
+        controller.stop()
 
 
 def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -144,7 +202,7 @@ def test_the_smtp_endpoint_answers_451_when_it_cannot_store_and_stops_on_sigterm
         wait_listening(port, process)
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             with pytest.raises(smtplib.SMTPDataError) as refused:
-                client.sendmail("", [f"bounces+1-0@{BOUNCE_DOMAIN}"], b"Subject: x\r\n\r\nbody")
+                client.sendmail("", [f"bounces@{BOUNCE_DOMAIN}"], b"Subject: x\r\n\r\nbody")
             assert refused.value.smtp_code == 451
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=20)
@@ -240,6 +298,24 @@ def test_imap_moves_to_the_done_folder_or_deletes_only_stored_mails(imap, settin
     assert Bounce.objects.count() == 2
 
 
+def test_imap_never_deletes_a_mail_whose_stored_copy_was_cut(imap, settings):
+    settings.BOUNCE_IMAP_DELETE = True
+    settings.BOUNCE_UNMATCHED_MAX_BYTES = 1000
+    big = b"Subject: big\r\n\r\n" + b"b" * 5000
+    imap.add("INBOX", big)
+    imap.add("INBOX", b"Subject: small\r\n\r\nsmall")
+    assert poll_imap() == (2, 0)
+    assert [mail.data for mail in imap.deleted] == [b"Subject: small\r\n\r\nsmall"]
+    (kept,) = imap.folders["INBOX"]
+    assert kept.data == big and "\\Seen" in kept.flags
+    assert Bounce.objects.get(size=len(big)).raw_truncated
+    # With a done folder it goes there, whole, instead.
+    settings.BOUNCE_IMAP_DONE_FOLDER = "Done"
+    assert poll_imap() == (1, 0)
+    assert imap.folders["INBOX"] == [] and [mail.data for mail in imap.folders["Done"]] == [big]
+    assert Bounce.objects.count() == 2
+
+
 def test_runbounces_imap_once_reports_what_it_did(imap):
     imap.add("INBOX", b"Subject: one\r\n\r\n1")
     out = io.StringIO()
@@ -280,6 +356,9 @@ def test_without_configuration_it_idles_harmlessly_and_stops_on_sigterm():
     [
         ("BOUNCE_SOFT_LIMIT", "0"),
         ("BOUNCE_RAW_MAX_BYTES", "100"),
+        ("BOUNCE_SMTP_MAX_BYTES", "10485761"),  # over BOUNCE_RAW_MAX_BYTES: a 250 for a mail stored cut
+        ("BOUNCE_UNMATCHED_MAX_BYTES", "-1"),
+        ("BOUNCE_SMTP_MAX_SESSIONS", "0"),
         ("BOUNCE_RAW_DAYS", "-1"),
         ("BOUNCE_IMAP_SSL", "maybe"),
     ],

@@ -46,8 +46,9 @@ def _report(
 
 
 def dsn(*, return_path: str, recipient: str, original: bytes, status: str, diagnostic: str) -> bytes:
-    """An RFC 3464 report about `recipient`, as a Postfix relay writes it."""
-    action = "failed" if status.startswith("5") else "delayed"
+    """An RFC 3464 report about `recipient`, as a Postfix relay writes it: the delivery failed (a 4.x.x
+    status: a soft bounce; "delayed" would be a delay warning, no bounce at all)."""
+    action = "failed"
     human = (
         "This is the mail system at host mx.provider.test.\r\n\r\n"
         "I'm sorry to have to inform you that your message could not\r\n"

@@ -10,10 +10,11 @@ nested a thousand deep, broken encodings, headers made to hurt), it returns a `P
   report's Original-Mail-From, the quoted message's Return-Path), which a mailbox provider's feedback loop
   sends to its own registered address. Never a guess from the text.
 - What happened comes from, in this order: an RFC 3464 delivery status report (Action failed → hard for a
-  5.x.x Status, soft otherwise; delayed → soft; delivered, relayed, expanded → not a bounce, kept as
-  unclassified); an RFC 5965 feedback report (a complaint); an automatic reply (unclassified, not a bounce);
-  flufl.bounce's detectors for the common non-standard formats (Exim, qmail, Postfix, Exchange...),
-  with the status code and reason read from the text around.
+  5.x.x Status, soft otherwise; delayed → a delay warning, a progress notice and not a failure: kept as
+  unclassified, its reason starting "delay warning", never counted; delivered, relayed, expanded → not a
+  bounce, kept as unclassified); an RFC 5965 feedback report (a complaint); an automatic reply
+  (unclassified, not a bounce); flufl.bounce's detectors for the common non-standard formats (Exim, qmail,
+  Postfix, Exchange...), with the status code and reason read from the text around.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
 
+from django.utils.translation import gettext
 from flufl.bounce import all_failures
 
 from .. import verp
@@ -191,7 +193,9 @@ def _read_dsn(result: Parsed, message: Message) -> bool:
     if action == "failed":
         result.kind = HARD if status.startswith("5") else SOFT
     elif action == "delayed":
-        result.kind = SOFT
+        # The sending server is still trying (greylisting, a full mailbox...): not a bounce of any kind.
+        result.kind = UNCLASSIFIED
+        result.reason = f"{gettext('delay warning')}: {result.reason}"
     else:
         # delivered, relayed, expanded: a success notice, not a bounce; kept for a person to read.
         result.kind = UNCLASSIFIED

@@ -8,11 +8,13 @@ deletes anything.
 
 - hard bounce → the client is marked bounced (no longer a recipient: `selectors.recipients_of`), the
   delivery marked "bounced after acceptance" when it had been sent;
-- soft bounce → counted; BOUNCE_SOFT_LIMIT of them within BOUNCE_SOFT_DAYS days mark the client as a hard
-  one does;
+- soft bounce → counted; soft bounces of BOUNCE_SOFT_LIMIT different deliveries within BOUNCE_SOFT_DAYS
+  days mark the client as a hard one does (one message bouncing twice counts once); a delay warning is no
+  bounce: kept as unclassified, never counted;
 - complaint → the client is unsubscribed the way the recipient's own link does it;
 - not understood, or not naming one of our deliveries → kept as unclassified for a person to read (the
-  owner's when it names a delivery, the operator's otherwise).
+  owner's when it names a delivery, the operator's otherwise; of a mail naming none, only its first
+  BOUNCE_UNMATCHED_MAX_BYTES).
 
 A bounce about a message sent before the owner reactivated the client does not mark it again, nor do soft
 bounces received before the reactivation count; a client whose address changed since is not marked for
@@ -88,9 +90,12 @@ def _store(
         raw_truncated=len(kept) < len(raw),
     )
     if delivery is None:
-        # Not one of ours (or its delivery is gone): the operator's to read, acted on by nobody.
+        # Not one of ours (or its delivery is gone): the operator's to read, acted on by nobody. Spam
+        # fills nothing: only its first BOUNCE_UNMATCHED_MAX_BYTES are kept.
         bounce.kind = UNCLASSIFIED
         bounce.email = parsed.recipient
+        bounce.raw = kept[: max(settings.BOUNCE_UNMATCHED_MAX_BYTES, 0)]
+        bounce.raw_truncated = len(bounce.raw) < len(raw)
     else:
         bounce.kind = parsed.kind
         bounce.delivery = delivery
@@ -131,11 +136,17 @@ def _act(bounce: Bounce, now: dt.datetime) -> None:
 
 
 def _soft_bounces(client: Client, now: dt.datetime) -> int:
-    """The client's soft bounces within BOUNCE_SOFT_DAYS days, none from before its reactivation."""
+    """How many of the client's deliveries soft-bounced within BOUNCE_SOFT_DAYS days (distinct deliveries, not
+    mails: the same message reported twice counts once), none from before its reactivation."""
     since = now - dt.timedelta(days=settings.BOUNCE_SOFT_DAYS)
     if client.reactivated_at is not None and client.reactivated_at > since:
         since = client.reactivated_at
-    return Bounce.objects.filter(client=client, kind=Bounce.Kind.SOFT, received_at__gte=since).count()
+    return (
+        Bounce.objects.filter(client=client, kind=Bounce.Kind.SOFT, received_at__gte=since)
+        .values("delivery_id")
+        .distinct()
+        .count()
+    )
 
 
 def _printable(value: str) -> str:

@@ -13,10 +13,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from imap_tools import MailBox, MailBoxUnencrypted, MailMessage, MailMessageFlags
 
+from .. import verp
 from ..models import Bounce
 from .process import record
 
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 STORED = "250 2.0.0 Stored"
 NOT_STORED = "451 4.3.0 Could not store the message now; try again later"
 NOT_HERE = "550 5.1.1 Not a bounce address of this server"
+TOO_MANY = "421 4.7.0 Too many connections; try again later"
 
 
 def stored(raw: bytes, *, source: str, envelope_to=None) -> Bounce:
@@ -41,8 +44,9 @@ def stored(raw: bytes, *, source: str, envelope_to=None) -> Bounce:
 
 
 class BounceHandler:
-    """aiosmtpd handler: RCPT only for BOUNCE_DOMAIN (any local part: the VERP addresses, and an address a
-    feedback loop is registered with); DATA stored before it is answered."""
+    """aiosmtpd handler: RCPT only for our addresses at BOUNCE_DOMAIN — a VERP address whose token verifies,
+    or exactly BOUNCE_LOCAL_PART@BOUNCE_DOMAIN (where a provider's feedback loop is registered) — 550 for
+    any other; DATA stored before it is answered."""
 
     def __init__(self, domain: str):
         self.domain = domain.lower()
@@ -50,8 +54,11 @@ class BounceHandler:
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bounces")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        _, at, domain = address.rpartition("@")
-        if not at or not self.domain or domain.lower().rstrip(".") != self.domain:
+        local, at, domain = address.strip().strip("<>").strip().lower().rpartition("@")
+        if not at or not self.domain or domain.rstrip(".") != self.domain:
+            return NOT_HERE
+        plain = local == settings.BOUNCE_LOCAL_PART.lower()
+        if not plain and verp.delivery_id_from(f"{local}@{self.domain}") is None:
             return NOT_HERE
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -77,11 +84,55 @@ class BounceHandler:
             connection.close()
 
 
+class _Sessions:
+    """How many SMTP sessions are open, of at most `limit` (one event loop: no lock needed)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+
+
+class LimitedSMTP(SMTP):
+    """aiosmtpd's server, answering 421 and hanging up when BOUNCE_SMTP_MAX_SESSIONS are open already."""
+
+    def __init__(self, handler, *, sessions: _Sessions, **kwargs) -> None:
+        super().__init__(handler, **kwargs)
+        self._sessions = sessions
+        self._counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None and not self._counted:  # a new connection (not STARTTLS's second call)
+            if self._sessions.open >= self._sessions.limit:
+                transport.write(f"{TOO_MANY}\r\n".encode())  # type: ignore[attr-defined]
+                transport.close()
+                return
+            self._sessions.open += 1
+            self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if not self._counted:
+            return  # refused above: no session was started
+        self._sessions.open -= 1
+        self._counted = False
+        super().connection_lost(error)
+
+
+class LimitedController(Controller):
+    def __init__(self, handler, *, max_sessions: int, **kwargs) -> None:
+        self.sessions = _Sessions(max_sessions)
+        super().__init__(handler, **kwargs)
+
+    def factory(self) -> SMTP:
+        return LimitedSMTP(self.handler, sessions=self.sessions, **self.SMTP_kwargs)
+
+
 def smtp_endpoint(host: str, port: int) -> Controller:
     """The endpoint, not started: `.start()`, `.stop()`."""
     handler = BounceHandler(settings.BOUNCE_DOMAIN)
-    return Controller(
+    return LimitedController(
         handler,
+        max_sessions=settings.BOUNCE_SMTP_MAX_SESSIONS,
         hostname=host,
         port=port,
         ready_timeout=10,
@@ -111,7 +162,8 @@ class RawMailMessage(MailMessage):
 
 def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
     """One pass over the mailbox: every mail not done yet is stored, then marked seen (or moved to
-    BOUNCE_IMAP_DONE_FOLDER, or deleted with BOUNCE_IMAP_DELETE). Returns (stored, left for the next poll).
+    BOUNCE_IMAP_DONE_FOLDER, or deleted with BOUNCE_IMAP_DELETE — never one whose stored copy was cut: that
+    one is moved or marked seen, the mailbox keeps it whole). Returns (stored, left for the next poll).
     A mail that could not be stored stays as it was; the database down ends the pass."""
     box_class = MailBox if settings.BOUNCE_IMAP_SSL else MailBoxUnencrypted
     done_folder = settings.BOUNCE_IMAP_DONE_FOLDER
@@ -132,7 +184,7 @@ def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
                 left += len(uids) - position
                 break
             try:
-                stored(message.raw, source=Bounce.Source.IMAP)
+                bounce = stored(message.raw, source=Bounce.Source.IMAP)
             except DatabaseError:
                 logger.exception("bounces: the database is unavailable; the mailbox is read again later")
                 left += len(uids) - position
@@ -144,7 +196,7 @@ def poll_imap(stop: threading.Event | None = None) -> tuple[int, int]:
                 left += 1
                 continue
             count += 1
-            if delete:
+            if delete and not bounce.raw_truncated:
                 mailbox.delete([message.uid])
             elif done_folder:
                 mailbox.move([message.uid], done_folder)

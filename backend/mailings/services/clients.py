@@ -25,10 +25,18 @@ def client_create(*, actor: User, data: dict, owner: User | None = None) -> Clie
 
 
 def client_update(*, actor: User, client: Client, data: dict) -> Client:
+    """The owner's edit (the client form, `updateClient`, the admin). A bounced client whose address is
+    corrected is a recipient again (R-DLV-3): the bounce was about the old address."""
     require_can_edit(actor, client)
+    old_email = client.email
     form = validated(ClientForm(data=data, instance=client, owner=client.owner))
     with transaction.atomic():
-        return form.save()
+        client = form.save(commit=False)
+        if client.bounced_at is not None and client.email.lower() != old_email.lower():
+            client.bounced_at = None
+        client.save()
+        form.save_m2m()
+        return client
 
 
 def client_delete(*, actor: User, client: Client) -> None:
