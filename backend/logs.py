@@ -125,6 +125,9 @@ def logging_config(*, log_format: str, level: str) -> dict:
         "django.security.csrf": {"filters": ["forbidden"]},
         "apscheduler": {"level": "WARNING"},
         "django.db.backends": {"level": "WARNING"},
+        # flufl.bounce logs every detector it runs at INFO, and one that trips over a malformed mail at ERROR
+        # with a traceback; the bounce reader expects garbage, keeps the mail and says so once (parse.py).
+        "flufl.bounce": {"level": "CRITICAL"},
     }
     if log_format == "json":
         # runserver's request lines have a handler and format of their own; in JSON they join the rest.

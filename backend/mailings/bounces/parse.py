@@ -36,8 +36,6 @@ from flufl.bounce import all_failures
 from .. import verp
 
 logger = logging.getLogger(__name__)
-# flufl.bounce logs every detector it runs at INFO: a line per detector per mail.
-logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
 HARD = "hard"
 SOFT = "soft"
@@ -250,8 +248,9 @@ def _read_heuristics(result: Parsed, raw: bytes) -> None:
     permanent: set = set()
     try:
         temporary, permanent = (set(found) for found in all_failures(message))
-    except Exception:
-        logger.info("bounce: flufl.bounce failed on this mail", exc_info=True)
+    except Exception as exc:
+        logger.info("bounce: flufl.bounce could not read this mail (%s); kept as it is", type(exc).__name__)
+        logger.debug("flufl.bounce's error", exc_info=True)
     text = _text_of(message)
     status, reason = _status_from_text(text)
     looks_like_bounce = bool(
