@@ -179,6 +179,9 @@ def test_postgresql_restarted_mid_pass_ends_the_pass_with_one_line_and_the_next_
             # Slow enough that the restart lands mid-pass; short leases so the broken pass's come back soon.
             MAILER_RATE_LIMIT="150",
             MAILER_CLAIM_LEASE_SECONDS="3",
+            # The seeded owner is a new account: its daily quota (R-DLV-5) would hold back most of the send.
+            SEND_QUOTA_DAILY="0",
+            SEND_QUOTA_NEW_ACCOUNT_DAILY="0",
         )
         scheduler = start_manage("runapscheduler", env=env)
         try:
