@@ -211,7 +211,7 @@ class PeerDatabase:
             self.path.unlink(missing_ok=True)
 
 
-def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict:
+def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int, key_file: str | None = None) -> dict:
     batch, threads, processes = config
     env = dict(
         os.environ,
@@ -219,6 +219,9 @@ def run_peer(db: PeerDatabase, config: tuple[int, int, int], count: int) -> dict
         PEER_BATCH_SIZE=str(batch),
         PEER_THREADS=str(threads),
     )
+    env.pop("PEER_DKIM_KEY_FILE", None)
+    if key_file:  # the peer signs every message as the engine does (bench/peers/signing_backend.py)
+        env["PEER_DKIM_KEY_FILE"] = key_file
     env.pop("DJANGO_SETTINGS_MODULE", None)
     command = [sys.executable, "bench/peers/post_office_run.py", "--messages", str(count)]
     command += ["--processes", str(processes)]
@@ -301,6 +304,12 @@ def main() -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--peer-signing",
+        default="none",
+        help="with --peers, also run each post_office configuration signing every message with a key of "
+        "each algorithm (rsa, ed25519, comma-separated; the engine's signer), or none (default: %(default)s)",
+    )
+    parser.add_argument(
         "--pipelining-messages",
         type=int,
         default=1000,
@@ -331,6 +340,11 @@ def main() -> None:
     algorithms = [] if args.signing == "none" else [a.strip() for a in args.signing.split(",") if a.strip()]
     if any(a not in ("rsa", "ed25519") for a in algorithms):
         parser.error("--signing takes rsa, ed25519 (comma-separated) or none")
+    peer_signing = (
+        [] if args.peer_signing == "none" else [a.strip() for a in args.peer_signing.split(",") if a.strip()]
+    )
+    if any(a not in ("rsa", "ed25519") for a in peer_signing) or (peer_signing and not args.peers):
+        parser.error("--peer-signing takes rsa, ed25519 (comma-separated) or none, and needs --peers")
     for name in ("DKIM_DOMAIN", "DKIM_PRIVATE_KEY_FILE"):  # this process composes unsigned; children choose
         os.environ.pop(name, None)
 
@@ -419,11 +433,14 @@ def main() -> None:
         raws, engines, peaks = [], [], []
         signed: dict[str, list[float]] = {algorithm: [] for algorithm in algorithms}
         peers: dict[tuple[int, int, int], list[float]] = {config: [] for config in peer_configs}
+        signed_peers: dict[tuple[str, tuple[int, int, int]], list[float]] = {
+            (algorithm, config): [] for algorithm in peer_signing for config in peer_configs
+        }
         workers = settings.MAILER_SEND_WORKERS
         engine_label = f"{workers} workers, attempts written {settings.MAILER_RECORD_BATCH} per statement"
         keys_dir = tempfile.TemporaryDirectory()
         signing_env = {}
-        for algorithm in algorithms:
+        for algorithm in sorted(set(algorithms) | set(peer_signing)):
             path = Path(keys_dir.name) / f"{algorithm}.pem"
             path.write_bytes(signing.generate_pem(algorithm))
             signing_env[algorithm] = {
@@ -490,6 +507,14 @@ def main() -> None:
                         f"failed {outcome['failed']}, {outcome['logged']} attempts logged; "
                         f"{outcome['queueing_s']:.1f} s queueing, then {outcome['sending_s']:.1f} s sending)"
                     )
+                for algorithm, config in signed_peers:
+                    key_file = signing_env[algorithm]["DKIM_PRIVATE_KEY_FILE"]
+                    outcome = run_peer(peer_db, config, args.messages, key_file=key_file)
+                    signed_peers[algorithm, config].append(outcome["rate"])
+                    print(
+                        f"{peer_label(config)}, every message DKIM-signed ({LABELS[algorithm]}): "
+                        f"{outcome['rate']:,.0f} msgs/s (sent {outcome['sent']}, failed {outcome['failed']})"
+                    )
         finally:
             sink.terminate()
             sink_out = sink.communicate(timeout=30)[0].strip()
@@ -537,6 +562,20 @@ def main() -> None:
                     f"{statistics.median(rates) / medians[best]:.2f}"
                 )
             peer_fields = f"peer_best_msgs_per_s={medians[best]:.0f} peer_ratio={peer_ratio:.2f} "
+            for algorithm in peer_signing:
+                rates = {c: statistics.median(signed_peers[algorithm, c]) for c in peer_configs}
+                best_signed = max(rates, key=rates.get)
+                print(
+                    f"{which}best peer signing with {LABELS[algorithm]}: {peer_label(best_signed)} "
+                    f"{rates[best_signed]:,.0f} msgs/s"
+                )
+                if algorithm in signed:
+                    engine_signed = statistics.median(signed[algorithm])
+                    print(
+                        f"engine signed with {LABELS[algorithm]} / best peer signed with it: "
+                        f"{engine_signed / rates[best_signed]:.2f}"
+                    )
+                peer_fields += f"peer_signed_{algorithm}_msgs_per_s={rates[best_signed]:.0f} "
         print(
             f"ratio={ratio:.2f} engine_msgs_per_s={engine:.0f} raw_msgs_per_s={raw:.0f} {signed_fields}"
             f"{peer_fields}peak_rss_mib={peak_mib:.0f} messages={args.messages} db={db}"

@@ -19,7 +19,12 @@ DATABASES = {"default": environ.Env.db_url_config(os.environ["PEER_DATABASE_URL"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # post_office renders every subject and body through Django's template engine, even without a context.
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}]
-EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# With PEER_DKIM_KEY_FILE (`--peer-signing`), every message is DKIM-signed as the engine signs its own.
+EMAIL_BACKEND = (
+    "bench.peers.signing_backend.SigningEmailBackend"
+    if os.environ.get("PEER_DKIM_KEY_FILE")
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_TIMEOUT = 10
