@@ -673,6 +673,8 @@ class Bounce(models.Model):
         indexes = [
             models.Index(fields=["owner", "-received_at"], name="mailings_bounce_owner"),
             models.Index(fields=["client", "kind", "received_at"], name="mailings_bounce_client"),
+            # A client added again with an address that hard-bounced before starts bounced.
+            models.Index(F("owner"), Lower("email"), name="mailings_bounce_owner_email"),
         ]
 
     def __str__(self) -> str:

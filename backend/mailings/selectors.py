@@ -207,6 +207,25 @@ def bounce_get(user: User, pk: int) -> Bounce:
     return bounces_for(user).defer(None).get(pk=pk)
 
 
+def hard_bounced_addresses(owner_id: int, addresses: Iterable[str]) -> dict[str, dt.datetime]:
+    """Which of `addresses` (lower-cased) hard-bounced in `owner_id`'s sends before, with the latest such
+    bounce (R-DLV-3). A client added again with one of them starts bounced, as an address that unsubscribed
+    stays unsubscribed: deleting a dead address and importing it again must not send to it again. The owner's
+    Reactivate clears it. Served by the (owner, LOWER(email)) index."""
+    wanted = list(addresses)
+    if not wanted:
+        return {}
+    rows = (
+        Bounce.objects.filter(owner_id=owner_id, kind=Bounce.Kind.HARD)
+        .annotate(address=Lower("email"))
+        .filter(address__in=wanted)
+        .values("address")
+        .annotate(last=Max("received_at"))
+        .values_list("address", "last")
+    )
+    return dict(rows)
+
+
 def client_imports_for(user: User) -> QuerySet[ClientImport]:
     """The user's own background imports, newest first (a manager has none)."""
     if not roles.may_act(user):

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 
+from .. import selectors
 from ..forms import ClientForm
 from ..models import Client, Unsubscription
 from .base import owner_for_create, require_can_edit, validated
@@ -20,6 +21,9 @@ def client_create(*, actor: User, data: dict, owner: User | None = None) -> Clie
         left = Unsubscription.objects.filter(owner=owner, email=client.email.lower()).first()
         if left is not None:
             client.unsubscribed_at = left.created_at
+        # And an address that hard-bounced stays bounced until the owner reactivates it (R-DLV-3).
+        bounced = selectors.hard_bounced_addresses(owner.pk, [client.email.lower()])
+        client.bounced_at = bounced.get(client.email.lower())
         client.save()
         return client
 

@@ -37,7 +37,7 @@ from ..csv_io import (
 from ..errors import ErrorCode
 from ..forms import ClientForm
 from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription, new_unsubscribe_token
-from ..selectors import client_import_report_path
+from ..selectors import client_import_report_path, hard_bounced_addresses
 from .base import require_can_edit
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ def _import_rows(
     keys = [email.lower() for _index, _row, _cleaned, email in valid]
     existing: dict[str, Client] = {}
     left: dict[str, object] = {}
+    bounced: dict[str, dt.datetime] = {}
     for start in range(0, len(keys), LOOKUP_BATCH):
         batch = keys[start : start + LOOKUP_BATCH]
         found = (
@@ -186,6 +187,7 @@ def _import_rows(
         left.update(
             Unsubscription.objects.filter(owner=owner, email__in=batch).values_list("email", "created_at")
         )
+        bounced.update(hard_bounced_addresses(owner.pk, batch))
     names = list(dict.fromkeys(name for _index, _row, cleaned, _email in valid for name in cleaned["tags"]))
     tag_ids = tags.resolve(names) if names else {}
     carried: set[tuple[int, int]] = set()
@@ -197,7 +199,7 @@ def _import_rows(
                     client_id__in=ids[start : start + LOOKUP_BATCH], tag_id__in=set(tag_ids.values())
                 ).values_list("client_id", "tag_id")
             )
-    new: list[tuple[str, str, str, dt.datetime | None]] = []
+    new: list[tuple[str, str, str, dt.datetime | None, dt.datetime | None]] = []
     new_tags: list[list[int]] = []
     changed: list[Client] = []
     pairs: list[tuple[int, int]] = []
@@ -211,7 +213,7 @@ def _import_rows(
                 full_name = email.rpartition("@")[0][:NAME_MAX]
                 reason = _("No full name in the file; the part of the address before the @ was used.")
                 code = ErrorCode.NAME_FROM_EMAIL
-            new.append((email, full_name, cleaned["comment"], left.get(key)))
+            new.append((email, full_name, cleaned["comment"], left.get(key), bounced.get(key)))
             new_tags.append(wanted)
             results[index] = ImportRowResult(row.line, email, ImportResult.ADDED, reason, code)
             continue
@@ -272,26 +274,38 @@ def clients_import(*, actor: User, rows: list[ClientRow]) -> ImportReport:
     return report
 
 
-def _insert_clients(owner: User, rows: list[tuple[str, str, str, dt.datetime | None]]) -> list[int]:
-    """Insert new clients (email, full name, comment, unsubscribed_at): one INSERT ... RETURNING id per batch,
-    the ids in the rows' order. `bulk_create` spends most of its time building each row's SQL in Python;
-    here the statement is built once per batch. Both databases (SQLite 3.35+) return the rows in order."""
+def _insert_clients(
+    owner: User, rows: list[tuple[str, str, str, dt.datetime | None, dt.datetime | None]]
+) -> list[int]:
+    """Insert new clients (email, full name, comment, unsubscribed_at, bounced_at): one INSERT ... RETURNING
+    id per batch, the ids in the rows' order. `bulk_create` spends most of its time building each row's SQL in
+    Python; here the statement is built once per batch. Both databases (SQLite 3.35+) return the rows in
+    order."""
     table = connection.ops.quote_name(Client._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
     now = adapt(timezone.now())
     ids: list[int] = []
     for start in range(0, len(rows), IMPORT_BATCH):
         batch = rows[start : start + IMPORT_BATCH]
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
         params = [
             value
-            for email, full_name, comment, left in batch
-            for value in (owner.pk, email, full_name, comment, now, adapt(left), new_unsubscribe_token())
+            for email, full_name, comment, left, bounced in batch
+            for value in (
+                owner.pk,
+                email,
+                full_name,
+                comment,
+                now,
+                adapt(left),
+                adapt(bounced),
+                new_unsubscribe_token(),
+            )
         ]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (owner_id, email, full_name, comment, created_at, unsubscribed_at, "  # noqa: S608 - names from _meta, values are parameters
-                f"unsubscribe_token) VALUES {values} RETURNING id",
+                f"bounced_at, unsubscribe_token) VALUES {values} RETURNING id",
                 params,
             )
             ids.extend(row[0] for row in cursor.fetchall())
