@@ -526,8 +526,10 @@ class UnsubscriptionAdmin(ReadOnlyAdmin):
 @admin.register(Bounce)
 class BounceAdmin(ReadOnlyAdmin):
     """Every mail read back at the bounce address (R-DLV-3), also those that named no delivery of ours
-    (owner empty): the operator reads them here, raw mail as escaped text. Read-only: nothing read back is
-    deleted by hand before its raw mail's time is up."""
+    (owner empty): the operator reads them here, raw mail as escaped text. Read-only, except that a superuser
+    may delete one mail that was not understood, once read: the raw-mail purge keeps those for a person, so
+    this is how they go. A bounce that acted on a client is never deleted by hand (it is the client's
+    record), and there is no bulk delete."""
 
     list_display = ["received_at", "kind", "email", "owner", "status_code", "source", "size", "raw_truncated"]
     list_filter = ["kind", "source", ("owner", admin.EmptyFieldListFilter), "received_at"]
@@ -535,6 +537,9 @@ class BounceAdmin(ReadOnlyAdmin):
     list_select_related = ["owner"]
     exclude = ["raw"]
     readonly_fields = ["raw_text"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Bounce | None = None) -> bool:
+        return bool(obj is not None and obj.kind == Bounce.Kind.UNCLASSIFIED and request.user.is_superuser)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bounce]:
         # The list never loads the raw mail (up to BOUNCE_RAW_MAX_BYTES a row); the change view's

@@ -211,8 +211,21 @@ def test_the_admin_lists_every_bounce_read_only_with_the_raw_mail_escaped(client
     assert bounced.email in listing and "not understood" in listing
     page = client.get(reverse("admin:mailings_bounce_change", args=[stray.pk])).content.decode()
     assert "&lt;script&gt;x()&lt;/script&gt;" in page and "<script>x()" not in page
-    assert client.get(reverse("admin:mailings_bounce_delete", args=[stray.pk])).status_code == 403
     assert client.get(reverse("admin:mailings_bounce_add")).status_code == 403
+    hard = Bounce.objects.exclude(kind="unclassified").first()
+    assert client.get(reverse("admin:mailings_bounce_delete", args=[hard.pk])).status_code == 403
+    assert "delete_selected" not in listing  # no bulk delete
+
+
+def test_a_superuser_deletes_a_mail_not_understood_and_nobody_else_can(client, bounced):
+    stray = record(b"Subject: hello\r\n\r\nnot a bounce", source="stdin")
+    url = reverse("admin:mailings_bounce_delete", args=[stray.pk])
+    client.force_login(UserFactory(is_staff=True, is_superuser=False))
+    assert client.post(url, {"post": "yes"}).status_code in (302, 403)
+    assert Bounce.objects.filter(pk=stray.pk).exists()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Bounce.objects.filter(pk=stray.pk).exists()
 
 
 def test_bulk_tagging_every_match_keeps_the_bounced_filter(client, bounced):
