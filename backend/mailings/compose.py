@@ -221,9 +221,13 @@ class PreparedMessage:
         self._body = personalize.Template(self.body)
         self._html_body = personalize.Template(self.html_body, escape_html=True)
         self._links = UnsubscribeLinks()
-        self.footer_text = _("You receive this because you are on the sender's list. Unsubscribe: %(url)s")
+        self.footer_text = _(
+            "You receive this because you are on the sender's list. Unsubscribe: %(url)s\n"
+            "Your preferences: %(preferences)s"
+        )
         self.footer_html = _(
             'You receive this because you are on the sender\'s list. <a href="%(url)s">Unsubscribe</a>'
+            ' &middot; <a href="%(preferences)s">Your preferences</a>'
         )
         self._static_subject = None if "{" in self.subject else _encode_header(self.subject)
         self._from_header = self._format_address(self.from_email)
@@ -255,17 +259,18 @@ class PreparedMessage:
     def envelope_sender(self, delivery_id: int | None) -> str:
         return self.envelope_command(delivery_id)[1:-1] or self.envelope_from
 
-    def parts(self, *, email: str, full_name: str, token: str) -> Parts:
+    def parts(self, *, email: str, full_name: str, token: str, delivery_id: int | None = None) -> Parts:
         address = wire_address(email)
         # A name goes into headers: collapse any line break a user typed, so no header can be injected.
         full_name = " ".join(full_name.split())
         values = personalize.values_for(full_name=full_name, email=email)
-        url = one_line(self._links.link(token))
-        text = self._body.render(values) + "\n\n-- \n" + self.footer_text % {"url": url}
+        url, preferences = (one_line(link) for link in self._links.links(token))
+        links = {"url": url, "preferences": preferences}
+        text = self._body.render(values) + "\n\n-- \n" + self.footer_text % links
         html = ""
         if self.html_body:
             html = self._html_body.render(values) + (
-                '\n<p style="color:#666;font-size:12px">' + self.footer_html % {"url": url} + "</p>"
+                '\n<p style="color:#666;font-size:12px">' + self.footer_html % links + "</p>"
             )
         return Parts(
             # one_line: a long non-ASCII name becomes several encoded words, folded with a bare LF
@@ -276,10 +281,14 @@ class PreparedMessage:
             headers={"List-Unsubscribe": f"<{url}>", **self._static_headers},
         )
 
-    def render_bytes(self, *, email: str, full_name: str, token: str) -> bytes:
+    def render_bytes(
+        self, *, email: str, full_name: str, token: str, delivery_id: int | None = None
+    ) -> bytes:
         """The complete RFC 5322 message for one recipient, CRLF line endings, ready for SMTP DATA, with a
         DKIM-Signature per key (the sender's domain's, then the operator's; none when no key is set)."""
-        return self.bytes_for(self.parts(email=email, full_name=full_name, token=token))
+        return self.bytes_for(
+            self.parts(email=email, full_name=full_name, token=token, delivery_id=delivery_id)
+        )
 
     def bytes_for(self, parts: Parts, *, sign: bool = True) -> bytes:
         """`render_bytes` for parts already made (a transport that needs both); unsigned with sign=False."""

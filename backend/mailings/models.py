@@ -27,6 +27,10 @@ class Tag(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="tags"
     )
     name = models.CharField(_("name"), max_length=100)
+    # Shown on the client's preferences page, where the client can take it or drop it (R-ENG-3).
+    is_public = models.BooleanField(
+        _("public"), default=False, help_text=_("Clients see it on their preferences page and may change it.")
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -61,6 +65,9 @@ class Client(models.Model):
     unsubscribe_token = models.CharField(
         _("unsubscribe token"), max_length=64, unique=True, default=new_unsubscribe_token, editable=False
     )
+    # The latest open and click recorded for the client (R-ENG-2), machine opens not counted.
+    last_opened_at = models.DateTimeField(_("last opened"), null=True, blank=True, editable=False)
+    last_clicked_at = models.DateTimeField(_("last clicked"), null=True, blank=True, editable=False)
     tags = models.ManyToManyField(
         Tag, verbose_name=_("tags"), related_name="clients", blank=True, through="ClientTag"
     )
@@ -394,6 +401,13 @@ class Mailing(models.Model):
     next_run_at = models.DateTimeField(
         _("next occurrence"), null=True, blank=True, db_index=True, help_text=_("Empty when nothing is left.")
     )
+    # Opens and clicks (R-ENG-2): links in the HTML body become signed redirects and an open pixel is added;
+    # the plain-text part is never rewritten.
+    tracking = models.BooleanField(
+        _("track opens and clicks"),
+        default=True,
+        help_text=_("Links in the HTML version lead through Mailer, and a tiny image counts opens."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -720,3 +734,169 @@ class SendQuotaDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id} {self.day}: {self.handed}"
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class SignupForm(models.Model):
+    """A public sign-up form of one owner (R-ENG-1): a hosted page at /subscribe/<public id>/ and an HTML
+    snippet that posts to it. Nothing is stored for a visitor until they confirm the mailed link."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="signup_forms",
+    )
+    public_id = models.CharField(
+        _("public id"), max_length=32, unique=True, default=new_public_id, editable=False
+    )
+    name = models.CharField(_("name"), max_length=100, help_text=_("For you; visitors do not see it."))
+    title = models.CharField(_("heading"), max_length=200)
+    description = models.TextField(_("text above the form"), blank=True)
+    consent_text = models.TextField(
+        _("consent text"),
+        help_text=_("What the visitor agrees to; recorded with each confirmed subscription."),
+    )
+    thank_you_text = models.TextField(
+        _("thank-you text"), help_text=_("Shown after the visitor confirms the address.")
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="signup_forms", blank=True)
+    # Who the confirmation mail is from; empty: the owner's first usable identity, else the operator.
+    sender = models.ForeignKey(
+        SenderIdentity,
+        verbose_name=_("sender"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signup_forms",
+    )
+    is_active = models.BooleanField(_("accepting sign-ups"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sign-up form")
+        verbose_name_plural = _("sign-up forms")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Consent(models.Model):
+    """Proof of one confirmed subscription (R-ENG-1): when it was asked for and confirmed, through which
+    form, the exact text the visitor was shown, and the address the request came from."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="consents"
+    )
+    client = models.ForeignKey(
+        Client, verbose_name=_("client"), on_delete=models.CASCADE, related_name="consents"
+    )
+    form = models.ForeignKey(
+        SignupForm,
+        verbose_name=_("sign-up form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="consents",
+    )
+    email = models.EmailField(_("email"))
+    text = models.TextField(_("text shown"))
+    requested_at = models.DateTimeField(_("asked for"))
+    requested_ip = models.GenericIPAddressField(_("asked from"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed"))
+    confirmed_ip = models.GenericIPAddressField(_("confirmed from"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["-confirmed_at", "-id"]
+        indexes = [models.Index(fields=["client", "-confirmed_at"], name="mailings_consent_client")]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.confirmed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TrackedLink(models.Model):
+    """A link of a mailing's HTML body, rewritten to a signed redirect (R-ENG-2). The redirect leads only to
+    a URL stored here, so the click endpoint can never be used to send a visitor anywhere else."""
+
+    mailing = models.ForeignKey(
+        Mailing, verbose_name=_("mailing"), on_delete=models.CASCADE, related_name="links"
+    )
+    url = models.TextField(_("address"))
+    # SHA-256 of the URL: the unique key (a URL can be longer than an index entry may be).
+    url_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+        constraints = [
+            models.UniqueConstraint(fields=["mailing", "url_hash"], name="mailings_trackedlink_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class EngagementEvent(models.Model):
+    """One open or click of one delivery (R-ENG-2). Written in batches from the endpoints' buffer; an open
+    that looks like a machine's (a privacy proxy prefetching, a scanner) is kept but counted apart."""
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("open")
+        CLICK = "click", _("click")
+
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
+    mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="+", db_index=False)
+    occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="+", db_index=False)
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="events"
+    )
+    link = models.ForeignKey(
+        TrackedLink, verbose_name=_("link"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    at = models.DateTimeField(_("time"))
+    is_machine = models.BooleanField(_("by a machine"), default=False)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("open or click")
+        verbose_name_plural = _("opens and clicks")
+        indexes = [
+            models.Index(fields=["mailing", "kind", "at"], name="mailings_event_mailing"),
+            models.Index(fields=["occurrence", "kind", "at"], name="mailings_event_occurrence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.delivery_id} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Suppression(models.Model):
+    """What is left of a client erased at their request (R-ENG-4): a hash of the address, never the address,
+    so a later import or form does not silently add them again."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.CASCADE,
+        related_name="suppressions",
+    )
+    email_hash = models.CharField(_("hash of the address"), max_length=64)
+    created_at = models.DateTimeField(_("erased at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("erased address")
+        verbose_name_plural = _("erased addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "email_hash"], name="mailings_suppression_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.email_hash[:12]

@@ -31,17 +31,36 @@ class UnsubscribeLinks:
     def __init__(self) -> None:
         url = settings.SITE_URL + reverse("web:unsubscribe", args=[self._MARKER])
         self._before, self._after = url.split(self._MARKER)
+        preferences = settings.SITE_URL + reverse("web:preferences", args=[self._MARKER])
+        self._preferences_before, self._preferences_after = preferences.split(self._MARKER)
         signer = signing.Signer(salt=SALT)
         self._separator = signer.sep
         # What `Signer.sign` computes per call (django.utils.crypto.salted_hmac): the key, then an HMAC.
         key = hashlib.sha256((signer.salt + "signer" + settings.SECRET_KEY).encode()).digest()
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
 
-    def link(self, token: str) -> str:
+    def _signed(self, token: str) -> str:
         mac = self._mac.copy()
         mac.update(token.encode())
         signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
-        return f"{self._before}{token}{self._separator}{signature}{self._after}"
+        return f"{token}{self._separator}{signature}"
+
+    def link(self, token: str) -> str:
+        return f"{self._before}{self._signed(token)}{self._after}"
+
+    def links(self, token: str) -> tuple[str, str]:
+        """The unsubscribe link and the preferences link (R-ENG-3): one signature serves both pages."""
+        signed = self._signed(token)
+        return (
+            f"{self._before}{signed}{self._after}",
+            f"{self._preferences_before}{signed}{self._preferences_after}",
+        )
+
+
+def preferences_url(token: str) -> str:
+    """The absolute link to the client's preferences page (R-ENG-3), signed like the unsubscribe link."""
+    signed = signing.Signer(salt=SALT).sign(token)
+    return settings.SITE_URL + reverse("web:preferences", args=[signed])
 
 
 def unsubscribe_token_from(signed: str) -> str:

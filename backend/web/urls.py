@@ -15,4 +15,5 @@ urlpatterns = [
     path("manager/senders/", ManagerSenders.as_view(), name="manager_senders"),
     path("manager/senders/<int:pk>/revoke/", ManagerRevoke.as_view(), name="manager_revoke_sender"),
     path("unsubscribe/<str:signed>/", views.unsubscribe, name="unsubscribe"),
+    path("preferences/<str:signed>/", views.preferences, name="preferences"),
 ]

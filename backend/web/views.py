@@ -4,6 +4,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -41,6 +42,12 @@ def unsubscribe(request: HttpRequest, signed: str) -> HttpResponse:
     return render(
         request, "web/unsubscribe.html", {"client": client, "done": client.unsubscribed_at is not None}
     )
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, signed: str) -> HttpResponse:
+    """The client's preferences (R-ENG-3); for now the unsubscribe page behind the same link."""
+    return HttpResponseRedirect(reverse("web:unsubscribe", args=[signed]))
 
 
 def favicon(request: HttpRequest) -> HttpResponseRedirect:

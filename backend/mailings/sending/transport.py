@@ -100,7 +100,9 @@ class SMTPConnection:
     ) -> SendResult:
         try:
             address = wire_address(email)
-            data = prepared.render_bytes(email=email, full_name=full_name, token=token)
+            data = prepared.render_bytes(
+                email=email, full_name=full_name, token=token, delivery_id=delivery_id
+            )
         except UnsafeRecipient as exc:
             return _refused_before_sending(exc)
         try:
@@ -293,7 +295,7 @@ class DjangoBackendConnection:
         delivery_id: int | None = None,
     ) -> SendResult:
         try:
-            parts = prepared.parts(email=email, full_name=full_name, token=token)
+            parts = prepared.parts(email=email, full_name=full_name, token=token, delivery_id=delivery_id)
             raw = prepared.bytes_for(parts)
         except UnsafeRecipient as exc:
             return _refused_before_sending(exc)
