@@ -414,6 +414,20 @@ DEFAULT_FROM_EMAIL = setting("str", "DEFAULT_FROM_EMAIL", "Mailer <noreply@local
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Sender identities (R-DLV-1, mailings/services/senders.py): how long a confirmation link works.
 SENDER_CONFIRMATION_DAYS = setting("float", "SENDER_CONFIRMATION_DAYS", 3.0)
+# Public sign-up forms (R-ENG-1, mailings/services/signups.py): how long a mailed confirmation link works;
+# sign-up requests per hour for one address (to one owner) and from one visitor's IP address (0 = no limit);
+# the largest request body the public sign-up endpoint reads, in bytes.
+SIGNUP_CONFIRM_DAYS = setting("float", "SIGNUP_CONFIRM_DAYS", 7.0)
+SIGNUP_REQUESTS_PER_ADDRESS = setting("int", "SIGNUP_REQUESTS_PER_ADDRESS", 3)
+SIGNUP_REQUESTS_PER_IP = setting("int", "SIGNUP_REQUESTS_PER_IP", 20)
+SIGNUP_MAX_BODY_BYTES = setting("int", "SIGNUP_MAX_BODY_BYTES", 8192)
+if SIGNUP_CONFIRM_DAYS <= 0 or min(SIGNUP_REQUESTS_PER_ADDRESS, SIGNUP_REQUESTS_PER_IP) < 0:
+    raise ImproperlyConfigured(
+        "SIGNUP_CONFIRM_DAYS must be more than 0; SIGNUP_REQUESTS_PER_ADDRESS and SIGNUP_REQUESTS_PER_IP "
+        "0 or more."
+    )
+if SIGNUP_MAX_BODY_BYTES < 1024:
+    raise ImproperlyConfigured("SIGNUP_MAX_BODY_BYTES must be at least 1024.")
 # Where "Check DNS" looks a sender domain's DKIM record up (R-DLV-2): resolvers' IP addresses; empty: the
 # system's (/etc/resolv.conf). The port and the whole lookup's time limit apply to either.
 DKIM_DNS_NAMESERVERS = setting("list", "DKIM_DNS_NAMESERVERS", [])

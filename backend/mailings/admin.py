@@ -196,9 +196,9 @@ class ClientAdmin(OwnedAdmin):
 @admin.register(Tag)
 class TagAdmin(OwnedAdmin):
     form = TagForm
-    fields = ["owner", "name", "created_at"]
+    fields = ["owner", "name", "is_public", "created_at"]
     readonly_fields = ["owner", "created_at"]
-    list_display = ["name", "owner", "created_at"]
+    list_display = ["name", "owner", "is_public", "created_at"]
     search_fields = ["name", "owner__email"]
     list_select_related = ["owner"]
 

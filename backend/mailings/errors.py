@@ -52,6 +52,17 @@ class ErrorCode(enum.StrEnum):
     SENDER_CONFIRMED = "sender_confirmed"
     CONFIRMATION_EXPIRED = "confirmation_expired"
     CONFIRMATION_NOT_SENT = "confirmation_not_sent"
+    # Public sign-up forms (R-ENG-1): the form takes no sign-ups (inactive, deleted, its owner cannot
+    # act), a visitor asked too often, the owner's daily quota has no room for the confirmation mail, the mail
+    # was not taken by the server; a confirmation link that is not one of ours (forged, of another form),
+    # is too old, or was mailed before the form's consent text changed.
+    SIGNUP_CLOSED = "signup_closed"
+    SIGNUP_RATE_LIMITED = "signup_rate_limited"
+    SIGNUP_QUOTA = "signup_quota"
+    SIGNUP_NOT_SENT = "signup_not_sent"
+    SIGNUP_LINK_INVALID = "signup_link_invalid"
+    SIGNUP_LINK_EXPIRED = "signup_link_expired"
+    SIGNUP_FORM_CHANGED = "signup_form_changed"
     # Django's own code for a missing value, raised too for a mailing's audience without a tag or a client.
     REQUIRED = "required"
     # Django's own code for a choice that is not offered, raised again by the forms for another owner's

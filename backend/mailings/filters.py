@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 from backend.accounts.filters import PERSON_FIELDS
 from backend.filtering import ListFilterSet, SearchFilter, YesNoFilter
 
-from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, Tag
+from .models import Client, Delivery, DeliveryAttempt, Mailing, Message, Occurrence, SignupForm, Tag
 
 
 class ClientFilter(ListFilterSet):
@@ -38,6 +38,14 @@ class TagFilter(ListFilterSet):
 
     class Meta:
         model = Tag
+        fields: list[str] = []
+
+
+class SignupFormFilter(ListFilterSet):
+    search = SearchFilter(fields=("name", "title"), label=_("Search by name or heading"))
+
+    class Meta:
+        model = SignupForm
         fields: list[str] = []
 
 

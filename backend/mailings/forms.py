@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -16,7 +17,7 @@ from . import bulk, domainkeys, personalize, selectors
 from .compose import UnsafeRecipient, one_line, wire_address
 from .errors import ErrorCode
 from .filters import ClientFilter
-from .models import Client, Mailing, Message, SenderDomain, SenderIdentity, Tag
+from .models import Client, Mailing, Message, SenderDomain, SenderIdentity, SignupForm, Tag
 
 
 class OwnedModelForm(forms.ModelForm):
@@ -55,10 +56,34 @@ class ClientForm(OwnedModelForm):
         return email
 
 
+class KeptCheckboxInput(forms.CheckboxInput):
+    """A checkbox preceded by a hidden "false" of the same name: a page that shows it always sends the
+    field (ticked, the checkbox's value comes last and wins), so the form can tell "unticked" from "not
+    sent" (an API call or an admin form without the field), which keeps the saved value."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = f'<input type="hidden" name="{name}" value="false">'
+        return mark_safe(hidden + super().render(name, value, attrs, renderer))  # noqa: S308 - our markup
+
+    def value_from_datadict(self, data, files, name):
+        values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        value = values[-1] if values else None
+        if isinstance(value, str):
+            return value.lower() not in ("", "false", "0", "off")
+        return bool(value)
+
+
 class TagForm(OwnedModelForm):
     class Meta:
         model = Tag
-        fields = ["name"]
+        fields = ["name", "is_public"]
+        widgets = {"is_public": KeptCheckboxInput}
+
+    def clean_is_public(self) -> bool:
+        # Left out (the API's rename, the admin's form): the tag stays public or private as it was.
+        if "is_public" not in self.data:
+            return self.instance.is_public
+        return self.cleaned_data["is_public"]
 
     def clean_name(self) -> str:
         name = " ".join(self.cleaned_data["name"].split())
@@ -441,3 +466,109 @@ class MailingForm(OwnedModelForm):
                 {"mailing": Value(mailing.pk, output_field=IntegerField()), "client": F("pk")},
                 self._matching(search),
             )
+
+
+# Longest texts a sign-up form shows: each is on the public page, and the consent text is recorded with every
+# confirmed subscription.
+SIGNUP_TEXT_MAX = 2000
+
+
+class SignupFormForm(OwnedModelForm):
+    """An owner's public sign-up form (R-ENG-1): what the page says, the tags a subscriber gets, who the
+    confirmation mail is from."""
+
+    class Meta:
+        model = SignupForm
+        fields = [
+            "name",
+            "title",
+            "description",
+            "consent_text",
+            "thank_you_text",
+            "tags",
+            "sender",
+            "is_active",
+        ]
+        field_classes = {"tags": ChoicesField}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "consent_text": forms.Textarea(attrs={"rows": 3}),
+            "thank_you_text": forms.Textarea(attrs={"rows": 3}),
+            "tags": forms.CheckboxSelectMultiple,
+        }
+        help_texts = {
+            "tags": _("A confirmed subscriber gets these tags."),
+            "sender": _(
+                "Who the confirmation mail comes from: one of your confirmed senders, or the service's "
+                "address with your name."
+            ),
+        }
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        if "tags" in self.fields:
+            self.fields["tags"].queryset = Tag.objects.filter(owner=owner).order_by("name", "pk")
+        if "sender" in self.fields:
+            self.fields["sender"].queryset = selectors.usable_senders(owner)
+            self.fields["sender"].empty_label = _("The service's address, with your name")
+        if not self.instance.pk:
+            self.initial.setdefault(
+                "consent_text",
+                _("I agree to receive newsletters by email. I can unsubscribe at any time."),
+            )
+            self.initial.setdefault("thank_you_text", _("Thank you: your subscription is confirmed."))
+
+    def _text(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "").strip()
+        if len(value) > SIGNUP_TEXT_MAX:
+            raise forms.ValidationError(
+                _("At most %(count)d characters."), code=ErrorCode.INVALID, params={"count": SIGNUP_TEXT_MAX}
+            )
+        return value
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def clean_title(self) -> str:
+        title = " ".join(self.cleaned_data["title"].split())
+        if not title:
+            raise forms.ValidationError(_("Give the form a heading."), code=ErrorCode.REQUIRED)
+        return title
+
+    def clean_description(self) -> str:
+        return self._text("description")
+
+    def clean_consent_text(self) -> str:
+        value = self._text("consent_text")
+        if not value:
+            raise forms.ValidationError(_("Say what the visitor agrees to."), code=ErrorCode.REQUIRED)
+        return value
+
+    def clean_thank_you_text(self) -> str:
+        value = self._text("thank_you_text")
+        if not value:
+            raise forms.ValidationError(_("Say something after the confirmation."), code=ErrorCode.REQUIRED)
+        return value
+
+
+class SubscribeForm(forms.Form):
+    """What a visitor sends from a public sign-up form (R-ENG-1): an address, an optional name, and the
+    honeypot `website`, which people never see and bots fill in."""
+
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    full_name = forms.CharField(label=_("Name (optional)"), max_length=200, required=False)
+    website = forms.CharField(required=False, max_length=500)
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).strip()
+        try:
+            return _sendable_address(email, "To")
+        except forms.ValidationError:
+            raise forms.ValidationError(_("Enter a valid email address."), code=ErrorCode.INVALID) from None
+
+    def clean_full_name(self) -> str:
+        return " ".join(one_line(self.cleaned_data.get("full_name", "")).split())
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website"))

@@ -7,6 +7,7 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.errors import HeaderParseError
@@ -52,6 +53,7 @@ from .filters import (
     MailingFilter,
     MessageFilter,
     OccurrenceFilter,
+    SignupFormFilter,
     TagFilter,
 )
 from .models import (
@@ -59,6 +61,7 @@ from .models import (
     Client,
     ClientImport,
     ClientTag,
+    Consent,
     Delivery,
     DeliveryAttempt,
     Mailing,
@@ -66,6 +69,8 @@ from .models import (
     Occurrence,
     SenderDomain,
     SenderIdentity,
+    SignupForm,
+    Suppression,
     Tag,
     Unsubscription,
 )
@@ -780,3 +785,60 @@ def service_stats(user: User, *, tz: dt.tzinfo, now: dt.datetime | None = None) 
         failed_today=per_day[-1].failed,
         per_day=per_day,
     )
+
+
+# --- public sign-up forms and the client's preferences (R-ENG-1, R-ENG-3) ---------------------------------
+
+
+def email_hash(email: str) -> str:
+    """How an erased address is kept (`Suppression.email_hash`): SHA-256 hex of the lower-cased, stripped
+    address."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def is_suppressed(owner_id: int, email: str) -> bool:
+    return Suppression.objects.filter(owner_id=owner_id, email_hash=email_hash(email)).exists()
+
+
+def signup_forms_for(user: User) -> QuerySet[SignupForm]:
+    """The user's own sign-up forms."""
+    if not roles.may_act(user):
+        return SignupForm.objects.none()
+    return SignupForm.objects.filter(owner=user)
+
+
+def signup_form_list(user: User, filters: Mapping[str, Any] | None = None) -> SignupFormFilter:
+    """The user's sign-up forms with how many confirmed subscriptions each brought, narrowed by name."""
+    confirmed = Consent.objects.filter(form_id=OuterRef("pk")).order_by().values("form_id")
+    forms = signup_forms_for(user).annotate(
+        confirmed=Coalesce(Subquery(confirmed.annotate(n=Count("pk")).values("n")), 0)
+    )
+    return SignupFormFilter(filters, queryset=forms)
+
+
+def signup_form_get(user: User, pk: int) -> SignupForm:
+    return signup_forms_for(user).get(pk=pk)
+
+
+def signup_form_public(public_id: str) -> SignupForm | None:
+    """The form a public address names, with its owner, or None (unknown, or too long to be one)."""
+    if not public_id or len(public_id) > 32:
+        return None
+    return SignupForm.objects.select_related("owner").filter(public_id=public_id).first()
+
+
+def public_tags(owner_id: int) -> QuerySet[Tag]:
+    """The owner's tags that their clients see and may change on the preferences page, in name order."""
+    return Tag.objects.filter(owner_id=owner_id, is_public=True).order_by("name", "pk")
+
+
+def subscribed_client(owner_id: int, email: str) -> Client | None:
+    """The owner's client with this address who receives mailings (subscribed, not on the unsubscribe
+    list), or None."""
+    email = email.strip().lower()
+    client = Client.objects.filter(
+        owner_id=owner_id, email__iexact=email, unsubscribed_at__isnull=True
+    ).first()
+    if client is None or Unsubscription.objects.filter(owner_id=owner_id, email=email).exists():
+        return None
+    return client

@@ -1,7 +1,8 @@
 """Writes, by area: each service checks its actor (R-AUTH-4, R-AUTH-5, base.py) and is atomic.
 
 Callers import the package (`from backend.mailings import services`, then `services.client_create(...)`):
-the area modules (clients, tags, messages, mailings, imports, retries, previews, protection, senders) are
+the area modules (clients, tags, messages, mailings, imports, retries, previews, protection, senders,
+signups) are
 where each is written, not what callers name. Error codes are errors.py's; the steps without an actor are
 scheduling.py's (rescheduling after an edit, and the two the engine shares: materialising an occurrence,
 asking for unfinished deliveries). Nothing here imports the sending engine: the engine imports the domain.
@@ -60,6 +61,15 @@ from .senders import (
     sender_send_confirmation,
     sender_update,
 )
+from .signups import (
+    client_preferences_set,
+    signup_confirm,
+    signup_form_create,
+    signup_form_delete,
+    signup_form_update,
+    signup_pending,
+    signup_request,
+)
 from .tags import clients_tag, clients_untag, tag_create, tag_delete, tag_update
 
 __all__ = [
@@ -79,6 +89,7 @@ __all__ = [
     "client_create",
     "client_delete",
     "client_imports_run",
+    "client_preferences_set",
     "client_reactivate",
     "client_unsubscribe",
     "client_update",
@@ -116,6 +127,12 @@ __all__ = [
     "sending_block",
     "sending_pause",
     "sending_resume",
+    "signup_confirm",
+    "signup_form_create",
+    "signup_form_delete",
+    "signup_form_update",
+    "signup_pending",
+    "signup_request",
     "tag_create",
     "tag_delete",
     "tag_update",
