@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import subscribe, views
 from .pages.dashboard import Dashboard
 from .pages.manager import ManagerDashboard
 from .pages.senders import ManagerRevoke, ManagerSenders
@@ -16,4 +16,11 @@ urlpatterns = [
     path("manager/senders/<int:pk>/revoke/", ManagerRevoke.as_view(), name="manager_revoke_sender"),
     path("unsubscribe/<str:signed>/", views.unsubscribe, name="unsubscribe"),
     path("preferences/<str:signed>/", views.preferences, name="preferences"),
+    path("subscribe/<str:public_id>/", subscribe.subscribe, name="subscribe"),
+    path("subscribe/<str:public_id>/sent/", subscribe.subscribe_sent, name="subscribe_sent"),
+    path(
+        "subscribe/<str:public_id>/confirm/<str:token>/",
+        subscribe.subscribe_confirm,
+        name="subscribe_confirm",
+    ),
 ]

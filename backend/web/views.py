@@ -1,15 +1,18 @@
 import random
+from urllib.parse import urlsplit
 
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
-from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from backend.mailings.models import Client
-from backend.mailings.services import client_unsubscribe
+from backend.mailings import selectors
+from backend.mailings.models import Client, ClientTag
+from backend.mailings.services import client_preferences_set, client_unsubscribe
 from backend.mailings.unsubscribe import unsubscribe_token_from
 from cms.cache import article_cards
 
@@ -44,10 +47,52 @@ def unsubscribe(request: HttpRequest, signed: str) -> HttpResponse:
     )
 
 
+def _same_origin(request: HttpRequest) -> bool:
+    """False when the browser says the POST comes from a page of another site (its Origin header); a request
+    without the header (an older browser, a mail app) passes: the signed link is the credential anyway."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.get_host().lower()
+
+
+# No CSRF token (it needs a cookie that a mail app's browser may not keep, and this page has no session):
+# the signed, unguessable link is the credential, so another site cannot build a POST that does anything,
+# and a browser's Origin header naming another site is refused besides. A GET changes nothing (scanners).
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, signed: str) -> HttpResponse:
-    """The client's preferences (R-ENG-3); for now the unsubscribe page behind the same link."""
-    return HttpResponseRedirect(reverse("web:unsubscribe", args=[signed]))
+    """The client's preferences (R-ENG-3): their address, their owner's public tags to take or drop, and
+    "unsubscribe from everything"."""
+    try:
+        client = Client.objects.get(unsubscribe_token=unsubscribe_token_from(signed))
+    except (signing.BadSignature, Client.DoesNotExist):
+        return render(request, "web/preferences.html", {"invalid": True}, status=404)
+    tags = list(selectors.public_tags(client.owner_id))
+    context = {"client": client, "tags": tags}
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if not _same_origin(request):
+            context["error"] = _("This change was sent from another site and was not made.")
+            status = 403
+        elif action == "unsubscribe":
+            client = client_unsubscribe(client=client)
+            context.update(client=client, unsubscribed=True)
+        elif action == "save":
+            try:
+                client_preferences_set(client=client, tag_ids=request.POST.getlist("tags"))
+            except ValidationError as exc:
+                context["error"] = " ".join(exc.messages)
+                status = 400
+            else:
+                context["saved"] = True
+        else:
+            context["error"] = _("Choose what to do: save your choices or unsubscribe.")
+            status = 400
+    chosen = set(ClientTag.objects.filter(client=client, tag__in=tags).values_list("tag_id", flat=True))
+    context["rows"] = [(tag, tag.pk in chosen) for tag in tags]
+    return render(request, "web/preferences.html", context, status=status)
 
 
 def favicon(request: HttpRequest) -> HttpResponseRedirect:
