@@ -29,6 +29,7 @@ urlpatterns = [
     path("mailings/", include("backend.web.urls_mailings")),
     path("reports/", include("backend.web.urls_reports")),
     path("senders/", include("backend.web.urls_senders")),
+    path("signup-forms/", include("backend.web.urls_signups")),
     path("", include("backend.web.urls")),
 ]
 

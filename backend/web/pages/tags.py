@@ -30,6 +30,12 @@ class TagList(OwnerListView):
         Column("name", gettext_lazy("Name"), lambda t: t.name, ("name",), link=True),
         Column("size", gettext_lazy("Clients"), lambda t: t.size, ("size",)),
         Column(
+            "public",
+            gettext_lazy("On preferences page"),
+            lambda t: _("public") if t.is_public else "",
+            ("is_public",),
+        ),
+        Column(
             "created",
             gettext_lazy("Created"),
             lambda t: moment_text(t.created_at),
