@@ -74,10 +74,17 @@ class KeptCheckboxInput(forms.CheckboxInput):
 
 
 class TagForm(OwnedModelForm):
+    # Declared (not the model's field): its only outcome is true or false, whatever is sent.
+    is_public = forms.BooleanField(
+        label=_("public"),
+        required=False,
+        widget=KeptCheckboxInput,
+        help_text=_("Clients see it on their preferences page and may change it."),
+    )
+
     class Meta:
         model = Tag
         fields = ["name", "is_public"]
-        widgets = {"is_public": KeptCheckboxInput}
 
     def clean_is_public(self) -> bool:
         # Left out (the API's rename, the admin's form): the tag stays public or private as it was.
