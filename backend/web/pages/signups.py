@@ -37,9 +37,10 @@ def hosted_url(signup_form: SignupForm) -> str:
 
 def snippet(signup_form: SignupForm) -> str:
     """The HTML an owner pastes on their own site: a plain form that posts to the hosted page's address (no
-    script); its hidden field is the honeypot."""
+    script, no style, so no policy of that site stands in its way); its hidden field is the honeypot. A text
+    template: it is shown as text here, and is HTML only on the owner's site."""
     context = {"form": signup_form, "action": hosted_url(signup_form)}
-    return render_to_string("web/signups/snippet.html", context).strip() + "\n"
+    return render_to_string("web/signups/snippet.txt", context).strip() + "\n"
 
 
 class SignupFormList(OwnerListView):
