@@ -7,13 +7,16 @@ from .core.node import node_field
 from .mailings.schema import MailingsMutation, MailingsQuery
 from .reports.schema import ReportsMutation, ReportsQuery
 from .senders.schema import SendersMutation, SendersQuery
+from .signups.schema import SignupsMutation, SignupsQuery
 
 
-class Query(AccountsQuery, MailingsQuery, ReportsQuery, SendersQuery, graphene.ObjectType):
+class Query(AccountsQuery, MailingsQuery, ReportsQuery, SendersQuery, SignupsQuery, graphene.ObjectType):
     node = node_field()
 
 
-class Mutation(AccountsMutation, MailingsMutation, ReportsMutation, SendersMutation, graphene.ObjectType):
+class Mutation(
+    AccountsMutation, MailingsMutation, ReportsMutation, SendersMutation, SignupsMutation, graphene.ObjectType
+):
     pass
 
 

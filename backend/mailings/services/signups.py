@@ -150,6 +150,19 @@ def confirmation_url(signup_form: SignupForm, token: str) -> str:
     return settings.SITE_URL + reverse("web:subscribe_confirm", args=[signup_form.public_id, token])
 
 
+def hosted_url(signup_form: SignupForm) -> str:
+    """The form's public page, which the snippet posts to as well."""
+    return settings.SITE_URL + reverse("web:subscribe", args=[signup_form.public_id])
+
+
+def snippet(signup_form: SignupForm) -> str:
+    """The HTML an owner pastes on their own site: a plain form that posts to the hosted page's address (no
+    script, no style, so no policy of that site stands in its way); its hidden field is the honeypot. A text
+    template: it is shown as text on the owner's page and in the API, and is HTML only on the owner's site."""
+    context = {"form": signup_form, "action": hosted_url(signup_form)}
+    return render_to_string("web/signups/snippet.txt", context).strip() + "\n"
+
+
 # --- a visitor asks -------------------------------------------------------------------------------------
 
 

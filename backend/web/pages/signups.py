@@ -2,11 +2,9 @@
 subscriptions each brought; create, edit, delete; a form's page shows its link and the HTML snippet to
 paste on the owner's own site."""
 
-from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,6 +14,7 @@ from backend.mailings import selectors, services
 from backend.mailings.filters import SignupFormFilter
 from backend.mailings.forms import SignupFormForm
 from backend.mailings.models import SignupForm
+from backend.mailings.services.signups import hosted_url, snippet
 
 from ..moments import moment_text
 from .generic import (
@@ -29,18 +28,6 @@ from .generic import (
 )
 
 LIST_URL = reverse_lazy("signups:list")
-
-
-def hosted_url(signup_form: SignupForm) -> str:
-    return settings.SITE_URL + reverse("web:subscribe", args=[signup_form.public_id])
-
-
-def snippet(signup_form: SignupForm) -> str:
-    """The HTML an owner pastes on their own site: a plain form that posts to the hosted page's address (no
-    script, no style, so no policy of that site stands in its way); its hidden field is the honeypot. A text
-    template: it is shown as text here, and is HTML only on the owner's site."""
-    context = {"form": signup_form, "action": hosted_url(signup_form)}
-    return render_to_string("web/signups/snippet.txt", context).strip() + "\n"
 
 
 class SignupFormList(OwnerListView):
