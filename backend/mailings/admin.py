@@ -31,11 +31,13 @@ from .forms import (
     OwnedModelForm,
     SenderDomainForm,
     SenderIdentityForm,
+    SignupFormForm,
     TagForm,
 )
 from .models import (
     Bounce,
     Client,
+    Consent,
     Delivery,
     DeliveryAttempt,
     Mailing,
@@ -43,6 +45,7 @@ from .models import (
     Occurrence,
     SenderDomain,
     SenderIdentity,
+    SignupForm,
     Tag,
     Unsubscription,
 )
@@ -389,6 +392,40 @@ class SenderIdentityAdmin(OwnedAdmin):
         services.sender_delete(actor=request.user, identity=obj)
 
 
+@admin.register(SignupForm)
+class SignupFormAdmin(OwnedAdmin):
+    """A public sign-up form (R-ENG-1), through the services like the owner's page."""
+
+    form = SignupFormForm
+    fields = [
+        "owner",
+        "name",
+        "title",
+        "description",
+        "consent_text",
+        "thank_you_text",
+        "tags",
+        "sender",
+        "is_active",
+        "public_id",
+        "created_at",
+    ]
+    readonly_fields = ["owner", "public_id", "created_at"]
+    list_display = ["name", "title", "owner", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "title", "owner__email"]
+    list_select_related = ["owner"]
+
+    def _create(self, request, owner, form):
+        return services.signup_form_create(actor=request.user, owner=owner, data=form.data)
+
+    def _update(self, request, obj, form):
+        return services.signup_form_update(actor=request.user, signup_form=obj, data=form.data)
+
+    def _delete(self, request, obj):
+        services.signup_form_delete(actor=request.user, signup_form=obj)
+
+
 @admin.register(SenderDomain)
 class SenderDomainAdmin(OwnedAdmin):
     """The private key is never a field here (nor in the list, the search or the history)."""
@@ -521,6 +558,15 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
 class UnsubscriptionAdmin(ReadOnlyAdmin):
     list_display = ["email", "owner", "created_at"]
     search_fields = ["email", "owner__email"]
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    """The proof of each confirmed subscription (R-ENG-1): read-only, as recorded."""
+
+    list_display = ["email", "owner", "form", "requested_at", "confirmed_at", "confirmed_ip"]
+    search_fields = ["email", "owner__email"]
+    list_select_related = ["owner", "form"]
 
 
 @admin.register(Bounce)

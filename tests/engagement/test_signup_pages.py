@@ -163,3 +163,18 @@ def test_an_owner_marks_a_tag_public_and_a_rename_without_the_field_keeps_it_R_E
     tag.refresh_from_db()
     assert not tag.is_public
     assert "On preferences page" in client.get(reverse("tags:list")).content.decode()
+
+
+def test_a_superuser_builds_a_form_for_an_owner_in_the_admin_and_reads_consents_R_ENG_1(client):
+    root = UserFactory(is_superuser=True, is_staff=True)
+    owner = UserFactory()
+    news, theirs = TagFactory(owner=owner, name="news"), TagFactory(name="theirs")
+    client.force_login(root)
+    add = reverse("admin:mailings_signupform_add") + f"?owner={owner.pk}"
+    refused = client.post(add, form_data(tags=[theirs.pk]))
+    assert refused.status_code == 200 and not SignupForm.objects.exists()
+    assert client.post(add, form_data(tags=[news.pk])).status_code == 302
+    form = SignupForm.objects.get()
+    assert form.owner == owner and list(form.tags.all()) == [news]
+    assert client.get(reverse("admin:mailings_signupform_changelist")).status_code == 200
+    assert client.get(reverse("admin:mailings_consent_changelist")).status_code == 200
