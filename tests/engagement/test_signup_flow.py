@@ -318,3 +318,22 @@ def test_the_sign_up_post_takes_a_fixed_number_of_queries_R_ENG_1(client, django
     # whatever the owner's list holds.
     with django_assert_max_num_queries(15):
         post_signup(client, form, "q@example.org")
+
+
+@pytest.mark.parametrize("state", ["blocked", "inactive", "paused"])
+def test_a_form_of_an_owner_who_cannot_send_takes_no_sign_ups_R_ENG_1(client, state):
+    form = make_form()
+    post_signup(client, form, "early@example.org")
+    path = confirm_path(mail.outbox[0])
+    owner = form.owner
+    if state == "blocked":
+        owner.is_blocked = True
+    elif state == "inactive":
+        owner.is_active = False
+    else:
+        owner.sending_paused_at = timezone.now()
+    owner.save()
+    assert client.get(subscribe_url(form)).status_code == 403
+    assert post_signup(client, form, "late@example.org").status_code == 403
+    assert client.post(path).status_code == 403
+    assert len(mail.outbox) == 1 and not Client.objects.exists()
