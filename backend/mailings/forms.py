@@ -567,11 +567,14 @@ class SubscribeForm(forms.Form):
     website = forms.CharField(required=False, max_length=500)
 
     def clean_email(self) -> str:
+        # Kept as the clients form keeps it (the domain lower-cased, not in IDNA), so the same address typed
+        # on either finds the same client; it must also be one a mail can be sent to.
         email = User.objects.normalize_email(self.cleaned_data["email"]).strip()
         try:
-            return _sendable_address(email, "To")
+            _sendable_address(email, "To")
         except forms.ValidationError:
             raise forms.ValidationError(_("Enter a valid email address."), code=ErrorCode.INVALID) from None
+        return email
 
     def clean_full_name(self) -> str:
         return " ".join(one_line(self.cleaned_data.get("full_name", "")).split())
