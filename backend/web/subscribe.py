@@ -50,7 +50,8 @@ def _page(
         "signup_form": signup_form,
         "form": form or SubscribeForm(),
         "error": error,
-        "open": signup_form is not None and not error and not _closed_text(signup_form),
+        # The form stays on the page after a refusal the visitor may retry (a limit, the mail server).
+        "open": signup_form is not None and not _closed_text(signup_form),
     }
     return render(request, "web/subscribe/page.html", context, status=status)
 
