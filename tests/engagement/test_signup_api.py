@@ -88,3 +88,24 @@ def test_another_owners_tag_or_sender_and_bad_input_come_back_per_field_R_ENG_1(
         assert payload["signupForm"] is None
         assert {"field": field, "code": code} in payload["errors"], payload
     assert not SignupForm.objects.exists()
+
+
+def test_a_tag_is_made_public_through_the_api_and_a_rename_without_it_keeps_it_R_ENG_3():
+    owner = UserFactory()
+    create = (
+        """mutation($input: TagInput!) { createTag(input: $input) { tag { id isPublic } errors { code } } }"""
+    )
+    update = """mutation($id: ID!, $input: TagInput!) { updateTag(id: $id, input: $input) {
+      tag { name isPublic } errors { code } } }"""
+    tag = data_of(create, {"input": {"name": "News", "isPublic": True}}, user=owner)["createTag"]["tag"]
+    assert tag["isPublic"] is True
+    renamed = data_of(update, {"id": tag["id"], "input": {"name": "Newsletter"}}, user=owner)["updateTag"]
+    assert renamed["tag"] == {"name": "Newsletter", "isPublic": True}
+    hidden = data_of(
+        update, {"id": tag["id"], "input": {"name": "Newsletter", "isPublic": False}}, user=owner
+    )
+    assert hidden["updateTag"]["tag"]["isPublic"] is False
+    status, body = gql(
+        update, {"id": tag["id"], "input": {"name": "X", "isPublic": True}}, user=UserFactory()
+    )
+    assert error_codes(body) == ["NOT_FOUND"] and status < 500

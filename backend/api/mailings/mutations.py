@@ -61,6 +61,17 @@ class MessageInput(graphene.InputObjectType):
 
 class TagInput(graphene.InputObjectType):
     name = graphene.String(required=True, description="Unique in your list in any letter case; no comma.")
+    is_public = graphene.Boolean(
+        description="Shown on your clients' preferences page, where they may take or drop it (R-ENG-3). "
+        "Left out: unchanged (private for a new tag)."
+    )
+
+
+def _tag_data(data) -> dict:
+    values = {"name": data.name}
+    if data.is_public is not None:
+        values["is_public"] = bool(data.is_public)
+    return values
 
 
 class ClientMatchInput(graphene.InputObjectType):
@@ -398,11 +409,11 @@ class CreateTag(BaseMutation):
 
     @classmethod
     def perform(cls, info, user: User, input):
-        return cls(tag=services.tag_create(actor=user, data={"name": input.name}), errors=[])
+        return cls(tag=services.tag_create(actor=user, data=_tag_data(input)), errors=[])
 
 
 class UpdateTag(BaseMutation):
-    """Rename one of your tags; mailings and clients keep it."""
+    """Rename one of your tags, or make it public or private; mailings and clients keep it."""
 
     class Arguments:
         id = graphene.ID(required=True)
@@ -412,7 +423,7 @@ class UpdateTag(BaseMutation):
 
     @classmethod
     def perform(cls, info, user: User, id, input):
-        tag = services.tag_update(actor=user, tag=_tag(user, id), data={"name": input.name})
+        tag = services.tag_update(actor=user, tag=_tag(user, id), data=_tag_data(input))
         return cls(tag=tag, errors=[])
 
 

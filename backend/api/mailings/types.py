@@ -135,7 +135,7 @@ class TagType(DjangoObjectType):
         name = "Tag"
         interfaces = (graphene.relay.Node,)
         connection_class = CountableConnection
-        fields = ("id", "name", "created_at")
+        fields = ("id", "name", "is_public", "created_at")
 
     @classmethod
     def get_queryset(cls, queryset, info):
