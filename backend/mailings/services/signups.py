@@ -236,7 +236,7 @@ def signup_request(
         "form": signup_form,
         "owner": owner,
         "link": confirmation_url(signup_form, confirmation_token(request)),
-        "days": int(settings.SIGNUP_CONFIRM_DAYS),
+        "days": max(1, round(settings.SIGNUP_CONFIRM_DAYS)),
         "already": existing is not None,
         "preferences": preferences_url(existing.unsubscribe_token) if existing is not None else "",
     }
