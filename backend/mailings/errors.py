@@ -36,6 +36,9 @@ class ErrorCode(enum.StrEnum):
     # A send older than DELIVERY_LOG_DAYS: its deliveries are deleted, only its totals stay.
     LOG_PURGED = "log_purged"
     UNSENDABLE_ADDRESS = "unsendable_address"
+    # An address erased at the person's request (R-ENG-4): an import skips it, the client form refuses it
+    # unless the owner says the person asked to be added again.
+    ERASED = "erased"
     # The forms' own rules (forms.py), per field.
     DUPLICATE_EMAIL = "duplicate_email"
     DUPLICATE_TAG = "duplicate_tag"

@@ -36,10 +36,43 @@ class OwnedModelForm(forms.ModelForm):
 
 
 class ClientForm(OwnedModelForm):
+    # An address erased at the person's request (R-ENG-4) is added again only when the owner says so; the
+    # service then deletes what was left of it (its hash), and the person is a client like any other.
+    readd = forms.BooleanField(
+        label=_("The person asked to be added again"),
+        required=False,
+        help_text=_("Only for an address erased at the person's request: tick it when they asked to return."),
+    )
+
     class Meta:
         model = Client
         fields = ["email", "full_name", "comment"]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        # Offered on the page only once the typed address turned out to be an erased one.
+        typed = str(self.data.get("email") or "") if self.is_bound else ""
+        if not (typed.strip() and selectors.is_suppressed(owner.pk, typed)):
+            self.fields["readd"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        unchanged = self.instance.pk and email and email.lower() == (self.instance.email or "").lower()
+        readd = cleaned.get("readd")
+        if email and not unchanged and not readd and selectors.is_suppressed(self.owner.pk, email):
+            self.add_error(
+                "email",
+                forms.ValidationError(
+                    _(
+                        "This address was erased from your list at the person's request. Add it only if "
+                        "they asked to be added again, and tick “The person asked to be added again”."
+                    ),
+                    code=ErrorCode.ERASED,
+                ),
+            )
+        return cleaned
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])

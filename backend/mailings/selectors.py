@@ -7,6 +7,7 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.errors import HeaderParseError
@@ -66,6 +67,7 @@ from .models import (
     Occurrence,
     SenderDomain,
     SenderIdentity,
+    Suppression,
     Tag,
     Unsubscription,
 )
@@ -186,6 +188,30 @@ def mailing_get(user: User, pk: int) -> Mailing:
 
 def client_get(user: User, pk: int) -> Client:
     return clients_for(user).get(pk=pk)
+
+
+def email_hash(email: str) -> str:
+    """What an erased address leaves behind (R-ENG-4, `Suppression`): the hex SHA-256 of the address
+    stripped and lower-cased. Sign-up forms and imports compare with it; keep the definition unchanged, or
+    every stored hash stops matching."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def is_suppressed(owner_id: int, email: str) -> bool:
+    """Whether `email` was erased from `owner_id`'s list at the person's request (R-ENG-4)."""
+    return Suppression.objects.filter(owner_id=owner_id, email_hash=email_hash(email)).exists()
+
+
+def suppressed_addresses(owner_id: int, addresses: Iterable[str]) -> set[str]:
+    """Which of `addresses` (lower-cased) were erased from `owner_id`'s list at the person's request: one
+    query, served by the (owner, hash) unique index."""
+    by_hash = {email_hash(address): address for address in addresses}
+    if not by_hash:
+        return set()
+    found = Suppression.objects.filter(owner_id=owner_id, email_hash__in=list(by_hash)).values_list(
+        "email_hash", flat=True
+    )
+    return {by_hash[digest] for digest in found}
 
 
 def bounces_for(user: User) -> QuerySet[Bounce]:

@@ -16,6 +16,7 @@ from .clients import (
     client_unsubscribe,
     client_update,
 )
+from .gdpr import Erasure, client_erase
 from .imports import (
     ImportReport,
     ImportResult,
@@ -68,6 +69,7 @@ __all__ = [
     "OPERATOR",
     "TEST_SENDS_PER_HOUR",
     "DnsRecord",
+    "Erasure",
     "FormInvalid",
     "ImportReport",
     "ImportResult",
@@ -78,6 +80,7 @@ __all__ = [
     "address_unsubscribe",
     "client_create",
     "client_delete",
+    "client_erase",
     "client_imports_run",
     "client_reactivate",
     "client_unsubscribe",
