@@ -51,6 +51,11 @@ class ClientInput(graphene.InputObjectType):
     email = graphene.String(required=True)
     full_name = graphene.String(required=True)
     comment = graphene.String(default_value="")
+    readd = graphene.Boolean(
+        default_value=False,
+        description="The person asked to be added again: needed for an address erased at the person's "
+        "request (R-ENG-4; without it `erased`), whose remaining hash it deletes.",
+    )
 
 
 class MessageInput(graphene.InputObjectType):
@@ -108,7 +113,12 @@ class MailingInput(graphene.InputObjectType):
 
 
 def _client_data(data) -> dict:
-    return {"email": data.email, "full_name": data.full_name, "comment": data.comment or ""}
+    return {
+        "email": data.email,
+        "full_name": data.full_name,
+        "comment": data.comment or "",
+        "readd": bool(data.readd),
+    }
 
 
 def _message_data(data) -> dict:
@@ -249,6 +259,24 @@ class DeleteClient(BaseMutation):
         client = selectors.client_get(user, pk_from_global_id(id, "Client"))
         services.client_delete(actor=user, client=client)
         return cls(deleted_id=id, errors=[])
+
+
+class EraseClient(BaseMutation):
+    """Erase one of your clients at the person's request (R-ENG-4): the client and every delivery, attempt,
+    open, click, bounce, consent and unsubscription naming them; only a hash of the address stays, so an
+    import skips it. Another owner's ID is NOT_FOUND and changes nothing."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    erased_id = graphene.ID()
+    deliveries = graphene.Int(description="Deliveries deleted (the client's and others to the address).")
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        client = selectors.client_get(user, pk_from_global_id(id, "Client"))
+        erasure = services.client_erase(actor=user, client=client)
+        return cls(erased_id=id, deliveries=erasure.deliveries, errors=[])
 
 
 class ReactivateClient(BaseMutation):
