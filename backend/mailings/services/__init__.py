@@ -31,6 +31,8 @@ from .mailings import (
     mailing_delete,
     mailing_disable,
     mailing_enable,
+    mailing_pause,
+    mailing_resume,
     mailing_send_now,
     mailing_update,
 )
@@ -94,6 +96,8 @@ __all__ = [
     "mailing_delete",
     "mailing_disable",
     "mailing_enable",
+    "mailing_pause",
+    "mailing_resume",
     "mailing_send_now",
     "mailing_update",
     "message_create",
