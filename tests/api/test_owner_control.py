@@ -53,7 +53,7 @@ def test_another_owners_or_a_managers_pause_finds_nothing_and_changes_nothing_R_
         Mailing.objects.filter(pk=mailing.pk).update(paused_at=timezone.now())
     before = Mailing.objects.get(pk=mailing.pk).paused_at
     actor = UserFactory() if who == "stranger" else make_manager()
-    status, body = gql(operation, {"id": gid(mailing)}, user=actor)
+    _status, body = gql(operation, {"id": gid(mailing)}, user=actor)
     assert body["data"][next(iter(body["data"]))] is None
     # A stranger cannot tell the mailing exists; a manager sees it but may not act for its owner.
     assert error_codes(body) == (["NOT_FOUND"] if who == "stranger" else ["FORBIDDEN"])
@@ -61,7 +61,7 @@ def test_another_owners_or_a_managers_pause_finds_nothing_and_changes_nothing_R_
 
 
 def test_anonymous_cannot_pause(mailing):
-    status, body = gql(PAUSE, {"id": gid(mailing)})
+    _status, body = gql(PAUSE, {"id": gid(mailing)})
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert Mailing.objects.get(pk=mailing.pk).paused_at is None
 
