@@ -267,6 +267,7 @@ class MailingAdmin(OwnedAdmin):
     form = MailingForm
     fields = [
         "owner",
+        "name",
         "message",
         "sender",
         "audience",
@@ -281,6 +282,7 @@ class MailingAdmin(OwnedAdmin):
         "periodicity",
         "time_zone",
         "is_active",
+        "paused_at",
         "status",
         "next_run_at",
         "upcoming_occurrences",
@@ -292,6 +294,7 @@ class MailingAdmin(OwnedAdmin):
         "owner",
         "chosen_clients",
         "time_zone",
+        "paused_at",
         "status",
         "next_run_at",
         "upcoming_occurrences",
@@ -301,6 +304,7 @@ class MailingAdmin(OwnedAdmin):
     ]
     list_display = [
         "id",
+        "name",
         "message",
         "owner",
         "periodicity",
@@ -311,7 +315,7 @@ class MailingAdmin(OwnedAdmin):
         "next_run_at",
     ]
     list_filter = ["status", "periodicity", "is_active", "audience"]
-    search_fields = ["message__subject", "owner__email"]
+    search_fields = ["name", "message__subject", "owner__email"]
 
     @admin.display(description=_("chosen clients"))
     def chosen_clients(self, obj: Mailing) -> str:

@@ -12,6 +12,8 @@ class ErrorCode(enum.StrEnum):
     MESSAGE_IN_USE = "message_in_use"
     TAG_IN_USE = "tag_in_use"
     MAILING_DISABLED = "mailing_disabled"
+    # The owner paused the mailing (R-OWN-1); resuming it is theirs.
+    MAILING_PAUSED = "mailing_paused"
     MAILING_COMPLETED = "mailing_completed"
     OWNER_CANNOT_ACT = "owner_cannot_act"
     NO_RECIPIENTS = "no_recipients"

@@ -298,6 +298,11 @@ class IdListInput(forms.TextInput):
         return name not in data
 
 
+# How long after its send time a one-off mailing left without an end may still start (a scheduler that was
+# down catches up within it).
+ONE_OFF_WINDOW = dt.timedelta(days=1)
+
+
 class MailingForm(OwnedModelForm):
     """A mailing's message, schedule and audience (R-AUD-1). The chosen clients — used when the audience is
     "chosen clients" — come as a whole list (`clients`, the API's `clientIds`, for small picks), or as
@@ -328,7 +333,17 @@ class MailingForm(OwnedModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "sender", "audience", "tags", "tag_match", "start_at", "end_at", "periodicity"]
+        fields = [
+            "name",
+            "message",
+            "sender",
+            "audience",
+            "tags",
+            "tag_match",
+            "start_at",
+            "end_at",
+            "periodicity",
+        ]
         field_classes = {"tags": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
@@ -343,7 +358,11 @@ class MailingForm(OwnedModelForm):
                 "service's address with your name, and replies come to you."
             ),
             "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
-            "end_at": _("In your time zone. No occurrence at or after this moment."),
+            "end_at": _(
+                "In your time zone. No occurrence at or after this moment. Not needed for a one-off mailing: "
+                "it is sent at its start, or within a day after it if the service was down."
+            ),
+            "name": _("Shown in your lists and reports; the message's subject when left empty."),
         }
 
     def __init__(self, *args, owner: User, **kwargs):
@@ -373,7 +392,7 @@ class MailingForm(OwnedModelForm):
             )
         # Left out, they keep what the mailing has: for a new one, chosen clients matched by any tag (an
         # API call that names only `clientIds` means what it meant before audiences).
-        for name in ("audience", "tag_match"):
+        for name in ("audience", "tag_match", "name", "end_at"):
             if name in self.fields:
                 self.fields[name].required = False
         self.fields["start_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -402,12 +421,27 @@ class MailingForm(OwnedModelForm):
     def clean_start_at(self) -> dt.datetime:
         return self._within_range("start_at")
 
-    def clean_end_at(self) -> dt.datetime:
+    def clean_end_at(self) -> dt.datetime | None:
+        if self.cleaned_data.get("end_at") is None:
+            return None
         return self._within_range("end_at")
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("name") and cleaned.get("message"):
+            cleaned["name"] = cleaned["message"].subject
+            self.instance.name = cleaned["name"]
         start, end = cleaned.get("start_at"), cleaned.get("end_at")
+        if start and end is None and "end_at" not in self.errors:
+            if cleaned.get("periodicity") == Mailing.Periodicity.ONCE:
+                # R-OWN-2: a one-off needs only its send time; it may still start within a day after it.
+                end = cleaned["end_at"] = max(start, timezone.now()) + ONE_OFF_WINDOW
+                self.instance.end_at = end
+            elif "periodicity" not in self.errors:
+                self.add_error(
+                    "end_at",
+                    forms.ValidationError(_("A repeating mailing needs an end."), code=ErrorCode.REQUIRED),
+                )
         if start and end:
             if end <= start:
                 self.add_error(

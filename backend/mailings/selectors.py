@@ -416,12 +416,15 @@ def sender_for(mailing: Mailing) -> Sender:
 
 
 def sendable_mailings() -> QuerySet[Mailing]:
-    """Mailings that may be sent at all: active (not disabled by a manager), not completed, and owned by a
-    user who can act (active, not blocked) and whose sending is not paused for a manager's review (R-DLV-5).
-    The scheduler's start step, the engine's claim before every batch, `mailing_send_now` and the dry-run
-    all ask this, so none of them can disagree."""
+    """Mailings that may be sent at all: active (not disabled by a manager), not paused by their owner
+    (R-OWN-1), not completed, and owned by a user who can act (active, not blocked) and whose sending is
+    not paused for a manager's review (R-DLV-5). The scheduler's start step, the engine's claim before
+    every batch, `mailing_send_now` and the dry-run all ask this, so none of them can disagree."""
     return Mailing.objects.filter(
-        roles.may_act_q("owner"), is_active=True, owner__sending_paused_at__isnull=True
+        roles.may_act_q("owner"),
+        is_active=True,
+        paused_at__isnull=True,
+        owner__sending_paused_at__isnull=True,
     ).exclude(status=Mailing.Status.COMPLETED)
 
 
@@ -705,7 +708,7 @@ def owner_dashboard(user: User, *, now: dt.datetime | None = None) -> OwnerDashb
         total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
     )
     by_status = mailings.aggregate(**_mailing_counts())
-    sends = mailings.filter(is_active=True, next_run_at__isnull=False).exclude(
+    sends = mailings.filter(is_active=True, paused_at__isnull=True, next_run_at__isnull=False).exclude(
         status=Mailing.Status.COMPLETED
     )
     failures = (

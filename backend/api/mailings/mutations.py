@@ -77,6 +77,9 @@ class ClientMatchInput(graphene.InputObjectType):
 
 
 class MailingInput(graphene.InputObjectType):
+    name = graphene.String(
+        description="Shown in lists and reports (R-OWN-2); empty or left out: the message's subject."
+    )
     message_id = graphene.ID(required=True)
     sender_id = graphene.ID(
         description='One of your usable senders (R-DLV-1); "" for none (the service\'s address with your '
@@ -108,7 +111,10 @@ class MailingInput(graphene.InputObjectType):
     start_at = graphene.DateTime(
         required=True, description="ISO 8601; without an offset, a wall-clock time in your time zone."
     )
-    end_at = graphene.DateTime(required=True, description="After startAt; no occurrence at or after it.")
+    end_at = graphene.DateTime(
+        description="After startAt; no occurrence at or after it. Required for a repeating mailing; left out "
+        "for a ONCE one, it may still start within a day after startAt (R-OWN-2)."
+    )
     periodicity = MailingPeriodicity(required=True)
 
 
@@ -150,8 +156,9 @@ def _mailing_data(data, mailing: Mailing | None = None, *, user: User) -> dict:
     values = {
         "message": pks_from_global_ids([data.message_id], "Message")[0],
         "sender": _sender_pk(user, data, mailing),
+        "name": data.name or (mailing.name if mailing is not None and data.name is None else ""),
         "start_at": data.start_at.replace(microsecond=0),
-        "end_at": data.end_at.replace(microsecond=0),
+        "end_at": data.end_at.replace(microsecond=0) if data.end_at is not None else None,
         "periodicity": _enum_value(data.periodicity),
     }
     # Keys left out of the form's data keep what the mailing has (the form replaces the chosen clients only
@@ -698,6 +705,36 @@ class SendMailingNow(BaseMutation):
             quota_warning=warning or None,
             errors=[],
         )
+
+
+class PauseMailing(BaseMutation):
+    """Pause one of your mailings (R-OWN-1): nothing more is claimed; what waits is kept for resumeMailing.
+    Pausing a paused mailing changes nothing."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_pause(actor=user, mailing=mailing), errors=[])
+
+
+class ResumeMailing(BaseMutation):
+    """Resume a paused mailing of yours: what waited is sent, no one twice; of the occurrences missed while
+    paused only the current period's. A manager's disable stays (isActive remains false)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_resume(actor=user, mailing=mailing), errors=[])
 
 
 class DisableMailing(BaseMutation):

@@ -31,8 +31,10 @@ from .mutations import (
     EnableMailing,
     EraseClient,
     ImportClients,
+    PauseMailing,
     PreviewMessage,
     ReactivateClient,
+    ResumeMailing,
     SendMailingNow,
     TagClients,
     UntagClients,
@@ -187,5 +189,7 @@ class MailingsMutation(graphene.ObjectType):
     update_mailing = UpdateMailing.Field()
     delete_mailing = DeleteMailing.Field()
     send_mailing_now = SendMailingNow.Field()
+    pause_mailing = PauseMailing.Field()
+    resume_mailing = ResumeMailing.Field()
     disable_mailing = DisableMailing.Field()
     enable_mailing = EnableMailing.Field()

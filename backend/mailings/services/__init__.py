@@ -32,6 +32,8 @@ from .mailings import (
     mailing_delete,
     mailing_disable,
     mailing_enable,
+    mailing_pause,
+    mailing_resume,
     mailing_send_now,
     mailing_update,
 )
@@ -97,6 +99,8 @@ __all__ = [
     "mailing_delete",
     "mailing_disable",
     "mailing_enable",
+    "mailing_pause",
+    "mailing_resume",
     "mailing_send_now",
     "mailing_update",
     "message_create",
