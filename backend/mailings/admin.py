@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts.models import User
@@ -172,9 +172,19 @@ class OwnedAdmin(DeletesItsLogMixin, admin.ModelAdmin):
 @admin.register(Client)
 class ClientAdmin(OwnedAdmin):
     form = ClientForm
-    fields = ["owner", "email", "full_name", "comment", "created_at", "unsubscribed_at", "unsubscribe_token"]
+    fields = [
+        "owner",
+        "email",
+        "full_name",
+        "comment",
+        "readd",
+        "created_at",
+        "unsubscribed_at",
+        "unsubscribe_token",
+    ]
     readonly_fields = ["owner", "created_at", "unsubscribed_at", "unsubscribe_token"]
     list_display = ["email", "full_name", "owner", "created_at", "unsubscribed_at"]
+    actions = ["erase"]
     list_filter = [("unsubscribed_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["email", "full_name", "owner__email"]
     list_select_related = ["owner"]
@@ -194,6 +204,27 @@ class ClientAdmin(OwnedAdmin):
 
     def _delete(self, request, obj):
         services.client_delete(actor=request.user, client=obj)
+
+    @admin.action(description=_("Erase at the person's request (keeps only a hash of the address)"))
+    def erase(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        """R-ENG-4 through the service, one client at a time (each its own transaction)."""
+        erased = 0
+        for client in queryset.order_by("pk"):
+            try:
+                services.client_erase(actor=request.user, client=client)
+            except Client.DoesNotExist:
+                continue  # erased meanwhile
+            erased += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d client erased; only a hash of the address is kept.",
+                "%(count)d clients erased; only hashes of their addresses are kept.",
+                erased,
+            )
+            % {"count": erased},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Tag)
@@ -239,6 +270,7 @@ class MailingAdmin(OwnedAdmin):
     form = MailingForm
     fields = [
         "owner",
+        "name",
         "message",
         "sender",
         "audience",
@@ -253,6 +285,7 @@ class MailingAdmin(OwnedAdmin):
         "periodicity",
         "time_zone",
         "is_active",
+        "paused_at",
         "status",
         "next_run_at",
         "upcoming_occurrences",
@@ -264,6 +297,7 @@ class MailingAdmin(OwnedAdmin):
         "owner",
         "chosen_clients",
         "time_zone",
+        "paused_at",
         "status",
         "next_run_at",
         "upcoming_occurrences",
@@ -273,6 +307,7 @@ class MailingAdmin(OwnedAdmin):
     ]
     list_display = [
         "id",
+        "name",
         "message",
         "owner",
         "periodicity",
@@ -283,7 +318,7 @@ class MailingAdmin(OwnedAdmin):
         "next_run_at",
     ]
     list_filter = ["status", "periodicity", "is_active", "audience"]
-    search_fields = ["message__subject", "owner__email"]
+    search_fields = ["name", "message__subject", "owner__email"]
 
     @admin.display(description=_("chosen clients"))
     def chosen_clients(self, obj: Mailing) -> str:

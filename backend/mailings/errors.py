@@ -12,6 +12,8 @@ class ErrorCode(enum.StrEnum):
     MESSAGE_IN_USE = "message_in_use"
     TAG_IN_USE = "tag_in_use"
     MAILING_DISABLED = "mailing_disabled"
+    # The owner paused the mailing (R-OWN-1); resuming it is theirs.
+    MAILING_PAUSED = "mailing_paused"
     MAILING_COMPLETED = "mailing_completed"
     OWNER_CANNOT_ACT = "owner_cannot_act"
     NO_RECIPIENTS = "no_recipients"
@@ -36,6 +38,9 @@ class ErrorCode(enum.StrEnum):
     # A send older than DELIVERY_LOG_DAYS: its deliveries are deleted, only its totals stay.
     LOG_PURGED = "log_purged"
     UNSENDABLE_ADDRESS = "unsendable_address"
+    # An address erased at the person's request (R-ENG-4): an import skips it, the client form refuses it
+    # unless the owner says the person asked to be added again.
+    ERASED = "erased"
     # The forms' own rules (forms.py), per field.
     DUPLICATE_EMAIL = "duplicate_email"
     DUPLICATE_TAG = "duplicate_tag"

@@ -69,7 +69,7 @@ class MailingFilter(ListFilterSet):
         label=_("Active"),
         choices=[("", _("Active or disabled")), ("yes", _("Active")), ("no", _("Disabled by a manager"))],
     )
-    search = SearchFilter(fields=("message__subject",), label=_("Search by the message's subject"))
+    search = SearchFilter(fields=("name", "message__subject"), label=_("Search by name or subject"))
     owner_search = SearchFilter(
         fields=tuple(f"owner__{field}" for field in PERSON_FIELDS), words=True, label=_("Owner")
     )

@@ -37,10 +37,43 @@ class OwnedModelForm(forms.ModelForm):
 
 
 class ClientForm(OwnedModelForm):
+    # An address erased at the person's request (R-ENG-4) is added again only when the owner says so; the
+    # service then deletes what was left of it (its hash), and the person is a client like any other.
+    readd = forms.BooleanField(
+        label=_("The person asked to be added again"),
+        required=False,
+        help_text=_("Only for an address erased at the person's request: tick it when they asked to return."),
+    )
+
     class Meta:
         model = Client
         fields = ["email", "full_name", "comment"]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, owner: User, **kwargs):
+        super().__init__(*args, owner=owner, **kwargs)
+        # Offered on the page only once the typed address turned out to be an erased one.
+        typed = str(self.data.get("email") or "") if self.is_bound else ""
+        if not (typed.strip() and selectors.is_suppressed(owner.pk, typed)):
+            self.fields["readd"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        email = cleaned.get("email")
+        unchanged = self.instance.pk and email and email.lower() == (self.instance.email or "").lower()
+        readd = cleaned.get("readd")
+        if email and not unchanged and not readd and selectors.is_suppressed(self.owner.pk, email):
+            self.add_error(
+                "email",
+                forms.ValidationError(
+                    _(
+                        "This address was erased from your list at the person's request. Add it only if "
+                        "they asked to be added again, and tick “The person asked to be added again”."
+                    ),
+                    code=ErrorCode.ERASED,
+                ),
+            )
+        return cleaned
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])
@@ -297,6 +330,11 @@ class IdListInput(forms.TextInput):
         return name not in data
 
 
+# How long after its send time a one-off mailing left without an end may still start (a scheduler that was
+# down catches up within it).
+ONE_OFF_WINDOW = dt.timedelta(days=1)
+
+
 class MailingForm(OwnedModelForm):
     """A mailing's message, schedule and audience (R-AUD-1). The chosen clients — used when the audience is
     "chosen clients" — come as a whole list (`clients`, the API's `clientIds`, for small picks), or as
@@ -327,7 +365,17 @@ class MailingForm(OwnedModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "sender", "audience", "tags", "tag_match", "start_at", "end_at", "periodicity"]
+        fields = [
+            "name",
+            "message",
+            "sender",
+            "audience",
+            "tags",
+            "tag_match",
+            "start_at",
+            "end_at",
+            "periodicity",
+        ]
         field_classes = {"tags": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
@@ -342,7 +390,11 @@ class MailingForm(OwnedModelForm):
                 "service's address with your name, and replies come to you."
             ),
             "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
-            "end_at": _("In your time zone. No occurrence at or after this moment."),
+            "end_at": _(
+                "In your time zone. No occurrence at or after this moment. Not needed for a one-off mailing: "
+                "it is sent at its start, or within a day after it if the service was down."
+            ),
+            "name": _("Shown in your lists and reports; the message's subject when left empty."),
         }
 
     def __init__(self, *args, owner: User, **kwargs):
@@ -372,7 +424,7 @@ class MailingForm(OwnedModelForm):
             )
         # Left out, they keep what the mailing has: for a new one, chosen clients matched by any tag (an
         # API call that names only `clientIds` means what it meant before audiences).
-        for name in ("audience", "tag_match"):
+        for name in ("audience", "tag_match", "name", "end_at"):
             if name in self.fields:
                 self.fields[name].required = False
         self.fields["start_at"].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -401,12 +453,27 @@ class MailingForm(OwnedModelForm):
     def clean_start_at(self) -> dt.datetime:
         return self._within_range("start_at")
 
-    def clean_end_at(self) -> dt.datetime:
+    def clean_end_at(self) -> dt.datetime | None:
+        if self.cleaned_data.get("end_at") is None:
+            return None
         return self._within_range("end_at")
 
     def clean(self):
         cleaned = super().clean()
+        if not cleaned.get("name") and cleaned.get("message"):
+            cleaned["name"] = cleaned["message"].subject
+            self.instance.name = cleaned["name"]
         start, end = cleaned.get("start_at"), cleaned.get("end_at")
+        if start and end is None and "end_at" not in self.errors:
+            if cleaned.get("periodicity") == Mailing.Periodicity.ONCE:
+                # R-OWN-2: a one-off needs only its send time; it may still start within a day after it.
+                end = cleaned["end_at"] = max(start, timezone.now()) + ONE_OFF_WINDOW
+                self.instance.end_at = end
+            elif "periodicity" not in self.errors:
+                self.add_error(
+                    "end_at",
+                    forms.ValidationError(_("A repeating mailing needs an end."), code=ErrorCode.REQUIRED),
+                )
         if start and end:
             if end <= start:
                 self.add_error(

@@ -340,8 +340,9 @@ class Mailing(models.Model):
         ANY = "any", _("any of the tags")
         ALL = "all", _("all of the tags")
 
-    # An active mailing: started and not disabled by a manager (the home page's and dashboards' count).
-    ACTIVE = Q(status=Status.STARTED, is_active=True)
+    # An active mailing: started, not disabled by a manager, not paused by its owner (the home page's and
+    # dashboards' count).
+    ACTIVE = Q(status=Status.STARTED, is_active=True, paused_at__isnull=True)
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="mailings"
@@ -351,6 +352,8 @@ class Mailing(models.Model):
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.RESTRICT, related_name="mailings"
     )
+    # What the owner calls it in every list (R-OWN-2); the message's subject when left empty.
+    name = models.CharField(_("name"), max_length=255)
     # Chosen clients by default: what every mailing was before audiences, and what an API call that names
     # only `clientIds` still means. The mailing form starts at everyone subscribed.
     audience = models.CharField(
@@ -389,6 +392,9 @@ class Mailing(models.Model):
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("A manager can disable a mailing; it is then never sent.")
     )
+    # The owner's own switch (R-OWN-1): while paused nothing more is claimed, what waits is kept and sent on
+    # resume. Apart from a manager's disable, which the owner cannot undo.
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     disabled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -435,7 +441,15 @@ class Mailing(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.message.subject}" if self.message_id else f"#{self.pk}"
+        return f"#{self.pk} {self.name}" if self.name else f"#{self.pk}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Every way a mailing is made (form, API, admin, a command) leaves it named (R-OWN-2).
+        if not self.name and self.message_id:
+            self.name = self.message.subject
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "name"}
+        super().save(*args, **kwargs)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

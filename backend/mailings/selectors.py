@@ -193,6 +193,30 @@ def client_get(user: User, pk: int) -> Client:
     return clients_for(user).get(pk=pk)
 
 
+def email_hash(email: str) -> str:
+    """What an erased address leaves behind (R-ENG-4, `Suppression`): the hex SHA-256 of the address
+    stripped and lower-cased. Sign-up forms and imports compare with it; keep the definition unchanged, or
+    every stored hash stops matching."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def is_suppressed(owner_id: int, email: str) -> bool:
+    """Whether `email` was erased from `owner_id`'s list at the person's request (R-ENG-4)."""
+    return Suppression.objects.filter(owner_id=owner_id, email_hash=email_hash(email)).exists()
+
+
+def suppressed_addresses(owner_id: int, addresses: Iterable[str]) -> set[str]:
+    """Which of `addresses` (lower-cased) were erased from `owner_id`'s list at the person's request: one
+    query, served by the (owner, hash) unique index."""
+    by_hash = {email_hash(address): address for address in addresses}
+    if not by_hash:
+        return set()
+    found = Suppression.objects.filter(owner_id=owner_id, email_hash__in=list(by_hash)).values_list(
+        "email_hash", flat=True
+    )
+    return {by_hash[digest] for digest in found}
+
+
 def bounces_for(user: User) -> QuerySet[Bounce]:
     """The bounces and complaints about the user's own deliveries (R-DLV-3), newest first. One that named no
     delivery of ours has no owner: the operator reads it in the admin. Without the raw mail (up to
@@ -395,12 +419,15 @@ def sender_for(mailing: Mailing) -> Sender:
 
 
 def sendable_mailings() -> QuerySet[Mailing]:
-    """Mailings that may be sent at all: active (not disabled by a manager), not completed, and owned by a
-    user who can act (active, not blocked) and whose sending is not paused for a manager's review (R-DLV-5).
-    The scheduler's start step, the engine's claim before every batch, `mailing_send_now` and the dry-run
-    all ask this, so none of them can disagree."""
+    """Mailings that may be sent at all: active (not disabled by a manager), not paused by their owner
+    (R-OWN-1), not completed, and owned by a user who can act (active, not blocked) and whose sending is
+    not paused for a manager's review (R-DLV-5). The scheduler's start step, the engine's claim before
+    every batch, `mailing_send_now` and the dry-run all ask this, so none of them can disagree."""
     return Mailing.objects.filter(
-        roles.may_act_q("owner"), is_active=True, owner__sending_paused_at__isnull=True
+        roles.may_act_q("owner"),
+        is_active=True,
+        paused_at__isnull=True,
+        owner__sending_paused_at__isnull=True,
     ).exclude(status=Mailing.Status.COMPLETED)
 
 
@@ -684,7 +711,7 @@ def owner_dashboard(user: User, *, now: dt.datetime | None = None) -> OwnerDashb
         total=Count("pk"), subscribed=Count("pk", filter=Q(unsubscribed_at__isnull=True))
     )
     by_status = mailings.aggregate(**_mailing_counts())
-    sends = mailings.filter(is_active=True, next_run_at__isnull=False).exclude(
+    sends = mailings.filter(is_active=True, paused_at__isnull=True, next_run_at__isnull=False).exclude(
         status=Mailing.Status.COMPLETED
     )
     failures = (
@@ -788,16 +815,6 @@ def service_stats(user: User, *, tz: dt.tzinfo, now: dt.datetime | None = None) 
 
 
 # --- public sign-up forms and the client's preferences (R-ENG-1, R-ENG-3) ---------------------------------
-
-
-def email_hash(email: str) -> str:
-    """How an erased address is kept (`Suppression.email_hash`): SHA-256 hex of the lower-cased, stripped
-    address."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
-def is_suppressed(owner_id: int, email: str) -> bool:
-    return Suppression.objects.filter(owner_id=owner_id, email_hash=email_hash(email)).exists()
 
 
 def signup_forms_for(user: User) -> QuerySet[SignupForm]:

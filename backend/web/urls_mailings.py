@@ -13,6 +13,8 @@ urlpatterns = [
     path("<int:pk>/edit/", mailings.MailingEdit.as_view(), name="edit"),
     path("<int:pk>/delete/", mailings.MailingDelete.as_view(), name="delete"),
     path("<int:pk>/send/", mailings.MailingSendNow.as_view(), name="send_now"),
+    path("<int:pk>/pause/", mailings.MailingPause.as_view(), name="pause"),
+    path("<int:pk>/resume/", mailings.MailingPause.as_view(resume=True), name="resume"),
     path("<int:pk>/report/", reports.MailingReport.as_view(), name="report"),
     path("<int:pk>/report/export/", reports.MailingReportExport.as_view(), name="report_export"),
     path(

@@ -11,13 +11,17 @@ const PARTS = ["sent", "failed", "waiting", "skipped"];
 // moment later: a few more polls catch that, so the badge does not stay "started".
 const SETTLE_POLLS = 8;
 
-function setUp(section) {
+// Whether a send is due is judged on the server's clock: the offset between it and this browser's is taken
+// when the page loads, from the time the server rendered it.
+function clockOffset(section) {
+  const offset = Date.parse(section.dataset.serverNow) - Date.now();
+  return Number.isNaN(offset) ? 0 : offset;
+}
+
+function setUp(section, offset) {
   const query = operation("mailingProgress");
   const id = section.dataset.mailingId;
-  // Whether a send is due is judged on the server's clock: the offset between it and this browser's is
-  // taken from the time the page was rendered.
-  const offset = Date.parse(section.dataset.serverNow) - Date.now();
-  const serverNow = () => Date.now() + (Number.isNaN(offset) ? 0 : offset);
+  const serverNow = () => Date.now() + offset;
   const when = section.querySelector("[data-progress-when]");
   const error = section.querySelector("[data-progress-error]");
   const errorText = section.querySelector("[data-progress-error-text]");
@@ -35,9 +39,11 @@ function setUp(section) {
       });
       const disabled = badges.querySelector("[data-status-disabled]");
       if (disabled) disabled.hidden = mailing.isActive;
+      const paused = badges.querySelector("[data-status-paused]");
+      if (paused) paused.hidden = !mailing.pausedAt;
     }
-    // The server refuses a send now of a completed or disabled mailing; the page stops offering it.
-    if (sendNow && (status === "completed" || !mailing.isActive)) sendNow.hidden = true;
+    // The server refuses a send now of a completed, disabled or paused mailing; the page stops offering it.
+    if (sendNow && (status === "completed" || !mailing.isActive || mailing.pausedAt)) sendNow.hidden = true;
   };
   let settlePolls = SETTLE_POLLS;
 
@@ -75,6 +81,7 @@ function setUp(section) {
     showStatus(mailing);
     const due =
       mailing.isActive &&
+      !mailing.pausedAt &&
       mailing.status !== "COMPLETED" &&
       mailing.nextRunAt !== null &&
       Date.parse(mailing.nextRunAt) <= serverNow();
@@ -119,6 +126,28 @@ document.querySelectorAll("[data-progress-part]").forEach((part) => {
   part.style.width = `${part.dataset.width}%`;
 });
 
+// A page opened before the send time starts following the send when that time comes, on the server's clock,
+// without a reload (the page is often left open to watch it start).
+const CHECK_MS = 60 * 60 * 1000;
+
+function whenDue(section, offset) {
+  const nextRun = Date.parse(section.dataset.nextRun);
+  if (Number.isNaN(nextRun)) return;
+  const wait = () => {
+    const left = nextRun - (Date.now() + offset);
+    if (left <= 0) {
+      setUp(section, offset);
+      return;
+    }
+    // Long waits are taken in steps: a timer cannot wait more than about 24 days, and a sleeping laptop
+    // delays timers; each step looks at the clock again.
+    window.setTimeout(wait, Math.min(left, CHECK_MS));
+  };
+  wait();
+}
+
 document.querySelectorAll("[data-mailing-progress]").forEach((section) => {
-  if (section.dataset.live) setUp(section);
+  const offset = clockOffset(section);
+  if (section.dataset.live) setUp(section, offset);
+  else whenDue(section, offset);
 });

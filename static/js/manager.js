@@ -429,7 +429,7 @@ function mayBlock(user) {
 
 async function toggleMailing(mailing, opener) {
   const disabling = mailing.isActive;
-  const which = { subject: mailing.message.subject, owner: mailing.owner.email };
+  const which = { subject: mailing.name, owner: mailing.owner.email };
   const question = disabling
     ? {
         title: gettext("Disable this mailing?"),
@@ -524,8 +524,12 @@ function renderMailing(mailing) {
     ),
     h(
       "td",
-      {},
-      mailing.message.subject,
+      { class: "text-break" },
+      h("div", {}, mailing.name),
+      mailing.name !== mailing.message.subject
+        ? h("div", { class: "small text-body-secondary" }, mailing.message.subject)
+        : null,
+      mailing.pausedAt ? h("span", { class: "badge text-bg-warning" }, gettext("paused")) : null,
       // On narrow screens the hidden columns' essentials go under the subject, the owner first.
       h(
         "div",

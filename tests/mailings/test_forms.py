@@ -80,7 +80,47 @@ def test_missing_fields_and_bad_periodicity_are_reported_per_field():
     owner = UserFactory()
     form = MailingForm(data={"periodicity": "hourly"}, owner=owner)
     assert not form.is_valid()
-    assert set(form.errors) == {"message", "clients", "start_at", "end_at", "periodicity"}
+    # Whether an end is needed depends on the periodicity (R-OWN-2): with none valid, only that is said.
+    assert set(form.errors) == {"message", "clients", "start_at", "periodicity"}
+
+
+def test_a_repeating_mailing_needs_an_end_R_OWN_2():
+    owner = UserFactory()
+    data = mailing_data(owner, start_at="2030-01-10T09:00", end_at="", periodicity="daily")
+    form = MailingForm(data=data, owner=owner)
+    assert not form.is_valid()
+    assert form.errors.as_data()["end_at"][0].code == "required"
+
+
+def test_a_one_off_mailing_needs_only_its_send_time_R_OWN_2():
+    owner = UserFactory(time_zone="UTC")
+    data = mailing_data(owner, start_at="2030-01-10T09:00", end_at="", periodicity="once")
+    form = MailingForm(data=data, owner=owner)
+    assert form.is_valid(), form.errors
+    mailing = form.save()
+    assert mailing.end_at - mailing.start_at == dt.timedelta(days=1)
+    assert mailing.upcoming(after=mailing.start_at - dt.timedelta(seconds=1)) == [mailing.start_at]
+
+
+def test_a_one_off_starting_in_the_past_still_starts_R_OWN_2():
+    owner = UserFactory(time_zone="UTC")
+    start = (timezone.now() - dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    form = MailingForm(data=mailing_data(owner, start_at=start, end_at="", periodicity="once"), owner=owner)
+    assert form.is_valid(), form.errors
+    assert form.save().end_at > timezone.now()
+
+
+def test_a_mailing_left_unnamed_is_named_after_its_subject_R_OWN_2():
+    owner = UserFactory()
+    data = mailing_data(owner, start_at="2030-01-10T09:00", end_at="2030-02-10T09:00")
+    mailing = MailingForm(data=data, owner=owner)
+    assert mailing.is_valid(), mailing.errors
+    saved = mailing.save()
+    assert saved.name == saved.message.subject
+    data["name"] = "  Spring sale, second wave "
+    named = MailingForm(data=data, owner=owner)
+    assert named.is_valid(), named.errors
+    assert named.save().name == "Spring sale, second wave"
 
 
 def test_times_are_read_in_the_owners_time_zone():

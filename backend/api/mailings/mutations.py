@@ -51,6 +51,11 @@ class ClientInput(graphene.InputObjectType):
     email = graphene.String(required=True)
     full_name = graphene.String(required=True)
     comment = graphene.String(default_value="")
+    readd = graphene.Boolean(
+        default_value=False,
+        description="The person asked to be added again: needed for an address erased at the person's "
+        "request (R-ENG-4; without it `erased`), whose remaining hash it deletes.",
+    )
 
 
 class MessageInput(graphene.InputObjectType):
@@ -83,6 +88,9 @@ class ClientMatchInput(graphene.InputObjectType):
 
 
 class MailingInput(graphene.InputObjectType):
+    name = graphene.String(
+        description="Shown in lists and reports (R-OWN-2); empty or left out: the message's subject."
+    )
     message_id = graphene.ID(required=True)
     sender_id = graphene.ID(
         description='One of your usable senders (R-DLV-1); "" for none (the service\'s address with your '
@@ -114,12 +122,20 @@ class MailingInput(graphene.InputObjectType):
     start_at = graphene.DateTime(
         required=True, description="ISO 8601; without an offset, a wall-clock time in your time zone."
     )
-    end_at = graphene.DateTime(required=True, description="After startAt; no occurrence at or after it.")
+    end_at = graphene.DateTime(
+        description="After startAt; no occurrence at or after it. Required for a repeating mailing; left out "
+        "for a ONCE one, it may still start within a day after startAt (R-OWN-2)."
+    )
     periodicity = MailingPeriodicity(required=True)
 
 
 def _client_data(data) -> dict:
-    return {"email": data.email, "full_name": data.full_name, "comment": data.comment or ""}
+    return {
+        "email": data.email,
+        "full_name": data.full_name,
+        "comment": data.comment or "",
+        "readd": bool(data.readd),
+    }
 
 
 def _message_data(data) -> dict:
@@ -151,8 +167,9 @@ def _mailing_data(data, mailing: Mailing | None = None, *, user: User) -> dict:
     values = {
         "message": pks_from_global_ids([data.message_id], "Message")[0],
         "sender": _sender_pk(user, data, mailing),
+        "name": data.name or (mailing.name if mailing is not None and data.name is None else ""),
         "start_at": data.start_at.replace(microsecond=0),
-        "end_at": data.end_at.replace(microsecond=0),
+        "end_at": data.end_at.replace(microsecond=0) if data.end_at is not None else None,
         "periodicity": _enum_value(data.periodicity),
     }
     # Keys left out of the form's data keep what the mailing has (the form replaces the chosen clients only
@@ -260,6 +277,24 @@ class DeleteClient(BaseMutation):
         client = selectors.client_get(user, pk_from_global_id(id, "Client"))
         services.client_delete(actor=user, client=client)
         return cls(deleted_id=id, errors=[])
+
+
+class EraseClient(BaseMutation):
+    """Erase one of your clients at the person's request (R-ENG-4): the client and every delivery, attempt,
+    open, click, bounce, consent and unsubscription naming them; only a hash of the address stays, so an
+    import skips it. Another owner's ID is NOT_FOUND and changes nothing."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    erased_id = graphene.ID()
+    deliveries = graphene.Int(description="Deliveries deleted (the client's and others to the address).")
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        client = selectors.client_get(user, pk_from_global_id(id, "Client"))
+        erasure = services.client_erase(actor=user, client=client)
+        return cls(erased_id=id, deliveries=erasure.deliveries, errors=[])
 
 
 class ReactivateClient(BaseMutation):
@@ -681,6 +716,36 @@ class SendMailingNow(BaseMutation):
             quota_warning=warning or None,
             errors=[],
         )
+
+
+class PauseMailing(BaseMutation):
+    """Pause one of your mailings (R-OWN-1): nothing more is claimed; what waits is kept for resumeMailing.
+    Pausing a paused mailing changes nothing."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_pause(actor=user, mailing=mailing), errors=[])
+
+
+class ResumeMailing(BaseMutation):
+    """Resume a paused mailing of yours: what waited is sent, no one twice; of the occurrences missed while
+    paused only the current period's. A manager's disable stays (isActive remains false)."""
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=services.mailing_resume(actor=user, mailing=mailing), errors=[])
 
 
 class DisableMailing(BaseMutation):

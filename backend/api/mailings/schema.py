@@ -11,7 +11,7 @@ Every root field starts from an owner-scoped selector (R-AUTH-4, R-AUTH-5):
 
 import graphene
 
-from backend.mailings import selectors
+from backend.mailings import gdpr, selectors
 
 from ..core.auth import require_user
 from ..core.ids import pk_from_global_id
@@ -29,9 +29,12 @@ from .mutations import (
     DeleteTag,
     DisableMailing,
     EnableMailing,
+    EraseClient,
     ImportClients,
+    PauseMailing,
     PreviewMessage,
     ReactivateClient,
+    ResumeMailing,
     SendMailingNow,
     TagClients,
     UntagClients,
@@ -122,6 +125,18 @@ class MailingsQuery(graphene.ObjectType):
         description="One of your background imports (R-AUD-3); NOT_FOUND for another owner's.",
     )
 
+    client_export = graphene.String(
+        id=graphene.ID(required=True),
+        description="Everything Mailer holds about one of your clients (R-ENG-4), as one JSON document: "
+        "fields, tags, consents, deliveries with their attempts, opens and clicks, bounces, the "
+        "unsubscription; times in ISO 8601 UTC. NOT_FOUND for another owner's client.",
+    )
+
+    @staticmethod
+    def resolve_client_export(root, info, id):
+        client = selectors.client_get(require_user(info), pk_from_global_id(id, "Client"))
+        return "".join(gdpr.client_export(client))
+
     @staticmethod
     def resolve_client_import(root, info, id):
         return selectors.client_import_get(require_user(info), pk_from_global_id(id, "ClientImport"))
@@ -159,6 +174,7 @@ class MailingsMutation(graphene.ObjectType):
     update_client = UpdateClient.Field()
     delete_client = DeleteClient.Field()
     reactivate_client = ReactivateClient.Field()
+    erase_client = EraseClient.Field()
     import_clients = ImportClients.Field()
     create_tag = CreateTag.Field()
     update_tag = UpdateTag.Field()
@@ -173,5 +189,7 @@ class MailingsMutation(graphene.ObjectType):
     update_mailing = UpdateMailing.Field()
     delete_mailing = DeleteMailing.Field()
     send_mailing_now = SendMailingNow.Field()
+    pause_mailing = PauseMailing.Field()
+    resume_mailing = ResumeMailing.Field()
     disable_mailing = DisableMailing.Field()
     enable_mailing = EnableMailing.Field()

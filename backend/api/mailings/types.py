@@ -411,9 +411,11 @@ class MailingType(DjangoObjectType):
         connection_class = CountableConnection
         fields = (
             "id",
+            "name",
             "start_at",
             "end_at",
             "time_zone",
+            "paused_at",
             "disabled_at",
             "next_run_at",
             "created_at",

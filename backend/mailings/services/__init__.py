@@ -17,6 +17,7 @@ from .clients import (
     client_unsubscribe,
     client_update,
 )
+from .gdpr import Erasure, client_erase
 from .imports import (
     ImportReport,
     ImportResult,
@@ -32,6 +33,8 @@ from .mailings import (
     mailing_delete,
     mailing_disable,
     mailing_enable,
+    mailing_pause,
+    mailing_resume,
     mailing_send_now,
     mailing_update,
 )
@@ -78,6 +81,7 @@ __all__ = [
     "OPERATOR",
     "TEST_SENDS_PER_HOUR",
     "DnsRecord",
+    "Erasure",
     "FormInvalid",
     "ImportReport",
     "ImportResult",
@@ -88,6 +92,7 @@ __all__ = [
     "address_unsubscribe",
     "client_create",
     "client_delete",
+    "client_erase",
     "client_imports_run",
     "client_preferences_set",
     "client_reactivate",
@@ -105,6 +110,8 @@ __all__ = [
     "mailing_delete",
     "mailing_disable",
     "mailing_enable",
+    "mailing_pause",
+    "mailing_resume",
     "mailing_send_now",
     "mailing_update",
     "message_create",

@@ -88,6 +88,10 @@ def require_may_be_sent(mailing: Mailing) -> None:
             _("This mailing is disabled; it cannot be sent until it is enabled again."),
             code=ErrorCode.MAILING_DISABLED,
         )
+    if mailing.paused_at is not None:
+        raise ValidationError(
+            _("This mailing is paused; resume it to send it."), code=ErrorCode.MAILING_PAUSED
+        )
     if not roles.may_act(mailing.owner):
         raise ValidationError(
             _("The owner of this mailing is blocked or inactive; nothing is sent for them."),

@@ -8,7 +8,7 @@ from backend.accounts.models import User
 
 from .. import selectors
 from ..forms import ClientForm
-from ..models import Client, Unsubscription
+from ..models import Client, Suppression, Unsubscription
 from .base import owner_for_create, require_can_edit, validated
 
 
@@ -25,6 +25,7 @@ def client_create(*, actor: User, data: dict, owner: User | None = None) -> Clie
         bounced = selectors.hard_bounced_addresses(owner.pk, [client.email.lower()])
         client.bounced_at = bounced.get(client.email.lower())
         client.save()
+        _forget_erasure(form)
         return client
 
 
@@ -40,7 +41,17 @@ def client_update(*, actor: User, client: Client, data: dict) -> Client:
             client.bounced_at = None
         client.save()
         form.save_m2m()
+        _forget_erasure(form)
         return client
+
+
+def _forget_erasure(form: ClientForm) -> None:
+    """The owner ticked "The person asked to be added again" (R-ENG-4): the erased address's hash goes, so
+    imports and sign-up forms treat the address like any other again."""
+    if form.cleaned_data.get("readd"):
+        Suppression.objects.filter(
+            owner=form.owner, email_hash=selectors.email_hash(form.cleaned_data["email"])
+        ).delete()
 
 
 def client_delete(*, actor: User, client: Client) -> None:

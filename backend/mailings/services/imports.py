@@ -37,7 +37,7 @@ from ..csv_io import (
 from ..errors import ErrorCode
 from ..forms import ClientForm
 from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription, new_unsubscribe_token
-from ..selectors import client_import_report_path, hard_bounced_addresses
+from ..selectors import client_import_report_path, hard_bounced_addresses, suppressed_addresses
 from .base import require_can_edit
 
 logger = logging.getLogger(__name__)
@@ -175,6 +175,7 @@ def _import_rows(
     existing: dict[str, Client] = {}
     left: dict[str, object] = {}
     bounced: dict[str, dt.datetime] = {}
+    erased: set[str] = set()
     for start in range(0, len(keys), LOOKUP_BATCH):
         batch = keys[start : start + LOOKUP_BATCH]
         found = (
@@ -188,6 +189,7 @@ def _import_rows(
             Unsubscription.objects.filter(owner=owner, email__in=batch).values_list("email", "created_at")
         )
         bounced.update(hard_bounced_addresses(owner.pk, batch))
+        erased.update(suppressed_addresses(owner.pk, batch))
     names = list(dict.fromkeys(name for _index, _row, cleaned, _email in valid for name in cleaned["tags"]))
     tag_ids = tags.resolve(names) if names else {}
     carried: set[tuple[int, int]] = set()
@@ -207,6 +209,11 @@ def _import_rows(
         key = email.lower()
         wanted = list(dict.fromkeys(tag_ids[name.lower()] for name in cleaned["tags"]))
         client = existing.get(key)
+        if client is None and key in erased:
+            # R-ENG-4: the person asked to be erased; only the owner adding them by hand brings them back.
+            reason = _("Erased at the person's request; add them by hand if they asked to be added again.")
+            results[index] = ImportRowResult(row.line, email, ImportResult.SKIPPED, reason, ErrorCode.ERASED)
+            continue
         if client is None:
             full_name, reason, code = cleaned["full_name"], "", ""
             if not full_name:
@@ -247,7 +254,8 @@ def clients_import(*, actor: User, rows: list[ClientRow]) -> ImportReport:
     Each row is validated like ClientForm; an address already in the list (any letter case) gets the row's
     full name and comment (an empty cell keeps what is there: an import never erases); a repeat of an
     address earlier in the file and an invalid row are skipped with the reason; a new address that
-    unsubscribed from this owner before is added but stays unsubscribed (R-SEND-8). A new client without
+    unsubscribed from this owner before is added but stays unsubscribed (R-SEND-8); one erased at the
+    person's request is skipped with that reason (R-ENG-4). A new client without
     a full name gets the part of the address before the @, so a plain list of addresses imports. The row's
     tags are added to the client (never removed), created when the owner has no tag of that name in any
     letter case (R-AUD-2); an existing client gaining a tag counts as updated.
@@ -369,7 +377,7 @@ PROBLEMS_KEPT = 100
 IMPORT_CONFLICTS_MAX = 3
 IMPORT_CONFLICT_PAUSE_SECONDS = 60
 REPORT_HEADER = ("line", "email", "result", "reason", "code")
-_ERROR_CODES_NOT_INVALID = {ErrorCode.DUPLICATE_IN_FILE, ErrorCode.UNCHANGED}
+_ERROR_CODES_NOT_INVALID = {ErrorCode.DUPLICATE_IN_FILE, ErrorCode.UNCHANGED, ErrorCode.ERASED}
 
 
 def import_dir() -> Path:

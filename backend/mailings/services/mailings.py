@@ -74,6 +74,33 @@ def mailing_delete(*, actor: User, mailing: Mailing) -> None:
         mailing.delete()
 
 
+def mailing_pause(*, actor: User, mailing: Mailing) -> Mailing:
+    """The owner's own stop (R-OWN-1): nothing more of the mailing is claimed from now on — sends already
+    handed to the SMTP server finish — and what waits is kept for `mailing_resume`. Pausing twice is one
+    pause."""
+    require_can_edit(actor, mailing)
+    with transaction.atomic():
+        mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if mailing.paused_at is None:
+            mailing.paused_at = timezone.now()
+            mailing.save(update_fields=["paused_at", "updated_at"])
+    return mailing
+
+
+def mailing_resume(*, actor: User, mailing: Mailing) -> Mailing:
+    """Undo `mailing_pause`: the waiting deliveries are claimed again (each was sent at most once, so no one
+    gets it twice), and of the occurrences that fell in the pause only the current period's is sent, as after
+    a manager's re-enable. A manager's disable stays: resuming does not enable a disabled mailing."""
+    require_can_edit(actor, mailing)
+    with transaction.atomic():
+        mailing = Mailing.objects.select_for_update().get(pk=mailing.pk)
+        if mailing.paused_at is not None:
+            mailing.paused_at = None
+            mailing.save(update_fields=["paused_at", "updated_at"])
+            scheduling.reschedule(mailing)
+    return mailing
+
+
 def mailing_disable(*, actor: User, mailing: Mailing) -> Mailing:
     """A manager's switch (R-AUTH-5): a disabled mailing is never sent (R-SEND-8)."""
     require_can_disable(actor)

@@ -1,4 +1,5 @@
-"""Clients (R-DATA-1, R-AUTH-4): list, add, edit, delete, import and export as CSV."""
+"""Clients (R-DATA-1, R-AUTH-4): list, add, edit, delete, import and export as CSV; one person's data
+exported as JSON and erased at their request (R-ENG-4)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 
-from backend.mailings import csv_io, selectors, services
+from backend.mailings import csv_io, gdpr, selectors, services
 from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
 from backend.mailings.models import Bounce, Client
@@ -427,3 +428,55 @@ class ClientExport(OwnerPageMixin, View):
         filename = f"clients-{timezone.localdate():%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class ClientDataExport(OwnerObjectMixin, View):
+    """Everything Mailer holds about one client, as a JSON download (R-ENG-4), streamed: deliveries are
+    read a chunk at a time (`gdpr.client_export`)."""
+
+    def lookup(self, pk: int) -> Model:
+        return selectors.client_get(self.request.user, pk)
+
+    def get(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
+        client = self.get_object(pk)
+        response = StreamingHttpResponse(
+            gdpr.client_export(client), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="client-{client.pk}-{timezone.now():%Y-%m-%d}.json"'
+        )
+        response["Cache-Control"] = "no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ClientErase(OwnerObjectMixin, View):
+    """GET shows what erasing the client deletes, with counts; only a POST erases
+    (`services.client_erase`, R-ENG-4)."""
+
+    template_name = "web/clients/erase.html"
+
+    def lookup(self, pk: int) -> Model:
+        return selectors.client_get(self.request.user, pk)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        client = self.get_object(pk)
+        context = {
+            "client": client,
+            "counts": gdpr.person_counts(client),
+            "title": _("Erase client %(email)s?") % {"email": client.email},
+            "cancel_url": reverse("clients:edit", args=[client.pk]),
+        }
+        return render(request, self.template_name, context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        client = self.get_object(pk)
+        try:
+            services.client_erase(actor=request.user, client=client)
+        except Client.DoesNotExist as exc:  # erased by another request meanwhile
+            raise Http404 from exc
+        messages.success(
+            request,
+            _("The client and everything about them were erased; only a hash of the address is kept."),
+        )
+        return redirect(LIST_URL)

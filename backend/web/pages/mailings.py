@@ -62,6 +62,8 @@ def status_badge(mailing: Mailing) -> str:
     )
     if not mailing.is_active:
         badge += format_html(' <span class="badge text-bg-danger">{}</span>', _("disabled"))
+    if mailing.paused_at is not None:
+        badge += format_html(' <span class="badge text-bg-warning" data-status-paused>{}</span>', _("paused"))
     return badge
 
 
@@ -77,10 +79,18 @@ def live_status_badges(mailing: Mailing) -> str:
             for value, label in Mailing.Status.choices
         ),
     )
-    return badges + format_html(
-        ' <span class="badge text-bg-danger" data-status-disabled{}>{}</span>',
-        "" if not mailing.is_active else " hidden",
-        _("disabled"),
+    return (
+        badges
+        + format_html(
+            ' <span class="badge text-bg-danger" data-status-disabled{}>{}</span>',
+            "" if not mailing.is_active else " hidden",
+            _("disabled"),
+        )
+        + format_html(
+            ' <span class="badge text-bg-warning" data-status-paused{}>{}</span>',
+            "" if mailing.paused_at is not None else " hidden",
+            _("paused"),
+        )
     )
 
 
@@ -115,8 +125,13 @@ class MailingList(OwnerListView):
     default_sort = "-created"
     no_match_text = gettext_lazy("No mailing matches your search.")
     columns = [
+        Column("name", gettext_lazy("Name"), lambda m: m.name, ("name",), link=True),
         Column(
-            "subject", gettext_lazy("Message"), lambda m: m.message.subject, ("message__subject",), link=True
+            "subject",
+            gettext_lazy("Message"),
+            lambda m: m.message.subject,
+            ("message__subject",),
+            classes="d-none d-xl-table-cell",
         ),
         Column("status", gettext_lazy("Status"), lambda m: _status_cell(m), ("status",)),
         Column(
@@ -287,10 +302,10 @@ class MailingCreate(MailingFormMixin, OwnerCreateView):
 
     def created_message(self, obj: Mailing) -> str:
         if selectors.is_due(obj):
-            return _("Mailing “%(subject)s” created; it starts sending within a few seconds.") % {
-                "subject": obj.message.subject
+            return _("Mailing “%(name)s” created; it starts sending within a few seconds.") % {
+                "name": obj.name
             }
-        return _("Mailing “%(subject)s” created.") % {"subject": obj.message.subject}
+        return _("Mailing “%(name)s” created.") % {"name": obj.name}
 
 
 class MailingEdit(MailingFormMixin, OwnerEditView):
@@ -303,10 +318,10 @@ class MailingEdit(MailingFormMixin, OwnerEditView):
         return mailing
 
     def edit_title(self, obj: Mailing) -> str:
-        return _("Edit mailing “%(subject)s”") % {"subject": obj.message.subject}
+        return _("Edit mailing “%(name)s”") % {"name": obj.name}
 
     def updated_message(self, obj: Mailing) -> str:
-        return _("Mailing “%(subject)s” saved.") % {"subject": obj.message.subject}
+        return _("Mailing “%(name)s” saved.") % {"name": obj.name}
 
 
 class OwnMailingMixin(OwnerObjectMixin):
@@ -321,7 +336,7 @@ class MailingDelete(OwnMailingMixin, OwnerDeleteView):
         services.mailing_delete(actor=self.request.user, mailing=obj)
 
     def delete_title(self, obj: Mailing) -> str:
-        return _("Delete mailing “%(subject)s”?") % {"subject": obj.message.subject}
+        return _("Delete mailing “%(name)s”?") % {"name": obj.name}
 
     def deleted_message(self, label: str) -> str:
         return _("Mailing %(mailing)s deleted.") % {"mailing": label}
@@ -376,11 +391,13 @@ class MailingDetail(OwnMailingMixin, View):
             state = "done" if latest is not None else "none"
         context = {
             "mailing": mailing,
-            "title": mailing.message.subject,
+            "title": mailing.name,
             "status_badges": live_status_badges(mailing),
             # "Send now" is offered only when the domain would queue it; otherwise its reason is shown.
             "send_now_refusal": send_now_refusal,
-            "upcoming": mailing.upcoming(after=now, limit=UPCOMING_SHOWN) if mailing.is_active else [],
+            "upcoming": mailing.upcoming(after=now, limit=UPCOMING_SHOWN)
+            if mailing.is_active and mailing.paused_at is None
+            else [],
             "latest": latest,
             "progress": _progress(latest),
             # The page asks /graphql/ for progress while a send runs or is about to start.
@@ -415,6 +432,28 @@ def _progress(occurrence) -> dict:
     total = sum(parts.values())
     widths = {name: (100 * value / total if total else 0) for name, value in parts.items()}
     return {"total": total, **parts, "widths": widths}
+
+
+class MailingPause(OwnMailingMixin, View):
+    """POST only: the owner pauses (`mailing_pause`) or resumes (`mailing_resume`) their mailing (R-OWN-1)."""
+
+    resume = False
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        mailing = self.get_object(pk)
+        if self.resume:
+            mailing = services.mailing_resume(actor=request.user, mailing=mailing)
+            if not mailing.is_active:
+                messages.warning(
+                    request,
+                    _("Resumed, but a manager disabled this mailing: nothing is sent until they enable it."),
+                )
+            else:
+                messages.success(request, _("Resumed: what was waiting is sent, no one twice."))
+        else:
+            services.mailing_pause(actor=request.user, mailing=mailing)
+            messages.success(request, _("Paused: nothing more is sent until you resume it."))
+        return redirect("mailings:detail", pk=mailing.pk)
 
 
 class MailingSendNow(OwnMailingMixin, View):

@@ -97,7 +97,7 @@ class MailingReport(OwnMailingMixin, View):
                 attempt.style = OUTCOME_STYLES.get(attempt.outcome, "")
         context = {
             "mailing": mailing,
-            "title": _("Report: %(subject)s") % {"subject": mailing.message.subject},
+            "title": _("Report: %(name)s") % {"name": mailing.name},
             "status_badge": status_badge(mailing),
             "occurrences": occurrences,
             "occurrence_pages": occurrence_pages,

@@ -124,10 +124,10 @@ class TagDelete(TagObjectMixin, OwnerDeleteView):
     def blockers(self, obj: Tag) -> list[Action]:
         return [
             Action(
-                _("Mailing #%(number)d “%(subject)s” (%(status)s)")
+                _("Mailing #%(number)d “%(name)s” (%(status)s)")
                 % {
                     "number": mailing.pk,
-                    "subject": mailing.message.subject,
+                    "name": mailing.name,
                     "status": mailing.get_status_display(),
                 },
                 reverse("mailings:edit", args=[mailing.pk]),

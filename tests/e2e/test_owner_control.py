@@ -1,0 +1,91 @@
+"""An owner's first hour in a real browser (R-OWN-1, R-OWN-2): a named one-off mailing made with only a send
+time, paused and resumed from its page; the mailing page and the dashboard, opened before the send time,
+follow the send when it starts, without a reload."""
+
+import datetime as dt
+import time
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from backend.mailings.models import Mailing
+from backend.mailings.sending import send_due
+from tests.factories import ClientFactory, MessageFactory, UserFactory
+
+from .test_owner_flow import record_errors
+from .test_owner_pages_polish import log_in
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+
+
+def test_a_named_one_off_is_paused_and_resumed_from_its_page_R_OWN_1_R_OWN_2(live_server, page, smtp):
+    owner = UserFactory(time_zone="UTC")
+    MessageFactory(owner=owner, subject="Harvest news")
+    ClientFactory(owner=owner)
+    ClientFactory(owner=owner)
+    log_in(page, live_server, owner)
+    page.goto(live_server.url + "/mailings/new/")
+    page.fill("#id_name", "Harvest, first wave")
+    page.select_option("#id_message", label="Harvest news")
+    start = timezone.now() + dt.timedelta(hours=2)
+    page.fill("#id_start_at", start.strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("#id_periodicity", "once")
+    page.click("main form button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Harvest, first wave")
+    mailing = Mailing.objects.get(owner=owner)
+    assert mailing.end_at - mailing.start_at == dt.timedelta(days=1)
+
+    page.click("[data-testid=pause]")
+    expect(page.locator("[data-testid=paused]")).to_be_visible()
+    expect(page.locator("[data-status-paused]")).to_be_visible()
+    # Due now, but paused: the scheduler's pass sends nothing.
+    Mailing.objects.filter(pk=mailing.pk).update(start_at=timezone.now() - dt.timedelta(minutes=1))
+    Mailing.objects.filter(pk=mailing.pk).update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+    assert send_due().sent == 0
+    page.goto(live_server.url + "/mailings/")
+    expect(page.get_by_role("link", name="Harvest, first wave")).to_be_visible()
+    expect(page.locator("main table")).to_contain_text("paused")
+
+    page.goto(live_server.url + f"/mailings/{mailing.pk}/")
+    page.click("[data-testid=resume]")
+    expect(page.locator("[data-testid=paused]")).to_have_count(0)
+    assert send_due().sent == 2
+
+
+def test_the_mailing_page_and_dashboard_follow_a_send_that_starts_after_they_opened(
+    live_server, browser, page, smtp
+):
+    owner = UserFactory(time_zone="UTC")
+    start = (timezone.now() + dt.timedelta(seconds=8)).replace(microsecond=0)
+    mailing = Mailing.objects.create(
+        owner=owner,
+        message=MessageFactory(owner=owner, subject="Tea time"),
+        audience=Mailing.Audience.EVERYONE,
+        start_at=start,
+        end_at=start + dt.timedelta(days=1),
+        periodicity="once",
+        next_run_at=start,
+        time_zone="UTC",
+    )
+    ClientFactory(owner=owner)
+    ClientFactory(owner=owner)
+    log_in(page, live_server, owner)
+    dashboard = page.context.new_page()
+    dashboard.goto(live_server.url + "/dashboard/")
+    expect(dashboard.locator("[data-testid=next-sends]")).to_contain_text("Tea time")
+    errors = record_errors(page)
+    page.goto(live_server.url + f"/mailings/{mailing.pk}/")
+    section = page.locator("[data-testid=progress]")
+    expect(section).to_have_attribute("data-state", "none")
+    # No reload from here on: the page notices the send time and asks for progress.
+    expect(section).to_have_attribute("data-state", "waiting", timeout=20_000)
+    while timezone.now() < start:
+        time.sleep(0.2)
+    assert send_due().sent == 2
+    expect(page.locator('[data-progress-count="sent"]')).to_have_text("2", timeout=15_000)
+    expect(section).to_have_attribute("data-state", "done", timeout=15_000)
+    # The dashboard swapped in its fresh sections: nothing is scheduled any more, two were sent.
+    expect(dashboard.locator("[data-testid=no-next-sends]")).to_be_visible(timeout=20_000)
+    expect(dashboard.locator("[data-testid=sent]")).to_have_text("2")
+    assert errors == []
