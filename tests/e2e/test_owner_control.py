@@ -3,6 +3,7 @@ time, paused and resumed from its page; the mailing page and the dashboard, open
 follow the send when it starts, without a reload."""
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -89,3 +90,33 @@ def test_the_mailing_page_and_dashboard_follow_a_send_that_starts_after_they_ope
     expect(dashboard.locator("[data-testid=no-next-sends]")).to_be_visible(timeout=20_000)
     expect(dashboard.locator("[data-testid=sent]")).to_have_text("2")
     assert errors == []
+
+
+def test_sign_up_takes_the_browsers_time_zone_and_the_password_once(live_server, browser):
+    """The first hour (R-OWN-3): the time zone comes from the browser (Intl), shown for the person to
+    confirm; the password is typed once, checked with "Show"; the link confirms in the same browser."""
+    from django.contrib.auth import get_user_model
+
+    from tests.helpers import deliver_account_mail
+
+    context = browser.new_context(timezone_id="Asia/Yekaterinburg")
+    page = context.new_page()
+    page.goto(live_server.url + "/accounts/signup/")
+    expect(page.locator("#id_time_zone")).to_have_value("Asia/Yekaterinburg")
+    page.fill("#id_email", "zoe@example.com")
+    page.fill("#id_password1", "plum-Orchard-47-lantern")
+    assert page.locator("#id_password2").count() == 0
+    page.click("[data-password-show]")
+    expect(page.locator("#id_password1")).to_have_attribute("type", "text")
+    page.click("main button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Check your email")
+    user = get_user_model().objects.get(email="zoe@example.com")
+    assert user.time_zone == "Asia/Yekaterinburg"
+    body = deliver_account_mail()[-1].body
+    link = re.search(r"https?://\S+(/accounts/verify/\S+/)", body).group(1)
+    page.goto(live_server.url + link)
+    page.click("[data-testid=confirm-email]")
+    expect(page.locator("main")).to_contain_text("zoe@example.com is confirmed")
+    expect(page).to_have_url(live_server.url + "/dashboard/")
+    expect(page.locator("main")).to_contain_text("Asia/Yekaterinburg")
+    context.close()
