@@ -120,3 +120,34 @@ def test_sign_up_takes_the_browsers_time_zone_and_the_password_once(live_server,
     expect(page).to_have_url(live_server.url + "/dashboard/")
     expect(page.locator("main")).to_contain_text("Asia/Yekaterinburg")
     context.close()
+
+
+def test_a_wrong_import_is_undone_from_the_client_list_R_OWN_3(live_server, page):
+    """Bulk actions in the browser: every client matching a search deleted after one confirmation, then the
+    ticked ones unsubscribed."""
+    from backend.mailings.models import Client
+
+    owner = UserFactory()
+    for n in range(30):
+        ClientFactory(owner=owner, email=f"row{n}@wrong-file.example", full_name=f"Row {n}")
+    keep = [
+        ClientFactory(owner=owner, email=f"keep{n}@shop.example", full_name=f"Keep {n}") for n in range(2)
+    ]
+    log_in(page, live_server, owner)
+    page.goto(live_server.url + "/clients/?q=wrong-file")
+    page.select_option("#id_bulk_action", "delete")
+    page.check("#bulk-scope-matching")
+    page.click("[data-testid=bulk-apply]")
+    expect(page.locator("h1")).to_have_text("Delete 30 clients?")
+    assert Client.objects.filter(owner=owner).count() == 32
+    page.click("[data-testid=bulk-delete-submit]")
+    expect(page.locator("main")).to_contain_text("30 clients deleted.")
+    assert set(Client.objects.filter(owner=owner)) == set(keep)
+
+    page.goto(live_server.url + "/clients/")
+    page.check(f"input[data-bulk-pick][value='{keep[0].pk}']")
+    page.select_option("#id_bulk_action", "unsubscribe")
+    page.click("[data-testid=bulk-apply]")
+    expect(page.locator("main")).to_contain_text("1 client unsubscribed")
+    assert Client.objects.get(pk=keep[0].pk).unsubscribed_at is not None
+    assert Client.objects.get(pk=keep[1].pk).unsubscribed_at is None
