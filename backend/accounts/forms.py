@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .backends import REFUSAL
 from .errors import ErrorCode
-from .models import User
+from .models import User, default_time_zone
 from .sms import check_country_allowed
 
 
@@ -46,7 +46,30 @@ class EmailAuthenticationForm(AuthenticationForm):
             raise
 
 
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class PasswordInput(forms.PasswordInput):
+    """A password box that gets a "show" switch beside it (static/js/password-toggle.js): typed once,
+    checked by eye instead of by typing it again. The switch's words come from here, in the page's
+    language."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(
+            attrs={
+                "data-password-toggle": "",
+                "data-show-label": _("Show"),
+                "data-hide-label": _("Hide"),
+                **(attrs or {}),
+            }
+        )
+
+
 class SignUpForm(forms.Form):
+    """Sign-up (R-AUTH-1): the password is typed once, and the time zone is the browser's, shown to confirm
+    (R-OWN-3 of the first hour: the whole sign-up and confirmation asks for the password twice at most)."""
+
     # 254: the longest address an account can have (and the outbox stores).
     email = forms.EmailField(
         label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
@@ -55,26 +78,29 @@ class SignUpForm(forms.Form):
     password1 = forms.CharField(
         label=_("Password"),
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
-    password2 = forms.CharField(
-        label=_("Password again"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=_time_zone_choices,
+        required=False,
+        help_text=_(
+            "Your browser's, when it tells; mailings and reports show times in it. You can change it later."
+        ),
+        widget=forms.Select(attrs={"data-browser-time-zone": ""}),
     )
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data.get("time_zone") or default_time_zone()
 
     def clean(self):
         cleaned = super().clean()
-        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
-        if password1 and password2 and password1 != password2:
-            self.add_error(
-                "password2", forms.ValidationError(_("The two passwords differ."), code=ErrorCode.MISMATCH)
-            )
-        elif password1 and cleaned.get("email"):
+        password = cleaned.get("password1")
+        if password and cleaned.get("email"):
             candidate = User(email=cleaned["email"], first_name=cleaned.get("full_name", ""))
             try:
-                password_validation.validate_password(password1, candidate)
+                password_validation.validate_password(password, candidate)
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)
         return cleaned
@@ -82,10 +108,6 @@ class SignUpForm(forms.Form):
 
 class EmailForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
-
-
-def _time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
 
 
 class ProfileForm(forms.ModelForm):
@@ -165,9 +187,26 @@ class ComposingPasswordResetForm(PasswordResetForm):
         self.messages.append(message)
 
 
-class ConfirmEmailForm(SetPasswordForm):
-    """Confirming an address sets the account's password: whoever signed up with it may not own the
-    mailbox, so the password chosen at sign-up is not trusted."""
+class ConfirmEmailForm(forms.Form):
+    """Confirming an address from another browser than the one that signed up sets the account's password:
+    whoever signed up with it may not own the mailbox, so the password chosen at sign-up is not trusted.
+    Typed once, with the "show" switch."""
+
+    new_password1 = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_new_password1(self) -> str:
+        password = self.cleaned_data["new_password1"]
+        password_validation.validate_password(password, self.user)
+        return password
 
 
 class VerifyingSetPasswordForm(SetPasswordForm):

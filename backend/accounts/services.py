@@ -52,9 +52,12 @@ def account_email_throttle(*, email: str, client_ip: str) -> None:
     )
 
 
-def user_register(*, email: str, password: str, client_ip: str, full_name: str = "") -> None:
+def user_register(
+    *, email: str, password: str, client_ip: str, full_name: str = "", time_zone: str = ""
+) -> str:
     """Create an unverified account and queue its email; raises ratelimit.RateLimited when too many account
-    emails were asked for (the address or the client).
+    emails were asked for (the address or the client). Returns `signup_browser_proof` of a new account, ""
+    when the address had one already (the caller keeps it without telling the visitor which).
 
     An address that already has an account gets no second one and no error on the page (that would tell
     anyone who is registered); its owner gets an email instead: the link again if still unverified, or a
@@ -64,13 +67,27 @@ def user_register(*, email: str, password: str, client_ip: str, full_name: str =
     email = User.objects.normalize_email(email)
     account_email_throttle(email=email, client_ip=client_ip)
     existing = User.objects.filter(email__iexact=email).first()
+    proof = ""
     with transaction.atomic():
         if existing is not None:
             make_password(password)  # the cost a new account pays in create_user; the result is not kept
         else:
             first, _sep, last = full_name.strip().partition(" ")
-            User.objects.create_user(email, password, first_name=first, last_name=last.strip())
+            extra = {"time_zone": time_zone} if time_zone else {}
+            user = User.objects.create_user(
+                email, password, first_name=first, last_name=last.strip(), **extra
+            )
+            proof = signup_browser_proof(user)
         outbox.enqueue(kind=AccountEmail.Kind.SIGN_UP, address=email)
+    return proof
+
+
+def signup_browser_proof(user: User) -> str:
+    """What the browser that created `user` keeps (in its session) to show, at confirmation, that it typed
+    the password the account holds: a MAC of the password's hash. A browser that signed up with an address
+    that already had an account (maybe an attacker's, waiting for the owner to confirm) gets none, and any
+    other browser must set the password when it confirms."""
+    return salted_hmac("mailer.signup-browser", user.password, algorithm="sha256").hexdigest()
 
 
 def resend_verification(*, email: str, client_ip: str) -> None:
@@ -97,8 +114,9 @@ def verification_user(*, token: str) -> User:
     return user_from_verification_token(token)
 
 
-def verify_email(*, token: str, password: str) -> tuple[User, bool]:
-    """Confirm the link's address and set the account's password. Returns (user, already_verified).
+def verify_email(*, token: str, password: str | None) -> tuple[User, bool]:
+    """Confirm the link's address and set the account's password (None: keep the one given at sign-up, for
+    the browser that signed up — the caller decides). Returns (user, already_verified).
 
     Whoever signed up with an address need not own it: an attacker may register victim@corp with a password
     of their own and wait for the owner to follow the link. So confirming an account that was
@@ -111,7 +129,8 @@ def verify_email(*, token: str, password: str) -> tuple[User, bool]:
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.email_verified:
             return user, True
-        user.set_password(password)
+        if password is not None:
+            user.set_password(password)
         user.email_verified = True
         user.save(update_fields=["password", "email_verified"])
     return user, False

@@ -1,6 +1,7 @@
 """Account pages (R-AUTH-1..3, R-AUTH-8): thin adapters over accounts.services."""
 
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -8,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from wagtail.admin.views import account as wagtail_account
@@ -30,6 +32,10 @@ from .sms import SMSError
 from .throttling import client_ip, remember_device
 from .tokens import ExpiredToken, InvalidToken
 
+# `services.signup_browser_proof` of the account this browser created: confirming it from here needs no
+# password again.
+SIGNED_UP_SESSION_KEY = "signed_up_email"
+
 
 def too_many_requests(request: HttpRequest, exc: RateLimited) -> HttpResponse:
     """The page for a used-up limit (HTTP 429); the same whether or not the address has an account."""
@@ -46,14 +52,18 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.user_register(
+            proof = services.user_register(
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password1"],
                 full_name=form.cleaned_data["full_name"],
+                time_zone=form.cleaned_data["time_zone"],
                 client_ip=client_ip(request),
             )
         except RateLimited as exc:
             return too_many_requests(request, exc)
+        # This browser typed the new account's password: confirming from it asks for it no more (`verify`).
+        if proof:
+            request.session[SIGNED_UP_SESSION_KEY] = proof
         # The same page for a new and an already registered address: nothing tells who is registered.
         return render(request, "accounts/signup_done.html", {"email": form.cleaned_data["email"]})
     return render(request, "accounts/signup.html", {"form": form})
@@ -71,20 +81,31 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "accounts/verify.html", {"state": "invalid"}, status=400)
     if user.email_verified:
         return render(request, "accounts/verify.html", {"state": "already", "email": user.email})
-    form = ConfirmEmailForm(user, request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    # The browser that signed up with this address typed its password there: a button confirms. Any other
+    # browser (the mailbox owner's, who may not be who signed up) sets the password, once.
+    same_browser = constant_time_compare(
+        request.session.get(SIGNED_UP_SESSION_KEY, ""), services.signup_browser_proof(user)
+    )
+    form = None if same_browser else ConfirmEmailForm(user, request.POST or None)
+    if request.method == "POST" and (form is None or form.is_valid()):
         try:
-            user, already = services.verify_email(token=token, password=form.cleaned_data["new_password1"])
+            user, already = services.verify_email(
+                token=token, password=form.cleaned_data["new_password1"] if form is not None else None
+            )
         except InvalidToken:
             return render(request, "accounts/verify.html", {"state": "invalid"}, status=400)
         if already:
             return render(request, "accounts/verify.html", {"state": "already", "email": user.email})
-        messages.success(
-            request,
-            _("%(email)s is confirmed and your password is set. Log in with it.") % {"email": user.email},
-        )
-        return redirect("accounts:login")
-    return render(request, "accounts/verify.html", {"state": "confirm", "email": user.email, "form": form})
+        request.session.pop(SIGNED_UP_SESSION_KEY, None)
+        # The link proved the mailbox and the password was chosen in this flow: no third typing to log in.
+        auth_login(request, user, backend="backend.accounts.backends.EmailBackend")
+        messages.success(request, _("%(email)s is confirmed. Welcome!") % {"email": user.email})
+        return redirect("web:dashboard")
+    return render(
+        request,
+        "accounts/verify.html",
+        {"state": "confirm", "email": user.email, "form": form, "same_browser": same_browser},
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -20,5 +20,5 @@ urlpatterns = [
     path("import/<int:pk>/progress/", clients.ClientImportProgress.as_view(), name="import-progress"),
     path("import/<int:pk>/report.csv", clients.ClientImportReport.as_view(), name="import-report"),
     path("export/", clients.ClientExport.as_view(), name="export"),
-    path("bulk-tag/", clients.ClientBulkTag.as_view(), name="bulk_tag"),
+    path("bulk/", clients.ClientBulk.as_view(), name="bulk"),
 ]

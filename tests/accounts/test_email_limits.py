@@ -20,7 +20,7 @@ PASSWORD = "plum-Orchard-47-lantern"
 
 
 def sign_up(client, email, **extra):
-    data = {"email": email, "full_name": "", "password1": PASSWORD, "password2": PASSWORD}
+    data = {"email": email, "full_name": "", "password1": PASSWORD}
     return client.post(reverse("accounts:signup"), data, **extra)
 
 

@@ -44,7 +44,7 @@ def resend(client, email):
 
 
 def sign_up(client, email):
-    data = {"email": email, "full_name": "", "password1": PASSWORD, "password2": PASSWORD}
+    data = {"email": email, "full_name": "", "password1": PASSWORD}
     return client.post(reverse("accounts:signup"), data)
 
 

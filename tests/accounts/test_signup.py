@@ -23,7 +23,7 @@ def sign_up(client, email="new.user@example.com", password=PASSWORD, **extra):
     """Sign up, then let the scheduler send what the page queued."""
     response = client.post(
         reverse("accounts:signup"),
-        {"email": email, "full_name": "Ann Lee", "password1": password, "password2": password, **extra},
+        {"email": email, "full_name": "Ann Lee", "password1": password, **extra},
     )
     deliver_account_mail()
     return response
@@ -37,20 +37,23 @@ def link_in(message) -> str:
 
 def confirm(client, link, password=PASSWORD, **kwargs):
     """Confirm by POST, setting the password."""
-    return client.post(link, {"new_password1": password, "new_password2": password}, **kwargs)
+    return client.post(link, {"new_password1": password}, **kwargs)
 
 
 def login(client, email, password=PASSWORD):
     return client.post(reverse("accounts:login"), {"username": email, "password": password})
 
 
-def test_sign_up_verify_then_log_in(client, settings):
+def test_sign_up_then_confirm_from_the_same_browser_asks_no_password_again_R_AUTH_1(client, settings):
+    """The first hour (R-OWN-3): the password is typed once at sign-up; the browser that typed it confirms
+    with a button and is signed in, the time zone is the one the form sent (the browser's)."""
     settings.SITE_URL = "https://mailer.example.com"
-    response = sign_up(client)
+    response = sign_up(client, time_zone="Asia/Yekaterinburg")
     assert response.status_code == 200
     assert "Check your email" in response.content.decode()
     user = User.objects.get(email="new.user@example.com")
     assert (user.email_verified, user.first_name, user.last_name) == (False, "Ann", "Lee")
+    assert user.time_zone == "Asia/Yekaterinburg"
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["new.user@example.com"]
@@ -61,19 +64,39 @@ def test_sign_up_verify_then_log_in(client, settings):
     assert "Confirm your email address first" in refused.content.decode()
     assert "_auth_user_id" not in client.session
 
-    page = client.get(link_in(mail.outbox[0]))
-    assert "Confirm your email and set your password" in page.content.decode()
+    page = client.get(link_in(mail.outbox[0])).content.decode()
+    assert "you keep the password you chose" in page
+    assert 'type="password"' not in page
     user.refresh_from_db()
     assert not user.email_verified  # a GET changes nothing
 
-    verified = confirm(client, link_in(mail.outbox[0]), follow=True)
-    assert verified.redirect_chain[-1][0] == reverse("accounts:login")
-    assert "new.user@example.com is confirmed and your password is set" in verified.content.decode()
+    verified = client.post(link_in(mail.outbox[0]), follow=True)
+    assert verified.redirect_chain[-1][0] == reverse("web:dashboard")
+    assert "new.user@example.com is confirmed" in verified.content.decode()
     user.refresh_from_db()
-    assert user.email_verified
-
-    assert login(client, "NEW.USER@example.com").status_code == 302
+    assert user.email_verified and user.check_password(PASSWORD)
     assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_confirming_from_another_browser_sets_the_password_once_and_signs_in(client):
+    sign_up(client)
+    phone = Client()  # the mail opened on another device
+    page = phone.get(link_in(mail.outbox[0])).content.decode()
+    assert "Confirm your email and set your password" in page
+    assert page.count('type="password"') == 1
+    verified = phone.post(link_in(mail.outbox[0]), {"new_password1": "another-Orchard-93-kite"}, follow=True)
+    assert verified.redirect_chain[-1][0] == reverse("web:dashboard")
+    user = User.objects.get()
+    assert user.email_verified and user.check_password("another-Orchard-93-kite")
+    assert phone.session["_auth_user_id"] == str(user.pk)
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_time_zone_that_does_not_exist_is_a_field_error_and_none_is_the_default(client, settings):
+    bad = sign_up(client, time_zone="Mars/Olympus_Mons")
+    assert "time_zone" in bad.context["form"].errors
+    sign_up(client, email="plain@example.com", time_zone="")
+    assert User.objects.get().time_zone == settings.TIME_ZONE
 
 
 def test_the_link_works_once(client):
@@ -151,11 +174,8 @@ def test_weak_or_mismatched_passwords_are_field_errors(client):
     weak = sign_up(client, password="12345678")
     assert weak.status_code == 200
     assert "password1" in weak.context["form"].errors
-    mismatch = client.post(
-        reverse("accounts:signup"),
-        {"email": "a@example.com", "password1": PASSWORD, "password2": PASSWORD + "x"},
-    )
-    assert "password2" in mismatch.context["form"].errors
+    # Typed once, with a "show" switch, not twice (R-OWN-3 of the first hour).
+    assert "password2" not in weak.context["form"].fields
     bad_email = sign_up(client, email="not-an-email")
     assert "email" in bad_email.context["form"].errors
     assert not User.objects.exists()
@@ -237,9 +257,21 @@ def test_pre_registration_takeover_fails(client):
 def test_confirming_checks_the_new_password_like_sign_up(client):
     sign_up(client)
     link = link_in(mail.outbox[0])
-    mismatch = client.post(link, {"new_password1": PASSWORD, "new_password2": PASSWORD + "x"})
-    assert mismatch.status_code == 200
-    assert "new_password2" in mismatch.context["form"].errors
-    weak = confirm(client, link, password="12345678")
-    assert "new_password2" in weak.context["form"].errors
+    other = Client()
+    weak = confirm(other, link, password="12345678")
+    assert weak.status_code == 200
+    assert "new_password1" in weak.context["form"].errors
+    assert not User.objects.get().email_verified
+    assert "_auth_user_id" not in other.session
+
+
+def test_a_browser_that_signed_up_with_a_taken_address_cannot_confirm_without_a_password(client):
+    """The victim signing up after the attacker gets the link again, but her browser did not type the
+    account's password: confirming asks her for one, and the attacker's dies."""
+    attacker, victim = Client(), Client()
+    sign_up(attacker, email="victim@corp.example", password=ATTACKER_PASSWORD)
+    sign_up(victim, email="victim@corp.example", password=VICTIM_PASSWORD)
+    link = link_in(mail.outbox[-1])
+    assert "Confirm your email and set your password" in victim.get(link).content.decode()
+    victim.post(link)  # no password: nothing happens
     assert not User.objects.get().email_verified

@@ -237,7 +237,7 @@ def test_bulk_tagging_every_match_keeps_the_bounced_filter(client, bounced):
     tag = TagFactory(owner=owner)
     client.force_login(owner)
     response = client.post(
-        reverse("clients:bulk_tag"),
+        reverse("clients:bulk"),
         {"action": "add", "tag": tag.pk, "scope": "matching", "q": "", "bounced_filter": "yes"},
     )
     assert response.status_code == 302

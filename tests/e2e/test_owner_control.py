@@ -3,6 +3,7 @@ time, paused and resumed from its page; the mailing page and the dashboard, open
 follow the send when it starts, without a reload."""
 
 import datetime as dt
+import re
 import time
 
 import pytest
@@ -89,3 +90,64 @@ def test_the_mailing_page_and_dashboard_follow_a_send_that_starts_after_they_ope
     expect(dashboard.locator("[data-testid=no-next-sends]")).to_be_visible(timeout=20_000)
     expect(dashboard.locator("[data-testid=sent]")).to_have_text("2")
     assert errors == []
+
+
+def test_sign_up_takes_the_browsers_time_zone_and_the_password_once(live_server, browser):
+    """The first hour (R-OWN-3): the time zone comes from the browser (Intl), shown for the person to
+    confirm; the password is typed once, checked with "Show"; the link confirms in the same browser."""
+    from django.contrib.auth import get_user_model
+
+    from tests.helpers import deliver_account_mail
+
+    context = browser.new_context(timezone_id="Asia/Yekaterinburg")
+    page = context.new_page()
+    page.goto(live_server.url + "/accounts/signup/")
+    expect(page.locator("#id_time_zone")).to_have_value("Asia/Yekaterinburg")
+    page.fill("#id_email", "zoe@example.com")
+    page.fill("#id_password1", "plum-Orchard-47-lantern")
+    assert page.locator("#id_password2").count() == 0
+    page.click("[data-password-show]")
+    expect(page.locator("#id_password1")).to_have_attribute("type", "text")
+    page.click("main button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Check your email")
+    user = get_user_model().objects.get(email="zoe@example.com")
+    assert user.time_zone == "Asia/Yekaterinburg"
+    body = deliver_account_mail()[-1].body
+    link = re.search(r"https?://\S+(/accounts/verify/\S+/)", body).group(1)
+    page.goto(live_server.url + link)
+    page.click("[data-testid=confirm-email]")
+    expect(page.locator("main")).to_contain_text("zoe@example.com is confirmed")
+    expect(page).to_have_url(live_server.url + "/dashboard/")
+    expect(page.locator("main")).to_contain_text("Asia/Yekaterinburg")
+    context.close()
+
+
+def test_a_wrong_import_is_undone_from_the_client_list_R_OWN_3(live_server, page):
+    """Bulk actions in the browser: every client matching a search deleted after one confirmation, then the
+    ticked ones unsubscribed."""
+    from backend.mailings.models import Client
+
+    owner = UserFactory()
+    for n in range(30):
+        ClientFactory(owner=owner, email=f"row{n}@wrong-file.example", full_name=f"Row {n}")
+    keep = [
+        ClientFactory(owner=owner, email=f"keep{n}@shop.example", full_name=f"Keep {n}") for n in range(2)
+    ]
+    log_in(page, live_server, owner)
+    page.goto(live_server.url + "/clients/?q=wrong-file")
+    page.select_option("#id_bulk_action", "delete")
+    page.check("#bulk-scope-matching")
+    page.click("[data-testid=bulk-apply]")
+    expect(page.locator("h1")).to_have_text("Delete 30 clients?")
+    assert Client.objects.filter(owner=owner).count() == 32
+    page.click("[data-testid=bulk-delete-submit]")
+    expect(page.locator("main")).to_contain_text("30 clients deleted.")
+    assert set(Client.objects.filter(owner=owner)) == set(keep)
+
+    page.goto(live_server.url + "/clients/")
+    page.check(f"input[data-bulk-pick][value='{keep[0].pk}']")
+    page.select_option("#id_bulk_action", "unsubscribe")
+    page.click("[data-testid=bulk-apply]")
+    expect(page.locator("main")).to_contain_text("1 client unsubscribed")
+    assert Client.objects.get(pk=keep[0].pk).unsubscribed_at is not None
+    assert Client.objects.get(pk=keep[1].pk).unsubscribed_at is None

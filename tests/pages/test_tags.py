@@ -90,7 +90,7 @@ def test_managers_and_content_editors_get_a_403_on_the_tags_pages(client):
     for account in refused_accounts().values():
         client.force_login(account)
         assert_refused_page(client.get(reverse("tags:list")))
-        assert_refused_page(client.post(reverse("clients:bulk_tag"), {}))
+        assert_refused_page(client.post(reverse("clients:bulk"), {}))
 
 
 # --- the client list: filter, column, bulk tagging ------------------------------------------------------
@@ -116,11 +116,11 @@ def test_bulk_tag_and_untag_the_ticked_rows_R_AUD_2(client, owner):
     clients = [ClientFactory(owner=owner) for _ in range(3)]
     label = tag(owner, "Picked")
     data = {"action": "add", "tag": label.pk, "scope": "ticked", "clients": [clients[0].pk, clients[1].pk]}
-    response = client.post(reverse("clients:bulk_tag"), {**data, "back": "sort=-created&q=x"}, follow=True)
+    response = client.post(reverse("clients:bulk"), {**data, "back": "sort=-created&q=x"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("clients:list") + "?sort=-created&q=x"
     assert "Tag “Picked” added to 2 clients." in response.content.decode()
     assert set(label.clients.all()) == set(clients[:2])
-    response = client.post(reverse("clients:bulk_tag"), {**data, "action": "remove"}, follow=True)
+    response = client.post(reverse("clients:bulk"), {**data, "action": "remove"}, follow=True)
     assert "Tag “Picked” removed from 2 clients." in response.content.decode()
     assert not label.clients.exists()
 
@@ -132,7 +132,7 @@ def test_bulk_tag_every_client_matching_the_search_and_filter(client, owner):
     ClientFactory(email="fan-elsewhere@example.org")
     label = tag(owner, "Fans")
     data = {"action": "add", "tag": label.pk, "scope": "matching", "q": "fan"}
-    response = client.post(reverse("clients:bulk_tag"), data, follow=True)
+    response = client.post(reverse("clients:bulk"), data, follow=True)
     assert "added to 30 clients" in response.content.decode()
     assert label.clients.count() == 30
     assert not label.clients.filter(email="fan-elsewhere@example.org").exists()
@@ -141,7 +141,7 @@ def test_bulk_tag_every_client_matching_the_search_and_filter(client, owner):
         owner, "Both", Client.objects.filter(owner=owner, email__in=["fan1@example.org", "fan2@example.org"])
     )
     data = {"action": "remove", "tag": label.pk, "scope": "matching", "q": "fan", "tag_filter": both.pk}
-    response = client.post(reverse("clients:bulk_tag"), data, follow=True)
+    response = client.post(reverse("clients:bulk"), data, follow=True)
     assert "removed from 2 clients" in response.content.decode()
     assert label.clients.count() == 28
 
@@ -152,13 +152,13 @@ def test_bulk_tagging_refuses_another_owners_clients_or_tags_and_changes_nothing
     label = tag(owner, "Mine")
     their_tag = TagFactory(owner=theirs.owner)
     data = {"action": "add", "tag": label.pk, "scope": "ticked", "clients": [mine.pk, theirs.pk]}
-    response = client.post(reverse("clients:bulk_tag"), data, follow=True)
+    response = client.post(reverse("clients:bulk"), data, follow=True)
     assert "Select a valid choice" in response.content.decode()
     data = {"action": "add", "tag": their_tag.pk, "scope": "matching", "q": ""}
-    response = client.post(reverse("clients:bulk_tag"), data, follow=True)
+    response = client.post(reverse("clients:bulk"), data, follow=True)
     assert "Select a valid choice" in response.content.decode()
     assert not ClientTag.objects.exists()
-    response = client.post(reverse("clients:bulk_tag"), {"action": "add", "tag": label.pk, "scope": "ticked"})
+    response = client.post(reverse("clients:bulk"), {"action": "add", "tag": label.pk, "scope": "ticked"})
     assert response.status_code == 302
     assert not ClientTag.objects.exists()
 
@@ -167,10 +167,10 @@ def test_the_bulk_form_is_a_post_with_csrf_and_the_rows_tick_into_it(client, own
     ClientFactory(owner=owner)
     tag(owner, "Any")
     html = client.get(reverse("clients:list")).content.decode()
-    form = re.search(r'<form method="post" action="/clients/bulk-tag/" id="bulk-tags".*?</form>', html, re.S)
+    form = re.search(r'<form method="post" action="/clients/bulk/" id="bulk-tags".*?</form>', html, re.S)
     assert form and 'name="csrfmiddlewaretoken"' in form.group(0)
     assert 'form="bulk-tags" name="clients"' in html
-    assert client.get(reverse("clients:bulk_tag")).status_code == 405
+    assert client.get(reverse("clients:bulk")).status_code == 405
 
 
 # --- the mailing form's audience ----------------------------------------------------------------------------
@@ -363,7 +363,7 @@ def test_bad_bulk_input_is_a_clear_error_never_a_500(client, owner, changes):
     mine = ClientFactory(owner=owner)
     label = tag(owner, "Mine")
     data = {"action": "add", "tag": label.pk, "scope": "ticked", "clients": [mine.pk], **changes}
-    response = client.post(reverse("clients:bulk_tag"), data, follow=True)
+    response = client.post(reverse("clients:bulk"), data, follow=True)
     assert response.status_code == 200
     assert (
         'class="alert alert-danger' in response.content.decode()

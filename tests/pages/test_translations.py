@@ -135,7 +135,7 @@ def test_the_verification_email_says_its_days_in_the_right_form(client, settings
     for email, headers in (("en@example.com", {}), ("ru@example.com", RU)):
         client.post(
             reverse("accounts:signup"),
-            {"email": email, "full_name": "", "password1": password, "password2": password},
+            {"email": email, "full_name": "", "password1": password},
             headers=headers,
         )
     english_body, russian_body = (message.body for message in deliver_account_mail())

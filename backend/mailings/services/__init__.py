@@ -16,6 +16,9 @@ from .clients import (
     client_reactivate,
     client_unsubscribe,
     client_update,
+    clients_delete,
+    clients_resubscribe,
+    clients_unsubscribe,
 )
 from .gdpr import Erasure, client_erase
 from .imports import (
@@ -98,10 +101,13 @@ __all__ = [
     "client_reactivate",
     "client_unsubscribe",
     "client_update",
+    "clients_delete",
     "clients_import",
     "clients_import_csv",
     "clients_import_upload",
+    "clients_resubscribe",
     "clients_tag",
+    "clients_unsubscribe",
     "clients_untag",
     "confirmation_expires_at",
     "dns_record",

@@ -1,12 +1,16 @@
 """Writes on clients: create, edit, delete (the owner's own list), the recipient's unsubscribe, and the
 owner's reactivation of a bounced client."""
 
+from dataclasses import dataclass
+
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backend.accounts.models import User
 
-from .. import selectors
+from .. import bulk, selectors
 from ..forms import ClientForm
 from ..models import Client, Suppression, Unsubscription
 from .base import owner_for_create, require_can_edit, validated
@@ -90,3 +94,50 @@ def client_reactivate(*, actor: User, client: Client) -> Client:
         client.reactivated_at = timezone.now()
         client.save(update_fields=["bounced_at", "reactivated_at"])
     return client
+
+
+# --- bulk actions on the ticked clients or every client matching a search (R-OWN-3) ---------------------
+# Each takes a queryset (ticked ids or the list's filtered queryset), keeps only the actor's own clients of
+# it, and runs a fixed number of statements whatever the count: undoing a wrong import is one action.
+
+
+def _own(actor: User, clients: QuerySet[Client]) -> QuerySet[Client]:
+    require_can_edit(actor)
+    return Client.objects.filter(owner_id=actor.pk, pk__in=clients.order_by().values("pk"))
+
+
+def clients_delete(*, actor: User, clients: QuerySet[Client]) -> int:
+    """Delete the actor's clients among `clients`, as `client_delete` does each (reports keep the address).
+    Returns how many were deleted."""
+    with transaction.atomic():
+        return bulk.delete(_own(actor, clients))
+
+
+def clients_unsubscribe(*, actor: User, clients: QuerySet[Client]) -> int:
+    """The owner stops mailing the actor's clients among `clients`: nothing is sent to them until the owner
+    re-subscribes them. Not the person's own choice, so it goes on no unsubscribe list. Returns how many
+    were subscribed before."""
+    with transaction.atomic():
+        subscribed = _own(actor, clients).filter(unsubscribed_at__isnull=True)
+        return subscribed.update(unsubscribed_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class Resubscribed:
+    resubscribed: int
+    # Unsubscribed by their own choice (the link, the preferences page, a complaint): not the owner's to undo.
+    kept: int
+
+
+def clients_resubscribe(*, actor: User, clients: QuerySet[Client]) -> Resubscribed:
+    """Subscribe again the actor's clients among `clients` that the owner had unsubscribed. A client whose
+    address unsubscribed by the person's own choice stays unsubscribed: only the person can undo that (by
+    subscribing again through a sign-up form)."""
+    with transaction.atomic():
+        unsubscribed = _own(actor, clients).filter(unsubscribed_at__isnull=False)
+        own_choice = Exists(
+            Unsubscription.objects.filter(owner_id=OuterRef("owner_id"), email=Lower(OuterRef("email")))
+        )
+        kept = unsubscribed.filter(own_choice).count()
+        done = unsubscribed.exclude(own_choice).update(unsubscribed_at=None)
+        return Resubscribed(resubscribed=done, kept=kept)

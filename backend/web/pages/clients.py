@@ -26,11 +26,11 @@ from django.views import View
 from backend.mailings import csv_io, gdpr, selectors, services
 from backend.mailings.filters import ClientFilter
 from backend.mailings.forms import ClientForm
-from backend.mailings.models import Bounce, Client
+from backend.mailings.models import Bounce, Client, Tag
 from backend.mailings.models import ClientImport as ClientImportJob
 
 from ..moments import moment_text
-from .forms import ClientBulkTagForm, ClientImportForm
+from .forms import ClientBulkForm, ClientImportForm
 from .generic import (
     Action,
     Column,
@@ -130,7 +130,7 @@ class ClientList(OwnerListView):
         context["bounced_filter"] = "" if bounced is None else ("yes" if bounced else "no")
         context["bounced_choices"] = self.filters.filters["bounced"].extra["choices"]
         context["filtered"] = bool(context["query"] or chosen or bounced is not None)
-        context["bulk_form"] = ClientBulkTagForm(owner=self.request.user)
+        context["bulk_form"] = ClientBulkForm(owner=self.request.user)
         context["back"] = self.request.GET.urlencode()
         return context
 
@@ -144,19 +144,20 @@ class ClientList(OwnerListView):
         ]
 
 
-class ClientBulkTag(OwnerPageMixin, View):
-    """POST only: add a tag to or remove it from the ticked clients, or from every client matching the list's
-    search and tag filter (R-AUD-2), in one statement whatever the count. Another owner's client id or tag is
-    not a valid choice: the whole request is refused and nothing changes."""
+class ClientBulk(OwnerPageMixin, View):
+    """POST only: one action (`ClientBulkForm`) on the ticked clients or on every client matching the list's
+    search and filters (R-AUD-2, R-OWN-3), in a fixed number of statements whatever the count. Another
+    owner's client id or tag is not a valid choice: the whole request is refused and nothing changes. A
+    delete is asked about first, on a page that says how many."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
         back = _back_url(request.POST.get("back", ""))
-        form = ClientBulkTagForm(request.POST, owner=request.user)
+        form = ClientBulkForm(request.POST, owner=request.user)
         if not form.is_valid():
             messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
             return redirect(back)
         data = form.cleaned_data
-        if data["scope"] == ClientBulkTagForm.MATCHING:
+        if data["scope"] == ClientBulkForm.MATCHING:
             filters = selectors.client_list(
                 request.user,
                 {"search": data["q"], "tag": data["tag_filter"], "bounced": data["bounced_filter"] or None},
@@ -167,21 +168,66 @@ class ClientBulkTag(OwnerPageMixin, View):
             clients = filters.qs
         else:
             clients = selectors.clients_for(request.user).filter(pk__in=[c.pk for c in data["clients"]])
-        tag = data["tag"]
-        if data["action"] == ClientBulkTagForm.ADD:
-            count = services.clients_tag(actor=request.user, tag=tag, clients=clients)
+        action = data["action"]
+        if action == ClientBulkForm.EXPORT:
+            return _csv_download(clients)
+        if action == ClientBulkForm.DELETE and not data["confirmed"]:
+            return render(
+                request,
+                "web/clients/bulk_delete.html",
+                {"title": _("Delete clients"), "count": clients.count(), "form": form, "back": back},
+            )
+        messages.success(request, self.perform(action, data.get("tag"), clients))
+        return redirect(back)
+
+    def perform(self, action: str, tag: Tag | None, clients: QuerySet[Client]) -> str:
+        user = self.request.user
+        if action == ClientBulkForm.ADD:
+            count = services.clients_tag(actor=user, tag=tag, clients=clients)
             text = ngettext(
                 "Tag “%(tag)s” added to %(count)d client.", "Tag “%(tag)s” added to %(count)d clients.", count
             )
-        else:
-            count = services.clients_untag(actor=request.user, tag=tag, clients=clients)
+            return text % {"tag": tag.name, "count": count}
+        if action == ClientBulkForm.REMOVE:
+            count = services.clients_untag(actor=user, tag=tag, clients=clients)
             text = ngettext(
                 "Tag “%(tag)s” removed from %(count)d client.",
                 "Tag “%(tag)s” removed from %(count)d clients.",
                 count,
             )
-        messages.success(request, text % {"tag": tag.name, "count": count})
-        return redirect(back)
+            return text % {"tag": tag.name, "count": count}
+        if action == ClientBulkForm.UNSUBSCRIBE:
+            count = services.clients_unsubscribe(actor=user, clients=clients)
+            return ngettext(
+                "%(count)d client unsubscribed; nothing is sent to them until you re-subscribe them.",
+                "%(count)d clients unsubscribed; nothing is sent to them until you re-subscribe them.",
+                count,
+            ) % {"count": count}
+        if action == ClientBulkForm.RESUBSCRIBE:
+            result = services.clients_resubscribe(actor=user, clients=clients)
+            text = ngettext(
+                "%(count)d client subscribed again.",
+                "%(count)d clients subscribed again.",
+                result.resubscribed,
+            ) % {"count": result.resubscribed}
+            if result.kept:
+                text += " " + ngettext(
+                    "%(count)d stays unsubscribed: they unsubscribed themselves, which only they can undo.",
+                    "%(count)d stay unsubscribed: they unsubscribed themselves, which only they can undo.",
+                    result.kept,
+                ) % {"count": result.kept}
+            return text
+        count = services.clients_delete(actor=user, clients=clients)
+        return ngettext("%(count)d client deleted.", "%(count)d clients deleted.", count) % {"count": count}
+
+
+def _csv_download(clients: QuerySet[Client]) -> StreamingHttpResponse:
+    """Clients as CSV, streamed row by row, in the import's columns."""
+    lines = csv_io.clients_csv(clients.order_by("email", "pk"))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    filename = f"clients-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def _back_url(query: str) -> str:
@@ -420,14 +466,18 @@ class ClientImportReport(OwnerPageMixin, View):
 
 
 class ClientExport(OwnerPageMixin, View):
-    """The owner's whole list as CSV, streamed row by row."""
+    """The owner's list as CSV, streamed row by row: the clients the list shows for the same search and
+    filters (`q`, `tag`, `bounced`), all of them without (R-OWN-3). A search the list refuses exports nothing
+    and says why."""
 
-    def get(self, request: HttpRequest) -> StreamingHttpResponse:
-        lines = csv_io.clients_csv(selectors.clients_for(request.user).order_by("email", "pk"))
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-        filename = f"clients-{timezone.localdate():%Y-%m-%d}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+    def get(self, request: HttpRequest) -> HttpResponse:
+        data = request.GET.copy()
+        data["search"] = data.pop("q", [""])[0]
+        filters = selectors.client_list(request.user, data)
+        if not filters.is_valid():
+            messages.error(request, _("The search is not valid; nothing was exported."))
+            return redirect(LIST_URL)
+        return _csv_download(filters.qs)
 
 
 class ClientDataExport(OwnerObjectMixin, View):

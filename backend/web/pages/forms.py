@@ -20,18 +20,29 @@ class ClientImportForm(forms.Form):
     )
 
 
-class ClientBulkTagForm(forms.Form):
-    """The client list's bulk action (R-AUD-2): a tag added to or removed from the ticked clients, or from
-    every client matching the list's search (`q`), tag filter (`tag_filter`) and bounced filter
-    (`bounced_filter`). Tags and clients are the owner's only: another owner's id is not a valid choice."""
+class ClientBulkForm(forms.Form):
+    """The client list's bulk actions (R-AUD-2, R-OWN-3): add or remove a tag, unsubscribe, re-subscribe,
+    delete or export the ticked clients, or every client matching the list's search (`q`), tag filter
+    (`tag_filter`) and bounced filter (`bounced_filter`). Tags and clients are the owner's only: another
+    owner's id is not a valid choice."""
 
     ADD, REMOVE = "add", "remove"
+    UNSUBSCRIBE, RESUBSCRIBE, DELETE, EXPORT = "unsubscribe", "resubscribe", "delete", "export"
+    TAG_ACTIONS = (ADD, REMOVE)
     TICKED, MATCHING = "ticked", "matching"
 
     action = forms.ChoiceField(
-        label=_("Action"), choices=[(ADD, _("Add the tag")), (REMOVE, _("Remove the tag"))]
+        label=_("Action"),
+        choices=[
+            (ADD, _("Add the tag")),
+            (REMOVE, _("Remove the tag")),
+            (UNSUBSCRIBE, _("Unsubscribe")),
+            (RESUBSCRIBE, _("Re-subscribe")),
+            (EXPORT, _("Export as CSV")),
+            (DELETE, _("Delete")),
+        ],
     )
-    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, empty_label=None)
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=None, empty_label=None, required=False)
     scope = forms.ChoiceField(
         label=_("To"),
         choices=[(TICKED, _("the ticked clients")), (MATCHING, _("every client matching the search"))],
@@ -42,6 +53,8 @@ class ClientBulkTagForm(forms.Form):
     q = forms.CharField(required=False, max_length=200)
     tag_filter = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     bounced_filter = forms.ChoiceField(required=False, choices=[("", ""), ("yes", "yes"), ("no", "no")])
+    # A bulk delete is asked about first; the confirmation page posts the same form with this set.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, owner, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,4 +68,6 @@ class ClientBulkTagForm(forms.Form):
             self.add_error(
                 "clients", forms.ValidationError(_("Tick at least one client."), code=ErrorCode.REQUIRED)
             )
+        if cleaned.get("action") in self.TAG_ACTIONS and "tag" not in self.errors and not cleaned.get("tag"):
+            self.add_error("tag", forms.ValidationError(_("Choose a tag."), code=ErrorCode.REQUIRED))
         return cleaned
