@@ -865,6 +865,9 @@ class EngagementEvent(models.Model):
     at = models.DateTimeField(_("time"))
     is_machine = models.BooleanField(_("by a machine"), default=False)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    # Random, given when the endpoint took the event: a buffered batch stored twice (a drain that died
+    # after inserting) is stored once.
+    key = models.CharField(max_length=32, unique=True, null=True, editable=False)
 
     class Meta:
         verbose_name = _("open or click")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import tracking, views
 from .pages.dashboard import Dashboard
 from .pages.manager import ManagerDashboard
 from .pages.senders import ManagerRevoke, ManagerSenders
@@ -16,4 +16,6 @@ urlpatterns = [
     path("manager/senders/<int:pk>/revoke/", ManagerRevoke.as_view(), name="manager_revoke_sender"),
     path("unsubscribe/<str:signed>/", views.unsubscribe, name="unsubscribe"),
     path("preferences/<str:signed>/", views.preferences, name="preferences"),
+    path("t/o/<str:token>.gif", tracking.track_open, name="track_open"),
+    path("t/c/<str:token>/", tracking.track_click, name="track_click"),
 ]
