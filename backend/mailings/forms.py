@@ -295,7 +295,17 @@ class MailingForm(OwnedModelForm):
 
     class Meta:
         model = Mailing
-        fields = ["message", "sender", "audience", "tags", "tag_match", "start_at", "end_at", "periodicity"]
+        fields = [
+            "message",
+            "sender",
+            "audience",
+            "tags",
+            "tag_match",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "tracking",
+        ]
         field_classes = {"tags": ChoicesField}
         widgets = {
             "start_at": DateTimeInput(),
@@ -312,6 +322,16 @@ class MailingForm(OwnedModelForm):
             "start_at": _("In your time zone. The first occurrence; a start in the past sends at once."),
             "end_at": _("In your time zone. No occurrence at or after this moment."),
         }
+
+    # The page's form says it showed the tracking box: an unchecked box sends nothing at all.
+    TRACKING_SHOWN = "tracking_shown"
+
+    def clean_tracking(self) -> bool:
+        """Data that never had the box (a script, the seed command) keeps what the mailing has (on for a new
+        one); a form that showed it means what it sends."""
+        if "tracking" not in self.data and self.TRACKING_SHOWN not in self.data:
+            return self.instance.tracking
+        return self.cleaned_data["tracking"]
 
     def __init__(self, *args, owner: User, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)

@@ -222,6 +222,8 @@ class ClientType(DjangoObjectType):
             "unsubscribed_at",
             "bounced_at",
             "reactivated_at",
+            "last_opened_at",
+            "last_clicked_at",
         )
         convert_choices_to_enum = False
 
@@ -416,6 +418,7 @@ class MailingType(DjangoObjectType):
             "time_zone",
             "disabled_at",
             "next_run_at",
+            "tracking",
             "created_at",
             "updated_at",
         )
