@@ -89,6 +89,8 @@ class TrackedHtml:
         pieces.append(source[at:])
         self.html = "".join(pieces)
         self._urls = {PLACEHOLDER.format(link_id): url for url, link_id in self.links.items()}
+        self._names = [PLACEHOLDER.format(link_id) for link_id in self.links.values()]
+        self._hex_ids = [f"{link_id:x}" for link_id in self.links.values()]
         self._click = _endpoint("web:track_click")
         self._open = _endpoint("web:track_open")
         self._signer = signer()
@@ -114,11 +116,8 @@ class TrackedHtml:
         if delivery_id is None:
             return dict(self._urls)
         before, after = self._click
-        token = self._signer.click_token
-        return {
-            PLACEHOLDER.format(link_id): f"{before}{token(delivery_id, link_id)}{after}"
-            for link_id in self.links.values()
-        }
+        tokens = self._signer.click_tokens(delivery_id, self._hex_ids)
+        return {name: f"{before}{token}{after}" for name, token in zip(self._names, tokens, strict=True)}
 
     def pixel(self, delivery_id: int | None) -> str:
         if delivery_id is None:
