@@ -1,10 +1,16 @@
 """The open pixel and the click redirect (R-ENG-2): public, no session, no database read for an open and at
 most one (by primary key, then cached) for a click; the event goes to `tracking.buffer`.
 
+A click's link address is looked up in this process's memory (a minute), then the shared cache (an hour),
+then by primary key: a link's address never changes, and a deleted mailing's links stop working within a
+minute in every process.
+
 A token that was not signed here (forged, truncated, a link of one mailing with a delivery of another)
 gets a plain 404 and records nothing. A click leads only to the URL stored for that link. HEAD answers as
 GET does but records nothing: link checkers and previewers use it, people do not.
 """
+
+import time
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
@@ -22,6 +28,10 @@ PIXEL = (
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
 LINK_CACHE_SECONDS = 3600
+LINK_MEMORY_SECONDS = 60.0
+LINK_MEMORY_SIZE = 10_000
+# link id -> (address, time.monotonic() until which it is trusted); emptied when full.
+_links: dict[int, tuple[str, float]] = {}
 
 
 def _not_found() -> HttpResponse:
@@ -48,6 +58,10 @@ def track_open(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _link_url(link_id: int) -> str | None:
+    now = time.monotonic()
+    remembered = _links.get(link_id)
+    if remembered is not None and remembered[1] > now:
+        return remembered[0]
     key = f"tracking:link:{link_id}"
     url = cache.get(key)
     if url is None:
@@ -55,6 +69,9 @@ def _link_url(link_id: int) -> str | None:
         if url is None:
             return None
         cache.set(key, url, LINK_CACHE_SECONDS)
+    if len(_links) >= LINK_MEMORY_SIZE:
+        _links.clear()
+    _links[link_id] = (url, now + LINK_MEMORY_SECONDS)
     return url
 
 

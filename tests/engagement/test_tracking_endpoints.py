@@ -8,12 +8,14 @@ once. The Redis buffer has its own tests (test_tracking_buffer.py)."""
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backend.mailings.models import Client, EngagementEvent, TrackedLink
 from backend.mailings.tracking import buffer
 from backend.mailings.tracking.tokens import signer
+from backend.web import tracking
 from backend.web.tracking import PIXEL as GIF
 from tests.engagement.helpers import CLICK, PIXEL, html_for, path_of, sent_deliveries, tracked_mailing
 
@@ -145,6 +147,17 @@ def test_r_eng_2_a_click_of_a_deleted_mailing_is_a_404_not_a_500(client, sent):
     # The open of a delivery that is gone: the pixel answers, nothing is stored.
     assert client.get(open_url).status_code == 200
     assert EngagementEvent.objects.count() == 0
+
+
+def test_r_eng_2_a_deleted_mailings_links_stop_once_the_remembered_address_expires(client, sent):
+    mailing, _, html = sent
+    url = path_of(CLICK.findall(html)[0])
+    assert client.get(url).status_code == 302  # now remembered by this process and the shared cache
+    mailing.delete()
+    assert client.get(url).status_code == 302
+    tracking._links.clear()  # a minute later in this process, an hour later in the shared cache
+    cache.clear()
+    assert client.get(url).status_code == 404
 
 
 def test_r_eng_2_a_click_reads_its_link_once_then_from_the_cache_and_never_a_session(client, sent):
