@@ -177,6 +177,7 @@ def test_r_eng_2_machine_opens_are_stored_apart_and_do_not_move_the_client(sent)
     buffer.record("open", deliveries[0].pk, None, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)")
     buffer.record("open", fresh.pk, None, BROWSER)  # within a second of its send
     buffer.record("open", deliveries[1].pk, None, BROWSER)
+    buffer.drain()  # with REDIS_URL set; without it they were stored at once
     flags = dict(EngagementEvent.objects.values_list("delivery_id", "is_machine"))
     assert flags == {deliveries[0].pk: True, fresh.pk: True, deliveries[1].pk: False}
     opened = dict(Client.objects.values_list("pk", "last_opened_at"))
