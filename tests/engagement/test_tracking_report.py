@@ -143,6 +143,8 @@ def test_r_eng_2_the_tracking_switch_is_on_the_form_and_off_is_said_on_the_repor
     )
     form = client.get(reverse("mailings:edit", args=[mailing.pk])).content.decode()
     assert 'name="tracking"' in form and 'name="tracking_shown"' in form
+    detail = client.get(reverse("mailings:detail", args=[mailing.pk])).content.decode()
+    assert "not counted: links lead straight to their pages" in detail
 
 
 def test_r_eng_2_report_queries_do_not_grow_with_events_links_or_sends(world, client):
