@@ -93,3 +93,13 @@ def test_r_eng_2_rewriting_keeps_the_rest_of_the_html_byte_for_byte():
     assert out.startswith(
         '<div>Anna</div><a\nhref = "https://x.example/p"\ntitle="t">X</a><A HREF="https://y.example/">Y</A>'
     )
+
+
+def test_r_eng_2_an_href_inside_another_attribute_is_not_taken_for_the_link():
+    html = '<a title="see href=https://evil.example/" href="https://good.example/">X</a>'
+    mailing = tracked_mailing(html=html)
+    delivery = sent_deliveries(mailing)[0]
+    out = html_for(mailing, delivery)
+    assert 'title="see href=https://evil.example/"' in out
+    assert list(TrackedLink.objects.filter(mailing=mailing).values_list("url", flat=True)) == []
+    assert "/t/c/" not in out

@@ -42,14 +42,15 @@ class _Anchors(HTMLParser):
         self._line_starts = [0]
         for line in source.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(line))
-        self.tags: list[tuple[int, str]] = []
+        self.tags: list[tuple[int, str, str | None]] = []
         self.feed(source)
         self.close()
 
     def handle_starttag(self, tag: str, attrs) -> None:
         if tag == "a":
             line, column = self.getpos()
-            self.tags.append((self._line_starts[line - 1] + column, self.get_starttag_text() or ""))
+            href = dict(attrs).get("href")
+            self.tags.append((self._line_starts[line - 1] + column, self.get_starttag_text() or "", href))
 
     handle_startendtag = handle_starttag
 
@@ -72,13 +73,14 @@ class TrackedHtml:
 
     def __init__(self, mailing: Mailing, source: str) -> None:
         found: list[tuple[int, int, str]] = []  # (start, end) of the href value in the source, the URL
-        for offset, text in _Anchors(source).tags:
+        for offset, text, href in _Anchors(source).tags:
             match = _HREF.search(text)
-            if not match:
+            if not match or href is None:
                 continue
             value = match.group(2)
             url = html.unescape(value[1:-1] if value[0] in "\"'" else value).strip()
-            if _trackable(url):
+            # The parser's href must be the one found (not " href=" inside another attribute's value).
+            if url == href.strip() and _trackable(url):
                 start = offset + match.start(2)
                 found.append((start, start + len(value), url))
         self.links = self._links(mailing, {url for _, _, url in found})
