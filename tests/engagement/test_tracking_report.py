@@ -169,3 +169,34 @@ def test_r_eng_2_report_queries_do_not_grow_with_events_links_or_sends(world, cl
             event(delivery, "click", hours=1, link=extra)
     assert queries_for(client, url) == few_page
     assert api_queries() == few_api
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_r_eng_2_opens_and_clicks_outlive_the_purged_delivery_log(settings):
+    """The delivery log's retention deletes deliveries with a raw DELETE (R-DATA-4): the events of those
+    deliveries neither block it (no foreign-key constraint) nor go with it: the report keeps its figures."""
+    from django.utils import timezone
+
+    from backend.mailings import retention
+    from backend.mailings.models import Delivery, Occurrence
+
+    mailing = tracked_mailing(clients=2)
+    deliveries = sent_deliveries(mailing, sent_ago=dt.timedelta(days=100))
+    (link,) = links_of(mailing, 1)
+    event(deliveries[0], "open", hours=1)
+    event(deliveries[0], "click", hours=1, link=link)
+    Occurrence.objects.filter(pk=deliveries[0].occurrence_id).update(
+        finished_at=timezone.now() - dt.timedelta(days=99),
+        sent_total=2,
+        failed_total=0,
+        skipped_total=0,
+        deliveries_total=2,
+    )
+    assert retention.purge_delivery_log(days=90) == 2
+    assert not Delivery.objects.exists()
+    report = data_of(REPORT, {"id": to_global_id("Mailing", mailing.pk)}, user=mailing.owner)["mailingReport"]
+    engagement = report["engagement"]
+    assert (engagement["sent"], engagement["opened"], engagement["clicked"]) == (2, 1, 1)
+    assert engagement["links"] == [{"url": link.url, "clicks": 1, "clickers": 1}]
+    mailing.delete()  # the mailing's events go with it
+    assert not EngagementEvent.objects.exists()
