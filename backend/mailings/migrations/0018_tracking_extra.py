@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailings', '0016_engagement'),
+        ("mailings", "0016_engagement"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='engagementevent',
-            name='key',
+            model_name="engagementevent",
+            name="key",
             field=models.CharField(editable=False, max_length=32, null=True, unique=True),
         ),
         migrations.AlterField(
-            model_name='engagementevent',
-            name='delivery',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='mailings.delivery', verbose_name='delivery'),
+            model_name="engagementevent",
+            name="delivery",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="events",
+                to="mailings.delivery",
+                verbose_name="delivery",
+            ),
         ),
     ]
