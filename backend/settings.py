@@ -320,6 +320,11 @@ DELIVERY_LOG_DAYS = setting("int", "DELIVERY_LOG_DAYS", 90)
 # At least the 30 days the dashboards' per-day chart reads from the attempt log.
 if DELIVERY_LOG_DAYS != 0 and DELIVERY_LOG_DAYS < 30:
     raise ImproperlyConfigured("DELIVERY_LOG_DAYS must be 0 (keep for ever) or 30 or more.")
+# Opens and clicks (R-ENG-2, mailings/tracking): with Redis, the endpoints' events wait in a Redis list and
+# the scheduler stores them this many at a time (one insert per batch).
+TRACKING_DRAIN_BATCH = setting("int", "TRACKING_DRAIN_BATCH", 1000)
+if TRACKING_DRAIN_BATCH < 1:
+    raise ImproperlyConfigured("TRACKING_DRAIN_BATCH must be at least 1.")
 
 # Login throttling (django-axes; the policy is in backend/accounts/throttling.py): a failure
 # counts for the (email, address) pair, the address and the account, each with its own limit within the

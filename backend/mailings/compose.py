@@ -40,7 +40,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from . import personalize, signing, verp
-from .models import DeliveryAttempt, Message
+from .models import DeliveryAttempt, Mailing, Message
+from .tracking.rewrite import TrackedHtml
 from .unsubscribe import UnsubscribeLinks
 
 logger = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ def _list_id(message: Message) -> str:
 class PreparedMessage:
     """A message ready to be personalised for many recipients."""
 
-    def __init__(self, message: Message, *, sender: Sender | None = None):
+    def __init__(self, message: Message, *, sender: Sender | None = None, mailing: Mailing | None = None):
         self.sender = sender or Sender(from_email=settings.DEFAULT_FROM_EMAIL)
         self.from_email = readable_address(self.sender.from_email)
         # Without a bounce domain the envelope sender is the operator's address, never an owner's From: a
@@ -219,7 +220,15 @@ class PreparedMessage:
         # Parsed once for every recipient of the occurrence: only the placeholders are filled in.
         self._subject = personalize.Template(self.subject)
         self._body = personalize.Template(self.body)
-        self._html_body = personalize.Template(self.html_body, escape_html=True)
+        # Opens and clicks (R-ENG-2): the HTML body's links become signed redirects, found and stored once
+        # here; per recipient only the delivery's tokens are signed in. Never the plain text, never a
+        # preview or test send (no delivery), never a mailing with tracking off.
+        self.tracked: TrackedHtml | None = None
+        html_source = self.html_body
+        if mailing is not None and mailing.tracking and self.html_body:
+            self.tracked = TrackedHtml(mailing, self.html_body)
+            html_source = self.tracked.html
+        self._html_body = personalize.Template(html_source, escape_html=True)
         self._links = UnsubscribeLinks()
         self.footer_text = _(
             "You receive this because you are on the sender's list. Unsubscribe: %(url)s\n"
@@ -269,8 +278,16 @@ class PreparedMessage:
         text = self._body.render(values) + "\n\n-- \n" + self.footer_text % links
         html = ""
         if self.html_body:
-            html = self._html_body.render(values) + (
-                '\n<p style="color:#666;font-size:12px">' + self.footer_html % links + "</p>"
+            pixel = ""
+            if self.tracked is not None:
+                values.update(self.tracked.values(delivery_id))
+                pixel = self.tracked.pixel(delivery_id)
+            html = (
+                self._html_body.render(values)
+                + '\n<p style="color:#666;font-size:12px">'
+                + self.footer_html % links
+                + "</p>"
+                + pixel
             )
         return Parts(
             # one_line: a long non-ASCII name becomes several encoded words, folded with a bare LF

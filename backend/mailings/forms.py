@@ -375,6 +375,7 @@ class MailingForm(OwnedModelForm):
             "start_at",
             "end_at",
             "periodicity",
+            "tracking",
         ]
         field_classes = {"tags": ChoicesField}
         widgets = {
@@ -396,6 +397,16 @@ class MailingForm(OwnedModelForm):
             ),
             "name": _("Shown in your lists and reports; the message's subject when left empty."),
         }
+
+    # The page's form says it showed the tracking box: an unchecked box sends nothing at all.
+    TRACKING_SHOWN = "tracking_shown"
+
+    def clean_tracking(self) -> bool:
+        """Data that never had the box (a script, the seed command) keeps what the mailing has (on for a new
+        one); a form that showed it means what it sends."""
+        if "tracking" not in self.data and self.TRACKING_SHOWN not in self.data:
+            return self.instance.tracking
+        return self.cleaned_data["tracking"]
 
     def __init__(self, *args, owner: User, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)

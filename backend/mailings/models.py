@@ -870,8 +870,15 @@ class EngagementEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
     mailing = models.ForeignKey(Mailing, on_delete=models.CASCADE, related_name="+", db_index=False)
     occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint: the delivery log's retention (DELIVERY_LOG_DAYS) deletes deliveries with one raw
+    # DELETE, and a send's opens and clicks outlive its log as its counts do (the id still tells unique
+    # openers apart). Deleting the mailing or the send deletes them.
     delivery = models.ForeignKey(
-        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="events"
+        Delivery,
+        verbose_name=_("delivery"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="events",
     )
     link = models.ForeignKey(
         TrackedLink, verbose_name=_("link"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -879,6 +886,9 @@ class EngagementEvent(models.Model):
     at = models.DateTimeField(_("time"))
     is_machine = models.BooleanField(_("by a machine"), default=False)
     user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    # Random, given when the endpoint took the event: a buffered batch stored twice (a drain that died
+    # after inserting) is stored once.
+    key = models.CharField(max_length=32, unique=True, null=True, editable=False)
 
     class Meta:
         verbose_name = _("open or click")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import subscribe, views
+from . import subscribe, tracking, views
 from .pages.dashboard import Dashboard
 from .pages.manager import ManagerDashboard
 from .pages.senders import ManagerRevoke, ManagerSenders
@@ -23,4 +23,6 @@ urlpatterns = [
         subscribe.subscribe_confirm,
         name="subscribe_confirm",
     ),
+    path("t/o/<str:token>.gif", tracking.track_open, name="track_open"),
+    path("t/c/<str:token>/", tracking.track_click, name="track_click"),
 ]

@@ -1,5 +1,6 @@
-// The report page's chart (R-UI-9): outcomes per send as stacked bars, drawn with the vendored
-// Chart.js (global `Chart`, loaded before this module) from /graphql/
+// The report page's charts (R-UI-9, R-ENG-2): outcomes per send as stacked bars, and opens and clicks
+// by people per hour in the first 48 hours after the sends as lines, drawn with the vendored Chart.js
+// (global `Chart`, loaded before this module) from one /graphql/ request
 // (graphql/operations/mailingReport.graphql). Labels come from the template (json_script); a failed
 // request shows the template's message and a retry button instead of an empty box.
 
@@ -13,6 +14,39 @@ const SERIES = [
   { key: "pending", color: "#6c757d" },
   { key: "skipped", color: "#ced4da" },
 ];
+
+// The 48-hour curve: drawn from the same answer as the outcomes.
+function drawEngagement(engagement) {
+  const figure = document.querySelector("[data-engagement-chart]");
+  if (!figure || !engagement) return;
+  const labels = JSON.parse(document.getElementById(figure.dataset.labels).textContent);
+  const canvas = figure.querySelector("canvas");
+  const hours = engagement.openCurve.map((_, hour) => String(hour));
+  if (figure.chart) figure.chart.destroy();
+  figure.chart = new window.Chart(canvas, {
+    type: "line",
+    data: {
+      labels: hours,
+      datasets: [
+        { label: labels.opens, data: engagement.openCurve, borderColor: "#0d6efd", backgroundColor: "#0d6efd" },
+        { label: labels.clicks, data: engagement.clickCurve, borderColor: "#198754", backgroundColor: "#198754" },
+      ],
+    },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      scales: {
+        x: { title: { display: true, text: labels.axisX } },
+        y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: labels.axisY } },
+      },
+      plugins: { legend: { position: "bottom" } },
+    },
+  });
+  figure.dataset.state = "ready";
+  figure.dataset.opens = String(engagement.openCurve.reduce((sum, n) => sum + n, 0));
+  figure.dataset.clicks = String(engagement.clickCurve.reduce((sum, n) => sum + n, 0));
+}
 
 function setUp(figure) {
   const labels = JSON.parse(document.getElementById(figure.dataset.labels).textContent);
@@ -62,6 +96,7 @@ function setUp(figure) {
       empty.hidden = occurrences.length > 0;
       canvas.hidden = occurrences.length === 0;
       if (occurrences.length) draw(occurrences);
+      drawEngagement(mailingReport.engagement);
       figure.dataset.state = "ready";
     } catch (problem) {
       figure.dataset.state = "error";

@@ -26,6 +26,7 @@ from backend.mailings.management.commands.runapscheduler import (
     PURGE_JOB,
     REVIEW_JOB,
     TICK_JOB,
+    TRACKING_JOB,
     delete_old_job_executions,
     keep_history_of,
 )
@@ -160,6 +161,7 @@ def test_three_schedulers_share_the_work_each_recipient_once_and_quietly(sink, t
         (CLEANUP_JOB, None),
         (PURGE_JOB, None),
         (REVIEW_JOB, None),
+        (TRACKING_JOB, None),
     }
 
 

@@ -127,6 +127,11 @@ class MailingInput(graphene.InputObjectType):
         "for a ONCE one, it may still start within a day after startAt (R-OWN-2)."
     )
     periodicity = MailingPeriodicity(required=True)
+    tracking = graphene.Boolean(
+        description="Count opens and clicks (R-ENG-2): links in the HTML version lead through Mailer and a "
+        "tiny image counts opens; the text version is never changed. Left out: the mailing's (true for a "
+        "new one)."
+    )
 
 
 def _client_data(data) -> dict:
@@ -171,6 +176,7 @@ def _mailing_data(data, mailing: Mailing | None = None, *, user: User) -> dict:
         "start_at": data.start_at.replace(microsecond=0),
         "end_at": data.end_at.replace(microsecond=0) if data.end_at is not None else None,
         "periodicity": _enum_value(data.periodicity),
+        "tracking": data.tracking if data.tracking is not None else (mailing is None or mailing.tracking),
     }
     # Keys left out of the form's data keep what the mailing has (the form replaces the chosen clients only
     # when `clients` is in it).

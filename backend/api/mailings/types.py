@@ -222,6 +222,8 @@ class ClientType(DjangoObjectType):
             "unsubscribed_at",
             "bounced_at",
             "reactivated_at",
+            "last_opened_at",
+            "last_clicked_at",
         )
         convert_choices_to_enum = False
 
@@ -418,6 +420,7 @@ class MailingType(DjangoObjectType):
             "paused_at",
             "disabled_at",
             "next_run_at",
+            "tracking",
             "created_at",
             "updated_at",
         )

@@ -15,6 +15,8 @@ from graphene_django import DjangoObjectType
 from backend.accounts import roles
 from backend.mailings import selectors
 from backend.mailings.models import Delivery, DeliveryAttempt, Occurrence
+from backend.mailings.tracking.report import Engagement as EngagementData
+from backend.mailings.tracking.report import engagement_of
 
 from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
@@ -237,14 +239,56 @@ class ReportTotals(graphene.ObjectType):
     last_attempt_at = graphene.DateTime()
 
 
+class LinkClicks(graphene.ObjectType):
+    """Clicks by people on one tracked link (R-ENG-2)."""
+
+    url = graphene.String(required=True, description="Where the link leads.")
+    clicks = graphene.Int(required=True, description="Clicks by people.")
+    clickers = graphene.Int(required=True, description="Deliveries whose recipient clicked it (unique).")
+
+
+class Engagement(graphene.ObjectType):
+    """Opens and clicks of one send or of a whole mailing (R-ENG-2). Machine opens (privacy proxies,
+    security scanners, anything within a second or two of sending) are counted apart and left out of the
+    rest; see docs/tracking.md."""
+
+    sent = graphene.Int(required=True, description="Messages the server accepted.")
+    opened = graphene.Int(required=True, description="Deliveries opened by a person (unique opens).")
+    machine_opened = graphene.Int(required=True, description="Deliveries opened by a machine.")
+    clicked = graphene.Int(required=True, description="Deliveries with a click by a person (unique).")
+    clicks = graphene.Int(required=True, description="Clicks by people.")
+    open_rate = graphene.Float(description="opened / sent; null before anything was sent.")
+    click_rate = graphene.Float(description="clicked / sent (click-through rate); null before any send.")
+    links = graphene.List(graphene.NonNull(LinkClicks), required=True, description="Most clicked first.")
+    open_curve = graphene.List(
+        graphene.NonNull(graphene.Int),
+        required=True,
+        description="Opens by people per hour after the send's scheduled moment: 48 numbers.",
+    )
+    click_curve = graphene.List(
+        graphene.NonNull(graphene.Int), required=True, description="Clicks by people per hour: 48 numbers."
+    )
+
+
+class OccurrenceEngagement(graphene.ObjectType):
+    occurrence = graphene.Field(OccurrenceType, required=True)
+    engagement = graphene.Field(Engagement, required=True)
+
+
 class MailingReport(graphene.ObjectType):
-    """What a report page and its chart need, in one query (R-UI-2, R-UI-9)."""
+    """What a report page and its chart need, in one query (R-UI-2, R-UI-9, R-ENG-2)."""
 
     mailing = graphene.Field("backend.api.mailings.types.MailingType", required=True)
     occurrences = graphene.List(
         graphene.NonNull(OccurrenceType), required=True, description="Oldest first, each with its counts."
     )
     totals = graphene.Field(ReportTotals, required=True)
+    engagement = graphene.Field(Engagement, required=True, description="Opens and clicks of every send.")
+    occurrence_engagement = graphene.List(
+        graphene.NonNull(OccurrenceEngagement),
+        required=True,
+        description="Opens and clicks per send, oldest first.",
+    )
 
 
 def mailing_report(user, mailing) -> MailingReport:
@@ -265,7 +309,17 @@ def mailing_report(user, mailing) -> MailingReport:
         last_attempt_at=max(lasts, default=None),
         **counts,
     )
-    return MailingReport(mailing=mailing, occurrences=occurrences, totals=totals)
+    engagement, per_send = engagement_of(mailing, {occ.pk: occ.sent_count for occ in occurrences})
+    return MailingReport(
+        mailing=mailing,
+        occurrences=occurrences,
+        totals=totals,
+        engagement=engagement,
+        occurrence_engagement=[
+            OccurrenceEngagement(occurrence=occ, engagement=per_send.get(occ.pk) or EngagementData(sent=0))
+            for occ in occurrences
+        ],
+    )
 
 
 class UpcomingSend(graphene.ObjectType):

@@ -92,7 +92,7 @@ class PreparedMessages:
                 ).get(pk=occurrence_id)
                 mailing = occurrence.mailing
                 self._prepared[occurrence_id] = PreparedMessage(
-                    mailing.message, sender=selectors.sender_for(mailing)
+                    mailing.message, sender=selectors.sender_for(mailing), mailing=mailing
                 )
             return self._prepared[occurrence_id]
 

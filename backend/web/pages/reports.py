@@ -19,6 +19,7 @@ from backend.accounts.models import User
 from backend.mailings import csv_io, selectors, services
 from backend.mailings.filters import DeliveryFilter
 from backend.mailings.models import Delivery, DeliveryAttempt, Mailing, Occurrence
+from backend.mailings.tracking.report import engagement_of
 
 from ..moments import moment_text
 from .generic import OwnerPageMixin, error_text, paginated
@@ -79,6 +80,15 @@ class MailingReport(OwnMailingMixin, View):
         occurrence_pages = paginated(request.GET, sends, OCCURRENCES_PER_PAGE, "sends")
         occurrences = occurrence_pages["page"]
         counted_page(request.user, occurrences)
+        # Opens and clicks (R-ENG-2): four queries whatever the number of sends, events and links.
+        sent = dict(
+            selectors.occurrences_with_stats(request.user, mailing=mailing, attempt_times=False)
+            .order_by()
+            .values_list("pk", "sent_count")
+        )
+        engagement, engagement_per_send = engagement_of(mailing, sent)
+        for occurrence in occurrences:
+            occurrence.engagement = engagement_per_send.get(occurrence.pk)
         log_filters = _log(request, mailing)
         attempts = DeliveryAttempt.objects.order_by("attempted_at", "id")
         log_pages = paginated(
@@ -110,6 +120,13 @@ class MailingReport(OwnMailingMixin, View):
             "export_query": request.GET.urlencode(),
             "global_id": to_global_id("Mailing", mailing.pk),
             "time_zone": request.user.time_zone,
+            "engagement": engagement,
+            "engagement_labels": {
+                "opens": _("Opens"),
+                "clicks": _("Clicks"),
+                "axisX": _("Hours after the send"),
+                "axisY": _("Opens and clicks by people"),
+            },
             "chart_labels": {
                 "sent": _("Sent"),
                 "failed": _("Failed"),

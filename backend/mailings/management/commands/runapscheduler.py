@@ -10,7 +10,9 @@ resets: accounts.outbox) on the same interval but as a job of its own, so a long
 person waiting for their link, the background client imports (services.client_imports_run: a large CSV
 file, chunk by chunk under a lease) on the same interval, the daily purge of the delivery log older than
 DELIVERY_LOG_DAYS (retention.py: batches, any number of processes at once), the review of senders' bounce
-and complaint rates every SEND_REVIEW_MINUTES (services.review_senders, idempotent), and the weekly clean-up
+and complaint rates every SEND_REVIEW_MINUTES (services.review_senders, idempotent), the opens and clicks
+the public endpoints buffered in Redis, stored in batches every MAILER_TICK_SECONDS (tracking.buffer: one
+drain at a time across processes, nothing lost if a process dies), and the weekly clean-up
 of the history, which
 every process schedules at its own moment of Monday's first hour and which runs in one process at a time
 under a row lock. Processes share the sending work through the queues' SKIP LOCKED claims.
@@ -42,6 +44,7 @@ from backend.mailings import services
 from backend.mailings.retention import purge_bounce_raw, purge_delivery_log
 from backend.mailings.sending import StopRequest, send_due
 from backend.mailings.sending.queue import lock_rows
+from backend.mailings.tracking import buffer as tracking_buffer
 from backend.web.health import watch_ticks
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ CLEANUP_JOB = "delete_old_job_executions"
 IMPORT_JOB = "import_clients"
 PURGE_JOB = "purge_delivery_log"
 REVIEW_JOB = "review_senders"
+TRACKING_JOB = "drain_tracking"
 JOB_HISTORY_MAX_AGE_SECONDS = 7 * 24 * 3600
 # Shares of MAILER_STOP_SECONDS: by the first the pass has given back what its workers hold; by the second
 # the process exits even if a job is still running; the rest is the interpreter's own exit.
@@ -148,6 +152,14 @@ def review_senders_job() -> None:
         logger.warning("review of senders: sending paused for %d owner(s)", len(paused))
 
 
+@util.close_old_connections
+def drain_tracking_job() -> None:
+    """Stores the opens and clicks buffered in Redis (R-ENG-2); nothing to do without Redis."""
+    stored = tracking_buffer.drain()
+    if stored:
+        logger.info("opens and clicks: %d stored", stored)
+
+
 def keep_history_of(job_ids: list[str]) -> None:
     """django-apscheduler writes each execution against its job's row (a foreign key). Here those rows are
     only that: no process schedules from the table, so they stay paused with no stored job."""
@@ -189,7 +201,10 @@ class Command(BaseCommand):
         self.scheduler.add_job(
             self.review_senders, IntervalTrigger(minutes=settings.SEND_REVIEW_MINUTES), id=REVIEW_JOB
         )
-        keep_history_of([TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB, PURGE_JOB, REVIEW_JOB])
+        self.scheduler.add_job(self.drain_tracking, IntervalTrigger(seconds=tick), id=TRACKING_JOB)
+        keep_history_of(
+            [TICK_JOB, ACCOUNT_MAIL_JOB, IMPORT_JOB, CLEANUP_JOB, PURGE_JOB, REVIEW_JOB, TRACKING_JOB]
+        )
         close_old_connections()
         # The heartbeat /readyz reads: written on the start and on every tick, from a thread of its own.
         watch_ticks(self.scheduler)
@@ -262,6 +277,11 @@ class Command(BaseCommand):
         with self.job() as go:
             if go:
                 review_senders_job()
+
+    def drain_tracking(self) -> None:
+        with self.job() as go:
+            if go:
+                drain_tracking_job()
 
     def on_signal(self, signum, frame) -> None:
         if self.stop.is_set():
