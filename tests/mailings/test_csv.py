@@ -120,18 +120,54 @@ def test_exactly_5_mb_is_read():
     [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # an image
         b"PK\x03\x04\x14\x00\x06\x00",  # an .xlsx
-        "a@example.org,Ann\n".encode("utf-16"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",  # a .gz
     ],
 )
 def test_binary_files_are_refused(data):
     assert refused(data).code == ErrorCode.CSV_BINARY
 
 
-def test_a_legacy_encoding_is_refused_naming_the_line():
-    data = "a@example.org,Ann\nb@example.org,Иван\n".encode("cp1251")
+SPREADSHEET_TEXT = (
+    "email;имя;комментарий\nivan@example.org;Иван Петров;постоянный клиент\nanna@example.org;Анна;\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "delimiter"),
+    [
+        (SPREADSHEET_TEXT.encode("cp1251"), "Windows-1251", "semicolons"),
+        ("ivan@example.org,Иван\n".encode("cp1251"), "Windows-1251", "commas"),
+        (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-16"), "UTF-16", "tabs"),
+        (SPREADSHEET_TEXT.encode("utf-16-le"), "UTF-16", "semicolons"),
+        (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-8-sig"), "UTF-8", "tabs"),
+        (SPREADSHEET_TEXT.encode("koi8_r"), "KOI8-R", "semicolons"),
+        ("email,name\nm@example.org,François Dupont\n".encode("cp1252"), None, "commas"),
+    ],
+    ids=["cp1251", "cp1251-one-line", "utf-16-tabs", "utf-16-no-bom", "utf-8-bom-tabs", "koi8-r", "latin"],
+)
+def test_a_file_from_any_spreadsheet_is_read_and_says_how_R_OWN_3(data, encoding, delimiter):
+    """R-OWN-3: Windows-1251 (a Russian Excel's CSV), UTF-16 (Excel's "Unicode text", tab-separated) and
+    the other common encodings and separators are read, and `csv_format` names the ones used."""
+    fmt = csv_io.csv_format(io.BytesIO(data))
+    assert fmt.delimiter_name == delimiter
+    if encoding:
+        assert fmt.encoding_name == encoding
+    rows = parse_clients_csv(data)
+    assert rows[0].email.endswith("@example.org")
+    if "Иван" in data.decode(fmt.encoding):
+        assert rows[0].full_name.startswith("Иван")
+    if "Fran" in rows[0].full_name:
+        assert rows[0].full_name == "François Dupont"
+
+
+def test_a_line_that_breaks_the_encoding_is_refused_naming_the_line():
+    """The encoding is judged on the file's first megabyte; a later line that is not that text stops the
+    whole file with its line number."""
+    data = b"a@example.org,Ann," + b"c" * 200 + b"\n"
+    data = data * 6000 + "b@example.org,Иван\n".encode("cp1251")
     error = refused(data)
     assert error.code == ErrorCode.CSV_BINARY
-    assert "Line 2 " in error.messages[0]
+    assert "Line 6001 is not UTF-8 text" in error.messages[0]
 
 
 @pytest.mark.parametrize(

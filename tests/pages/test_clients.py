@@ -339,7 +339,10 @@ def test_import_utf8_bom_and_semicolons(client, owner):
     [
         (b"a@example.org,A,one,two,three\n", "Line 1 has 5 columns"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "This is not a text file"),
-        (b"email\n\xff\xfe\xfa broken\n", "Line 2 is not UTF-8 text"),
+        (
+            b"email\n" + (b"a@example.org,A," + b"c" * 200 + b"\n") * 6000 + b"\xff broken\n",
+            "Line 6002 is not UTF",
+        ),
         (b"", "The submitted file is empty."),
         (b"email,full name\n", "The file has no clients in it."),
         (b"a@example.org," + b"x" * 131_073 + b"\n", "Line 1 has a cell longer than 131072 characters"),
@@ -530,3 +533,13 @@ def test_another_owners_import_is_404_and_managers_are_refused(client, owner, ba
         client.force_login(user)
         for url in urls:
             assert client.get(url).status_code == 403
+
+
+def test_a_windows_1251_file_imports_and_the_report_names_encoding_and_separator_R_OWN_3(client, owner):
+    """R-OWN-3: a Russian Excel's CSV (Windows-1251, semicolons) imports with its names intact, and the
+    report says how the file was read."""
+    content = "email;ФИО\nivan@example.org;Иван Петров\n".encode("cp1251")
+    response = _upload(client, content)
+    html = response.content.decode()
+    assert "read as Windows-1251 text, its columns separated by semicolons" in html
+    assert Client.objects.get(owner=owner, email="ivan@example.org").full_name == "Иван Петров"

@@ -375,6 +375,7 @@ class ClientImportStatus(OwnerPageMixin, View):
         ]
         context = {
             "job": job,
+            "format": csv_io.CsvFormat(job.encoding, job.delimiter) if job.encoding else None,
             "problems": problems,
             "has_report": selectors.client_import_report(job) is not None,
         }
