@@ -35,11 +35,29 @@ class OwnedModelForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+def name_from_email(email: str) -> str:
+    """The full name of a client given none: the part of the address before the @ (the one rule of the
+    form, the API and the import)."""
+    return email.rpartition("@")[0][: Client._meta.get_field("full_name").max_length]
+
+
 class ClientForm(OwnedModelForm):
     class Meta:
         model = Client
         fields = ["email", "full_name", "comment"]
         widgets = {"comment": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        name = self.fields["full_name"]
+        name.required = False
+        name.help_text = _("Optional: without one, the part of the address before the @ is used.")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("full_name") and cleaned.get("email"):
+            cleaned["full_name"] = name_from_email(cleaned["email"])
+        return cleaned
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"])

@@ -116,6 +116,21 @@ def test_add_a_client_through_the_form(client, owner):
     assert "Client New@example.org added." in response.content.decode()
 
 
+def test_the_form_takes_a_client_without_a_name_like_an_import_does_R_DATA_1(client, owner):
+    """R-DATA-1: one rule for the form and the import: the name is optional, and without one the part of
+    the address before the @ is used."""
+    page = client.get(reverse("clients:new")).content.decode()
+    assert "the part of the address before the @ is used" in page
+    assert 'name="full_name"' in page and 'name="full_name" maxlength="255" required' not in page
+    response = client.post(reverse("clients:new"), {"email": "olga.s@example.org", "full_name": " "})
+    assert response.status_code == 302
+    assert Client.objects.get(owner=owner).full_name == "olga.s"
+    mine = Client.objects.get(owner=owner)
+    client.post(reverse("clients:edit", args=[mine.pk]), {"email": "olga@example.org", "full_name": ""})
+    mine.refresh_from_db()
+    assert (mine.email, mine.full_name) == ("olga@example.org", "olga")
+
+
 def test_after_adding_a_client_the_list_shows_it_first(client, owner):
     """After "Add a client" the owner lands on the list sorted newest first, the new client
     in the first row, though by name it would be on the second page."""

@@ -37,7 +37,7 @@ from ..csv_io import (
     read_clients_csv,
 )
 from ..errors import ErrorCode
-from ..forms import ClientForm
+from ..forms import ClientForm, name_from_email
 from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription, new_unsubscribe_token
 from ..selectors import client_import_report_path, hard_bounced_addresses
 from .base import require_can_edit
@@ -81,7 +81,6 @@ IMPORT_BATCH = 1000
 # Addresses looked up per query (SQLite allows 32,766 parameters a statement).
 LOOKUP_BATCH = 5000
 TAG_NAME_MAX = Tag._meta.get_field("name").max_length
-NAME_MAX = Client._meta.get_field("full_name").max_length
 
 
 def _import_fields(row: ClientRow) -> tuple[dict, ValidationError | None]:
@@ -214,7 +213,7 @@ def _import_rows(
         if client is None:
             full_name, reason, code = cleaned["full_name"], "", ""
             if not full_name:
-                full_name = email.rpartition("@")[0][:NAME_MAX]
+                full_name = name_from_email(email)
                 reason = _("No full name in the file; the part of the address before the @ was used.")
                 code = ErrorCode.NAME_FROM_EMAIL
             new.append((email, full_name, cleaned["comment"], left.get(key), bounced.get(key)))
