@@ -1,0 +1,49 @@
+"""The first hour of a new owner, the edges, in a real browser: a long value does not push a table's columns
+off screen, a test email's unsubscribe link says it is a test, a second visit to the verification link while
+signed in offers the dashboard, an editor finds the CMS, and an import says how it read the file."""
+
+import pytest
+
+from tests.factories import DEFAULT_PASSWORD, ClientFactory, MessageFactory, UserFactory
+from tests.sending_helpers import due_mailing
+
+from .test_owner_flow import record_errors
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+WIDTH = 1200
+
+
+def log_in(page, live_server, user) -> None:
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def test_a_255_character_name_wraps_and_every_column_stays_on_screen_R_UI_1(live_server, page):
+    """R-UI-1, R-UI-5: an unbroken 255-character name, subject or address wraps inside its cell; the clients,
+    messages and mailings tables stay within the window, their last column (the actions) visible."""
+    owner = UserFactory()
+    long = "N" * 255
+    ClientFactory(owner=owner, full_name=long, email="a" * 60 + "@example.org")
+    ClientFactory(owner=owner, full_name="Short Name")
+    message = MessageFactory(owner=owner, subject="S" * 255)
+    due_mailing(owner=owner, message=message, clients=1)
+    errors = record_errors(page)
+    log_in(page, live_server, owner)
+    for path in ("/clients/", "/messages/", "/mailings/"):
+        page.goto(live_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, path
+        table = page.locator("[data-testid=object-table]")
+        assert table.bounding_box()["width"] <= WIDTH, path
+        for box in page.eval_on_selector_all(
+            "[data-testid=object-table] tbody tr td:last-child",
+            "cells => cells.map(cell => cell.getBoundingClientRect().right)",
+        ):
+            assert box <= WIDTH, path
+    page.goto(live_server.url + "/clients/")
+    cell = page.locator(".cell-text", has_text="NNNN").first
+    assert cell.inner_text().replace("\n", "") == long  # all of it shown, wrapped, nothing cut
+    assert cell.bounding_box()["height"] > 40  # on several lines
+    assert errors == []
