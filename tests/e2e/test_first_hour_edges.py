@@ -47,3 +47,22 @@ def test_a_255_character_name_wraps_and_every_column_stays_on_screen_R_UI_1(live
     assert cell.inner_text().replace("\n", "") == long  # all of it shown, wrapped, nothing cut
     assert cell.bounding_box()["height"] > 40  # on several lines
     assert errors == []
+
+
+def test_the_verification_link_opened_again_while_signed_in_offers_the_dashboard_R_AUTH_2(live_server, page):
+    """R-AUTH-2, R-AUTH-3: following the confirmation link a second time, signed in, says the address is
+    verified and leads to the dashboard, not to "Log in"; signed out it still offers the log-in page."""
+    from backend.accounts.tokens import make_verification_token
+
+    owner = UserFactory()
+    link = f"{live_server.url}/accounts/verify/{make_verification_token(owner)}/"
+    log_in(page, live_server, owner)
+    page.goto(link)
+    main = page.locator("main")
+    assert f"{owner.email} is verified, and you are signed in." in main.inner_text()
+    assert main.get_by_role("link", name="Log in").count() == 0
+    main.get_by_role("link", name="Go to your dashboard").click()
+    page.wait_for_url(live_server.url + "/dashboard/")
+    page.context.clear_cookies()
+    page.goto(link)
+    assert page.locator("main").get_by_role("link", name="Log in").count() == 1
