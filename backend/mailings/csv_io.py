@@ -60,7 +60,7 @@ CLIENT_COLUMNS = (
     gettext_lazy("full name"),
     gettext_lazy("comment"),
     gettext_lazy("subscribed"),
-    gettext_lazy("created (UTC)"),
+    gettext_lazy("created"),
     # Last, so that scripts reading the earlier columns by position keep working.
     gettext_lazy("tags"),
 )
@@ -484,24 +484,35 @@ def _with_tags(rows: Iterator[tuple], chunk: int) -> Iterator[tuple]:
             yield (*row[1:], ", ".join(names.get(row[0], ())))
 
 
-def clients_csv(queryset: QuerySet[Client]) -> Iterator[str]:
-    """Lines of a clients export: email, full name, comment, subscribed (yes/no), created (ISO 8601, UTC),
-    tags (names separated by commas), in the queryset's order. Pass an owner-scoped queryset
+def zone_name(tz: zoneinfo.ZoneInfo | dt.tzinfo) -> str:
+    """ "Europe/Moscow" for that zone, "UTC" for UTC: what an export's time column titles name."""
+    return getattr(tz, "key", None) or str(tz)
+
+
+def moment(value: dt.datetime | None, tz: zoneinfo.ZoneInfo | dt.tzinfo) -> str:
+    """A time in an export: in `tz`, ISO 8601 with its UTC offset ("2025-06-02 00:15:05+03:00"), so a value
+    means one instant wherever the file is read; "" for none."""
+    return value.astimezone(tz).isoformat(sep=" ", timespec="seconds") if value else ""
+
+
+def _zoned(columns: tuple, timed: tuple[int, ...], tz: zoneinfo.ZoneInfo | dt.tzinfo) -> list[str]:
+    """Column titles, those of times followed by the zone: "created (Europe/Moscow)". Every export states
+    its times the same way: the exporting user's zone, named in the title, and an offset in each value."""
+    return [f"{title} ({zone_name(tz)})" if n in timed else str(title) for n, title in enumerate(columns)]
+
+
+def clients_csv(queryset: QuerySet[Client], tz: zoneinfo.ZoneInfo | dt.tzinfo) -> Iterator[str]:
+    """Lines of a clients export: email, full name, comment, subscribed (yes/no), created (in `tz`, the
+    exporting user's zone: see `moment`), tags (names separated by commas), in the queryset's order. Pass an
+    owner-scoped queryset
     (`selectors.clients_for`). Streams: the clients are read EXPORT_CHUNK at a time, with one query for the
     tags of each chunk."""
     yes, no = _("yes"), _("no")
     rows = queryset.values_list("pk", "email", "full_name", "comment", "unsubscribed_at", "created_at")
     return _lines(
-        CLIENT_COLUMNS,
+        _zoned(CLIENT_COLUMNS, (4,), tz),
         (
-            (
-                email,
-                name,
-                comment,
-                no if left else yes,
-                created.astimezone(dt.UTC).isoformat(timespec="seconds"),
-                tags,
-            )
+            (email, name, comment, no if left else yes, moment(created, tz), tags)
             for email, name, comment, left, created, tags in _with_tags(
                 rows.iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK
             )
@@ -513,28 +524,25 @@ def deliveries_csv(
     queryset: QuerySet[Delivery], tz: zoneinfo.ZoneInfo | dt.tzinfo, *, relay_answers: bool = False
 ) -> Iterator[str]:
     """Lines of a report's attempt-log export: email, status, attempts, last attempt, last server answer,
-    and the scheduled time of the send (occurrence) the delivery belongs to; times in `tz` with their UTC
-    offset. The answer is the server's own text with `relay_answers` (superusers:
-    `roles.sees_relay_answers`), else its classified summary. Pass a scoped queryset
+    and the scheduled time of the send (occurrence) the delivery belongs to; times as in every export
+    (`moment`, `tz` named in the titles). The answer is the server's own text with `relay_answers`
+    (superusers: `roles.sees_relay_answers`), else its classified summary. Pass a scoped queryset
     (`selectors.deliveries_for`)."""
     labels = {value: str(label) for value, label in Delivery.Status.choices}
     rows = queryset.values_list(
         "email", "status", "attempts", "last_attempt_at", "last_response", "occurrence__scheduled_for"
     )
 
-    def moment(value: dt.datetime | None) -> str:
-        return value.astimezone(tz).isoformat(sep=" ", timespec="seconds") if value else ""
-
     return _lines(
-        DELIVERY_COLUMNS,
+        _zoned(DELIVERY_COLUMNS, (3, 5), tz),
         (
             (
                 email,
                 labels.get(status, status),
                 attempts,
-                moment(at),
+                moment(at, tz),
                 answer if relay_answers else answers.summary(None, answer),
-                moment(scheduled),
+                moment(scheduled, tz),
             )
             for email, status, attempts, at, answer, scheduled in rows.iterator(chunk_size=EXPORT_CHUNK)
         ),

@@ -2,6 +2,7 @@
 (R-AUD-3): chunked, resumable after a crash, refused twice at once, owner-only."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -88,7 +89,7 @@ def test_tags_round_trip_through_export_and_import(owner):
     for name in ("b-side", "=formula", "Alpha"):
         tag = Tag.objects.create(owner=owner, name=name)
         ClientTag.objects.create(client=ann, tag=tag)
-    exported = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    exported = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email"), dt.UTC))
     rows = list(csv.reader(io.StringIO(exported[1:], newline="")))
     assert rows[0][-1] == "tags"
     assert rows[1][-1] == "'=formula, Alpha, b-side"
@@ -109,7 +110,7 @@ def test_export_reads_tags_once_per_chunk(owner, django_assert_max_num_queries):
             client=client, tag=Tag.objects.get_or_create(owner=owner, name=f"t{n % 3}")[0]
         )
     with django_assert_max_num_queries(3):
-        lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner)))
+        lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner), dt.UTC))
     assert len(lines) == 31
 
 

@@ -423,7 +423,9 @@ class ClientExport(OwnerPageMixin, View):
     """The owner's whole list as CSV, streamed row by row."""
 
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
-        lines = csv_io.clients_csv(selectors.clients_for(request.user).order_by("email", "pk"))
+        lines = csv_io.clients_csv(
+            selectors.clients_for(request.user).order_by("email", "pk"), request.user.tz
+        )
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         filename = f"clients-{timezone.localdate():%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
