@@ -66,3 +66,45 @@ def test_the_verification_link_opened_again_while_signed_in_offers_the_dashboard
     page.context.clear_cookies()
     page.goto(link)
     assert page.locator("main").get_by_role("link", name="Log in").count() == 1
+
+
+# Wraps the catalogue's npgettext (set by /jsi18n/ on window) to record what the page asks it.
+RECORD_NPGETTEXT = """
+window.__npgettext = [];
+Object.defineProperty(window, "npgettext", {
+  configurable: true,
+  set(fn) { this.__npgettextReal = fn; },
+  get() {
+    const real = this.__npgettextReal;
+    return real && ((context, singular, plural, count) => {
+      window.__npgettext.push([context, singular, count]);
+      return real(context, singular, plural, count);
+    });
+  },
+});
+"""
+
+
+def test_the_manager_dashboards_counts_ask_the_catalogue_for_plural_forms_with_a_context_R_UI_8(
+    live_server, page
+):
+    """R-UI-8: the mailings-by-status and users-by-state counts go through npgettext with a context ("mailings
+    by status", the owner dashboard's own; "users by state"), so each language's plural form agrees with the
+    number, and the page shows the counts."""
+    from .test_manager_dashboard import make_managers_member
+
+    manager = make_managers_member()
+    owner = UserFactory()
+    for _ in range(5):
+        due_mailing(owner=owner, clients=0, status="completed")
+    page.add_init_script(RECORD_NPGETTEXT)
+    errors = record_errors(page)
+    log_in(page, live_server, manager)
+    page.goto(live_server.url + "/manager/")
+    page.wait_for_selector("[data-testid=mailings-by-status]")
+    calls = page.evaluate("window.__npgettext")
+    assert ["mailings by status", "%(count)s completed", 5] in calls
+    assert ["users by state", "%(count)s confirmed", 2] in calls
+    assert ["users by state", "%(count)s blocked", 0] in calls
+    assert "5 completed" in page.locator("[data-testid=mailings-by-status]").inner_text()
+    assert errors == []
