@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the Cyrillic names are real data, not look-alike letters.
 """The first hour of a new owner, the edges, in a real browser: a long value does not push a table's columns
 off screen, a test email's unsubscribe link says it is a test, a second visit to the verification link while
 signed in offers the dashboard, an editor finds the CMS, and an import says how it read the file."""
@@ -126,3 +127,32 @@ def test_a_content_editor_signed_in_on_the_site_finds_the_cms_in_the_navbar_R_AU
     log_in(page, live_server, UserFactory())
     page.goto(live_server.url + "/blog/")
     assert page.get_by_test_id("nav-cms").count() == 0
+
+
+def test_a_russian_excel_csv_imports_in_the_browser_and_the_report_says_how_it_was_read_R_OWN_3(
+    live_server, page, tmp_path
+):
+    """R-OWN-3: a CSV saved by a Russian Excel (Windows-1251, semicolons) and Excel's "Unicode text" (UTF-16,
+    tabs) import with their Cyrillic names intact; the report page names the encoding and separator."""
+    from backend.mailings.models import Client
+
+    owner = UserFactory()
+    log_in(page, live_server, owner)
+    files = (
+        (
+            "excel.csv",
+            "email;ФИО\nivan@example.org;Иван Петров\n".encode("cp1251"),
+            "Windows-1251",
+            "semicolons",
+        ),
+        ("unicode.txt", "email\tФИО\nolga@example.org\tОльга\n".encode("utf-16"), "UTF-16", "tabs"),
+    )
+    for name, content, encoding, separator in files:
+        (tmp_path / name).write_bytes(content)
+        page.goto(live_server.url + "/clients/import/")
+        page.set_input_files("#id_file", str(tmp_path / name))
+        page.click("main button[type=submit]")
+        said = page.get_by_test_id("import-format").inner_text()
+        assert f"read as {encoding} text, its columns separated by {separator}" in said
+    names = dict(Client.objects.filter(owner=owner).values_list("email", "full_name"))
+    assert names == {"ivan@example.org": "Иван Петров", "olga@example.org": "Ольга"}
