@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check
 
+# `PORT=8765 make run` serves on another port; SITE_URL (links in emails) follows it unless .env sets SITE_URL.
+PORT ?= 8000
+
 .PHONY: run test lint format bench install install-dev migrate messages clean
 
 $(PY):
@@ -29,12 +32,12 @@ install-dev: $(VENV)/.dev
 migrate: install .env
 	$(PY) manage.py migrate --noinput
 
-## Web server on http://127.0.0.1:8000 plus the scheduler, with a demo account (honcho, a development tool).
+## Web server on http://127.0.0.1:$(PORT) plus the scheduler, with a demo account (honcho, a development tool).
 run: install-dev migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py csu --if-set
-	@echo "Starting web (http://127.0.0.1:8000) and scheduler; Ctrl+C stops both."
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start
+	@echo "Starting web (http://127.0.0.1:$(PORT)) and scheduler; Ctrl+C stops both."
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" RUN_PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 ## The whole suite (SQLite + local-memory cache unless DATABASE_URL / REDIS_URL are set).
 test: install-dev

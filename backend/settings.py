@@ -77,7 +77,12 @@ JWT_SECRET_KEY = _signing_key(
 if JWT_SECRET_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SECRET_KEY must differ from SECRET_KEY.")
 
-SITE_URL = setting("str", "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The port `make run` serves on (`PORT=8765 make run` sets it; Procfile.dev's runserver listens on it).
+# Without SITE_URL, links in emails point at this port, so a run on another port still mails working links.
+RUN_PORT = setting("int", "RUN_PORT", 8000)
+if not 0 < RUN_PORT < 65536:
+    raise ImproperlyConfigured(f"RUN_PORT must be a TCP port, 1-65535 (got {RUN_PORT}).")
+SITE_URL = setting("str", "SITE_URL", f"http://127.0.0.1:{RUN_PORT}").rstrip("/")
 _SITE_IS_HTTPS = SITE_URL.startswith("https://")
 
 ALLOWED_HOSTS = setting(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.core.cache import cache
 
 # The suffix is the format version of what is stored: change it when the stored shape changes.
-CARDS_KEY = "blog:cards:v1"
+CARDS_KEY = "blog:cards:v2"  # v2: "date" may be an aware datetime
 VERSION_KEY = "blog:version:v1"
 CARDS_TTL = 6 * 3600
 CARD_RENDITION = "fill-640x360"

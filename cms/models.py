@@ -3,7 +3,6 @@
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import F
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.admin.panels import FieldPanel
@@ -106,11 +105,9 @@ class ArticlePage(Page):
 
     @property
     def display_date(self):
-        if self.published_date:
-            return self.published_date
-        if self.first_published_at:
-            return timezone.localdate(self.first_published_at)
-        return None
+        """The date readers see: the editor's publish date, else the moment of first publication (an aware
+        datetime, whose day the `day` filter takes in the reader's time zone)."""
+        return self.published_date or self.first_published_at
 
     def count_view(self, request) -> None:
         """One reader's view, counted once and atomically (F() update, no read-modify-write race)."""

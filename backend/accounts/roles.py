@@ -137,6 +137,12 @@ def may_use_admin(user: Actor) -> bool:
     return may_act(user) and user.is_staff and user.is_superuser
 
 
+def may_use_cms(user: Actor) -> bool:
+    """May act and may open the Wagtail admin (`/cms/`, the blog's editor): content editors and superusers
+    (R-AUTH-6); the site's navigation offers it to them."""
+    return may_act(user) and (user.is_superuser or _given(user, EDIT_BLOG))
+
+
 # Every predicate above, by name: the templates' filters (web/templatetags/roles.py) and the table test.
 PREDICATES = {
     function.__name__: function
@@ -156,6 +162,7 @@ PREDICATES = {
         has_owner_pages,
         has_manager_page,
         may_use_admin,
+        may_use_cms,
     )
 }
 

@@ -36,6 +36,12 @@ class OwnedModelForm(forms.ModelForm):
         return super().save(commit=commit)
 
 
+def name_from_email(email: str) -> str:
+    """The full name of a client given none: the part of the address before the @ (the one rule of the
+    form, the API and the import)."""
+    return email.rpartition("@")[0][: Client._meta.get_field("full_name").max_length]
+
+
 class ClientForm(OwnedModelForm):
     # An address erased at the person's request (R-ENG-4) is added again only when the owner says so; the
     # service then deletes what was left of it (its hash), and the person is a client like any other.
@@ -52,6 +58,9 @@ class ClientForm(OwnedModelForm):
 
     def __init__(self, *args, owner: User, **kwargs):
         super().__init__(*args, owner=owner, **kwargs)
+        name = self.fields["full_name"]
+        name.required = False
+        name.help_text = _("Optional: without one, the part of the address before the @ is used.")
         # Offered on the page only once the typed address turned out to be an erased one.
         typed = str(self.data.get("email") or "") if self.is_bound else ""
         if not (typed.strip() and selectors.is_suppressed(owner.pk, typed)):
@@ -59,6 +68,8 @@ class ClientForm(OwnedModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if not cleaned.get("full_name") and cleaned.get("email"):
+            cleaned["full_name"] = name_from_email(cleaned["email"])
         email = cleaned.get("email")
         unchanged = self.instance.pk and email and email.lower() == (self.instance.email or "").lower()
         readd = cleaned.get("readd")

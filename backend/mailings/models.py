@@ -174,6 +174,9 @@ class ClientImport(models.Model):
         blank=True,
         help_text=_("The uploader's: the reasons are written in it."),
     )
+    # How the file reads (csv_io.csv_format), known once the import has looked at it (R-OWN-3).
+    encoding = models.CharField(_("text encoding"), max_length=20, blank=True, default="")
+    delimiter = models.CharField(_("separator"), max_length=1, blank=True, default="")
     lease_token = models.CharField(max_length=32, blank=True, default="", editable=False)
     lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
     # Chunks rolled back because the list changed under them (or the database saw a duplicate the import's

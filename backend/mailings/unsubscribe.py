@@ -7,12 +7,25 @@ step and the page both call this module, so no page depends on the sending engin
 import base64
 import hashlib
 import hmac
+import secrets
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
 SALT = "mailer.unsubscribe"
+# A test send's links carry a token of their own (`test_send_token`): no client has it (a client's token is
+# URL-safe base64, which has no "."), and the page says it is a test link instead of "does not work".
+TEST_TOKEN_PREFIX = "test."  # noqa: S105 - a marker, not a secret
+
+
+def test_send_token() -> str:
+    """The token of a test send's unsubscribe and preferences links: signed like a client's, nobody's."""
+    return TEST_TOKEN_PREFIX + secrets.token_urlsafe(16)
+
+
+def is_test_send_token(token: str) -> bool:
+    return token.startswith(TEST_TOKEN_PREFIX)
 
 
 def unsubscribe_url(token: str) -> str:

@@ -21,6 +21,21 @@ FORMATS = {
 }
 
 
+# A day alone (a blog article's date): the date part of the patterns above, Intl's dateStyle "long".
+DAY_FORMATS = {"en": "F j, Y", "ru": "j E Y г."}  # noqa: RUF001 - Cyrillic: the year mark
+
+
+def day_text(value: dt.date | dt.datetime | None) -> str:
+    """The day of `value` (a datetime is taken in the active time zone) as the moments above write it
+    ("November 27, 2026"); "" for None."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+    language = (get_language() or "").split("-")[0]
+    return date_format(value, DAY_FORMATS.get(language) or get_format("DATE_FORMAT"))
+
+
 def moment_text(value: dt.datetime | None, *, seconds: bool = False) -> str:
     """`value` in the active time zone (the user's, set by UserTimezoneMiddleware) and language; "" for
     None."""

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from backend.mailings import selectors
 from backend.mailings.models import Client, ClientTag
 from backend.mailings.services import client_preferences_set, client_unsubscribe
-from backend.mailings.unsubscribe import unsubscribe_token_from
+from backend.mailings.unsubscribe import is_test_send_token, unsubscribe_token_from
 from cms.cache import article_cards
 
 from .stats import home_stats
@@ -36,7 +36,11 @@ def home(request: HttpRequest) -> HttpResponse:
 def unsubscribe(request: HttpRequest, signed: str) -> HttpResponse:
     """GET asks for confirmation (link scanners must not unsubscribe anyone); POST unsubscribes."""
     try:
-        client = Client.objects.select_related("owner").get(unsubscribe_token=unsubscribe_token_from(signed))
+        token = unsubscribe_token_from(signed)
+        if is_test_send_token(token):
+            # A test send's link (the owner trying their message): it works, and unsubscribes nobody.
+            return render(request, "web/unsubscribe.html", {"test_send": True})
+        client = Client.objects.select_related("owner").get(unsubscribe_token=token)
     except (signing.BadSignature, Client.DoesNotExist):
         return render(request, "web/unsubscribe.html", {"invalid": True}, status=404)
     if request.method == "POST":

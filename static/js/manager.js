@@ -10,7 +10,7 @@
 import { momentFormat } from "./moments.js";
 import { operation, request, signInUrl } from "./graphql.js";
 
-const { gettext, ngettext, interpolate } = window;
+const { gettext, ngettext, npgettext, interpolate } = window;
 const PAGE_SIZE = 50;
 const DEBOUNCE_MS = 300;
 
@@ -180,6 +180,8 @@ function createStats(section) {
   const canvas = figure.querySelector("canvas");
   let chart = null;
 
+  // The counts by status share the owner dashboard's messages ("mailings by status"), so the Russian forms
+  // agree with the number as they do there ("5 завершено"); the users' states have a context of their own.
   const drawTotals = (stats) => {
     const byStatus = h(
       "div",
@@ -187,18 +189,24 @@ function createStats(section) {
       h(
         "span",
         { class: `badge ${STATUS.CREATED.badge}` },
-        counted(ngettext("%(count)s created", "%(count)s created", stats.mailingsCreated), stats.mailingsCreated),
+        counted(
+          npgettext("mailings by status", "%(count)s created", "%(count)s created", stats.mailingsCreated),
+          stats.mailingsCreated,
+        ),
       ),
       h(
         "span",
         { class: `badge ${STATUS.STARTED.badge}` },
-        counted(ngettext("%(count)s started", "%(count)s started", stats.mailingsStarted), stats.mailingsStarted),
+        counted(
+          npgettext("mailings by status", "%(count)s started", "%(count)s started", stats.mailingsStarted),
+          stats.mailingsStarted,
+        ),
       ),
       h(
         "span",
         { class: `badge ${STATUS.COMPLETED.badge}` },
         counted(
-          ngettext("%(count)s completed", "%(count)s completed", stats.mailingsCompleted),
+          npgettext("mailings by status", "%(count)s completed", "%(count)s completed", stats.mailingsCompleted),
           stats.mailingsCompleted,
         ),
       ),
@@ -206,12 +214,18 @@ function createStats(section) {
     const users = h(
       "div",
       { class: "small text-body-secondary" },
-      counted(ngettext("%(count)s confirmed", "%(count)s confirmed", stats.verifiedUsers), stats.verifiedUsers),
+      counted(
+        npgettext("users by state", "%(count)s confirmed", "%(count)s confirmed", stats.verifiedUsers),
+        stats.verifiedUsers,
+      ),
       " · ",
       h(
         "span",
         { "data-stat": "blocked" },
-        counted(ngettext("%(count)s blocked", "%(count)s blocked", stats.blockedUsers), stats.blockedUsers),
+        counted(
+          npgettext("users by state", "%(count)s blocked", "%(count)s blocked", stats.blockedUsers),
+          stats.blockedUsers,
+        ),
       ),
     );
     totals.replaceChildren(

@@ -26,27 +26,28 @@ COLUMNS = {
     "own": "has_owner_pages",
     "mpg": "has_manager_page",
     "adm": "may_use_admin",
+    "cms": "may_use_cms",
 }
 
 # Y: True, -: False.
 TABLE = """
-                       act sign mgr edit mail off rev usrs blk any logs raw own mpg adm
-anonymous              -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
-unverified             Y   -    -   -    -    -   -   -    -   -   -    -   Y   -   -
-inactive               -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
-blocked owner          -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
-owner                  Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -
-staff, not superuser   Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -
-content editor         Y   Y    -   Y    -    -   -   -    -   -   -    -   -   -   -
-manager                Y   Y    Y   -    Y    Y   Y   Y    Y   -   -    -   -   Y   -
-mailings-only manager  Y   Y    Y   -    Y    Y   Y   -    -   -   -    -   -   Y   -
-blocked manager        -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -
-inactive manager       -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -
-superuser              Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
-superuser, not staff   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   -
-superuser and manager  Y   Y    Y   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
-superuser and editor   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y
-blocked superuser      -   -    -   -    -    -   -   -    -   -   -    -   -   -   -
+                       act sign mgr edit mail off rev usrs blk any logs raw own mpg adm cms
+anonymous              -   -    -   -    -    -   -   -    -   -   -    -   -   -   -   -
+unverified             Y   -    -   -    -    -   -   -    -   -   -    -   Y   -   -   -
+inactive               -   -    -   -    -    -   -   -    -   -   -    -   -   -   -   -
+blocked owner          -   -    -   -    -    -   -   -    -   -   -    -   -   -   -   -
+owner                  Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -   -
+staff, not superuser   Y   Y    -   -    -    -   -   -    -   -   -    -   Y   -   -   -
+content editor         Y   Y    -   Y    -    -   -   -    -   -   -    -   -   -   -   Y
+manager                Y   Y    Y   -    Y    Y   Y   Y    Y   -   -    -   -   Y   -   -
+mailings-only manager  Y   Y    Y   -    Y    Y   Y   -    -   -   -    -   -   Y   -   -
+blocked manager        -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -   -
+inactive manager       -   -    Y   -    -    -   -   -    -   -   -    -   -   -   -   -
+superuser              Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y   Y
+superuser, not staff   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   -   Y
+superuser and manager  Y   Y    Y   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y   Y
+superuser and editor   Y   Y    -   -    Y    Y   Y   Y    Y   Y   Y    Y   Y   Y   Y   Y
+blocked superuser      -   -    -   -    -    -   -   -    -   -   -    -   -   -   -   -
 """
 
 

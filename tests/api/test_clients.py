@@ -10,7 +10,7 @@ from django.test import Client
 from graphql_relay import to_global_id
 from graphql_relay.utils import base64
 
-from backend.mailings import services
+from backend.mailings import csv_io, services
 from backend.mailings.models import Client as MailingClient
 from backend.mailings.services import imports
 from tests.api.helpers import data_of, error_codes, gql, token_for
@@ -167,17 +167,30 @@ def test_create_client_errors_come_back_per_field(owner):
     data = data_of(CREATE, {"input": {"email": "TAKEN@example.com", "fullName": "X"}}, user=owner)
     assert data["createClient"]["client"] is None
     assert [(e["field"], e["code"]) for e in data["createClient"]["errors"]] == [("email", "duplicate_email")]
-    data = data_of(CREATE, {"input": {"email": "not an address", "fullName": ""}}, user=owner)
+    data = data_of(CREATE, {"input": {"email": "not an address", "fullName": "y" * 256}}, user=owner)
     assert sorted((e["field"], e["code"]) for e in data["createClient"]["errors"]) == [
         ("email", "invalid"),
-        ("fullName", "required"),
+        ("fullName", "max_length"),
     ]
     assert MailingClient.objects.filter(owner=owner).count() == 1
 
 
 def test_create_client_missing_field_is_a_graphql_error(owner):
-    status, body = gql(CREATE, {"input": {"email": "a@example.com"}}, user=owner)
+    status, body = gql(CREATE, {"input": {"fullName": "A"}}, user=owner)
     assert status == 400 and error_codes(body) == ["BAD_REQUEST"]
+
+
+def test_a_client_without_a_name_is_named_from_the_address_as_an_import_does_R_DATA_1(owner):
+    """R-DATA-1: the full name is optional in the API as in a file; without one, the part of the address
+    before the @ (forms.name_from_email, the import's rule too)."""
+    data = data_of(CREATE, {"input": {"email": "Anna.K@example.com"}}, user=owner)
+    assert data["createClient"]["errors"] == []
+    assert data["createClient"]["client"]["fullName"] == "Anna.K"
+    data = data_of(CREATE, {"input": {"email": "boris@example.com", "fullName": "  "}}, user=owner)
+    assert data["createClient"]["client"]["fullName"] == "boris"
+    report = services.clients_import(actor=owner, rows=[csv_io.ClientRow(line=1, email="vera@example.com")])
+    assert report.added == 1
+    assert MailingClient.objects.get(owner=owner, email="vera@example.com").full_name == "vera"
 
 
 def test_manager_cannot_create_a_client_R_AUTH_5():

@@ -59,7 +59,7 @@ def test_article_page_shows_title_image_body_date_and_views(client):
     assert "Autumn news" in html
     assert "Because clients forget you." in html
     assert "<img" in html and "autumn-news" in html
-    assert "Oct. 1, 2026" in html
+    assert "October 1, 2026" in html  # as the rest of the site writes a day (web/moments.py)
     assert "1 view" in html
 
 
@@ -103,6 +103,34 @@ def test_views_appear_in_the_wagtail_admin_listing(client):
     response = client.get(reverse("articles:index"))
     assert response.status_code == 200
     assert "1234" in response.content.decode()
+
+
+def test_the_articles_listing_shows_status_and_dates_as_wagtail_does_not_raw_values_R_BLOG_1(client):
+    """R-BLOG-1: the "Articles" list's live column is Wagtail's status tag, not a raw `True`, and its dates
+    are Wagtail's date cells, not Python's timestamp."""
+    publish_article("Listed")
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    html = client.get(reverse("articles:index")).content.decode()
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", html, re.S)]
+    assert cells and not {"True", "False"} & set(cells)
+    assert not any(re.search(r"\d{4}-\d\d-\d\d \d\d:", cell) for cell in cells), cells
+    assert any("live" in cell.lower() for cell in cells), cells
+
+
+def test_blog_dates_read_like_the_rest_of_the_site_in_the_readers_zone_R_BLOG_1(client):
+    """R-BLOG-1: an article's date is written as the site writes a day ("March 2, 2025", web/moments.py),
+    and a publication moment falls on the reader's own day: 21:30 UTC is already the next day in Tokyo."""
+    article = publish_article("Zoned")
+    moment = dt.datetime(2025, 3, 1, 21, 30, tzinfo=dt.UTC)
+    ArticlePage.objects.filter(pk=article.pk).update(first_published_at=moment, published_date=None)
+    cache.clear()
+    html = client.get(article.url, headers=BROWSER).content.decode()
+    assert "March 1, 2025" in html
+    reader = UserFactory(time_zone="Asia/Tokyo")
+    client.force_login(reader)
+    assert "March 2, 2025" in client.get(article.url, headers=BROWSER).content.decode()
+    assert "March 2, 2025" in client.get("/blog/", headers=BROWSER).content.decode()
+    assert "March 2, 2025" in client.get("/", headers=BROWSER).content.decode()
 
 
 # --- the home page (R-HOME-1) ---------------------------------------------------------
@@ -230,7 +258,7 @@ def test_cache_keys_are_versioned():
 
     publish_article()
     article_cards()
-    assert CARDS_KEY.endswith(":v1")
+    assert CARDS_KEY.endswith(":v2")
     assert [card["title"] for card in cache.get(CARDS_KEY)] == ["Warm-up mailings 101"]
 
 

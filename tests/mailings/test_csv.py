@@ -120,18 +120,54 @@ def test_exactly_5_mb_is_read():
     [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",  # an image
         b"PK\x03\x04\x14\x00\x06\x00",  # an .xlsx
-        "a@example.org,Ann\n".encode("utf-16"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03",  # a .gz
     ],
 )
 def test_binary_files_are_refused(data):
     assert refused(data).code == ErrorCode.CSV_BINARY
 
 
-def test_a_legacy_encoding_is_refused_naming_the_line():
-    data = "a@example.org,Ann\nb@example.org,Иван\n".encode("cp1251")
+SPREADSHEET_TEXT = (
+    "email;имя;комментарий\nivan@example.org;Иван Петров;постоянный клиент\nanna@example.org;Анна;\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "delimiter"),
+    [
+        (SPREADSHEET_TEXT.encode("cp1251"), "Windows-1251", "semicolons"),
+        ("ivan@example.org,Иван\n".encode("cp1251"), "Windows-1251", "commas"),
+        (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-16"), "UTF-16", "tabs"),
+        (SPREADSHEET_TEXT.encode("utf-16-le"), "UTF-16", "semicolons"),
+        (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-8-sig"), "UTF-8", "tabs"),
+        (SPREADSHEET_TEXT.encode("koi8_r"), "KOI8-R", "semicolons"),
+        ("email,name\nm@example.org,François Dupont\n".encode("cp1252"), None, "commas"),
+    ],
+    ids=["cp1251", "cp1251-one-line", "utf-16-tabs", "utf-16-no-bom", "utf-8-bom-tabs", "koi8-r", "latin"],
+)
+def test_a_file_from_any_spreadsheet_is_read_and_says_how_R_OWN_3(data, encoding, delimiter):
+    """R-OWN-3: Windows-1251 (a Russian Excel's CSV), UTF-16 (Excel's "Unicode text", tab-separated) and
+    the other common encodings and separators are read, and `csv_format` names the ones used."""
+    fmt = csv_io.csv_format(io.BytesIO(data))
+    assert fmt.delimiter_name == delimiter
+    if encoding:
+        assert fmt.encoding_name == encoding
+    rows = parse_clients_csv(data)
+    assert rows[0].email.endswith("@example.org")
+    if "Иван" in data.decode(fmt.encoding):
+        assert rows[0].full_name.startswith("Иван")
+    if "Fran" in rows[0].full_name:
+        assert rows[0].full_name == "François Dupont"
+
+
+def test_a_line_that_breaks_the_encoding_is_refused_naming_the_line():
+    """The encoding is judged on the file's first megabyte; a later line that is not that text stops the
+    whole file with its line number."""
+    data = b"a@example.org,Ann," + b"c" * 200 + b"\n"
+    data = data * 6000 + "b@example.org,Иван\n".encode("cp1251")
     error = refused(data)
     assert error.code == ErrorCode.CSV_BINARY
-    assert "Line 2 " in error.messages[0]
+    assert "Line 6001 is not UTF-8 text" in error.messages[0]
 
 
 @pytest.mark.parametrize(
@@ -397,12 +433,29 @@ def test_clients_export_has_a_header_and_one_line_per_client(owner):
     bob = ClientFactory(owner=owner, email="bob@example.org", full_name="Bob")
     services.client_unsubscribe(client=bob)
     Client.objects.filter(pk=ann.pk).update(created_at=dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC))
-    rows = read(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    rows = read(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email"), dt.UTC))
     assert rows == [
         ["email", "full name", "comment", "subscribed", "created (UTC)", "tags"],
-        ["ann@example.org", "Ann Lee", "two\nlines", "yes", "2025-03-01T09:30:00+00:00", ""],
+        ["ann@example.org", "Ann Lee", "two\nlines", "yes", "2025-03-01 09:30:00+00:00", ""],
         ["bob@example.org", "Bob", "", "no", rows[2][4], ""],
     ]
+
+
+def test_both_exports_state_times_one_way_in_the_users_zone_R_UI_2(owner, client):
+    """R-UI-2: the clients export and a report's log export state times alike: in the exporting user's
+    zone, named in the column title, each value ISO 8601 with its offset."""
+    owner.time_zone = "Asia/Tokyo"
+    owner.save(update_fields=["time_zone"])
+    ann = ClientFactory(owner=owner, email="ann@example.org")
+    Client.objects.filter(pk=ann.pk).update(created_at=dt.datetime(2025, 3, 1, 21, 30, tzinfo=dt.UTC))
+    mailing = MailingFactory(owner=owner)
+    occurrence = mailing.occurrences.create(scheduled_for=dt.datetime(2025, 3, 1, 21, 30, tzinfo=dt.UTC))
+    Delivery.objects.create(mailing=mailing, occurrence=occurrence, email="ann@example.org", client=ann)
+    client.force_login(owner)
+    clients = read([b"".join(client.get("/clients/export/").streaming_content).decode()])
+    log = read([b"".join(client.get(f"/mailings/{mailing.pk}/report/export/").streaming_content).decode()])
+    assert clients[0][4] == "created (Asia/Tokyo)" and clients[1][4] == "2025-03-02 06:30:00+09:00"
+    assert log[0][5] == "send scheduled for (Asia/Tokyo)" and log[1][5] == "2025-03-02 06:30:00+09:00"
 
 
 def test_export_neutralises_spreadsheet_formulas_and_imports_back_unchanged(owner):
@@ -411,7 +464,7 @@ def test_export_neutralises_spreadsheet_formulas_and_imports_back_unchanged(owne
     risky = {'=HYPERLINK("http://evil")': "+1 555", "-2+3": "@SUM(A1)"}
     for n, (name, comment) in enumerate(risky.items()):
         ClientFactory(owner=owner, email=f"r{n}@example.org", full_name=name, comment=comment)
-    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email"), dt.UTC))
     exported = read(lines)[1:]
     assert [(row[1], row[2]) for row in exported] == [("'" + n, "'" + c) for n, c in risky.items()]
     report = services.clients_import_csv(actor=owner, data="".join(lines).encode())
@@ -444,7 +497,7 @@ def test_an_export_opened_split_on_semicolons_has_no_formula_cell(owner):
         comment="ok;+1;-2, @x;\tcmd",
     )
     ClientFactory(owner=owner, email="b@example.org", full_name="Bob", comment="x,=1+1")
-    text = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    text = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email"), dt.UTC))
     for line in text.splitlines():
         for piece in [p for part in line.split(";") for p in part.split(",")]:
             assert not piece.lstrip('"').startswith(csv_io.FORMULA_START), (line, piece)
@@ -462,7 +515,7 @@ def test_an_export_with_separators_and_apostrophes_imports_back_unchanged(owner,
     """The apostrophes the export adds (at the start and after a separator) are the ones the import takes
     off: a text that had an apostrophe there already keeps it."""
     ClientFactory(owner=owner, email="a@example.org", full_name=full_name, comment=comment)
-    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner)))
+    lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner), dt.UTC))
     report = services.clients_import_csv(actor=owner, data="".join(lines).encode())
     assert [row.code for row in report.rows] == [ErrorCode.UNCHANGED]
 
@@ -470,7 +523,7 @@ def test_an_export_with_separators_and_apostrophes_imports_back_unchanged(owner,
 def test_an_export_in_russian_imports_back(owner):
     ClientFactory(owner=owner, email="ivan@example.org", full_name="Иван")
     with translation.override("ru"):
-        data = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner))).encode()
+        data = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner), dt.UTC)).encode()
         report = services.clients_import_csv(actor=owner, data=data)
     assert [(row.line, row.code) for row in report.rows] == [(2, ErrorCode.UNCHANGED)]
 
@@ -499,7 +552,14 @@ def test_deliveries_export_shows_times_in_the_viewers_zone(owner):
         )
     )
     assert rows == [
-        ["email", "status", "attempts", "last attempt", "last server answer", "send scheduled for"],
+        [
+            "email",
+            "status",
+            "attempts",
+            "last attempt (Europe/Moscow)",
+            "last server answer",
+            "send scheduled for (Europe/Moscow)",
+        ],
         [
             "a@example.org",
             "failed",

@@ -2,6 +2,7 @@
 (R-AUD-3): chunked, resumable after a crash, refused twice at once, owner-only."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -88,7 +89,7 @@ def test_tags_round_trip_through_export_and_import(owner):
     for name in ("b-side", "=formula", "Alpha"):
         tag = Tag.objects.create(owner=owner, name=name)
         ClientTag.objects.create(client=ann, tag=tag)
-    exported = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email")))
+    exported = "".join(csv_io.clients_csv(Client.objects.filter(owner=owner).order_by("email"), dt.UTC))
     rows = list(csv.reader(io.StringIO(exported[1:], newline="")))
     assert rows[0][-1] == "tags"
     assert rows[1][-1] == "'=formula, Alpha, b-side"
@@ -109,7 +110,7 @@ def test_export_reads_tags_once_per_chunk(owner, django_assert_max_num_queries):
             client=client, tag=Tag.objects.get_or_create(owner=owner, name=f"t{n % 3}")[0]
         )
     with django_assert_max_num_queries(3):
-        lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner)))
+        lines = list(csv_io.clients_csv(Client.objects.filter(owner=owner), dt.UTC))
     assert len(lines) == 31
 
 
@@ -299,3 +300,19 @@ def test_a_chunk_the_database_keeps_refusing_is_paused_then_fails_without_holdin
         "a@x.org",
         "b@x.org",
     ]
+
+
+def test_a_background_import_reads_a_utf16_tab_file_and_its_page_names_the_format_R_OWN_3(owner, client):
+    """R-OWN-3: Excel's "Unicode text" (UTF-16, tab-separated) imported in the background like a small file;
+    the import's page says which encoding and separator were used."""
+    lines = ["email\tимя"] + [f"c{n}@example.org\tИван {n}" for n in range(20)]  # noqa: RUF001 - Cyrillic test data
+    job = upload(owner, ("\n".join(lines) + "\n").encode("utf-16"), "excel.txt")
+    assert isinstance(job, ClientImport)
+    services.client_imports_run()
+    job.refresh_from_db()
+    assert (job.status, job.added, job.encoding, job.delimiter) == ("done", 20, "utf-16", "\t")
+    assert Client.objects.get(owner=owner, email="c7@example.org").full_name == "Иван 7"
+    client.force_login(owner)
+    with translation.override("en"):
+        page = client.get(f"/clients/import/{job.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "read as UTF-16 text, its columns separated by tabs" in page

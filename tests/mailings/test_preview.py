@@ -9,6 +9,7 @@ from email import message_from_bytes
 from email.header import decode_header, make_header
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -145,6 +146,24 @@ def test_test_send_goes_to_the_actors_own_address_with_the_servers_answer(smtp, 
     assert parts["List-Unsubscribe"]
     assert not Delivery.objects.exists() and not DeliveryAttempt.objects.exists()
     assert not Client.objects.exists()
+
+
+def test_a_test_sends_unsubscribe_link_says_it_is_a_test_and_unsubscribes_nobody_R_SEND_9(
+    smtp, owner, message, client
+):
+    """R-SEND-9: the link in a test email opens a page that says it is a test send's link (not "does not
+    work"), by GET and by the one-click POST, and changes nothing; a forged link still does not work."""
+    ClientFactory(owner=owner, email=owner.email)
+    services.message_send_test(actor=owner, message=message, connect=open_connection)
+    link = parts_received(smtp.received[0])["List-Unsubscribe"].strip("<>")
+    path = link.removeprefix(settings.SITE_URL)
+    for response in (client.get(path), client.post(path, {"List-Unsubscribe": "One-Click"})):
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "This is a test email's link" in html and "does not work" not in html
+    assert not Client.objects.filter(unsubscribed_at__isnull=False).exists()
+    forged = client.get(path[:-3] + "xx/")
+    assert forged.status_code == 404 and "does not work" in forged.content.decode()
 
 
 def test_test_send_goes_through_the_transport_it_is_handed_and_closes_it(owner, message):

@@ -126,3 +126,20 @@ def test_no_demo_manager_when_its_email_is_empty(settings):
     call_command("seed_demo", stdout=out)
     assert "manager" not in out.getvalue().lower()
     assert not get_user_model().objects.filter(groups__name="Managers").exists()
+
+
+def test_every_demo_address_is_in_the_invalid_domain_so_nothing_demo_is_ever_sent_R_SEND_8(smtp, settings):
+    """The demo's periodic mailings keep running; with a real EMAIL_HOST nothing of theirs may leave: every
+    demo client is at a `.invalid` address (RFC 2606), which the engine skips before SMTP."""
+    from backend.mailings.sending import send_due
+
+    call_command("seed_demo", stdout=io.StringIO())
+    demo = get_user_model().objects.get(email="demo@example.com")
+    emails = list(Client.objects.filter(owner=demo).values_list("email", flat=True))
+    assert len(emails) == 50 and all(email.endswith(".invalid") for email in emails)
+    daily = Mailing.objects.get(owner=demo, periodicity="daily")
+    Mailing.objects.filter(pk=daily.pk).update(next_run_at=timezone.now())
+    summary = send_due()
+    assert summary.sent == 0 and smtp.recipients() == []
+    latest = daily.occurrences.order_by("-scheduled_for").first()
+    assert set(latest.deliveries.values_list("status", flat=True)) == {"skipped"}

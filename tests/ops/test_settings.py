@@ -218,3 +218,21 @@ def test_honcho_and_the_settings_read_env_example_alike():
     # honcho leaves an empty value out; the settings take an empty value as unset.
     assert parse((ROOT / ".env.example").read_text()) == {k: v for k, v in Scratch.ENVIRON.items() if v}
     assert Scratch.ENVIRON["DEFAULT_FROM_EMAIL"] == "Mailer <noreply@localhost>"
+
+
+def test_run_port_moves_the_server_and_the_links_in_emails():
+    """`PORT=8765 make run` serves on 8765 and, without SITE_URL, links in emails follow."""
+    import subprocess
+
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8765"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "RUN_PORT=8765" in dry.stdout and "http://127.0.0.1:8765" in dry.stdout
+    web = next(line for line in (ROOT / "Procfile.dev").read_text().splitlines() if line.startswith("web:"))
+    assert "127.0.0.1:${RUN_PORT:-8000}" in web
+    assert read_settings("SITE_URL", DEBUG="1", RUN_PORT="8765")["SITE_URL"] == "http://127.0.0.1:8765"
+    assert read_settings("SITE_URL", DEBUG="1")["SITE_URL"] == "http://127.0.0.1:8000"
+    kept = read_settings("SITE_URL", DEBUG="1", RUN_PORT="8765", SITE_URL="https://m.example.com")
+    assert kept["SITE_URL"] == "https://m.example.com"
+    assert "RUN_PORT must be a TCP port" in settings_error(DEBUG="1", RUN_PORT="70000")

@@ -116,6 +116,21 @@ def test_add_a_client_through_the_form(client, owner):
     assert "Client New@example.org added." in response.content.decode()
 
 
+def test_the_form_takes_a_client_without_a_name_like_an_import_does_R_DATA_1(client, owner):
+    """R-DATA-1: one rule for the form and the import: the name is optional, and without one the part of
+    the address before the @ is used."""
+    page = client.get(reverse("clients:new")).content.decode()
+    assert "the part of the address before the @ is used" in page
+    assert 'name="full_name"' in page and 'name="full_name" maxlength="255" required' not in page
+    response = client.post(reverse("clients:new"), {"email": "olga.s@example.org", "full_name": " "})
+    assert response.status_code == 302
+    assert Client.objects.get(owner=owner).full_name == "olga.s"
+    mine = Client.objects.get(owner=owner)
+    client.post(reverse("clients:edit", args=[mine.pk]), {"email": "olga@example.org", "full_name": ""})
+    mine.refresh_from_db()
+    assert (mine.email, mine.full_name) == ("olga@example.org", "olga")
+
+
 def test_after_adding_a_client_the_list_shows_it_first(client, owner):
     """After "Add a client" the owner lands on the list sorted newest first, the new client
     in the first row, though by name it would be on the second page."""
@@ -339,7 +354,10 @@ def test_import_utf8_bom_and_semicolons(client, owner):
     [
         (b"a@example.org,A,one,two,three\n", "Line 1 has 5 columns"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "This is not a text file"),
-        (b"email\n\xff\xfe\xfa broken\n", "Line 2 is not UTF-8 text"),
+        (
+            b"email\n" + (b"a@example.org,A," + b"c" * 200 + b"\n") * 6000 + b"\xff broken\n",
+            "Line 6002 is not UTF",
+        ),
         (b"", "The submitted file is empty."),
         (b"email,full name\n", "The file has no clients in it."),
         (b"a@example.org," + b"x" * 131_073 + b"\n", "Line 1 has a cell longer than 131072 characters"),
@@ -530,3 +548,13 @@ def test_another_owners_import_is_404_and_managers_are_refused(client, owner, ba
         client.force_login(user)
         for url in urls:
             assert client.get(url).status_code == 403
+
+
+def test_a_windows_1251_file_imports_and_the_report_names_encoding_and_separator_R_OWN_3(client, owner):
+    """R-OWN-3: a Russian Excel's CSV (Windows-1251, semicolons) imports with its names intact, and the
+    report says how the file was read."""
+    content = "email;ФИО\nivan@example.org;Иван Петров\n".encode("cp1251")
+    response = _upload(client, content)
+    html = response.content.decode()
+    assert "read as Windows-1251 text, its columns separated by semicolons" in html
+    assert Client.objects.get(owner=owner, email="ivan@example.org").full_name == "Иван Петров"

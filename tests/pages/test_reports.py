@@ -294,7 +294,7 @@ def test_export_streams_the_log_as_csv_with_the_pages_filters(client, owner, smt
     ]
     # The send each row belongs to, at its scheduled time in the owner's zone (Moscow, +03:00).
     scheduled = timezone.localtime(mailing.occurrences.get().scheduled_for, owner.tz)
-    assert rows[0][5] == "send scheduled for"
+    assert rows[0][5] == "send scheduled for (Europe/Moscow)"
     assert {row[5] for row in rows[1:]} == {scheduled.isoformat(sep=" ", timespec="seconds")}
     assert rows[1][5].endswith("+03:00")
     only_failed = client.get(reverse("mailings:report_export", args=[mailing.pk]), {"status": "failed"})

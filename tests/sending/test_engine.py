@@ -59,6 +59,28 @@ def test_due_mailing_is_sent_to_every_client_once_and_logged(smtp):
     assert Occurrence.objects.get().finished_at is not None
 
 
+def test_an_address_in_the_invalid_domain_is_skipped_before_smtp_R_SEND_4(smtp):
+    """R-SEND-4, R-DATA-4: `.invalid` (RFC 2606) never receives mail, so such a delivery is logged "skipped"
+    with the reason and no SMTP server sees it; other addresses of the same mailing go out, and `example.org`
+    (which the test suite itself sends to) is not refused."""
+    mailing = due_mailing(clients=1)
+    ClientFactory(owner=mailing.owner, email="anna@demo.INVALID")
+    ClientFactory(owner=mailing.owner, email="boris@invalid")
+    mailing.clients.add(*mailing.owner.clients.exclude(pk__in=mailing.clients.values("pk")))
+    summary = send_due()
+    assert (summary.sent, summary.errors) == (1, [])
+    assert smtp.recipients() == list(
+        mailing.clients.exclude(email__iendswith="invalid").values_list("email", flat=True)
+    )
+    skipped = mailing.deliveries.filter(status="skipped")
+    assert sorted(skipped.values_list("email", flat=True)) == ["anna@demo.INVALID", "boris@invalid"]
+    for delivery in skipped:
+        assert delivery.last_response == "not sent: the .invalid domain never receives mail (RFC 2606)"
+        assert delivery.next_attempt_at is None and not delivery.attempt_log.exists()
+    mailing.refresh_from_db()
+    assert mailing.status == Mailing.Status.COMPLETED
+
+
 def test_a_second_pass_sends_nothing_again(smtp):
     """R-SEND-7: passes are idempotent."""
     due_mailing(clients=2, periodicity="daily")

@@ -49,7 +49,9 @@ TAG_CLIENT_IDS_MAX = 1000
 
 class ClientInput(graphene.InputObjectType):
     email = graphene.String(required=True)
-    full_name = graphene.String(required=True)
+    full_name = graphene.String(
+        default_value="", description="Empty: the part of the address before the @, as an import does."
+    )
     comment = graphene.String(default_value="")
     readd = graphene.Boolean(
         default_value=False,
@@ -137,7 +139,7 @@ class MailingInput(graphene.InputObjectType):
 def _client_data(data) -> dict:
     return {
         "email": data.email,
-        "full_name": data.full_name,
+        "full_name": data.full_name or "",
         "comment": data.comment or "",
         "readd": bool(data.readd),
     }

@@ -12,7 +12,7 @@ def name_from_subject(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("mailings", "0018_tracking_extra")]
+    dependencies = [("mailings", "0020_edges_extra")]
 
     operations = [
         migrations.AddField(

@@ -64,6 +64,14 @@ _INSERT = (
 SKIPPED_RESPONSE = (
     answers.NO_LONGER_RECIPIENT + " (unsubscribed, removed from the mailing or its owner's list)"
 )
+NEVER_RECEIVES_RESPONSE = answers.NOT_SENT + "the .invalid domain never receives mail (RFC 2606)"
+
+
+def never_receives(email: str) -> bool:
+    """An address in the reserved `.invalid` top-level domain (RFC 2606, RFC 6761: it never resolves), such
+    as the demo's: skipped before SMTP, so a demo or a test list cannot reach a real server's queue."""
+    domain = email.rpartition("@")[2].rstrip(".").lower()
+    return domain == "invalid" or domain.endswith(".invalid")
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,12 @@ def claim(
             next_attempt_at=lease_until, claim_token=lease
         )
         kept = _still_recipients(rows, mailings)
-        gone = [row["pk"] for row in rows if row["client_id"] not in kept]
+        unreachable = {client for client, email in kept.items() if never_receives(email)}
+        kept = {client: email for client, email in kept.items() if client not in unreachable}
+        reserved = [row["pk"] for row in rows if row["client_id"] in unreachable]
+        gone = [
+            row["pk"] for row in rows if row["client_id"] not in kept and row["client_id"] not in unreachable
+        ]
         allowances, deferred = _within_quota(rows, kept, mailings, now)
         if gone:
             Delivery.objects.filter(pk__in=gone).update(
@@ -173,6 +186,13 @@ def claim(
                 next_attempt_at=None,
                 claim_token="",
                 last_response=SKIPPED_RESPONSE,
+            )
+        if reserved:
+            Delivery.objects.filter(pk__in=reserved).update(
+                status=Delivery.Status.SKIPPED,
+                next_attempt_at=None,
+                claim_token="",
+                last_response=NEVER_RECEIVES_RESPONSE,
             )
         # A kept delivery goes to the client's current address, the one `recipients_of` just judged (an
         # owner may have corrected it since the delivery was queued), and its log says so. A skipped one
@@ -195,7 +215,7 @@ def claim(
         for row in rows
         if row["client_id"] in kept and row["pk"] not in deferred
     ]
-    return Claim(jobs, len(gone), len(deferred))
+    return Claim(jobs, len(gone) + len(reserved), len(deferred))
 
 
 def _within_quota(

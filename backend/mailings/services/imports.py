@@ -30,12 +30,14 @@ from ..csv_io import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_ROWS,
     ClientRow,
+    CsvFormat,
     count_clients_csv,
-    parse_clients_csv,
+    csv_format,
+    parse_clients_csv_as,
     read_clients_csv,
 )
 from ..errors import ErrorCode
-from ..forms import ClientForm
+from ..forms import ClientForm, name_from_email
 from ..models import Client, ClientImport, ClientTag, Tag, Unsubscription, new_unsubscribe_token
 from ..selectors import client_import_report_path, hard_bounced_addresses, suppressed_addresses
 from .base import require_can_edit
@@ -67,6 +69,8 @@ class ImportReport:
     updated: int = 0
     skipped: int = 0
     rows: list[ImportRowResult] = field(default_factory=list)
+    # How the file was read (encoding, separator); None for rows that came from no file.
+    format: CsvFormat | None = None
 
     def _add(self, row: ImportRowResult) -> None:
         self.rows.append(row)
@@ -77,7 +81,6 @@ IMPORT_BATCH = 1000
 # Addresses looked up per query (SQLite allows 32,766 parameters a statement).
 LOOKUP_BATCH = 5000
 TAG_NAME_MAX = Tag._meta.get_field("name").max_length
-NAME_MAX = Client._meta.get_field("full_name").max_length
 
 
 def _import_fields(row: ClientRow) -> tuple[dict, ValidationError | None]:
@@ -217,7 +220,7 @@ def _import_rows(
         if client is None:
             full_name, reason, code = cleaned["full_name"], "", ""
             if not full_name:
-                full_name = email.rpartition("@")[0][:NAME_MAX]
+                full_name = name_from_email(email)
                 reason = _("No full name in the file; the part of the address before the @ was used.")
                 code = ErrorCode.NAME_FROM_EMAIL
             new.append((email, full_name, cleaned["comment"], left.get(key), bounced.get(key)))
@@ -364,7 +367,10 @@ def clients_import_csv(*, actor: User, data: bytes) -> ImportReport:
     """Parse an uploaded clients file and import it (`clients_import`). A file that cannot be read (too
     large, binary, malformed, empty, too many rows) raises ValidationError and changes nothing."""
     require_can_edit(actor)
-    return clients_import(actor=actor, rows=parse_clients_csv(data))
+    fmt, rows = parse_clients_csv_as(data)
+    report = clients_import(actor=actor, rows=rows)
+    report.format = fmt
+    return report
 
 
 # --- background imports (R-AUD-3) -------------------------------------------------------------------------
@@ -546,11 +552,12 @@ def _run(job: ClientImport, token: str, stop: Callable[[], bool] | None, max_chu
     # The whole file is read first: a file that cannot be read is refused before anything is imported.
     with source.open("rb") as stream:
         try:
-            total = count_clients_csv(stream, max_rows=settings.MAILER_IMPORT_MAX_ROWS)
+            fmt = csv_format(stream)
+            total = count_clients_csv(stream, max_rows=settings.MAILER_IMPORT_MAX_ROWS, fmt=fmt)
         except ValidationError as exc:
             _finish(job, token, ClientImport.Status.FAILED, exc.messages[0], exc.code or ErrorCode.INVALID)
             return 0
-    _leased(job, token).update(rows_total=total)
+    _leased(job, token).update(rows_total=total, encoding=fmt.encoding, delimiter=fmt.delimiter)
     owner = job.owner
     tags = _Tags(owner)
     seen: dict[int, int] = {}
@@ -558,7 +565,7 @@ def _run(job: ClientImport, token: str, stop: Callable[[], bool] | None, max_chu
     done = job.rows_done
     chunks = 0
     with source.open("rb") as stream, _report_file(job) as report_file:
-        rows = read_clients_csv(stream, max_rows=settings.MAILER_IMPORT_MAX_ROWS)
+        rows = read_clients_csv(stream, max_rows=settings.MAILER_IMPORT_MAX_ROWS, fmt=fmt)
         # Resumed: the repeat check is rebuilt from the rows already imported.
         for row in itertools.islice(rows, done):
             cleaned, error = _import_fields(row)

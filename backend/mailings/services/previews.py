@@ -18,7 +18,8 @@ from backend.accounts.models import User
 from .. import selectors
 from ..compose import Connection, PreparedMessage, Sender, UnsafeRecipient
 from ..errors import ErrorCode
-from ..models import Client, DeliveryAttempt, Message, SenderIdentity, new_unsubscribe_token
+from ..models import Client, DeliveryAttempt, Message, SenderIdentity
+from ..unsubscribe import test_send_token
 from .base import require_can_edit
 
 TEST_SENDS_PER_HOUR = 10
@@ -96,7 +97,8 @@ def message_send_test(
     the engine's transport and settings, and return the server's answer. An unreachable or refusing server
     gives `accepted=False` with its error, never an exception. At most TEST_SENDS_PER_HOUR per user and
     hour (raises `RateLimited`), so it cannot be used to flood anyone; nothing goes into the delivery log.
-    The unsubscribe link in it belongs to no client (the page says the link is invalid). `connect` opens
+    The unsubscribe link in it belongs to no client: its page says it is a test send's link and unsubscribes
+    nobody (`unsubscribe.test_send_token`). `connect` opens
     the engine's transport (`sending.transport.open_connection`, what the workers send through)."""
     require_can_edit(actor, message)
     prepared = PreparedMessage(message, sender=_sender(message, sender))
@@ -104,9 +106,7 @@ def message_send_test(
     full_name = actor.get_full_name() or actor.email.rpartition("@")[0]
     transport = connect()
     try:
-        result = transport.send(
-            prepared, email=actor.email, full_name=full_name, token=new_unsubscribe_token()
-        )
+        result = transport.send(prepared, email=actor.email, full_name=full_name, token=test_send_token())
     finally:
         transport.close()
     return TestSendResult(

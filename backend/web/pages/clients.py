@@ -170,7 +170,7 @@ class ClientBulk(OwnerPageMixin, View):
             clients = selectors.clients_for(request.user).filter(pk__in=[c.pk for c in data["clients"]])
         action = data["action"]
         if action == ClientBulkForm.EXPORT:
-            return _csv_download(clients)
+            return _csv_download(clients, request.user)
         if action == ClientBulkForm.DELETE and not data["confirmed"]:
             return render(
                 request,
@@ -221,9 +221,9 @@ class ClientBulk(OwnerPageMixin, View):
         return ngettext("%(count)d client deleted.", "%(count)d clients deleted.", count) % {"count": count}
 
 
-def _csv_download(clients: QuerySet[Client]) -> StreamingHttpResponse:
-    """Clients as CSV, streamed row by row, in the import's columns."""
-    lines = csv_io.clients_csv(clients.order_by("email", "pk"))
+def _csv_download(clients: QuerySet[Client], user) -> StreamingHttpResponse:
+    """Clients as CSV, streamed row by row, in the import's columns, times in the user's zone."""
+    lines = csv_io.clients_csv(clients.order_by("email", "pk"), user.tz)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     filename = f"clients-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -422,6 +422,7 @@ class ClientImportStatus(OwnerPageMixin, View):
         ]
         context = {
             "job": job,
+            "format": csv_io.CsvFormat(job.encoding, job.delimiter) if job.encoding else None,
             "problems": problems,
             "has_report": selectors.client_import_report(job) is not None,
         }
@@ -477,7 +478,7 @@ class ClientExport(OwnerPageMixin, View):
         if not filters.is_valid():
             messages.error(request, _("The search is not valid; nothing was exported."))
             return redirect(LIST_URL)
-        return _csv_download(filters.qs)
+        return _csv_download(filters.qs, request.user)
 
 
 class ClientDataExport(OwnerObjectMixin, View):

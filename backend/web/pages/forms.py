@@ -13,10 +13,11 @@ class ClientImportForm(forms.Form):
         label=_("CSV file"),
         help_text=_(
             "Columns: email, full name, comment, tags (all but the email optional; tags separated by "
-            "commas inside the cell); a header row is optional. UTF-8 with or without BOM, separated by "
-            "commas or semicolons. A file over 5 MB is imported in the background."
+            "commas inside the cell); a header row is optional. Any spreadsheet's CSV or Unicode text: "
+            "UTF-8, UTF-16 or a code page such as Windows-1251, separated by commas, semicolons or tabs. A "
+            "file over 5 MB is imported in the background."
         ),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,text/csv,text/plain"}),
     )
 
 

@@ -1,10 +1,11 @@
-"""`{{ value|moment }}`, and `{{ value|moment:"seconds" }}` in the attempt log: backend/web/moments.py."""
+"""`{{ value|moment }}`, and `{{ value|moment:"seconds" }}` in the attempt log; `{{ value|day }}` for a date
+alone (the blog's): backend/web/moments.py."""
 
 import datetime as dt
 
 from django import template
 
-from backend.web.moments import moment_text
+from backend.web.moments import day_text, moment_text
 
 register = template.Library()
 
@@ -15,3 +16,10 @@ def moment(value, precision: str = "") -> str:
     if not isinstance(value, dt.datetime):
         return ""
     return moment_text(value, seconds=precision == "seconds")
+
+
+@register.filter
+def day(value) -> str:
+    if not isinstance(value, dt.date):
+        return ""
+    return day_text(value)

@@ -43,10 +43,14 @@ FULL_NAMES = (
     "Lucía Fernández", "Mateo López", "Sofía Ruiz", "Zoë Müller", "Björn Larsen",
 )  # fmt: skip
 CLIENT_COUNT = 50
+# Every demo address is in the reserved `.invalid` top-level domain (RFC 2606, RFC 6761), which never
+# receives mail: the engine skips such an address before SMTP (`sending.queue.never_receives`), so the demo's
+# daily and monthly mailings log "skipped" and send nothing, also once EMAIL_HOST points at a real server.
+DEMO_DOMAIN = "demo.invalid"
 # Addresses the demo's mail server refused for good, and ones it greylisted before accepting.
-BOUNCING = frozenset({"old.mailbox@example.net", "typo@exmaple.org", "left.company@example.com"})
-GREYLISTED = frozenset({"client07@example.org", "client19@example.org", "client33@example.org"})
-UNSUBSCRIBED = "client42@example.org"
+BOUNCING = frozenset({"old.mailbox@gone.invalid", "typo@exmaple.invalid", "left.company@demo.invalid"})
+GREYLISTED = frozenset({f"client07@{DEMO_DOMAIN}", f"client19@{DEMO_DOMAIN}", f"client33@{DEMO_DOMAIN}"})
+UNSUBSCRIBED = f"client42@{DEMO_DOMAIN}"
 
 MESSAGES = {
     "news": (
@@ -95,7 +99,7 @@ def demo_clients() -> list[ClientRow]:
     rows = []
     for n in range(CLIENT_COUNT - len(BOUNCING)):
         full_name = FULL_NAMES[n % len(FULL_NAMES)]
-        rows.append(ClientRow(line=n + 1, email=f"client{n:02d}@example.org", full_name=full_name))
+        rows.append(ClientRow(line=n + 1, email=f"client{n:02d}@{DEMO_DOMAIN}", full_name=full_name))
     for n, email in enumerate(sorted(BOUNCING), start=len(rows) + 1):
         rows.append(ClientRow(line=n, email=email, full_name=email.split("@")[0].replace(".", " ").title()))
     return rows
