@@ -853,9 +853,13 @@ def subscribed_client(owner_id: int, email: str) -> Client | None:
     """The owner's client with this address who receives mailings (subscribed, not on the unsubscribe
     list), or None."""
     email = email.strip().lower()
-    client = Client.objects.filter(
-        owner_id=owner_id, email__iexact=email, unsubscribed_at__isnull=True
-    ).first()
+    # LOWER(email) = the lower-cased address, as the unique constraint compares: not `iexact`, whose UPPER()
+    # folds lookalike letters into ASCII on PostgreSQL (an address with a dotless i would match "gmail").
+    client = (
+        Client.objects.annotate(email_lower=Lower("email"))
+        .filter(owner_id=owner_id, email_lower=email, unsubscribed_at__isnull=True)
+        .first()
+    )
     if client is None or Unsubscription.objects.filter(owner_id=owner_id, email=email).exists():
         return None
     return client

@@ -1,6 +1,8 @@
 // The dashboard notices time passing: when the first of its "next sends" comes due (on the server's clock),
 // it fetches itself again and swaps in the fresh sections, then keeps doing so for a minute while the send
-// runs, and waits for the next one. The server renders every word; this only replaces what it rendered.
+// runs, and waits for the next one. A send still listed as due after that minute (the scheduler is down, or
+// sending is paused) is not followed again: the page stops until it is reloaded. The server renders every
+// word; this only replaces what it rendered.
 
 const SETTLE_MS = 3000;
 const FOLLOW_MS = 5000;
@@ -36,6 +38,9 @@ function setUp(region) {
     return true;
   };
 
+  // The due time last followed: a minute of following that leaves it due does not start another.
+  let followed = null;
+
   const follow = (steps) => {
     timer = window.setTimeout(async () => {
       let ok = false;
@@ -46,16 +51,17 @@ function setUp(region) {
       }
       if (ok && steps > 1) follow(steps - 1);
       else if (ok) wait();
-      else timer = window.setTimeout(() => follow(steps), FOLLOW_MS);
+      else if (steps > 1) follow(steps - 1);
     }, FOLLOW_MS);
   };
 
   const wait = () => {
     window.clearTimeout(timer);
     const next = earliest();
-    if (next === null) return;
+    if (next === null || next === followed) return;
     const left = next + SETTLE_MS - (Date.now() + offset);
     if (left <= 0) {
+      followed = next;
       follow(FOLLOW_STEPS);
       return;
     }

@@ -5,6 +5,8 @@ the owner saying so. What is erased and what is kept, and why: docs/gdpr.md."""
 import logging
 from dataclasses import dataclass
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 
 from backend.accounts.models import User
@@ -89,6 +91,10 @@ def client_erase(*, actor: User, client: Client) -> Erasure:
         deliveries, attempts, events = _delete_deliveries(gdpr.person_deliveries(client))
         import_rows = _forget_in_import_problems(owner_id, address)
         client_id = client.pk
+        # The admin's change history names the client ("Full Name <address>") in its text.
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Client), object_id=str(client_id)
+        ).delete()
         # Its tags and its places among mailings' chosen clients go with it.
         client.delete()
         Suppression.objects.get_or_create(owner_id=owner_id, email_hash=selectors.email_hash(address))

@@ -31,6 +31,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -300,32 +301,39 @@ def signup_confirm(
     email = request.email
     try:
         with transaction.atomic():
+            # A link used before changes nothing again: not a later unsubscribe, bounce or tag choice.
+            used = (
+                Consent.objects.filter(owner_id=owner_id, form=signup_form, requested_at=request.requested_at)
+                .annotate(email_lower=Lower("email"))
+                .filter(email_lower=email.lower())
+                .select_related("client")
+                .first()
+            )
+            if used is not None:
+                return used.client, signup_form
+            _refuse_if_outdated(owner_id, request)
             client = _subscribed(owner_id, request, now)
-            already = Consent.objects.filter(
-                client=client, form=signup_form, requested_at=request.requested_at, email__iexact=email
-            ).exists()
-            if not already:
-                Unsubscription.objects.filter(owner_id=owner_id, email=email.lower()).delete()
-                Suppression.objects.filter(owner_id=owner_id, email_hash=selectors.email_hash(email)).delete()
-                ClientTag.objects.bulk_create(
-                    [
-                        ClientTag(client=client, tag_id=tag_id)
-                        for tag_id in signup_form.tags.values_list("pk", flat=True)
-                    ],
-                    ignore_conflicts=True,
-                )
-                Consent.objects.create(
-                    owner_id=owner_id,
-                    client=client,
-                    form=signup_form,
-                    email=email,
-                    text=signup_form.consent_text,
-                    requested_at=request.requested_at,
-                    requested_ip=request.requested_ip,
-                    confirmed_at=now,
-                    confirmed_ip=ip or None,
-                    user_agent=user_agent[:255],
-                )
+            Unsubscription.objects.filter(owner_id=owner_id, email=email.lower()).delete()
+            Suppression.objects.filter(owner_id=owner_id, email_hash=selectors.email_hash(email)).delete()
+            ClientTag.objects.bulk_create(
+                [
+                    ClientTag(client=client, tag_id=tag_id)
+                    for tag_id in signup_form.tags.values_list("pk", flat=True)
+                ],
+                ignore_conflicts=True,
+            )
+            Consent.objects.create(
+                owner_id=owner_id,
+                client=client,
+                form=signup_form,
+                email=email,
+                text=signup_form.consent_text,
+                requested_at=request.requested_at,
+                requested_ip=request.requested_ip,
+                confirmed_at=now,
+                confirmed_ip=ip or None,
+                user_agent=user_agent[:255],
+            )
     except IntegrityError:
         # The same address confirmed in parallel (a double click): the other request created the client.
         if not _retry:
@@ -336,9 +344,29 @@ def signup_confirm(
     return client, signup_form
 
 
+def _refuse_if_outdated(owner_id: int, request: SignupRequest) -> None:
+    """A link asked for before the address was unsubscribed or erased at the person's request is void: the
+    later choice stands (a new sign-up asks again)."""
+    email = request.email.lower()
+    # The link keeps the request's time in whole seconds: anything within that second came first.
+    after = request.requested_at + dt.timedelta(seconds=1)
+    left = Unsubscription.objects.filter(owner_id=owner_id, email=email, created_at__gte=after).exists()
+    erased = Suppression.objects.filter(
+        owner_id=owner_id, email_hash=selectors.email_hash(email), created_at__gte=after
+    ).exists()
+    if left or erased:
+        raise _invalid_link()
+
+
 def _subscribed(owner_id: int, request: SignupRequest, now: dt.datetime) -> Client:
     """The owner's client with the request's address, created or made a recipient again."""
-    client = Client.objects.select_for_update().filter(owner_id=owner_id, email__iexact=request.email).first()
+    # Matched as the unique constraint matches (LOWER), never by `iexact` (UPPER() folds lookalike letters).
+    client = (
+        Client.objects.select_for_update()
+        .annotate(email_lower=Lower("email"))
+        .filter(owner_id=owner_id, email_lower=request.email.lower())
+        .first()
+    )
     if client is None:
         return Client.objects.create(owner_id=owner_id, email=request.email, full_name=request.full_name)
     changed = []
