@@ -244,13 +244,15 @@ def signup_request(
     subject = " ".join(render_to_string("web/subscribe/email/confirm_subject.txt", context).split())
     body = render_to_string("web/subscribe/email/confirm_body.txt", context)
     sender = selectors.sender_of(owner, _sender_identity(signup_form))
+    # From: the owner's sender; the envelope sender stays the operator's address, as the engine's does
+    # (R-DLV-3): a relay may refuse a MAIL FROM at a domain it does not host.
     message = EmailMessage(
         subject,
         body,
-        sender.from_email,
+        settings.DEFAULT_FROM_EMAIL,
         [email],
         reply_to=[sender.reply_to] if sender.reply_to else None,
-        headers={"Auto-Submitted": "auto-generated"},
+        headers={"Auto-Submitted": "auto-generated", "From": sender.from_email},
     )
     message.connection = _mail_connection()
     try:
