@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from backend.mailings import selectors
 from backend.mailings.errors import ErrorCode
@@ -37,7 +38,7 @@ class ClientBulkForm(forms.Form):
         choices=[
             (ADD, _("Add the tag")),
             (REMOVE, _("Remove the tag")),
-            (UNSUBSCRIBE, _("Unsubscribe")),
+            (UNSUBSCRIBE, pgettext_lazy("a bulk action on clients", "Unsubscribe")),
             (RESUBSCRIBE, _("Re-subscribe")),
             (EXPORT, _("Export as CSV")),
             (DELETE, _("Delete")),
