@@ -538,8 +538,8 @@ function renderMailing(mailing) {
     ),
     h(
       "td",
-      { class: "text-break" },
-      h("div", {}, mailing.name),
+      {},
+      h("div", { class: "text-break" }, mailing.name),
       mailing.name !== mailing.message.subject
         ? h("div", { class: "small text-body-secondary" }, mailing.message.subject)
         : null,

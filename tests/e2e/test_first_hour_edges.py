@@ -111,24 +111,6 @@ def test_the_manager_dashboards_counts_ask_the_catalogue_for_plural_forms_with_a
     assert errors == []
 
 
-def test_a_content_editor_signed_in_on_the_site_finds_the_cms_in_the_navbar_R_AUTH_6(live_server, page):
-    """R-AUTH-6: an editor who signs in on the site gets a "Blog editor" link to /cms/ (roles.may_use_cms);
-    an owner does not."""
-    from django.contrib.auth.models import Group
-
-    editor = UserFactory()
-    editor.groups.add(Group.objects.get(name="Content editors"))
-    log_in(page, live_server, editor)
-    page.goto(live_server.url + "/blog/")
-    page.get_by_test_id("nav-cms").click()
-    page.wait_for_url(lambda url: "/cms/" in url)
-    assert "/cms/login/" not in page.url
-    page.context.clear_cookies()
-    log_in(page, live_server, UserFactory())
-    page.goto(live_server.url + "/blog/")
-    assert page.get_by_test_id("nav-cms").count() == 0
-
-
 def test_a_russian_excel_csv_imports_in_the_browser_and_the_report_says_how_it_was_read_R_OWN_3(
     live_server, page, tmp_path
 ):

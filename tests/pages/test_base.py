@@ -84,3 +84,18 @@ def test_favicon_ico_leads_to_a_real_icon_and_every_page_links_one(client):
     html = client.get(reverse("web:home")).content.decode()
     assert 'rel="icon" href="/static/favicon.ico"' in html
     assert 'rel="icon" href="/static/favicon.svg"' in html
+
+
+def test_a_content_editor_signed_in_on_the_site_finds_the_cms_in_the_navbar_R_AUTH_6(client):
+    """R-AUTH-6: an editor who signs in on the site gets a "Blog editor" link to /cms/ (roles.may_use_cms),
+    which lets them in; an owner gets no such link. (A page test: the link is server-rendered; a live-server
+    test could start from a database whose role groups an earlier test flushed.)"""
+    from tests.factories import UserFactory
+    from tests.pages_helpers import make_content_editor
+
+    client.force_login(make_content_editor())
+    html = client.get("/dashboard/", follow=True).content.decode()
+    assert 'href="/cms/" data-testid="nav-cms"' in html
+    assert client.get("/cms/").status_code == 200
+    client.force_login(UserFactory())
+    assert 'data-testid="nav-cms"' not in client.get("/dashboard/").content.decode()
