@@ -209,6 +209,20 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None if _CONTROLS.search(text) or "\ufffd" in text else encoding
 
 
+CYRILLIC_CODE_PAGES = ("cp1251", "koi8_r", "cp866", "mac_cyrillic")
+_WORD = re.compile(rb"[A-Za-z\x80-\xff]+")
+
+
+def _mostly_high_byte_words(head: bytes) -> bool:
+    """Whether most words with a non-ASCII byte are made of non-ASCII bytes only: a script other than Latin
+    (Cyrillic in a Russian Excel file). Latin scripts mix an accented letter with plain ones ("Müller")."""
+    high_words = [word for word in _WORD.findall(head) if max(word) >= 0x80]
+    if not high_words:
+        return False
+    pure = sum(1 for word in high_words if min(word) >= 0x80)
+    return pure >= 0.6 * len(high_words)
+
+
 def detect_encoding(head: bytes, *, complete: bool) -> str:
     """The codec of a file that starts with `head` (the whole file when `complete`): a byte-order mark,
     else UTF-8 when it decodes as UTF-8, else charset-normalizer's best reading among CODE_PAGES, a reading
@@ -228,7 +242,11 @@ def detect_encoding(head: bytes, *, complete: bool) -> str:
         pass
     if _CONTROLS.search(head[:4096].decode("latin-1")):
         raise _binary()
-    readings = list(from_bytes(head, cp_isolation=list(CODE_PAGES)))
+    # Words written wholly in non-ASCII bytes are Cyrillic (Latin scripts put an accented letter among plain
+    # ones: "café"), so only the Cyrillic code pages compete then. charset-normalizer alone read a short
+    # Russian Excel file ("Иван Петров") as Windows-1252 mojibake.
+    candidates = CYRILLIC_CODE_PAGES if _mostly_high_byte_words(head) else CODE_PAGES
+    readings = list(from_bytes(head, cp_isolation=list(candidates)))
     if not readings:
         raise _binary()
     least = min(reading.chaos for reading in readings)

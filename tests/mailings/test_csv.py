@@ -137,13 +137,30 @@ SPREADSHEET_TEXT = (
     [
         (SPREADSHEET_TEXT.encode("cp1251"), "Windows-1251", "semicolons"),
         ("ivan@example.org,Иван\n".encode("cp1251"), "Windows-1251", "commas"),
+        # Found by hand from a fresh clone: charset-normalizer alone read this as Windows-1252 mojibake.
+        ("email;full_name\nivan@example.org;Иван Петров\n".encode("cp1251"), "Windows-1251", "semicolons"),
+        (
+            "email,name\nm@example.org,José Müller\nh@example.org,Anne-Hélène Dupré\n".encode("cp1252"),
+            None,
+            "commas",
+        ),
         (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-16"), "UTF-16", "tabs"),
         (SPREADSHEET_TEXT.encode("utf-16-le"), "UTF-16", "semicolons"),
         (SPREADSHEET_TEXT.replace(";", "\t").encode("utf-8-sig"), "UTF-8", "tabs"),
         (SPREADSHEET_TEXT.encode("koi8_r"), "KOI8-R", "semicolons"),
         ("email,name\nm@example.org,François Dupont\n".encode("cp1252"), None, "commas"),
     ],
-    ids=["cp1251", "cp1251-one-line", "utf-16-tabs", "utf-16-no-bom", "utf-8-bom-tabs", "koi8-r", "latin"],
+    ids=[
+        "cp1251",
+        "cp1251-one-line",
+        "cp1251-short-name",
+        "latin-accents",
+        "utf-16-tabs",
+        "utf-16-no-bom",
+        "utf-8-bom-tabs",
+        "koi8-r",
+        "latin",
+    ],
 )
 def test_a_file_from_any_spreadsheet_is_read_and_says_how_R_OWN_3(data, encoding, delimiter):
     """R-OWN-3: Windows-1251 (a Russian Excel's CSV), UTF-16 (Excel's "Unicode text", tab-separated) and
@@ -158,6 +175,8 @@ def test_a_file_from_any_spreadsheet_is_read_and_says_how_R_OWN_3(data, encoding
         assert rows[0].full_name.startswith("Иван")
     if "Fran" in rows[0].full_name:
         assert rows[0].full_name == "François Dupont"
+    if "Jos" in rows[0].full_name:
+        assert [row.full_name for row in rows] == ["José Müller", "Anne-Hélène Dupré"]
 
 
 def test_a_line_that_breaks_the_encoding_is_refused_naming_the_line():
