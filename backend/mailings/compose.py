@@ -228,7 +228,11 @@ class PreparedMessage:
         if mailing is not None and mailing.tracking and self.html_body:
             self.tracked = TrackedHtml(mailing, self.html_body)
             html_source = self.tracked.html
-        self._html_body = personalize.Template(html_source, escape_html=True)
+        # The footer and the pixel go inside the document: before its last </body> when it has one.
+        end = html_source.lower().rfind("</body>")
+        end = len(html_source) if end < 0 else end
+        self._html_body = personalize.Template(html_source[:end], escape_html=True)
+        self._html_end = personalize.Template(html_source[end:], escape_html=True)
         self._links = UnsubscribeLinks()
         self.footer_text = _(
             "You receive this because you are on the sender's list. Unsubscribe: %(url)s\n"
@@ -288,6 +292,7 @@ class PreparedMessage:
                 + self.footer_html % links
                 + "</p>"
                 + pixel
+                + self._html_end.render(values)
             )
         return Parts(
             # one_line: a long non-ASCII name becomes several encoded words, folded with a bare LF

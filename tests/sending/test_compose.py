@@ -229,3 +229,18 @@ def test_a_sender_name_that_needs_quotes_keeps_them_and_a_bare_address_stays_bar
     assert readable_address('"Shop, Inc." <shop@example.com>') == '"Shop, Inc." <shop@example.com>'
     assert readable_address("Магазин<shop@example.com>") == "Магазин <shop@example.com>"
     assert readable_address("noreply@localhost") == "noreply@localhost"
+
+
+def test_the_footer_goes_inside_a_whole_html_document():
+    """Found from a fresh clone: the footer (and the open pixel) came after </html>. Now before the last
+    </body>, any letter case; a fragment without one still gets them at its end."""
+    whole = PreparedMessage(
+        MessageFactory(subject="S", body="B", html_body="<html><BODY><p>Hi {first_name}</p></Body></html>")
+    ).parts(email="anna@example.org", full_name="Anna", token="t")
+    assert whole.html.startswith("<html><BODY><p>Hi Anna</p>")
+    assert whole.html.endswith("</p></Body></html>")
+    assert whole.html.index("Unsubscribe") < whole.html.index("</Body>")
+    fragment = PreparedMessage(MessageFactory(subject="S", body="B", html_body="<p>Hi</p>")).parts(
+        email="anna@example.org", full_name="Anna", token="t"
+    )
+    assert fragment.html.startswith("<p>Hi</p>\n<p") and fragment.html.endswith("</p>")
