@@ -78,6 +78,7 @@ class DemoMailing:
     clients: int  # the first N demo clients
     audience: str = "clients"  # a future mailing may go to everyone or to the "VIP" tag instead
     tag: str = ""
+    name: str = ""  # what the lists show (R-OWN-2); the subject holds placeholders
 
 
 # The demo list's tags: "Newsletter" on the first 30 clients, "VIP" on every seventh.
@@ -85,13 +86,27 @@ TAGS = {"Newsletter": lambda index: index < 30, "VIP": lambda index: index % 7 =
 
 MAILINGS = (
     DemoMailing(
-        "news", "weekly", start_days=1, end_days=91, clients=3, audience="tags", tag="VIP"
+        "news", "weekly", start_days=1, end_days=91, clients=3, audience="tags", tag="VIP", name="VIP weekly"
     ),  # created
-    DemoMailing("digest", "once", start_days=3, end_days=4, clients=CLIENT_COUNT, audience="everyone"),
-    DemoMailing("news", "daily", start_days=-5, end_days=25, clients=30),  # started, with history
-    DemoMailing("digest", "monthly", start_days=-62, end_days=300, clients=CLIENT_COUNT),  # started
-    DemoMailing("sale", "once", start_days=-10, end_days=-9, clients=CLIENT_COUNT),  # completed
-    DemoMailing("sale", "weekly", start_days=-42, end_days=-13, clients=20),  # completed
+    DemoMailing(
+        "digest",
+        "once",
+        start_days=3,
+        end_days=4,
+        clients=CLIENT_COUNT,
+        audience="everyone",
+        name="Digest for everyone",
+    ),
+    DemoMailing("news", "daily", start_days=-5, end_days=25, clients=30, name="Daily news"),  # started
+    DemoMailing(
+        "digest", "monthly", start_days=-62, end_days=300, clients=CLIENT_COUNT, name="Monthly digest"
+    ),  # started
+    DemoMailing(
+        "sale", "once", start_days=-10, end_days=-9, clients=CLIENT_COUNT, name="Spring sale"
+    ),  # completed
+    DemoMailing(
+        "sale", "weekly", start_days=-42, end_days=-13, clients=20, name="Spring sale reminders"
+    ),  # completed
 )
 
 
@@ -216,6 +231,7 @@ class Command(BaseCommand):
             return services.mailing_create(
                 actor=user,
                 data={
+                    "name": spec.name,
                     "message": message.pk,
                     "audience": spec.audience,
                     "tags": [tags[spec.tag].pk] if spec.tag else [],
@@ -228,6 +244,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             mailing = Mailing.objects.create(
                 owner=user,
+                name=spec.name,
                 message=message,
                 start_at=start,
                 end_at=end,
