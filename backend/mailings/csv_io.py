@@ -251,13 +251,16 @@ def detect_encoding(head: bytes, *, complete: bool) -> str:
         raise _binary()
     least = min(reading.chaos for reading in readings)
     close = [reading for reading in readings if reading.chaos <= least + 0.1]
-    close.sort(
-        key=lambda reading: (
-            reading.language == "Unknown",
-            -reading.coherence,
-            CODE_PAGES.index(reading.encoding) if reading.encoding in CODE_PAGES else len(CODE_PAGES),
-        )
-    )
+
+    def order(reading) -> int:
+        return candidates.index(reading.encoding) if reading.encoding in candidates else len(candidates)
+
+    if candidates is CYRILLIC_CODE_PAGES:
+        # Cyrillic code pages differ mostly in the capitals; a short file's coherence cannot tell them apart,
+        # and Windows-1251 (Russian Excel's) is by far the likeliest.
+        close.sort(key=order)
+    else:
+        close.sort(key=lambda reading: (reading.language == "Unknown", -reading.coherence, order(reading)))
     return close[0].encoding
 
 

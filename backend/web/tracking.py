@@ -1,9 +1,9 @@
 """The open pixel and the click redirect (R-ENG-2): public, no session, no database read for an open and at
 most one (by primary key, then cached) for a click; the event goes to `tracking.buffer`.
 
-A click's link address is looked up in this process's memory (a minute), then the shared cache (an hour),
+A click's link address is looked up in this process's memory (a minute), then the shared cache (a minute),
 then by primary key: a link's address never changes, and a deleted mailing's links stop working within a
-minute in every process.
+couple of minutes in every process.
 
 A token that was not signed here (forged, truncated, a link of one mailing with a delivery of another)
 gets a plain 404 and records nothing. A click leads only to the URL stored for that link. HEAD answers as
@@ -27,7 +27,7 @@ PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
-LINK_CACHE_SECONDS = 3600
+LINK_CACHE_SECONDS = 60
 LINK_MEMORY_SECONDS = 60.0
 LINK_MEMORY_SIZE = 10_000
 # link id -> (address, time.monotonic() until which it is trusted); emptied when full.

@@ -69,7 +69,11 @@ def preferences(request: HttpRequest, signed: str) -> HttpResponse:
     """The client's preferences (R-ENG-3): their address, their owner's public tags to take or drop, and
     "unsubscribe from everything"."""
     try:
-        client = Client.objects.get(unsubscribe_token=unsubscribe_token_from(signed))
+        token = unsubscribe_token_from(signed)
+        if is_test_send_token(token):
+            # A test send's link, as on the unsubscribe page: it works, and changes nobody's preferences.
+            return render(request, "web/unsubscribe.html", {"test_send": True})
+        client = Client.objects.get(unsubscribe_token=token)
     except (signing.BadSignature, Client.DoesNotExist):
         return render(request, "web/preferences.html", {"invalid": True}, status=404)
     tags = list(selectors.public_tags(client.owner_id))

@@ -146,8 +146,6 @@ def test_r_eng_2_while_redis_is_down_events_are_stored_at_once_and_nothing_fails
 @pytest.mark.parametrize(
     "agent",
     [
-        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
-        "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
         "Mozilla/5.0",
         "",
         "Barracuda Sentinel (EE)",
@@ -174,7 +172,7 @@ def test_r_eng_2_a_browser_is_a_person_unless_it_is_too_fast():
 def test_r_eng_2_machine_opens_are_stored_apart_and_do_not_move_the_client(sent):
     _, deliveries, _ = sent
     fresh = sent_deliveries(tracked_mailing(clients=1), sent_ago=dt.timedelta(0))[0]
-    buffer.record("open", deliveries[0].pk, None, "Mozilla/5.0 (via ggpht.com GoogleImageProxy)")
+    buffer.record("open", deliveries[0].pk, None, "Mozilla/5.0 (compatible; Proofpoint URL Defense)")
     buffer.record("open", fresh.pk, None, BROWSER)  # within a second of its send
     buffer.record("open", deliveries[1].pk, None, BROWSER)
     buffer.drain()  # with REDIS_URL set; without it they were stored at once

@@ -103,3 +103,16 @@ def test_r_eng_2_an_href_inside_another_attribute_is_not_taken_for_the_link():
     assert 'title="see href=https://evil.example/"' in out
     assert list(TrackedLink.objects.filter(mailing=mailing).values_list("url", flat=True)) == []
     assert "/t/c/" not in out
+
+
+def test_a_tab_or_line_break_inside_an_href_is_dropped_as_browsers_drop_it():
+    """Found in review: the stored address kept them and the redirect sent the reader to /long%0A/path."""
+    from backend.mailings.models import TrackedLink
+    from backend.mailings.tracking.rewrite import TrackedHtml
+    from tests.factories import MailingFactory
+
+    mailing = MailingFactory()
+    TrackedHtml(mailing, '<a href="https://shop.example.com/long\n/pa\tth">x</a>')
+    assert list(TrackedLink.objects.filter(mailing=mailing).values_list("url", flat=True)) == [
+        "https://shop.example.com/long/path"
+    ]

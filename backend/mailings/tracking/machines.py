@@ -20,12 +20,15 @@ import re
 OPEN_SECONDS = 2.0
 CLICK_SECONDS = 1.0
 
+# Gmail's and Yahoo's image proxies (GoogleImageProxy, YahooMailProxy) fetch when the reader opens the
+# message, and Outlook for Windows says "MSOffice": people, not machines. "bot" only as a word or a product
+# name ("Googlebot/2.1"), not inside one ("CUBOT" is an Android phone).
 _AGENTS = re.compile(
-    r"GoogleImageProxy|ggpht\.com|YahooMailProxy|Yahoo! Slurp|Barracuda|Proofpoint|Mimecast|"
-    r"Microsoft Office Protocol Discovery|MSOffice|Office365|Outlook-iOS-Android-Proxy|SafeLinks|BingPreview|"
+    r"Yahoo! Slurp|Barracuda|Proofpoint|Mimecast|"
+    r"Microsoft Office Protocol Discovery|Office365|Outlook-iOS-Android-Proxy|SafeLinks|BingPreview|"
     r"Symantec|Forcepoint|Trend ?Micro|Sophos|FireEye|Cisco|IronPort|ZScaler|Fortinet|Avanan|Abnormal|"
     r"Cloudmark|SpamTitan|Trustwave|Hornet|Libra Esva|facebookexternalhit|Slackbot|Twitterbot|"
-    r"bot\b|crawler|spider|python-requests|python-urllib|curl/|Wget|Go-http-client|okhttp|Java/|"
+    r"\bbot\b|bot/|crawler|spider|python-requests|python-urllib|curl/|Wget|Go-http-client|okhttp|Java/|"
     r"HeadlessChrome|PhantomJS",
     re.IGNORECASE,
 )

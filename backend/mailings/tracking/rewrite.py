@@ -68,6 +68,9 @@ def _endpoint(name: str) -> tuple[str, str]:
     return before, after
 
 
+_BLANKS = re.compile(r"[\t\n\r]")
+
+
 class TrackedHtml:
     """The HTML body with tracked links, for one mailing (see the module's docstring)."""
 
@@ -80,7 +83,8 @@ class TrackedHtml:
             value = match.group(2)
             url = html.unescape(value[1:-1] if value[0] in "\"'" else value).strip()
             # The parser's href must be the one found (not " href=" inside another attribute's value).
-            if url == href.strip() and _trackable(url):
+            # Browsers drop tabs and line breaks from a URL (WHATWG URL): so does the stored one.
+            if url == href.strip() and _trackable(url := _BLANKS.sub("", url)):
                 start = offset + match.start(2)
                 found.append((start, start + len(value), url))
         self.links = self._links(mailing, {url for _, _, url in found})

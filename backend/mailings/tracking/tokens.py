@@ -60,7 +60,9 @@ class Signer:
         if len(parts) != 2:
             return None
         delivery = _id(parts[0])
-        if delivery is None or not hmac.compare_digest(parts[1], self._signature("o:" + parts[0])):
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters (a forged token's).
+        expected = self._signature("o:" + parts[0]).encode()
+        if delivery is None or not hmac.compare_digest(parts[1].encode(), expected):
             return None
         return Verified(delivery, None)
 
@@ -71,7 +73,8 @@ class Signer:
         delivery, link = _id(parts[0]), _id(parts[1])
         if delivery is None or link is None:
             return None
-        if not hmac.compare_digest(parts[2], self._signature(f"c:{parts[0]}-{parts[1]}")):
+        expected = self._signature(f"c:{parts[0]}-{parts[1]}").encode()
+        if not hmac.compare_digest(parts[2].encode(), expected):
             return None
         return Verified(delivery, link)
 
