@@ -726,60 +726,50 @@ class SendMailingNow(BaseMutation):
         )
 
 
-class PauseMailing(BaseMutation):
+class MailingSwitch(BaseMutation):
+    """One mailing's switch by its ID: pause/resume for its owner, disable/enable for managers; `service`
+    decides who may (another owner's mailing is NOT_FOUND, a refused actor FORBIDDEN)."""
+
+    class Meta:
+        abstract = True
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    mailing = graphene.Field(MailingType)
+
+    @staticmethod
+    def service(*, actor: User, mailing: Mailing) -> Mailing:
+        raise NotImplementedError
+
+    @classmethod
+    def perform(cls, info, user: User, id):
+        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
+        return cls(mailing=cls.service(actor=user, mailing=mailing), errors=[])
+
+
+class PauseMailing(MailingSwitch):
     """Pause one of your mailings (R-OWN-1): nothing more is claimed; what waits is kept for resumeMailing.
     Pausing a paused mailing changes nothing."""
 
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    mailing = graphene.Field(MailingType)
-
-    @classmethod
-    def perform(cls, info, user: User, id):
-        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
-        return cls(mailing=services.mailing_pause(actor=user, mailing=mailing), errors=[])
+    service = staticmethod(services.mailing_pause)
 
 
-class ResumeMailing(BaseMutation):
+class ResumeMailing(MailingSwitch):
     """Resume a paused mailing of yours: what waited is sent, no one twice; of the occurrences missed while
     paused only the current period's. A manager's disable stays (isActive remains false)."""
 
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    mailing = graphene.Field(MailingType)
-
-    @classmethod
-    def perform(cls, info, user: User, id):
-        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
-        return cls(mailing=services.mailing_resume(actor=user, mailing=mailing), errors=[])
+    service = staticmethod(services.mailing_resume)
 
 
-class DisableMailing(BaseMutation):
+class DisableMailing(MailingSwitch):
     """A manager's switch (R-AUTH-5): a disabled mailing is never sent (R-SEND-8); what was waiting is
     skipped. Anyone without the permission is refused (FORBIDDEN)."""
 
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    mailing = graphene.Field(MailingType)
-
-    @classmethod
-    def perform(cls, info, user: User, id):
-        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
-        return cls(mailing=services.mailing_disable(actor=user, mailing=mailing), errors=[])
+    service = staticmethod(services.mailing_disable)
 
 
-class EnableMailing(BaseMutation):
+class EnableMailing(MailingSwitch):
     """Undo disableMailing (managers only): the current period's occurrence is sent, not a backlog."""
 
-    class Arguments:
-        id = graphene.ID(required=True)
-
-    mailing = graphene.Field(MailingType)
-
-    @classmethod
-    def perform(cls, info, user: User, id):
-        mailing = selectors.mailing_get(user, pk_from_global_id(id, "Mailing"))
-        return cls(mailing=services.mailing_enable(actor=user, mailing=mailing), errors=[])
+    service = staticmethod(services.mailing_enable)
