@@ -69,10 +69,10 @@ def test_a_lookalike_address_is_a_new_subscriber_not_the_client_it_resembles():
 def test_erasure_removes_the_admin_history_that_names_the_client():
     owner = UserFactory()
     person = ClientFactory(owner=owner, email="secret.person@example.org", full_name="Secret P.")
-    LogEntry.objects.log_action(
-        user_id=UserFactory(is_superuser=True, is_staff=True).pk,
-        content_type_id=ContentType.objects.get_for_model(Client).pk,
-        object_id=person.pk,
+    LogEntry.objects.create(
+        user=UserFactory(is_superuser=True, is_staff=True),
+        content_type=ContentType.objects.get_for_model(Client),
+        object_id=str(person.pk),
         object_repr=str(person),
         action_flag=CHANGE,
     )

@@ -4,8 +4,8 @@ dropped as browsers drop it; a test send's preferences link says it is a test li
 
 import pytest
 
+from backend.mailings import unsubscribe
 from backend.mailings.tracking.machines import machine_agent
-from backend.mailings.unsubscribe import UnsubscribeLinks, test_send_token
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_people_behind_image_proxies_and_outlook_are_people(agent, machine):
 
 
 def test_a_test_sends_preferences_link_says_it_is_a_test_link(client):
-    _unsubscribe, preferences = UnsubscribeLinks().links(test_send_token())
+    _unsubscribe, preferences = unsubscribe.UnsubscribeLinks().links(unsubscribe.test_send_token())
     response = client.get(preferences.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
     assert response.status_code == 200
     assert "This is a test email's link" in response.content.decode()
