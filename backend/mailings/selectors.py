@@ -471,7 +471,39 @@ def _in_audience(clients: QuerySet[Client], mailing: Mailing) -> QuerySet[Client
 
 def audience_size(mailing: Mailing) -> int:
     """How many clients an occurrence of `mailing` would go to if it started now."""
+    if mailing.audience == Mailing.Audience.EVERYONE:
+        return _everyone_sizes([mailing.owner_id]).get(mailing.owner_id, 0)
     return recipients_of(mailing).count()
+
+
+def _everyone_sizes(owner_ids: Iterable[int]) -> dict[int, int]:
+    """`_reachable_clients` counted per owner, the same number as counting it, in two cheap counts instead of
+    one anti-join that lower-cases every address of a million-client list (R-AUD-1, "big lists, fast"): the
+    subscribed, not bounced clients (an index or a scan, no function per row), minus those of them whose
+    address is on the owner's unsubscribe list — counted from that list, a probe each into the
+    (owner, LOWER(email)) unique index, so it costs the list's length, not the clients'."""
+    owner_ids = set(owner_ids)
+    if not owner_ids:
+        return {}
+    subscribed = Client.objects.filter(unsubscribed_at__isnull=True, bounced_at__isnull=True)
+    totals = dict(
+        subscribed.filter(owner_id__in=owner_ids)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+        .values_list("owner_id", "n")
+    )
+    reachable_left = subscribed.annotate(address=Lower("email")).filter(
+        owner_id=OuterRef("owner_id"), address=OuterRef("email")
+    )
+    left = dict(
+        Unsubscription.objects.filter(Exists(reachable_left), owner_id__in=owner_ids)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+        .values_list("owner_id", "n")
+    )
+    return {owner_id: totals.get(owner_id, 0) - left.get(owner_id, 0) for owner_id in owner_ids}
 
 
 def _correlated_count(clients: QuerySet[Client]) -> Coalesce:
@@ -481,9 +513,10 @@ def _correlated_count(clients: QuerySet[Client]) -> Coalesce:
 
 
 def audience_sizes(mailings: Iterable[Mailing]) -> dict[int, int]:
-    """`audience_size` of many mailings at once (a page of them), by primary key, in at most three queries
-    whatever their number: everyone's per owner, the chosen clients' per mailing, and the tags' per mailing
-    (a correlated count). The same rule as `recipients_of`, which the tests compare it with."""
+    """`audience_size` of many mailings at once (a page of them), by primary key, in at most four queries
+    whatever their number: everyone's per owner (two: `_everyone_sizes`), the chosen clients' per mailing,
+    and the tags' per mailing (a correlated count). The same rule as `recipients_of`, which the tests compare
+    it with."""
     sizes: dict[int, int] = {}
     by_audience: dict[str, list[Mailing]] = {}
     for mailing in mailings:
@@ -491,14 +524,7 @@ def audience_sizes(mailings: Iterable[Mailing]) -> dict[int, int]:
         by_audience.setdefault(mailing.audience, []).append(mailing)
     everyone = by_audience.get(Mailing.Audience.EVERYONE, [])
     if everyone:
-        rows = (
-            _reachable_clients()
-            .filter(owner_id__in={mailing.owner_id for mailing in everyone})
-            .order_by()
-            .values("owner_id")
-            .annotate(n=Count("pk"))
-        )
-        per_owner = {row["owner_id"]: row["n"] for row in rows}
+        per_owner = _everyone_sizes(mailing.owner_id for mailing in everyone)
         sizes.update({mailing.pk: per_owner.get(mailing.owner_id, 0) for mailing in everyone})
     chosen = by_audience.get(Mailing.Audience.CLIENTS, [])
     if chosen:

@@ -115,7 +115,7 @@ class TagsByMailingLoader(DataLoader[int, list[Tag]]):
 
 
 class AudienceSizeLoader(DataLoader[Mailing, int]):
-    """Each mailing's audience size now (`selectors.audience_sizes`: at most three queries a batch). Keyed
+    """Each mailing's audience size now (`selectors.audience_sizes`: at most four queries a batch). Keyed
     by the mailing rows themselves (already scoped by `mailings_for`): the batch needs their audience."""
 
     def batch_load(self, keys: list[Mailing]) -> list[int]:
