@@ -8,7 +8,7 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -628,18 +628,26 @@ def _counted(frozen: str | None, **where: Any) -> Case:
     )
 
 
-def occurrence_totals() -> dict[str, Case]:
+_TOTALS: dict[str, tuple[str | None, dict[str, Any]]] = {
+    # annotation: (the frozen total of a finished occurrence, which deliveries the live count counts)
+    "sent_count": ("sent_total", {"status": _STATUS.SENT}),
+    "failed_count": ("failed_total", {"status": _STATUS.FAILED}),
+    "retrying_count": (None, {"status": _STATUS.RETRYING}),
+    "pending_count": (None, {"status": _STATUS.PENDING}),
+    "skipped_count": ("skipped_total", {"status": _STATUS.SKIPPED}),
+    "waiting_count": (None, {"status__in": Delivery.PENDING_STATUSES}),
+    "deliveries_count": ("deliveries_total", {}),
+}
+
+
+def occurrence_totals(names: Collection[str] | None = None) -> dict[str, Case]:
     """The annotations `occurrences_with_stats` puts on each occurrence: a count per delivery status
     (`sent_count`, `failed_count`, `retrying_count`, `pending_count`, `skipped_count`), `waiting_count`
-    (pending and retrying) and `deliveries_count`."""
+    (pending and retrying) and `deliveries_count`; only those in `names` when given."""
     return {
-        "sent_count": _counted("sent_total", status=_STATUS.SENT),
-        "failed_count": _counted("failed_total", status=_STATUS.FAILED),
-        "retrying_count": _counted(None, status=_STATUS.RETRYING),
-        "pending_count": _counted(None, status=_STATUS.PENDING),
-        "skipped_count": _counted("skipped_total", status=_STATUS.SKIPPED),
-        "waiting_count": _counted(None, status__in=Delivery.PENDING_STATUSES),
-        "deliveries_count": _counted("deliveries_total"),
+        name: _counted(frozen, **where)
+        for name, (frozen, where) in _TOTALS.items()
+        if names is None or name in names
     }
 
 
@@ -657,7 +665,11 @@ def first_attempt_of_occurrence() -> Subquery:
 
 
 def occurrences_with_stats(
-    user: User, mailing: Mailing | None = None, *, attempt_times: bool = True
+    user: User,
+    mailing: Mailing | None = None,
+    *,
+    attempt_times: bool = True,
+    counts: Collection[str] | None = None,
 ) -> QuerySet[Occurrence]:
     """Visible occurrences (of `mailing` only, when given), newest first, each annotated with its
     deliveries per status (`occurrence_totals`) and its first and last attempt times (`first_attempt_at`,
@@ -665,7 +677,9 @@ def occurrences_with_stats(
     the number of occurrences (besides loading the viewer's permissions once). A finished occurrence's
     counts are the totals frozen when it finished (R-DATA-4: they outlive its purged log); a running one's
     are counted from the indexes. Without `attempt_times` the two times are left out: for a running
-    occurrence they read its attempt log, and a list of mailings with their last counts does not show them."""
+    occurrence they read its attempt log, and a list of mailings with their last counts does not show them.
+    `counts` names the `occurrence_totals` wanted (all of them by default): each is a subquery to build and
+    to run."""
     occurrences = occurrences_for(user).select_related("mailing")
     if mailing is not None:
         occurrences = occurrences.filter(mailing_id=mailing.pk)
@@ -687,7 +701,8 @@ def occurrences_with_stats(
             ),
             "first_attempt_at": Case(When(frozen, then=F("first_attempted_at")), default=first_attempt),
         }
-    return occurrences.order_by("-scheduled_for", "-pk").annotate(**occurrence_totals(), **times)
+    totals = occurrence_totals(counts)
+    return occurrences.order_by("-scheduled_for", "-pk").annotate(**totals, **times)
 
 
 @dataclass(frozen=True)

@@ -132,12 +132,33 @@ def test_the_may_act_filter_picks_the_accounts_may_act_names():
 
 @pytest.mark.django_db
 def test_a_request_asking_many_questions_loads_the_permissions_once(django_assert_num_queries):
-    """has_owner_pages is asked by every owner page and again by the navbar: the grants are read once."""
+    """has_owner_pages is asked by every owner page and again by the navbar: the grants are read once, the
+    user's own and their groups' in one query."""
     user = User.objects.get(pk=in_group("Content editors").pk)
-    with django_assert_num_queries(2):  # the user's own permissions and their groups'
+    with django_assert_num_queries(1):
         for _ in range(3):
             assert not roles.has_owner_pages(user)
             assert not roles.is_manager(user)
+
+
+@pytest.mark.django_db
+def test_permissions_given_directly_and_through_groups_are_read_together(django_assert_num_queries):
+    """The one query reads both kinds of grant, as Django's two would, and nothing of another user's."""
+    from django.contrib.auth.models import Permission
+
+    user = in_group("Content editors")
+    direct = Permission.objects.get(codename="view_all_mailings")
+    user.user_permissions.add(direct)
+    in_group("Managers")  # someone else's grants are not this user's
+    user = User.objects.get(pk=user.pk)
+    from django.contrib.auth.backends import ModelBackend
+
+    expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+    with django_assert_num_queries(1):
+        found = user.get_all_permissions()
+    assert found == expected
+    assert "mailings.view_all_mailings" in found and any(perm.startswith("wagtail") for perm in found)
+    assert "mailings.disable_mailing" not in found
 
 
 @pytest.mark.django_db

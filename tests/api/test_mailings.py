@@ -181,6 +181,35 @@ def test_one_mailing_with_everything_a_page_shows(owner, mailing):
     assert data["timeZone"] == "Europe/Berlin"
 
 
+def test_the_latest_send_reads_only_the_counts_asked_for_and_they_agree(owner, mailing):
+    """`lastOccurrence` loads the counts its selection names (through aliases and fragments); each alias
+    gets the same figures as a query asking for everything."""
+    occurrence = Occurrence.objects.create(mailing=mailing, scheduled_for=timezone.now())
+    for client, status in zip(mailing.clients.all(), ["sent", "retrying", "failed"], strict=True):
+        Delivery.objects.create(
+            mailing=mailing, occurrence=occurrence, client=client, email=client.email, status=status
+        )
+    query = """query($id: ID!) { mailing(id: $id) {
+      a: lastOccurrence { sent }
+      b: lastOccurrence { ...Waiting firstAttemptAt }
+      c: lastOccurrence { total failed sent waiting retrying pending skipped lastAttemptAt }
+    } }
+    fragment Waiting on Occurrence { waiting failed }"""
+    data = data_of(query, {"id": gid(mailing)}, user=owner)["mailing"]
+    assert data["a"] == {"sent": 1}
+    assert data["b"] == {"waiting": 1, "failed": 1, "firstAttemptAt": None}
+    assert data["c"] == {
+        "total": 3,
+        "failed": 1,
+        "sent": 1,
+        "waiting": 1,
+        "retrying": 1,
+        "pending": 0,
+        "skipped": 0,
+        "lastAttemptAt": None,
+    }
+
+
 def test_a_forged_cursor_on_a_mailings_clients_is_refused(owner, mailing):
     for cursor in ("garbage", base64("arrayconnection:-5")):
         _status, body = gql(MAILING, {"id": gid(mailing), "after": cursor}, user=owner)

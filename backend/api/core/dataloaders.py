@@ -157,13 +157,15 @@ class Loaders:
 
     def __init__(self, user: Any) -> None:
         self.user = user
-        self._by_class: dict[type, DataLoader] = {}
+        self._by_class: dict[tuple[type, Hashable], DataLoader] = {}
         self.waiting: list[DataLoader] = []
+        # What the operation's fields work out once however many rows they resolve (`selection.selected`).
+        self.memo: dict[Hashable, Any] = {}
 
-    def get(self, cls: type[DataLoader]) -> DataLoader:
-        loader = self._by_class.get(cls)
+    def get(self, cls: type[DataLoader], variant: Hashable = None) -> DataLoader:
+        loader = self._by_class.get((cls, variant))
         if loader is None:
-            loader = self._by_class[cls] = cls(self.user, self.waiting)
+            loader = self._by_class[cls, variant] = cls(self.user, self.waiting, variant)
         return loader
 
     def clear(self) -> None:
@@ -180,17 +182,20 @@ class Loaders:
 
 class DataLoader(Generic[K, V]):
     """Loads values by key, one batch query per level of the operation; `batch_load` returns one value per
-    key, in the keys' order. `self.user` is the signed-in user: a batch loads only what they may see."""
+    key, in the keys' order. `self.user` is the signed-in user: a batch loads only what they may see. A loader
+    whose batch depends on what the query selects is asked for with a `variant` (e.g. the columns to read):
+    each variant is a loader of its own, with its own cache."""
 
-    def __init__(self, user: Any, waiting: list[DataLoader]) -> None:
+    def __init__(self, user: Any, waiting: list[DataLoader], variant: Hashable = None) -> None:
         self.user = user
+        self.variant = variant
         self._waiting = waiting
         self._cache: dict[K, Deferred] = {}
         self._queue: list[K] = []
 
     @classmethod
-    def of(cls, info) -> Self:
-        return info.context.dataloaders.get(cls)
+    def of(cls, info, variant: Hashable = None) -> Self:
+        return info.context.dataloaders.get(cls, variant)
 
     def load(self, key: K) -> Deferred:
         found = self._cache.get(key)

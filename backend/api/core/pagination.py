@@ -3,13 +3,25 @@ RELAY_CONNECTION_MAX_LIMIT (asking for more is an error, not a silent cut). What
 beyond their rows comes from the operation's loaders (`dataloaders`), so a page costs the same number of
 queries for 5 nodes as for 100."""
 
+from contextvars import ContextVar
+from functools import partial
+
 import graphene
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from graphene.relay.connection import connection_adapter, page_info_adapter
 from graphene_django.fields import DjangoConnectionField
-from graphql_relay import cursor_to_offset
+from graphene_django.utils import maybe_queryset
+from graphql_relay import (
+    connection_from_array_slice,
+    cursor_to_offset,
+    get_offset_with_default,
+    offset_to_cursor,
+)
 
 from .errors import BAD_REQUEST, graphql_error
 from .limits import max_page_size
+from .selection import selects_any
 
 
 class CountableConnection(graphene.relay.Connection):
@@ -45,9 +57,16 @@ def check_page_args(args: dict) -> None:
             raise graphql_error(_("%(name)s is not a cursor of this list.") % {"name": name}, BAD_REQUEST)
 
 
+# Whether the connection being resolved must know the list's length: only `totalCount` and `pageInfo`
+# need it (graphene-django counts every list it pages). Set around one field's resolution, which is
+# synchronous: a queryset resolver returns the page, never a promise.
+_length_needed: ContextVar[bool] = ContextVar("length_needed", default=True)
+
+
 class PageConnectionField(DjangoConnectionField):
-    """DjangoConnectionField with the page-size check, run before the field's resolver. The resolver (or,
-    without one, the node type's `get_queryset`) must start from an owner-scoped selector."""
+    """DjangoConnectionField with the page-size check, run before the field's resolver, and no
+    `COUNT(*)` for a page whose `totalCount` and `pageInfo` nobody asked for. The resolver (or, without
+    one, the node type's `get_queryset`) must start from an owner-scoped selector."""
 
     def wrap_resolve(self, parent_resolver):
         # graphene's hook for the function that resolves a field; graphene-django's own (the connection
@@ -56,6 +75,42 @@ class PageConnectionField(DjangoConnectionField):
 
         def checked(root, info, **args):
             check_page_args(args)
-            return resolve(root, info, **args)
+            token = _length_needed.set(selects_any(info, ("totalCount", "pageInfo")))
+            try:
+                return resolve(root, info, **args)
+            finally:
+                _length_needed.reset(token)
 
         return checked
+
+    @classmethod
+    def resolve_connection(cls, connection, args, iterable, max_limit=None):
+        iterable = maybe_queryset(iterable)
+        if _length_needed.get() or args.get("last") is not None or not isinstance(iterable, QuerySet):
+            return super().resolve_connection(connection, args, iterable, max_limit=max_limit)
+        # The same edges as graphene-django's (offset read as an `after` cursor, `first` defaulting to the
+        # limit), from the page's rows alone: the list's length is taken to end with the page.
+        offset = args.pop("offset", None)
+        if offset:
+            after = args.get("after")
+            args["after"] = offset_to_cursor(offset - 1 + (cursor_to_offset(after) + 1 if after else 0))
+        if args.get("first") is None:
+            args["first"] = max_limit
+        start = get_offset_with_default(args.get("after"), -1) + 1
+        end = start + args["first"]
+        if args.get("before") is not None:
+            end = min(end, get_offset_with_default(args["before"], end))
+        page = list(iterable[start:end]) if end > start else []
+        result = connection_from_array_slice(
+            page,
+            args,
+            slice_start=start,
+            array_length=start + len(page),
+            array_slice_length=len(page),
+            connection_type=partial(connection_adapter, connection),
+            edge_type=connection.Edge,
+            page_info_type=page_info_adapter,
+        )
+        result.iterable = iterable
+        result.length = start + len(page)
+        return result

@@ -17,11 +17,22 @@ def _selections(info, selection_set, fragments, seen) -> Iterator[FieldNode]:
             yield from _selections(info, fragments[selection.name.value].selection_set, fragments, seen)
 
 
+def selected(info) -> frozenset[str]:
+    """The names (camelCase) the field being resolved selects directly. Worked out once per field of the
+    operation, however many rows resolve it (the operation's loaders keep the answer)."""
+    memo = info.context.dataloaders.memo
+    key = ("selected", *map(id, info.field_nodes))
+    names = memo.get(key)
+    if names is None:
+        names = memo[key] = frozenset(
+            child.name.value
+            for field in info.field_nodes
+            if field.selection_set is not None
+            for child in _selections(info, field.selection_set, info.fragments, set())
+        )
+    return names
+
+
 def selects_any(info, names: tuple[str, ...]) -> bool:
     """Does the field being resolved select any of `names` (camelCase) directly?"""
-    return any(
-        child.name.value in names
-        for field in info.field_nodes
-        if field.selection_set is not None
-        for child in _selections(info, field.selection_set, info.fragments, set())
-    )
+    return not selected(info).isdisjoint(names)

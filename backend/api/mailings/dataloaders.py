@@ -13,6 +13,8 @@ from backend.mailings.models import ClientTag, Mailing, Occurrence, SenderIdenti
 
 from ..core.dataloaders import DataLoader
 
+ATTEMPT_TIMES = frozenset({"first_attempt_at", "last_attempt_at"})
+
 
 @dataclass(frozen=True)
 class ClientCounts:
@@ -46,13 +48,15 @@ class ClientCountsByMailingLoader(DataLoader[int, ClientCounts]):
 
 
 class LastOccurrenceByMailingLoader(DataLoader[int, Occurrence | None]):
-    """Each mailing's latest occurrence, annotated with its counts (`selectors.occurrences_with_stats`,
-    what the `Occurrence` type reads), without its first and last attempt times: they read the attempt log,
-    most of the query's cost, and a list of mailings rarely shows them."""
-
-    attempt_times = False
+    """Each mailing's latest occurrence, annotated with its counts and attempt times
+    (`selectors.occurrences_with_stats`, what the `Occurrence` type reads). The variant names the
+    annotations to read, those the query selects (None: all): each is a subquery, and the first and last
+    attempt times read the attempt log, most of the query's cost, which a list of mailings rarely shows.
+    A count left out is loaded by the `Occurrence` type itself if something asks for it after all."""
 
     def batch_load(self, keys: list[int]) -> list[Occurrence | None]:
+        wanted = self.variant
+        times = wanted is None or not wanted.isdisjoint(ATTEMPT_TIMES)
         latest = (
             Occurrence.objects.filter(mailing_id=OuterRef("pk"))
             .order_by("-scheduled_for", "-pk")
@@ -60,18 +64,14 @@ class LastOccurrenceByMailingLoader(DataLoader[int, Occurrence | None]):
         )
         latest_ids = Mailing.objects.filter(pk__in=keys).annotate(last=Subquery(latest)).values("last")
         occurrences = (
-            selectors.occurrences_with_stats(self.user, attempt_times=self.attempt_times)
+            selectors.occurrences_with_stats(
+                self.user, attempt_times=times, counts=None if wanted is None else wanted - ATTEMPT_TIMES
+            )
             .select_related(None)
             .filter(pk__in=latest_ids)
         )
         by_mailing = {occurrence.mailing_id: occurrence for occurrence in occurrences}
         return [by_mailing.get(key) for key in keys]
-
-
-class LastOccurrenceWithTimesByMailingLoader(LastOccurrenceByMailingLoader):
-    """The same, with the first and last attempt times."""
-
-    attempt_times = True
 
 
 class TagSizeLoader(DataLoader[int, int]):

@@ -29,12 +29,11 @@ from ..core.dataloaders import Deferred
 from ..core.errors import BAD_REQUEST, graphql_error
 from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
-from ..core.selection import selects_any
+from ..reports.types import stats_selected
 from .dataloaders import (
     AudienceSizeLoader,
     ClientCountsByMailingLoader,
     LastOccurrenceByMailingLoader,
-    LastOccurrenceWithTimesByMailingLoader,
     SenderByIdLoader,
     TagsByClientLoader,
     TagsByMailingLoader,
@@ -477,15 +476,14 @@ class MailingType(DjangoObjectType):
 
     @staticmethod
     def resolve_last_occurrence(root: Mailing, info) -> Deferred:
-        times = selects_any(info, ("firstAttemptAt", "lastAttemptAt"))
-        loader = LastOccurrenceWithTimesByMailingLoader if times else LastOccurrenceByMailingLoader
+        loader = LastOccurrenceByMailingLoader.of(info, stats_selected(info))
 
         def with_mailing(occurrence):
             if occurrence is not None:
                 occurrence.mailing = root  # loaded without it: its `mailing` is this one, not a query
             return occurrence
 
-        return loader.of(info).load(root.pk).then(with_mailing)
+        return loader.load(root.pk).then(with_mailing)
 
 
 MailingConnection = MailingType._meta.connection

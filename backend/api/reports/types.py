@@ -10,6 +10,7 @@ per level, so 5 and 100 deliveries cost the same number of queries.
 """
 
 import graphene
+from graphene.utils.str_converters import to_camel_case
 from graphene_django import DjangoObjectType
 
 from backend.accounts import roles
@@ -20,6 +21,7 @@ from backend.mailings.tracking.report import engagement_of
 
 from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
+from ..core.selection import selected
 from ..mailings.dataloaders import MailingByIdLoader
 from .dataloaders import AttemptsByDeliveryLoader, OccurrenceByIdLoader, OccurrenceStatsLoader
 
@@ -47,6 +49,12 @@ STATS = {
     "last_attempt_at": "last_attempt_at",
 }
 COUNTS = ("sent", "failed", "retrying", "pending", "skipped")
+_STATS_BY_NAME = {to_camel_case(field): annotation for field, annotation in STATS.items()}
+
+
+def stats_selected(info) -> frozenset[str]:
+    """The `STATS` annotations an `Occurrence` field being resolved selects (what a loader must read)."""
+    return frozenset(_STATS_BY_NAME[name] for name in selected(info) if name in _STATS_BY_NAME)
 
 
 class OccurrenceType(DjangoObjectType):
