@@ -7,6 +7,7 @@ cannot act (anonymous, inactive, blocked) sees nothing.
 """
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -112,17 +113,18 @@ def messages_for(user: User) -> QuerySet[Message]:
 def mailings_for(user: User) -> QuerySet[Mailing]:
     if not roles.may_act(user):
         return Mailing.objects.none()
-    queryset = Mailing.objects.select_related("message", "owner")
     if roles.sees_all_mailings(user):
-        return queryset
-    return queryset.filter(owner=user)
+        return Mailing.objects.select_related("message", "owner")
+    return own_mailings(user)
 
 
 def own_mailings(user: User) -> QuerySet[Mailing]:
     """The user's own mailings, also for a superuser or a manager (whom `mailings_for` shows everyone's): what
     the owner pages list and the API's `mailings` returns, so another owner's mailing is missing there for
-    everyone."""
-    return mailings_for(user).filter(owner=user)
+    everyone. Asks nothing of the user's roles (no permission query)."""
+    if not roles.may_act(user):
+        return Mailing.objects.none()
+    return Mailing.objects.select_related("message", "owner").filter(owner=user)
 
 
 def occurrences_for(user: User) -> QuerySet[Occurrence]:
@@ -649,6 +651,51 @@ def occurrence_totals(names: Collection[str] | None = None) -> dict[str, Case]:
         for name, (frozen, where) in _TOTALS.items()
         if names is None or name in names
     }
+
+
+def with_list_figures(
+    mailings: QuerySet[Mailing],
+    user: User,
+    *,
+    clients_total: bool = False,
+    clients_visible: bool = False,
+    last_counts: frozenset[str] | None = None,
+) -> QuerySet[Mailing]:
+    """`mailings` (rows the user may see) with what a list of them shows beyond their columns, in the same
+    query as the rows: `clients_total` (every client chosen), `clients_visible` (those of them the user may
+    list, as `clients_for` decides: a mailing's chosen clients are its owner's, MailingForm offers no other,
+    so all of them on the user's own mailings and none on anyone else's), and with `last_counts` (names of
+    `occurrence_totals`, maybe none) `last_occurrence_id` (the latest occurrence, None before any) and
+    `last_<name>` for each name, counted as `occurrences_with_stats` counts them. A mailing's occurrences
+    are visible with the mailing."""
+    figures = dict(_list_figures(clients_total or clients_visible, last_counts))
+    chosen = figures["clients_total"] if clients_total else figures.pop("clients_total", None)
+    if clients_visible:
+        # Not a join with the user's clients: PostgreSQL hashes all of them again for every row.
+        own = [When(owner_id=user.pk, then=chosen)] if roles.may_act(user) else []
+        figures["clients_visible"] = Case(*own, default=Value(0), output_field=IntegerField())
+    return mailings.annotate(**figures) if figures else mailings
+
+
+@functools.cache
+def _list_figures(clients: bool, last_counts: frozenset[str] | None) -> dict[str, Any]:
+    """The expressions of `with_list_figures`, built once per kind (the ORM copies an expression it is
+    given, so one serves every query)."""
+    figures: dict[str, Any] = {}
+    if clients:
+        chosen = Mailing.clients.through.objects.filter(mailing_id=OuterRef("pk")).order_by()
+        figures["clients_total"] = _count_of(chosen, "mailing_id")
+    if last_counts is not None:
+        latest = Occurrence.objects.filter(mailing_id=OuterRef("pk")).order_by("-scheduled_for", "-pk")
+        figures["last_occurrence_id"] = Subquery(latest.values("pk")[:1])
+        for name, total in occurrence_totals(last_counts).items():
+            figures[f"last_{name}"] = Subquery(latest.annotate(value=total).values("value")[:1])
+    return figures
+
+
+def _count_of(rows: QuerySet, column: str) -> Coalesce:
+    """How many of `rows` (filtered on an `OuterRef`) there are, 0 for none, grouped by `column`."""
+    return Coalesce(Subquery(rows.values(column).annotate(n=Count(column)).values("n")), 0)
 
 
 def first_attempt_of_occurrence() -> Subquery:

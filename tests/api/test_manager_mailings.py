@@ -223,3 +223,28 @@ def test_manager_cannot_create_a_mailing_R_AUTH_5(manager, owner):
     )
     assert error_codes(body) == ["FORBIDDEN"]
     assert not Mailing.objects.exists()
+
+
+def test_a_managers_list_shows_the_clients_of_their_own_mailings_only():
+    """On `allMailings` the client count a row carries is everyone's (clientCount), the clients one may
+    list (clients.totalCount) only one's own mailing's (R-AUTH-5), as on a single mailing."""
+    manager, owner = make_manager(), UserFactory()
+    theirs = MailingFactory(owner=owner, clients=ClientFactory.create_batch(2, owner=owner))
+    mine = MailingFactory(owner=manager, clients=ClientFactory.create_batch(3, owner=manager))
+    rows = {
+        edge["node"]["id"]: edge["node"]
+        for edge in data_of(
+            "query { allMailings(first: 10) { edges { node { id clientCount clients { totalCount } } } } }",
+            user=manager,
+        )["allMailings"]["edges"]
+    }
+    assert rows[to_global_id("Mailing", theirs.pk)] == {
+        "id": to_global_id("Mailing", theirs.pk),
+        "clientCount": 2,
+        "clients": {"totalCount": 0},
+    }
+    assert rows[to_global_id("Mailing", mine.pk)]["clients"] == {"totalCount": 3}
+    single = "query($id: ID!) { mailing(id: $id) { clientCount clients { totalCount } } }"
+    for mailing, visible in ((theirs, 0), (mine, 3)):
+        found = data_of(single, {"id": to_global_id("Mailing", mailing.pk)}, user=manager)["mailing"]
+        assert found["clients"]["totalCount"] == visible

@@ -63,10 +63,25 @@ def check_page_args(args: dict) -> None:
 _length_needed: ContextVar[bool] = ContextVar("length_needed", default=True)
 
 
+def _as_resolved(connection, iterable, info, args):
+    return iterable
+
+
 class PageConnectionField(DjangoConnectionField):
     """DjangoConnectionField with the page-size check, run before the field's resolver, and no
     `COUNT(*)` for a page whose `totalCount` and `pageInfo` nobody asked for. The resolver (or, without
-    one, the node type's `get_queryset`) must start from an owner-scoped selector."""
+    one, the node type's `get_queryset`) must start from an owner-scoped selector; the node type's
+    `get_queryset` then narrows the rows again, unless the field is `scoped`: its resolver's rows are
+    exactly the ones to list, and the type's `get_queryset` only scopes (adds nothing a row needs)."""
+
+    def __init__(self, *args, scoped: bool = False, **kwargs) -> None:
+        self.scoped = scoped
+        super().__init__(*args, **kwargs)
+
+    def get_queryset_resolver(self):
+        if self.scoped:
+            return _as_resolved
+        return super().get_queryset_resolver()
 
     def wrap_resolve(self, parent_resolver):
         # graphene's hook for the function that resolves a field; graphene-django's own (the connection

@@ -55,6 +55,7 @@ from .types import (
     MessageType,
     TagOrder,
     TagType,
+    list_figures,
     ordered,
 )
 
@@ -71,14 +72,20 @@ def _mailing_args() -> dict:
     }
 
 
-def _mailings(user, order_by, args: dict, *, every_visible: bool):
-    """`mailings` and `allMailings`: the filter arguments are MailingFilter's fields, the rest is paging."""
+def _mailings(info, order_by, args: dict, *, every_visible: bool):
+    """`mailings` and `allMailings`: the filter arguments are MailingFilter's fields, the rest is paging;
+    the rows carry the figures the query asks of them (`list_figures`)."""
+    user = require_user(info)
     names = ("status", "periodicity", "active", "owner_search")
     found = selectors.mailing_list(
         user, filter_args(**{name: args.get(name) for name in names}), every_visible=every_visible
     )
-    # A list shows the message's subject only: its text would be read and thrown away for every row.
+    # A list shows the message's subject only: its text would be read and thrown away for every row. The
+    # rows of one's own list need not carry their owner: it is the user (MailingType.resolve_owner).
     mailings = filtered(found).defer("message__body", "message__html_body")
+    if not every_visible:
+        mailings = mailings.select_related(None).select_related("message")
+    mailings = selectors.with_list_figures(mailings, user, **list_figures(info))
     return ordered(mailings, order_by, MailingOrder.CREATED_DESC.value)
 
 
@@ -105,10 +112,14 @@ class MailingsQuery(graphene.ObjectType):
         ),
         description="Your messages (a manager has none: R-AUTH-5).",
     )
-    mailings = PageConnectionField(MailingType, **_mailing_args(), description="Your own mailings.")
+    # Both start from the mailing selectors (mailing_list), which is all MailingType.get_queryset does.
+    mailings = PageConnectionField(
+        MailingType, **_mailing_args(), scoped=True, description="Your own mailings."
+    )
     all_mailings = PageConnectionField(
         MailingType,
         **_mailing_args(),
+        scoped=True,
         owner_search=graphene.String(description="Part of the owner's email or name."),
         description="Every mailing you may see, with its owner: all of them for a manager (R-AUTH-5); "
         "your own for anyone else.",
@@ -158,11 +169,11 @@ class MailingsQuery(graphene.ObjectType):
 
     @staticmethod
     def resolve_mailings(root, info, order_by=None, **args):
-        return _mailings(require_user(info), order_by, args, every_visible=False)
+        return _mailings(info, order_by, args, every_visible=False)
 
     @staticmethod
     def resolve_all_mailings(root, info, order_by=None, **args):
-        return _mailings(require_user(info), order_by, args, every_visible=True)
+        return _mailings(info, order_by, args, every_visible=True)
 
     @staticmethod
     def resolve_mailing(root, info, id):

@@ -23,13 +23,14 @@ from graphql_relay import connection_from_array_slice, get_offset_with_default, 
 
 from backend.filtering import ordered as sort_by
 from backend.mailings import selectors
-from backend.mailings.models import Bounce, Client, Mailing, Message, Tag
+from backend.mailings.models import Bounce, Client, Mailing, Message, Occurrence, Tag
 
 from ..core.dataloaders import Deferred
 from ..core.errors import BAD_REQUEST, graphql_error
 from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
-from ..reports.types import stats_selected
+from ..core.selection import children, fields_at, selected
+from ..reports.types import COUNT_STATS, stats_selected
 from .dataloaders import (
     AudienceSizeLoader,
     ClientCountsByMailingLoader,
@@ -435,7 +436,8 @@ class MailingType(DjangoObjectType):
 
     @staticmethod
     def resolve_owner(root: Mailing, info):
-        return root.owner
+        user = viewer(info)
+        return user if root.owner_id == user.pk else root.owner  # one's own list does not join the owner
 
     @staticmethod
     def resolve_sender(root: Mailing, info):
@@ -450,7 +452,10 @@ class MailingType(DjangoObjectType):
         return AudienceSizeLoader.of(info).load(root)
 
     @staticmethod
-    def resolve_client_count(root: Mailing, info) -> Deferred:
+    def resolve_client_count(root: Mailing, info) -> int | Deferred:
+        total = getattr(root, "clients_total", None)  # a list's rows carry it (list_figures)
+        if total is not None:
+            return total
         return ClientCountsByMailingLoader.of(info).load(root.pk).then(lambda counts: counts.total)
 
     @staticmethod
@@ -463,6 +468,9 @@ class MailingType(DjangoObjectType):
                 selectors.clients_for(user).filter(mailings=root), ClientOrder.FULL_NAME, "full_name"
             )
 
+        visible = getattr(root, "clients_visible", None)  # a list's rows carry it (list_figures)
+        if visible is not None:
+            return LazyClientPage(make_queryset, visible, args)
         counts = ClientCountsByMailingLoader.of(info).load(root.pk)
         return counts.then(lambda counts: LazyClientPage(make_queryset, counts.visible, args))
 
@@ -475,7 +483,9 @@ class MailingType(DjangoObjectType):
         return root.upcoming(after=timezone.now(), limit=limit)
 
     @staticmethod
-    def resolve_last_occurrence(root: Mailing, info) -> Deferred:
+    def resolve_last_occurrence(root: Mailing, info) -> Occurrence | Deferred | None:
+        if hasattr(root, "last_occurrence_id") and selected(info) <= LAST_FROM_LIST:
+            return _last_occurrence_from_list(root)
         loader = LastOccurrenceByMailingLoader.of(info, stats_selected(info))
 
         def with_mailing(occurrence):
@@ -487,3 +497,36 @@ class MailingType(DjangoObjectType):
 
 
 MailingConnection = MailingType._meta.connection
+
+# What a list's rows can answer of `lastOccurrence` from their own query (`selectors.with_list_figures`):
+# its ID and counts; anything else (its dates, its attempt times) is loaded.
+LAST_FROM_LIST = frozenset({"id", "mailing", "__typename", *COUNT_STATS})
+
+
+def list_figures(info) -> dict:
+    """What the rows of a mailing list (`edges { node }` of the field being resolved) read beyond their
+    columns, as `selectors.with_list_figures` arguments: the list's one query then carries it, instead of
+    a loader's query per figure."""
+    rows = children(info, fields_at(info, ("edges", "node")))
+    names = {row.name.value for row in rows}
+    figures: dict = {"clients_total": "clientCount" in names, "clients_visible": "clients" in names}
+    last = {
+        field.name.value for field in children(info, [r for r in rows if r.name.value == "lastOccurrence"])
+    }
+    if any(row.name.value == "lastOccurrence" for row in rows) and last <= LAST_FROM_LIST:
+        figures["last_counts"] = frozenset(COUNT_STATS[name] for name in last if name in COUNT_STATS)
+    return figures
+
+
+def _last_occurrence_from_list(root: Mailing) -> Occurrence | None:
+    """The latest occurrence of a list's row, from the figures the row carries: its ID and counts (its
+    other columns are deferred, so reading one would load it: `LAST_FROM_LIST` keeps that from happening)."""
+    if root.last_occurrence_id is None:
+        return None
+    occurrence = Occurrence.from_db(root._state.db, ["id", "mailing_id"], [root.last_occurrence_id, root.pk])
+    for name in COUNT_STATS.values():
+        value = getattr(root, f"last_{name}", None)
+        if value is not None:
+            setattr(occurrence, name, value)
+    occurrence.mailing = root
+    return occurrence

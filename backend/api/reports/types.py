@@ -50,6 +50,10 @@ STATS = {
 }
 COUNTS = ("sent", "failed", "retrying", "pending", "skipped")
 _STATS_BY_NAME = {to_camel_case(field): annotation for field, annotation in STATS.items()}
+# The fields that are counts of deliveries, and what they read (`occurrence_totals`).
+COUNT_STATS = {
+    name: annotation for name, annotation in _STATS_BY_NAME.items() if annotation.endswith("_count")
+}
 
 
 def stats_selected(info) -> frozenset[str]:
