@@ -18,7 +18,6 @@ import graphene
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from graphene.relay.connection import PageInfo, connection_adapter, page_info_adapter
-from graphene_django import DjangoObjectType
 from graphql_relay import connection_from_array_slice, get_offset_with_default, to_global_id
 
 from backend.filtering import ordered as sort_by
@@ -30,6 +29,7 @@ from ..core.errors import BAD_REQUEST, graphql_error
 from ..core.limits import max_page_size
 from ..core.pagination import CountableConnection, check_page_args
 from ..core.selection import children, fields_at, selected
+from ..core.types import ModelType, partial_row
 from ..reports.types import COUNT_STATS, stats_selected
 from .dataloaders import (
     AudienceSizeLoader,
@@ -125,7 +125,7 @@ def within(queryset, visible):
 # --- tags -----------------------------------------------------------------------------------------------
 
 
-class TagType(DjangoObjectType):
+class TagType(ModelType):
     """A label on clients in your list (R-AUD-2); a mailing can go to the clients carrying some tags."""
 
     size = graphene.Int(required=True, description="How many of your clients carry it.")
@@ -158,7 +158,7 @@ BounceKind = graphene.Enum.from_enum(
 )
 
 
-class BounceType(DjangoObjectType):
+class BounceType(ModelType):
     """A bounce or complaint read back for one of your deliveries (R-DLV-3): what it was, why, and the raw
     mail as text until BOUNCE_RAW_DAYS have passed."""
 
@@ -192,7 +192,7 @@ class BounceType(DjangoObjectType):
         return bytes(root.raw).decode("utf-8", "replace")
 
 
-class ClientType(DjangoObjectType):
+class ClientType(ModelType):
     """A recipient in the owner's list (R-DATA-1)."""
 
     is_subscribed = graphene.Boolean(
@@ -252,7 +252,7 @@ ClientConnection = ClientType._meta.connection
 # --- messages -------------------------------------------------------------------------------------------
 
 
-class MessageType(DjangoObjectType):
+class MessageType(ModelType):
     """What a mailing sends (R-DATA-2): only its owner reads it."""
 
     class Meta:
@@ -323,12 +323,12 @@ class LazyClientPage:
         # node, and a list asking only for totalCount never needs it.
         self.make_queryset = make_queryset
         self.length = length
-        self.args = dict(args)
-        if self.args.get("first") is None and self.args.get("last") is None:
-            self.args["first"] = max_page_size()
+        self.args = args
 
     @cached_property
     def _connection(self):
+        if self.args.get("first") is None and self.args.get("last") is None:
+            self.args = {**self.args, "first": max_page_size()}
         start = min(get_offset_with_default(self.args.get("after"), -1) + 1, self.length)
         return connection_from_array_slice(
             self.make_queryset()[start:],
@@ -350,7 +350,7 @@ class LazyClientPage:
         return self._connection.page_info
 
 
-class MailingType(DjangoObjectType):
+class MailingType(ModelType):
     """A schedule that sends one message to a set of clients (R-DATA-3). Times are UTC; `timeZone` is the
     zone whose local time the occurrences keep."""
 
@@ -459,8 +459,9 @@ class MailingType(DjangoObjectType):
         return ClientCountsByMailingLoader.of(info).load(root.pk).then(lambda counts: counts.total)
 
     @staticmethod
-    def resolve_clients(root: Mailing, info, **args) -> Deferred:
-        check_page_args(args)
+    def resolve_clients(root: Mailing, info, **args) -> LazyClientPage | Deferred:
+        if args:
+            check_page_args(args)
         user = viewer(info)
 
         def make_queryset():
@@ -523,10 +524,11 @@ def _last_occurrence_from_list(root: Mailing) -> Occurrence | None:
     other columns are deferred, so reading one would load it: `LAST_FROM_LIST` keeps that from happening)."""
     if root.last_occurrence_id is None:
         return None
-    occurrence = Occurrence.from_db(root._state.db, ["id", "mailing_id"], [root.last_occurrence_id, root.pk])
+    loaded = {"id": root.last_occurrence_id, "mailing_id": root.pk}
     for name in COUNT_STATS.values():
         value = getattr(root, f"last_{name}", None)
         if value is not None:
-            setattr(occurrence, name, value)
-    occurrence.mailing = root
+            loaded[name] = value
+    occurrence = partial_row(Occurrence, root._state.db, loaded)
+    Occurrence.mailing.field.set_cached_value(occurrence, root)
     return occurrence

@@ -11,7 +11,6 @@ per level, so 5 and 100 deliveries cost the same number of queries.
 
 import graphene
 from graphene.utils.str_converters import to_camel_case
-from graphene_django import DjangoObjectType
 
 from backend.accounts import roles
 from backend.mailings import selectors
@@ -22,6 +21,7 @@ from backend.mailings.tracking.report import engagement_of
 from ..core.dataloaders import Deferred
 from ..core.pagination import CountableConnection
 from ..core.selection import selected
+from ..core.types import ModelType
 from ..mailings.dataloaders import MailingByIdLoader
 from .dataloaders import AttemptsByDeliveryLoader, OccurrenceByIdLoader, OccurrenceStatsLoader
 
@@ -61,7 +61,7 @@ def stats_selected(info) -> frozenset[str]:
     return frozenset(_STATS_BY_NAME[name] for name in selected(info) if name in _STATS_BY_NAME)
 
 
-class OccurrenceType(DjangoObjectType):
+class OccurrenceType(ModelType):
     """One firing of a mailing (scheduled, or a manual send now), with its deliveries counted by status."""
 
     mailing = graphene.Field("backend.api.mailings.types.MailingType", required=True)
@@ -152,7 +152,7 @@ def _raw_answer(text: str, info) -> str | None:
     return text if roles.sees_relay_answers(info.context.user) else None
 
 
-class DeliveryAttemptType(DjangoObjectType):
+class DeliveryAttemptType(ModelType):
     """One SMTP attempt: when, what became of it, the server's code, and what its answer (or the connection
     error) means; the answer's own text for superusers."""
 
@@ -178,7 +178,7 @@ class DeliveryAttemptType(DjangoObjectType):
         return _raw_answer(root.response, info)
 
 
-class DeliveryType(DjangoObjectType):
+class DeliveryType(ModelType):
     """One recipient of one occurrence: the latest state; `attemptLog` holds every attempt (R-DATA-4)."""
 
     status = DeliveryStatus(required=True)

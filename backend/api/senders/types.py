@@ -5,12 +5,12 @@ one's domains. A domain's private key is no field of any type: only its DNS reco
 """
 
 import graphene
-from graphene_django import DjangoObjectType
 
 from backend.mailings import selectors, services
 from backend.mailings.models import SenderDomain, SenderIdentity
 
 from ..core.pagination import CountableConnection
+from ..core.types import ModelType
 from ..mailings.types import MailingOwner, viewer, within
 
 
@@ -41,7 +41,7 @@ def identity_status(identity: SenderIdentity) -> str:
     return SenderStatus.AWAITING_CONFIRMATION.value
 
 
-class SenderIdentityType(DjangoObjectType):
+class SenderIdentityType(ModelType):
     """Who mail comes from: From name and address, optional Reply-To. Usable (`usable`) once confirmed by
     the link mailed to the address or when its domain is verified, never once a manager revoked it; a
     mailing with an unusable one is sent from the service's address with its owner's name."""
@@ -84,7 +84,7 @@ class SenderIdentityType(DjangoObjectType):
         return root.owner
 
 
-class SenderDomainType(DjangoObjectType):
+class SenderDomainType(ModelType):
     """A domain mail is sent from, with the DKIM record to publish for it; verified once "check" found it."""
 
     algorithm = graphene.Field(SenderAlgorithm, required=True)

@@ -1,7 +1,6 @@
 """Sign-up forms as Relay nodes (R-ENG-1): the caller's own only."""
 
 import graphene
-from graphene_django import DjangoObjectType
 from graphql_relay import to_global_id
 
 from backend.mailings import selectors
@@ -9,11 +8,12 @@ from backend.mailings.models import SignupForm
 from backend.mailings.services import signups
 
 from ..core.pagination import CountableConnection
+from ..core.types import ModelType
 from ..mailings.types import viewer, within
 from ..senders.types import SenderIdentityType
 
 
-class SignupFormType(DjangoObjectType):
+class SignupFormType(ModelType):
     """A public sign-up form: its hosted page, the snippet to paste on your site, the tags a confirmed
     subscriber gets, who the confirmation mail comes from."""
 
