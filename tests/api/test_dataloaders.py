@@ -30,6 +30,10 @@ class Item(graphene.ObjectType):
     child = graphene.Field(lambda: Item)
     broken = graphene.Int()
     broken_required = graphene.Int(required=True)
+    plus = graphene.Int(required=True, by=graphene.Int(required=True))
+    first_of = graphene.Int(
+        required=True, values=graphene.List(graphene.NonNull(graphene.Int), required=True)
+    )
 
     @staticmethod
     def resolve_n(root, info):
@@ -55,6 +59,16 @@ class Item(graphene.ObjectType):
     def resolve_broken_required(root, info):
         return Broken.of(info).load(root)
 
+    @staticmethod
+    def resolve_plus(root, info, by):
+        return root + by
+
+    @staticmethod
+    def resolve_first_of(root, info, values):
+        first = values[0]
+        values.append(root)  # a resolver changing its argument must not change the next row's
+        return first
+
 
 class Query(graphene.ObjectType):
     items = graphene.List(Item, count=graphene.Int(required=True))
@@ -67,12 +81,13 @@ class Query(graphene.ObjectType):
 SCHEMA = graphene.Schema(query=Query).graphql_schema
 
 
-def run(query: str):
+def run(query: str, variables: dict | None = None):
     BATCHES.clear()
     return execute(
         SCHEMA,
         parse(query),
         context_value=SimpleNamespace(user=None),
+        variable_values=variables,
         execution_context_class=LoaderExecutionContext,
     )
 
@@ -105,3 +120,24 @@ def test_a_failing_load_of_a_non_null_field_nulls_the_nearest_nullable_parent():
         ["items", 0, "child", "brokenRequired"],
         ["items", 1, "child", "brokenRequired"],
     ]
+
+
+def test_every_row_gets_the_fields_arguments_as_asked():
+    """Arguments are read once per field for all the rows; a list argument is read again for each row, so
+    a resolver that changes it does not change what the next row gets."""
+    query = (
+        "query($by: Int!) { items(count: 3) { plus(by: $by) again: plus(by: 10) firstOf(values: [7, 8]) } }"
+    )
+    result = run(query, {"by": 100})
+    assert result.errors is None
+    assert result.data == {"items": [{"plus": 100 + n, "again": 10 + n, "firstOf": 7} for n in (1, 2, 3)]}
+    again = run(query, {"by": 5})
+    assert [item["plus"] for item in again.data["items"]] == [6, 7, 8]
+
+
+def test_a_bad_argument_is_an_error_of_each_row_not_a_crash():
+    """As graphql-core has it (validation would have refused the document first): each row's field fails,
+    and its nearest nullable parent, the row, is null."""
+    result = run('{ items(count: 2) { n plus(by: "x") } }')
+    assert result.data == {"items": [None, None]}
+    assert [error.path for error in result.errors] == [["items", 0, "plus"], ["items", 1, "plus"]]

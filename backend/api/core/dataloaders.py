@@ -20,13 +20,19 @@ from an owner-scoped selector, like the rows themselves (R-AUTH-4).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from enum import Enum
 from functools import partial
 from typing import Any, Generic, Self, TypeVar
 
 from graphql import ExecutionContext, located_error
 from graphql.execution.execute import get_field_def
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Undefined
 
 K = TypeVar("K", bound=Hashable)
+
+_NO_ARGUMENTS: dict[str, Any] = {}
+_SCALARS = (int, float, str, bool, type(None))
 V = TypeVar("V")
 
 
@@ -238,6 +244,12 @@ class LoaderExecutionContext(ExecutionContext):
         super().__init__(*args, **kwargs)
         self.loaders = Loaders(getattr(self.context_value, "user", None))
         self.context_value.dataloaders = self.loaders
+        # Pending values execute_field has handed out: a selection none of whose fields added one has no
+        # value to wait for (`execute_fields`), and its dict is the answer as it is.
+        self.pending = 0
+        # Argument values by field node: the variables are the operation's, so a field's arguments are the
+        # same for every row; kept when they are scalars only (a resolver may change a list or a dict).
+        self._arguments: dict[int, dict[str, Any]] = {}
 
     def execute_operation(self, operation, root_value):
         return self.wait(super().execute_operation(operation, root_value))
@@ -252,7 +264,9 @@ class LoaderExecutionContext(ExecutionContext):
         return result.value
 
     def execute_fields(self, parent_type, source_value, path, fields):
-        return self._gather_fields(super().execute_fields(parent_type, source_value, path, fields))
+        before = self.pending
+        results = super().execute_fields(parent_type, source_value, path, fields)
+        return results if self.pending == before else self._gather_fields(results)
 
     def execute_fields_serially(self, parent_type, source_value, path, fields):
         return self._gather_fields(super().execute_fields_serially(parent_type, source_value, path, fields))
@@ -271,12 +285,35 @@ class LoaderExecutionContext(ExecutionContext):
         return Deferred.all([results[name] for name in pending], fill)
 
     def execute_field(self, parent_type, source, field_nodes, path):
-        completed = super().execute_field(parent_type, source, field_nodes, path)
+        """graphql-core's `execute_field` (3.2), which offers no hook for these: a field's arguments are
+        worked out once per operation (`_arguments`), and a resolver may return a `Deferred`, which the
+        field completes when it is settled. Nothing here is awaitable (the view passes `is_awaitable`
+        answering no), so graphql-core's awaiting is left out."""
+        field_def = get_field_def(self.schema, parent_type, field_nodes[0])
+        if not field_def:
+            return Undefined
+        return_type = field_def.type
+        resolve_fn = field_def.resolve or self.field_resolver
+        if self.middleware_manager:
+            resolve_fn = self.middleware_manager.get_field_resolver(resolve_fn)
+        info = self.build_resolve_info(field_def, field_nodes, parent_type, path)
+        try:
+            args = self._arguments.get(id(field_nodes[0])) if field_def.args else _NO_ARGUMENTS
+            if args is None:
+                args = get_argument_values(field_def, field_nodes[0], self.variable_values)
+                if all(type(value) in _SCALARS or isinstance(value, Enum) for value in args.values()):
+                    self._arguments[id(field_nodes[0])] = args
+            completed = self.complete_value(
+                return_type, field_nodes, info, path, resolve_fn(source, info, **args)
+            )
+        except Exception as raw_error:
+            self.handle_field_error(located_error(raw_error, field_nodes, path.as_list()), return_type, path)
+            return None
         if type(completed) is not Deferred:
             return completed
         if completed.done and completed.error is None:
             return completed.value
-        return_type = get_field_def(self.schema, parent_type, field_nodes[0]).type
+        self.pending += 1
         return completed.then(None, partial(self._field_error, return_type, field_nodes, path))
 
     def _field_error(self, return_type, field_nodes, path, raw_error: Exception) -> None:
