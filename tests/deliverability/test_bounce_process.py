@@ -48,6 +48,28 @@ def test_a_hard_bounce_marks_the_client_and_the_delivery_and_the_next_occurrence
     assert smtp.recipients() == [kept.email]
 
 
+def test_a_bounce_arriving_before_the_send_is_recorded_still_marks_the_delivery(smtp):
+    """A fast server's report can overtake the engine's write of the send (R-DLV-3): the delivery, still
+    pending, is marked, and recording the send afterwards keeps the mark."""
+    gone, _kept = sent_deliveries(clients=2)
+    Delivery.objects.filter(pk=gone.pk).update(status=Delivery.Status.PENDING, sent_at=None)
+    record(samples.postfix_dsn(return_path(gone), gone.email), source=Bounce.Source.SMTP)
+    gone.refresh_from_db()
+    assert gone.bounced_at is not None
+    assert Client.objects.get(pk=gone.client_id).bounced_at is not None
+    Delivery.objects.filter(pk=gone.pk).update(status=Delivery.Status.SENT, sent_at=timezone.now())
+    gone.refresh_from_db()
+    assert gone.bounced_at is not None and gone.summary == "bounced after acceptance"
+
+
+def test_a_bounce_about_a_delivery_that_failed_does_not_mark_it(smtp):
+    gone, _kept = sent_deliveries(clients=2)
+    Delivery.objects.filter(pk=gone.pk).update(status=Delivery.Status.FAILED)
+    record(samples.postfix_dsn(return_path(gone), gone.email), source=Bounce.Source.SMTP)
+    gone.refresh_from_db()
+    assert gone.bounced_at is None
+
+
 def test_a_client_bounced_between_materialise_and_send_is_skipped(smtp):
     """The engine's last check before sending is the same rule (`recipients_of` in the claim)."""
     mailing = due_mailing(clients=2)

@@ -122,7 +122,10 @@ def _act(bounce: Bounce, now: dt.datetime) -> None:
         else:
             address_unsubscribe(owner_id=bounce.owner_id, email=delivery.email)
         return
-    if bounce.kind == HARD and delivery.status == Delivery.Status.SENT and delivery.bounced_at is None:
+    # A server that accepted the mail may report on it before the engine has recorded the send: a delivery
+    # still pending is in flight, not unsent. Only one that failed or was skipped was never accepted.
+    undelivered = (Delivery.Status.FAILED, Delivery.Status.SKIPPED)
+    if bounce.kind == HARD and delivery.status not in undelivered and delivery.bounced_at is None:
         Delivery.objects.filter(pk=delivery.pk, bounced_at__isnull=True).update(bounced_at=now)
     if client is None or client.bounced_at is not None:
         return
