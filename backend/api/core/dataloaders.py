@@ -30,10 +30,10 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Undefined
 
 K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 _NO_ARGUMENTS: dict[str, Any] = {}
 _SCALARS = (int, float, str, bool, type(None))
-V = TypeVar("V")
 
 
 class Deferred:
@@ -247,9 +247,10 @@ class LoaderExecutionContext(ExecutionContext):
         # Pending values execute_field has handed out: a selection none of whose fields added one has no
         # value to wait for (`execute_fields`), and its dict is the answer as it is.
         self.pending = 0
-        # Argument values by field node: the variables are the operation's, so a field's arguments are the
-        # same for every row; kept when they are scalars only (a resolver may change a list or a dict).
-        self._arguments: dict[int, dict[str, Any]] = {}
+        # Argument values by type and field node: the variables are the operation's, so a field's arguments
+        # are the same for every row; kept when they are scalars only (a resolver may change a list or a
+        # dict). By type too: a field of an interface may take other defaults in each type implementing it.
+        self._arguments: dict[tuple[str, int], dict[str, Any]] = {}
 
     def execute_operation(self, operation, root_value):
         return self.wait(super().execute_operation(operation, root_value))
@@ -298,11 +299,12 @@ class LoaderExecutionContext(ExecutionContext):
             resolve_fn = self.middleware_manager.get_field_resolver(resolve_fn)
         info = self.build_resolve_info(field_def, field_nodes, parent_type, path)
         try:
-            args = self._arguments.get(id(field_nodes[0])) if field_def.args else _NO_ARGUMENTS
+            key = (parent_type.name, id(field_nodes[0]))
+            args = self._arguments.get(key) if field_def.args else _NO_ARGUMENTS
             if args is None:
                 args = get_argument_values(field_def, field_nodes[0], self.variable_values)
                 if all(type(value) in _SCALARS or isinstance(value, Enum) for value in args.values()):
-                    self._arguments[id(field_nodes[0])] = args
+                    self._arguments[key] = args
             completed = self.complete_value(
                 return_type, field_nodes, info, path, resolve_fn(source, info, **args)
             )
