@@ -2,7 +2,9 @@
 
 Every node type intersects its queryset with the owner-scoped selector, so `node(id:)`, connections and any
 lookup by global ID see exactly what the pages see (R-AUTH-4): an owner their own clients, messages and
-mailings; a manager every mailing (read-only) but no one's clients or messages (R-AUTH-5).
+mailings; a manager every mailing (read-only) but no one's clients or messages (R-AUTH-5). A connection whose
+resolver already starts from that selector says so (`PageConnectionField(scoped=True)`: `mailings`,
+`allMailings`) and is not narrowed twice.
 
 What a manager may read of someone else's mailing: its schedule, state, owner, the message's subject (a
 mailing is named by its subject everywhere, the admin included) and how many clients it goes to — not the
