@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from backend.mailings import selectors, services
 from backend.mailings.bounces import record
-from backend.mailings.models import Bounce, Client, Delivery, Unsubscription
+from backend.mailings.models import Bounce, Client, Delivery, Occurrence, Unsubscription
 from backend.mailings.retention import purge_bounce_raw
 from backend.mailings.sending import send_due
 from backend.mailings.sending.occurrences import start_due
+from backend.mailings.sending.queue import claim
 from backend.mailings.sending.summary import PassSummary
 from tests.deliverability import bounce_samples as samples
 from tests.deliverability.bounce_helpers import BOUNCE_DOMAIN, bounce_domain, return_path, sent_deliveries  # noqa: F401
@@ -52,7 +53,9 @@ def test_a_bounce_arriving_before_the_send_is_recorded_still_marks_the_delivery(
     """A fast server's report can overtake the engine's write of the send (R-DLV-3): the delivery, still
     pending, is marked, and recording the send afterwards keeps the mark."""
     gone, _kept = sent_deliveries(clients=2)
-    Delivery.objects.filter(pk=gone.pk).update(status=Delivery.Status.PENDING, sent_at=None)
+    Delivery.objects.filter(pk=gone.pk).update(
+        status=Delivery.Status.PENDING, sent_at=None, claim_token="0" * 32
+    )
     record(samples.postfix_dsn(return_path(gone), gone.email), source=Bounce.Source.SMTP)
     gone.refresh_from_db()
     assert gone.bounced_at is not None
@@ -62,12 +65,37 @@ def test_a_bounce_arriving_before_the_send_is_recorded_still_marks_the_delivery(
     assert gone.bounced_at is not None and gone.summary == "bounced after acceptance"
 
 
-def test_a_bounce_about_a_delivery_that_failed_does_not_mark_it(smtp):
+@pytest.mark.parametrize(
+    "status",
+    [Delivery.Status.FAILED, Delivery.Status.SKIPPED, Delivery.Status.PENDING, Delivery.Status.RETRYING],
+)
+def test_a_bounce_about_a_delivery_not_accepted_nor_in_flight_does_not_mark_it(smtp, status):
+    """Failed, skipped, or waiting with no sender holding it: no server has it to report on."""
     gone, _kept = sent_deliveries(clients=2)
-    Delivery.objects.filter(pk=gone.pk).update(status=Delivery.Status.FAILED)
+    Delivery.objects.filter(pk=gone.pk).update(status=status, claim_token="")
     record(samples.postfix_dsn(return_path(gone), gone.email), source=Bounce.Source.SMTP)
     gone.refresh_from_db()
     assert gone.bounced_at is None
+
+
+def test_a_bounce_mark_about_an_old_address_goes_when_the_send_takes_the_new_one(smtp):
+    """A mark made while a send was in flight to the old address does not follow the delivery to the
+    address the owner corrected meanwhile: the next claim takes the new address and clears it."""
+    gone, _kept = sent_deliveries(clients=2, periodicity="daily")
+    # The send to the old address in flight, its occurrence not finished.
+    Delivery.objects.filter(pk=gone.pk).update(
+        status=Delivery.Status.RETRYING, sent_at=None, claim_token="0" * 32
+    )
+    Occurrence.objects.filter(pk=gone.occurrence_id).update(finished_at=None, sent_total=None)
+    record(samples.postfix_dsn(return_path(gone), gone.email), source=Bounce.Source.SMTP)
+    assert Delivery.objects.get(pk=gone.pk).bounced_at is not None
+    Client.objects.filter(pk=gone.client_id).update(email="new@example.org", bounced_at=None)
+    now = timezone.now()
+    Delivery.objects.filter(pk=gone.pk).update(next_attempt_at=now - dt.timedelta(seconds=1), claim_token="")
+    claimed = claim(now=now, occurrence_ids=None, batch=10, lease_until=now + dt.timedelta(minutes=1))
+    assert [job.email for job in claimed.jobs] == ["new@example.org"]
+    delivery = Delivery.objects.get(pk=gone.pk)
+    assert (delivery.email, delivery.bounced_at) == ("new@example.org", None)
 
 
 def test_a_client_bounced_between_materialise_and_send_is_skipped(smtp):

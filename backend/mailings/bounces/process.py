@@ -74,7 +74,16 @@ def _store(
         delivery = (
             Delivery.objects.select_related("mailing")
             .filter(pk=parsed.delivery_id)
-            .only("pk", "email", "client_id", "status", "sent_at", "created_at", "mailing__owner_id")
+            .only(
+                "pk",
+                "email",
+                "client_id",
+                "status",
+                "claim_token",
+                "sent_at",
+                "created_at",
+                "mailing__owner_id",
+            )
             .first()
         )
     sent_to = parsed.verp_addresses[0] if parsed.verp_addresses else (envelope[0] if envelope else "")
@@ -123,9 +132,12 @@ def _act(bounce: Bounce, now: dt.datetime) -> None:
             address_unsubscribe(owner_id=bounce.owner_id, email=delivery.email)
         return
     # A server that accepted the mail may report on it before the engine has recorded the send: a delivery
-    # still pending is in flight, not unsent. Only one that failed or was skipped was never accepted.
-    undelivered = (Delivery.Status.FAILED, Delivery.Status.SKIPPED)
-    if bounce.kind == HARD and delivery.status not in undelivered and delivery.bounced_at is None:
+    # still waiting but claimed by a sender is in flight. One waiting unclaimed, failed or skipped was not
+    # accepted (a report about it is about an attempt the engine does not know of, or an old address).
+    accepted = delivery.status == Delivery.Status.SENT or (
+        delivery.status in Delivery.PENDING_STATUSES and delivery.claim_token != ""
+    )
+    if bounce.kind == HARD and accepted and delivery.bounced_at is None:
         Delivery.objects.filter(pk=delivery.pk, bounced_at__isnull=True).update(bounced_at=now)
     if client is None or client.bounced_at is not None:
         return

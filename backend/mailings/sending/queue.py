@@ -195,11 +195,12 @@ def claim(
                 last_response=NEVER_RECEIVES_RESPONSE,
             )
         # A kept delivery goes to the client's current address, the one `recipients_of` just judged (an
-        # owner may have corrected it since the delivery was queued), and its log says so. A skipped one
-        # keeps the address it was queued for: the client may now be another owner's.
+        # owner may have corrected it since the delivery was queued), and its log says so; a bounce marked
+        # on it was about the old address. A skipped one keeps the address it was queued for: the client
+        # may now be another owner's.
         for row in rows:
             if row["client_id"] in kept and kept[row["client_id"]] != row["email"]:
-                Delivery.objects.filter(pk=row["pk"]).update(email=kept[row["client_id"]])
+                Delivery.objects.filter(pk=row["pk"]).update(email=kept[row["client_id"]], bounced_at=None)
     jobs = [
         Job(
             pk=row["pk"],
