@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from graphql_relay import offset_to_cursor, to_global_id
 
-from tests.api.helpers import data_of
+from tests.api.helpers import data_of, gql
 from tests.factories import MailingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +77,16 @@ def test_another_owners_mailings_are_not_on_an_uncounted_page():
     mine = MailingFactory(owner=owner)
     edges = data_of(QUERY % EDGES, {"first": 10}, user=owner)["mailings"]["edges"]
     assert [edge["node"]["id"] for edge in edges] == [to_global_id("Mailing", mine.pk)]
+
+
+def test_a_scoped_field_whose_resolver_returns_nothing_lists_nothing(monkeypatch):
+    """graphene-django would page every mailing of every owner for a resolver returning None; a field
+    scoped by its resolver refuses that instead."""
+    from backend.api.mailings import schema
+
+    owner, other = UserFactory(), UserFactory()
+    MailingFactory(owner=other)
+    monkeypatch.setattr(schema, "_mailings", lambda *args, **kwargs: None)
+    status, body = gql(QUERY % EDGES, {"first": 10}, user=owner)
+    assert (status, body["data"]) == (200, {"mailings": None})
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["INTERNAL"]

@@ -7,7 +7,7 @@ from contextvars import ContextVar
 from functools import partial
 
 import graphene
-from django.db.models import QuerySet
+from django.db.models import Manager, QuerySet
 from django.utils.translation import gettext as _
 from graphene.relay.connection import connection_adapter, page_info_adapter
 from graphene_django.fields import DjangoConnectionField
@@ -64,6 +64,10 @@ _length_needed: ContextVar[bool] = ContextVar("length_needed", default=True)
 
 
 def _as_resolved(connection, iterable, info, args):
+    # graphene-django pages the model's whole default manager when a resolver returns None: a scoped field
+    # would then list every row, unscoped. Refused instead (an internal error, no data).
+    if isinstance(iterable, Manager):
+        raise TypeError(f"The resolver of the scoped field {info.field_name} returned no rows to page.")
     return iterable
 
 
